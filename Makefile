@@ -1,0 +1,127 @@
+# phantompool - plain GNU make.  `make` builds everything, `make check` runs
+# the CUnit suites, `make run` runs the demo, `make bench` the benchmarks.
+# Out-of-tree objects go to build/.
+
+VERSION      := 0.1.0
+SOVERSION    := 1
+PREFIX       ?= /usr/local
+B            := build
+
+CC           ?= cc
+CFLAGS       ?= -O2 -g
+WARN         := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+                -Wcast-align -Wpointer-arith -Wundef -Wformat=2 -Wvla \
+                -Wno-unused-parameter
+# CI (and WERROR=1) turns every warning into an error.
+ifneq ($(or $(CI),$(WERROR)),)
+WARN         += -Werror
+endif
+SAN          ?=
+ALL_CFLAGS   := -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -fPIC -pthread -D_GNU_SOURCE \
+                -Iinclude -Ishm -MMD -MP
+LDFLAGS      += $(SAN) -pthread
+
+PKG          := pkg-config
+# Dependencies, each found with pkg-config (Debian package in brackets):
+#   msgpack      [libmsgpack-dev]   frames in the rings (shm/, both sides)
+#   libcurl      [libcurl4-openssl-dev] the daemon's HTTP client
+#   libbsd       [libbsd-dev]       pidfile, strlcpy, arc4random
+#   jansson      [libjansson-dev]   JSON bodies in the client's typed helpers
+#   cunit        [libcunit1-dev]    the test runner
+#   libmicrohttpd, sqlite3 [libmicrohttpd-dev libsqlite3-dev] reference backend
+#   inih         [libinih-dev]      the config file
+DEB_PACKAGES := build-essential pkg-config libmsgpack-dev libcurl4-openssl-dev \
+                libbsd-dev libjansson-dev libcunit1-dev libmicrohttpd-dev \
+                libsqlite3-dev libinih-dev procps
+pc_cflags     = $(shell $(PKG) --cflags $(1))
+pc_libs       = $(shell $(PKG) --libs $(1))
+
+SHM_PKGS     := msgpack libbsd
+DAEMON_PKGS  := $(SHM_PKGS) libcurl inih
+CLIENT_PKGS  := $(SHM_PKGS) jansson
+TEST_PKGS    := $(CLIENT_PKGS) cunit libcurl
+BACKEND_PKGS := libmicrohttpd sqlite3 jansson
+
+SHM_SRC      := $(filter-out shm/shmdump.c,$(wildcard shm/*.c))
+DAEMON_SRC   := $(wildcard daemon/*.c)
+CLIENT_SRC   := $(wildcard libclient/*.c)
+BACKEND_SRC  := $(wildcard tests/backend/*.c)
+TEST_SRC     := $(wildcard tests/test_*.c)
+TESTLIB_SRC  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+BENCH_SRC    := $(wildcard bench/*.c)
+
+obj           = $(patsubst %.c,$(B)/%.o,$(1))
+
+SHM_LIB      := $(B)/libppshm.a
+DAEMON       := $(B)/phantompoold
+SHMDUMP      := $(B)/phantompool-shmdump
+SO_NAME      := libphantompool.so.$(SOVERSION)
+CLIENT_SO    := $(B)/$(SO_NAME)
+CLIENT_A     := $(B)/libphantompool.a
+BACKEND      := $(B)/phantomdb-ref
+TESTS        := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
+BENCHES      := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+.PHONY: all check run bench deps clean install uninstall
+all: $(SHM_LIB) $(DAEMON) $(CLIENT_SO) $(B)/libphantompool.so $(CLIENT_A) $(SHMDUMP) $(BACKEND)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(SHM_PKGS) $(DAEMON_PKGS) $(CLIENT_PKGS) cunit $(BACKEND_PKGS)) -c -o $@ $<
+
+$(SHM_LIB): $(call obj,$(SHM_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(DAEMON): $(call obj,$(DAEMON_SRC)) $(SHM_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lrt
+
+$(SHMDUMP): $(call obj,shm/shmdump.c) $(SHM_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SHM_PKGS)) -lrt
+
+# The client library: only pp_* is exported (version script); the shm/
+# objects are linked in, so the .so needs no other phantompool file.
+$(CLIENT_SO): $(call obj,$(CLIENT_SRC)) $(SHM_LIB) libclient/phantompool.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SO_NAME) \
+	  -Wl,--version-script=libclient/phantompool.map -Wl,--no-undefined \
+	  -o $@ $(call obj,$(CLIENT_SRC)) $(SHM_LIB) $(call pc_libs,$(CLIENT_PKGS)) -lrt
+
+$(B)/libphantompool.so: $(CLIENT_SO)
+	ln -sf $(SO_NAME) $@
+
+$(CLIENT_A): $(call obj,$(CLIENT_SRC)) $(call obj,$(SHM_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(BACKEND): $(call obj,$(BACKEND_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(BACKEND_PKGS)) -lm
+
+# Every tests/test_*.c is its own CUnit program, linked statically against
+# the client library and the shm library (so it can reach internals too).
+$(B)/tests/%: $(B)/tests/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_A)
+	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(TESTLIB_SRC)) $(CLIENT_A) \
+	  $(call pc_libs,$(TEST_PKGS)) -lrt -lm
+
+$(B)/bench/%: $(B)/bench/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_A)
+	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(TESTLIB_SRC)) $(CLIENT_A) \
+	  $(call pc_libs,$(TEST_PKGS) libcurl) -lrt -lm
+
+check: all $(TESTS)
+	@PP_BUILD=$(B) tests/run-all $(TESTS)
+
+bench: all $(BENCHES)
+	@PP_BUILD=$(B) bench/run-all $(BENCHES)
+
+run: all
+	@PP_BUILD=$(B) ./demo/run-demo
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES); \
+	else \
+	  echo "run as root, or: sudo apt-get install -y $(DEB_PACKAGES)"; \
+	fi
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

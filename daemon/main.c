@@ -1,0 +1,142 @@
+/* main.c - phantompoold: owns the pool's segment (and, from the slot
+ * module on, its PhantomDB connections), refreshes the heartbeat, reaps
+ * dead lease holders, and exits cleanly on SIGTERM/SIGINT. */
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bsd/libutil.h>
+#include <bsd/string.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "log.h"
+#include "phantompool.h"
+#include "reaper.h"
+#include "slot.h"
+
+/* Take the pool's pidfile lock: one daemon per pool.  Returns 0, or -1
+ * after logging why (another daemon, or an unusable path). */
+static int take_pidfile(struct pd_daemon *d)
+{
+	char dir[PATH_MAX];
+	strlcpy(dir, d->opt.pidfile, sizeof dir);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0755); /* /run/phantompool may not exist yet */
+	}
+	pid_t other = 0;
+	d->pidfile = pidfile_open(d->opt.pidfile, 0644, &other);
+	if (d->pidfile)
+		return 0;
+	if (errno == EEXIST)
+		pd_err("pool '%s' is already served by phantompoold pid %d (pidfile %s); not starting",
+		       d->opt.pool, (int)other, d->opt.pidfile);
+	else
+		pd_err("cannot open pidfile %s: %s", d->opt.pidfile, strerror(errno));
+	return -1;
+}
+
+static int resolve_group(const char *name, gid_t *gid)
+{
+	*gid = (gid_t)-1;
+	if (!*name)
+		return 0;
+	struct group *g = getgrnam(name);
+	if (!g) {
+		pd_err("unknown group '%s'", name);
+		return -1;
+	}
+	*gid = g->gr_gid;
+	return 0;
+}
+
+static int create_segment(struct pd_daemon *d)
+{
+	struct pp_seg_config cfg = {
+		.pool = d->opt.pool,
+		.nslots = d->opt.max_conns,
+		.min_conns = d->opt.min_conns,
+		.ring_size = d->opt.ring_size,
+		.lease_timeout_ms = d->opt.lease_timeout_ms,
+		.mode = d->opt.mode,
+		.backend = d->opt.backend_url,
+	};
+	if (resolve_group(d->opt.group, &cfg.gid) < 0)
+		return -1;
+	int r = pp_seg_create(&cfg, &d->seg);
+	if (r) {
+		pd_err("cannot create segment /phantompool-%s: %s", d->opt.pool, strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/* Main loop: one tick every PD_REAPER_TICK_MS; heartbeat and reaper run
+ * on every tick; SIGTERM/SIGINT end it. */
+static void run_loop(struct pd_daemon *d, const sigset_t *sigs)
+{
+	struct timespec tick = { 0, PD_REAPER_TICK_MS * 1000000L };
+	for (;;) {
+		atomic_store_explicit(&d->seg.hdr->heartbeat_ns, pp_now_ns(), memory_order_relaxed);
+		pd_reaper_scan(d);
+		siginfo_t si;
+		int sig = sigtimedwait(sigs, &si, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			pd_info("signal %d: shutting down", sig);
+			return;
+		}
+		if (sig == SIGHUP)
+			pd_info("SIGHUP: nothing to reload yet");
+	}
+}
+
+/* Tell waiters the daemon is gone, remove the name, drop the pidfile. */
+static void shutdown_daemon(struct pd_daemon *d)
+{
+	atomic_store_explicit(&d->seg.hdr->daemon_state, PP_DAEMON_STOPPED, memory_order_release);
+	pp_sem_wake_all(d->seg.hdr);
+	pp_seg_unlink(d->opt.pool);
+	pp_seg_unmap(&d->seg);
+	pidfile_remove(d->pidfile);
+	pd_info("stopped");
+}
+
+int main(int argc, char **argv)
+{
+	static struct pd_daemon d;
+	int r = pd_options_parse(&d.opt, argc, argv);
+	if (r)
+		return r > 0 ? 0 : 2;
+	pd_log_init(d.opt.foreground, d.opt.log_level, "phantompoold");
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* threads inherit the mask */
+	signal(SIGPIPE, SIG_IGN);
+	if (!d.opt.foreground && daemon(0, 0) < 0) {
+		pd_err("daemon(): %s", strerror(errno));
+		return 1;
+	}
+	if (take_pidfile(&d) < 0)
+		return 1;
+	if (create_segment(&d) < 0) {
+		pidfile_remove(d.pidfile);
+		return 1;
+	}
+	pidfile_write(d.pidfile);
+	atomic_store_explicit(&d.seg.hdr->daemon_state, PP_DAEMON_READY, memory_order_release);
+	pd_info("pool '%s' ready: %u slots (min %u), rings %u B, backend %s, segment %s",
+		d.opt.pool, d.seg.nslots, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
+		d.seg.shm_name);
+	run_loop(&d, &sigs);
+	shutdown_daemon(&d);
+	return 0;
+}

@@ -1,0 +1,130 @@
+/* phantompool.h - client library for the phantompool shared-memory pool.
+ *
+ * A worker process attaches to a pool served by phantompoold on the same
+ * host, leases a slot (one of the daemon's warm PhantomDB connections),
+ * uses it, and releases it.  Every function returns 0 or a negative PP_E*
+ * code; pp_strerror() names each code.  Handles are opaque; every destroy
+ * function accepts NULL.
+ *
+ * Threads and fork:
+ *  - A pp_pool handle is thread-safe: any number of threads may lease
+ *    through one handle at once.
+ *  - A lease belongs to the thread that took it: release it from that
+ *    thread.  If that thread (or its process) dies, the daemon reclaims the
+ *    slot within 100 ms.
+ *  - A handle attached before fork() works in the children (pre-fork
+ *    servers attach in the parent).  A lease never crosses a fork: in the
+ *    child, the parent's leases are refused with PP_ENOTOWNER and stay the
+ *    parent's.
+ */
+#ifndef PHANTOMPOOL_H
+#define PHANTOMPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PP_VERSION_MAJOR 0
+#define PP_VERSION_MINOR 1
+#define PP_VERSION_PATCH 0
+#define PP_VERSION_NUMBER (PP_VERSION_MAJOR * 10000 + PP_VERSION_MINOR * 100 + PP_VERSION_PATCH)
+
+#if defined(__GNUC__)
+#define PP_EXPORT __attribute__((visibility("default")))
+#define PP_NODISCARD __attribute__((warn_unused_result))
+#else
+#define PP_EXPORT
+#define PP_NODISCARD
+#endif
+
+/* Error codes: 0 is success, every error is negative.  Append-only: a
+ * code's number never changes once released. */
+enum pp_error {
+	PP_OK = 0,
+	PP_EINVAL = -1,     /* invalid argument: NULL handle, bad value */
+	PP_ENOPOOL = -2,    /* no such pool: no segment of that name */
+	PP_EACCES = -3,     /* permission denied on the pool's segment */
+	PP_EVERSION = -4,   /* segment has another layout version */
+	PP_ECORRUPT = -5,   /* segment fails validation (magic, size, layout) */
+	PP_EDAEMON = -6,    /* daemon not running, died, or was replaced */
+	PP_ETIMEDOUT = -7,  /* the time allowed ran out */
+	PP_ERELEASED = -8,  /* lease already released (double release) */
+	PP_ENOTOWNER = -9,  /* lease belongs to another process or thread */
+	PP_ENOMEM = -10,    /* out of memory */
+	PP_ESHUTDOWN = -11, /* pool is draining: no new leases */
+	PP_ESYS = -12,      /* unexpected system error; errno tells more */
+	PP_ELOST = -13,     /* lease was reclaimed (slot reset by the daemon) */
+	PP_EBACKEND = -14,  /* PhantomDB unreachable or connection failed */
+	PP_EBADPATH = -15,  /* path empty, not starting with '/', or has CR/LF/space/NUL */
+	PP_EBADHEADER = -16, /* header not allowed, or malformed */
+	PP_ETOOBIG = -17,   /* body or field over a configured limit */
+	PP_EPROTO = -18,    /* malformed frame in a ring */
+	PP_EBADMETHOD = -19, /* method is not an HTTP token */
+	PP_ESTATE = -20,    /* call out of order for this lease's exchange */
+	PP_ENAME = -21,     /* pool name invalid (allowed: [A-Za-z0-9._-], 1..40) */
+};
+
+typedef struct pp_pool pp_pool;
+/* A lease is a `struct pp_lease *` (the name pp_lease is the function). */
+struct pp_lease;
+
+/* Pool status, the fields of the PhantomDB client pools' get_status(). */
+typedef struct pp_pool_status {
+	uint32_t available;    /* slots free to lease now */
+	uint32_t used;         /* slots leased (or being reclaimed) */
+	uint32_t min;          /* connections the daemon keeps warm */
+	uint32_t max;          /* slots = most connections the pool opens */
+	uint32_t waiting;      /* workers waiting for a lease now */
+	int32_t daemon_pid;    /* pid of the serving phantompoold */
+	uint64_t generation;   /* changes at every daemon start */
+	uint64_t leases;       /* leases granted since the daemon started */
+	uint64_t lease_timeouts; /* pp_lease calls that timed out */
+	uint64_t reclaims;     /* slots reclaimed from dead holders */
+} pp_pool_status;
+
+/* Attach to a pool.  pool NULL or "" means $PHANTOMPOOL, else "default".
+ * On success *out is a handle for pp_detach().  Returns PP_ENAME,
+ * PP_ENOPOOL (no daemon has created it), PP_EACCES, PP_EVERSION,
+ * PP_ECORRUPT, PP_EDAEMON (segment left by a dead daemon, or the daemon
+ * is still starting), PP_ENOMEM, PP_EINVAL (out NULL). */
+PP_EXPORT PP_NODISCARD int pp_attach(const char *pool, pp_pool **out);
+
+/* Detach and free the handle.  Leases still held by this process are
+ * released first.  Accepts NULL.  In a forked child, frees only the
+ * child's copy; the parent's leases are left alone. */
+PP_EXPORT void pp_detach(pp_pool *p);
+
+/* Lease a slot, waiting up to timeout_ms (0: don't wait; negative: wait
+ * forever).  On success *out is the lease, valid until pp_release().
+ * Returns PP_ETIMEDOUT, PP_EDAEMON (daemon died or stopped while waiting),
+ * PP_ESHUTDOWN (pool draining), PP_EINVAL.  The uncontended path makes no
+ * system call. */
+PP_EXPORT PP_NODISCARD int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out);
+
+/* Return a lease to the pool.  After success the pointer is dead.
+ * Returns PP_EINVAL (NULL), PP_ERELEASED (already released),
+ * PP_ENOTOWNER (taken by another process or thread: nothing changes),
+ * PP_ELOST (the daemon had already reclaimed it). */
+PP_EXPORT int pp_release(struct pp_lease *l);
+
+/* Index of the slot a lease holds (for logs), or -1 for NULL. */
+PP_EXPORT int pp_lease_slot(const struct pp_lease *l);
+
+/* Fill *out with the pool's current figures, read from the segment
+ * without locks.  Returns PP_EINVAL, PP_EDAEMON (daemon gone). */
+PP_EXPORT int pp_status(pp_pool *p, pp_pool_status *out);
+
+/* A static English description of an error code (never NULL). */
+PP_EXPORT const char *pp_strerror(int err);
+
+/* PP_VERSION_NUMBER of the library actually loaded. */
+PP_EXPORT int pp_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

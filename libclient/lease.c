@@ -1,0 +1,190 @@
+/* lease.c - pp_lease / pp_release: claim a slot, sleep on the semaphore.
+ *
+ * Claiming slot i: see it FREE, trylock its robust owner_lock, see it FREE
+ * again, stamp owner and token, store LEASED.  Releasing: clear the stamp,
+ * store FREE, unlock, wake a sleeper if one sleeps.  No system call on
+ * either path unless someone sleeps.  A holder killed at any point leaves
+ * owner_lock marked FUTEX_OWNER_DIED by the kernel, and the daemon's reaper
+ * (or the next claimer, for a slot still FREE) takes it back.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "client.h"
+#include "clock.h"
+#include "futex.h"
+#include "slot.h"
+
+#define LEASE_SLEEP_SLICE_MS 200 /* re-check the daemon's liveness this often */
+#define DAEMON_STALE_MS 1000
+
+/* Where this thread starts its next scan: its last slot, so a worker tends
+ * to reuse the same slot (and cache lines) when uncontended. */
+static __thread uint32_t scan_hint;
+
+/* A slot that looked FREE turned out to hold a dead owner's half-done
+ * exchange: hand it to the daemon for a reset. */
+static void claim_abandon_dead(struct pp_slot *s)
+{
+	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (st == PP_SLOT_LEASED || st == PP_SLOT_BUSY)
+		atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_RECLAIM);
+}
+
+/* Try to claim slot i.  Returns true with the lease filled in. */
+static bool claim_slot(pp_pool *p, uint32_t i, struct pp_lease **out)
+{
+	struct pp_slot *s = pp_seg_slot(&p->seg, i);
+	if (atomic_load_explicit(&s->state, memory_order_relaxed) != PP_SLOT_FREE)
+		return false;
+	int r = pthread_mutex_trylock(&s->owner_lock);
+	if (r == EOWNERDEAD) {
+		pthread_mutex_consistent(&s->owner_lock);
+	} else if (r != 0) {
+		return false;
+	}
+	/* The lock's acquire orders this load after the previous holder's
+	 * release store of FREE. */
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != PP_SLOT_FREE) {
+		if (r == EOWNERDEAD)
+			claim_abandon_dead(s);
+		pthread_mutex_unlock(&s->owner_lock);
+		return false;
+	}
+	uint64_t seq = ++s->lease_seq;
+	uint64_t token = ((seq << 12) | i) ^ (p->seg.generation & ~0xfffull);
+	struct pp_lease *l = &p->leases[i];
+	l->pool = p;
+	l->slot = i;
+	l->pid = pp_client_pid();
+	l->thread = pthread_self();
+	l->token = token ? token : 1;
+	l->generation = p->seg.generation;
+	atomic_store_explicit(&s->owner_pid, l->pid, memory_order_relaxed);
+	atomic_store_explicit(&s->token, l->token, memory_order_relaxed);
+	atomic_store_explicit(&s->lease_start_ns, pp_now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->leases, 1, memory_order_relaxed);
+	/* Pairs with readers (daemon, shmdump) that load state with acquire
+	 * and then read the owner stamp. */
+	atomic_store_explicit(&s->state, PP_SLOT_LEASED, memory_order_release);
+	scan_hint = i;
+	*out = l;
+	return true;
+}
+
+/* One pass over the slot table starting at this thread's hint. */
+static bool scan_slots(pp_pool *p, struct pp_lease **out)
+{
+	uint32_t n = p->seg.nslots, start = scan_hint < n ? scan_hint : 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = start + k < n ? start + k : start + k - n;
+		if (claim_slot(p, i, out))
+			return true;
+	}
+	return false;
+}
+
+/* Why a waiter must stop waiting, or 0 to go on. */
+static int lease_wait_verdict(pp_pool *p, bool slice_expired)
+{
+	uint32_t st = atomic_load_explicit(&p->seg.hdr->daemon_state, memory_order_acquire);
+	if (st == PP_DAEMON_DRAINING)
+		return PP_ESHUTDOWN;
+	if (st == PP_DAEMON_STOPPED)
+		return PP_EDAEMON;
+	if (slice_expired && !pp_seg_daemon_alive(&p->seg, DAEMON_STALE_MS))
+		return PP_EDAEMON;
+	return 0;
+}
+
+/* The slow path: register as a waiter, re-scan, sleep on wake_seq. */
+static int lease_sleep(pp_pool *p, uint64_t deadline, struct pp_lease **out)
+{
+	struct pp_shm_header *h = p->seg.hdr;
+	atomic_fetch_add_explicit(&h->lease_waits, 1, memory_order_relaxed);
+	for (;;) {
+		int v = lease_wait_verdict(p, false);
+		if (v)
+			return v;
+		atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
+		uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_seq_cst);
+		/* Pairs with the fence in pp_sem_post_wake: a releaser that stored
+		 * FREE before this fence is seen by the scan below; one that stores
+		 * it after sees waiters > 0 and bumps wake_seq. */
+		atomic_thread_fence(memory_order_seq_cst);
+		bool got = scan_slots(p, out);
+		int w = 0;
+		uint64_t now = pp_now_ns();
+		if (!got) {
+			uint64_t slice = now + LEASE_SLEEP_SLICE_MS * PP_NS_PER_MS;
+			w = pp_futex_wait(&h->wake_seq, seq, slice < deadline ? slice : deadline);
+		}
+		atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_seq_cst);
+		if (got)
+			return 0;
+		if (scan_slots(p, out))
+			return 0;
+		if (pp_now_ns() >= deadline)
+			return PP_ETIMEDOUT;
+		v = lease_wait_verdict(p, w == -ETIMEDOUT);
+		if (v)
+			return v;
+	}
+}
+
+int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out)
+{
+	if (!p || !out)
+		return PP_EINVAL;
+	*out = NULL;
+	/* Fast path: a free slot, no system call. */
+	if (atomic_load_explicit(&p->seg.hdr->daemon_state, memory_order_relaxed) == PP_DAEMON_READY &&
+	    scan_slots(p, out))
+		return 0;
+	int r = timeout_ms == 0 ? lease_wait_verdict(p, true) : 0;
+	if (!r && timeout_ms == 0)
+		r = scan_slots(p, out) ? 0 : PP_ETIMEDOUT;
+	else if (!r)
+		r = lease_sleep(p, pp_deadline_ms(timeout_ms), out);
+	if (r == PP_ETIMEDOUT) {
+		atomic_fetch_add_explicit(&p->seg.hdr->lease_timeouts, 1, memory_order_relaxed);
+		/* We may have been the one waiter woken for a slot we now leave:
+		 * pass the wakeup on so it is not lost. */
+		if (pp_slots_free(&p->seg))
+			pp_sem_post_wake(p->seg.hdr);
+	}
+	return r;
+}
+
+int pp_release(struct pp_lease *l)
+{
+	if (!l || !l->pool)
+		return PP_EINVAL;
+	if (!l->token)
+		return PP_ERELEASED;
+	if (l->pid != pp_client_pid() || !pthread_equal(l->thread, pthread_self()))
+		return PP_ENOTOWNER;
+	pp_pool *p = l->pool;
+	struct pp_slot *s = pp_seg_slot(&p->seg, l->slot);
+	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+	bool mine = atomic_load_explicit(&s->token, memory_order_relaxed) == l->token &&
+		    (st == PP_SLOT_LEASED || st == PP_SLOT_BUSY);
+	l->token = 0;
+	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->token, 0, memory_order_relaxed);
+	/* An exchange left half done (BUSY) or a slot that is no longer ours
+	 * goes to the daemon for a connection reset instead of back to FREE. */
+	uint32_t next = (mine && st == PP_SLOT_LEASED) ? PP_SLOT_FREE : PP_SLOT_RECLAIM;
+	/* Pairs with the acquire in claim_slot (via the mutex) and in readers:
+	 * the stamp cleared above is visible before the slot shows FREE. */
+	atomic_store_explicit(&s->state, next, memory_order_release);
+	pthread_mutex_unlock(&s->owner_lock);
+	if (next == PP_SLOT_FREE)
+		pp_sem_post_wake(p->seg.hdr);
+	return mine ? 0 : PP_ELOST;
+}
+
+int pp_lease_slot(const struct pp_lease *l)
+{
+	return l ? (int)l->slot : -1;
+}

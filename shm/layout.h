@@ -1,0 +1,170 @@
+/* layout.h - the shared segment /phantompool-<pool>: the one layout header
+ * included by the daemon, the client library and the dump tool.
+ *
+ *   +--------------------------+ 0
+ *   | struct pp_shm_header     |  identity, limits, heartbeat, semaphore,
+ *   |                          |  pool counters
+ *   +--------------------------+ slots_off  (= PP_SLOTS_OFF)
+ *   | struct pp_slot [nslots]  |  one 64-byte-aligned record per slot
+ *   +--------------------------+ rings_off  (page aligned)
+ *   | ring data [2 * nslots]   |  slot i: request ring 2i, response ring 2i+1,
+ *   |   ring_size bytes each   |  ring_size a power of two
+ *   +--------------------------+ segment_size
+ *
+ * Only offsets live here, never pointers (one exception, documented at
+ * pp_slot.owner_lock).  Ownership: each field's comment says who writes it
+ * (D = daemon, W = worker) and who reads it.  Everything the daemon reads
+ * from the segment is untrusted: a buggy or hostile worker can write any
+ * byte, so the daemon keeps private copies of the layout (struct pp_seg)
+ * and validates every index, length and state it reads.
+ *
+ * Publication: the daemon initialises the whole segment, then stores
+ * `magic` last with release order (pp_seg_create); attachers load it with
+ * acquire order before reading anything else (pp_seg_validate).
+ */
+#ifndef PP_LAYOUT_H
+#define PP_LAYOUT_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+#define PP_SHM_MAGIC 0x4c4f4f504d544850ull /* "PHTMPOOL" read little-endian */
+#define PP_LAYOUT_VERSION 1u
+#define PP_POOL_NAME_MAX 40 /* characters, without the NUL */
+#define PP_MAX_SLOTS 4096u
+#define PP_RING_MIN 4096u
+#define PP_RING_MAX (16u << 20)
+#define PP_RING_DEFAULT (64u << 10)
+
+/* Daemon lifecycle, pp_shm_header.daemon_state. */
+enum pp_daemon_state {
+	PP_DAEMON_STARTING = 1, /* segment exists, connections warming */
+	PP_DAEMON_READY = 2,    /* serving */
+	PP_DAEMON_DRAINING = 3, /* SIGTERM: no new leases */
+	PP_DAEMON_STOPPED = 4,  /* exited cleanly; segment is being unlinked */
+};
+
+/* Lease state of a slot, pp_slot.state: where the slot "lives". */
+enum pp_slot_state {
+	PP_SLOT_FREE = 0,       /* in the pool; owner_lock unlocked */
+	PP_SLOT_LEASED = 1,     /* held by a worker, no exchange in flight */
+	PP_SLOT_BUSY = 2,       /* held, a request/response exchange in flight */
+	PP_SLOT_RECLAIM = 3,    /* owner died: the daemon must reset it */
+	PP_SLOT_RESETTING = 4,  /* the daemon is resetting it */
+	PP_SLOT_DISABLED = 5,   /* quarantined by the daemon (corrupt) */
+	PP_SLOT_NSTATES
+};
+
+/* Connection state of a slot's backend connection, pp_slot.conn_state. */
+enum pp_conn_state {
+	PP_CONN_NONE = 0,       /* not opened yet (opened on first use) */
+	PP_CONN_CONNECTING = 1,
+	PP_CONN_UP = 2,
+	PP_CONN_DOWN = 3,       /* last attempt failed; backing off */
+	PP_CONN_NSTATES
+};
+
+struct pp_shm_header {
+	/* --- identity and layout: D writes once before publishing magic;
+	 *     W and shmdump read.  magic is stored last (release). */
+	_Atomic uint64_t magic;
+	uint32_t layout_version;
+	uint32_t header_size;      /* sizeof(struct pp_shm_header) */
+	uint64_t segment_size;
+	uint64_t generation;       /* random, new for every daemon start */
+	int32_t daemon_pid;
+	uint32_t nslots;           /* = max connections */
+	uint32_t min_conns;
+	uint32_t max_conns;
+	uint32_t ring_size;        /* bytes per ring, power of two */
+	uint32_t slot_size;        /* sizeof(struct pp_slot) */
+	uint64_t slots_off;
+	uint64_t rings_off;
+	uint64_t start_wall_ns;    /* CLOCK_REALTIME at daemon start */
+	uint32_t lease_timeout_ms; /* default acquire timeout */
+	uint32_t reserved0;
+	char pool_name[PP_POOL_NAME_MAX + 8];
+	char backend[128];         /* display only: the base URL, no credentials */
+
+	/* --- liveness: D writes, W and shmdump read. */
+	alignas(PP_CACHELINE) _Atomic uint32_t daemon_state; /* pp_daemon_state */
+	uint32_t reserved1;
+	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, refreshed every 100 ms */
+
+	/* --- the free-slot semaphore.  Its count is the number of FREE slots
+	 * (derived from the slot table, so it cannot drift when a process dies
+	 * mid-operation); these two words only put waiters to sleep.
+	 * W (and D) write both. */
+	alignas(PP_CACHELINE) _Atomic uint32_t wake_seq; /* futex word: bumped by every release that may wake a waiter */
+	_Atomic uint32_t waiters;  /* workers inside pp_lease's sleep path */
+
+	/* --- pool counters, slow paths only (per-slot counters keep the lease
+	 * fast path off this shared line): W and D increment, relaxed. */
+	alignas(PP_CACHELINE) _Atomic uint64_t lease_timeouts;
+	_Atomic uint64_t lease_waits;      /* leases that had to sleep */
+	_Atomic uint64_t reclaims;         /* slots reclaimed from dead owners (D) */
+};
+
+/* One slot record, cache-line aligned. */
+struct pp_slot {
+	/* --- lease.  owner_lock is a robust, process-shared pthread mutex held
+	 * by the lease-holding thread for the whole lease: the kernel marks it
+	 * FUTEX_OWNER_DIED when that thread dies, which is how the daemon tells
+	 * a dead holder from a live one without trusting pids (no pid-reuse
+	 * race).  glibc keeps the holder's robust-list pointers inside it: the
+	 * one place the segment holds pointers, used only by the holding
+	 * worker's own glibc.  The daemon never locks it: it only loads and CASes
+	 * the futex word (pp_slot_lock_word). */
+	alignas(PP_CACHELINE) pthread_mutex_t owner_lock;
+	_Atomic uint32_t state;       /* pp_slot_state; W on lease/release, D on reclaim */
+	_Atomic int32_t owner_pid;    /* W: holder's pid, 0 when free */
+	_Atomic uint64_t token;       /* W: lease token, 0 when free */
+	_Atomic uint64_t lease_start_ns; /* W: CLOCK_MONOTONIC at lease */
+	uint64_t lease_seq;           /* W (under owner_lock): leases of this slot */
+
+	/* --- connection and counters: D writes, W and shmdump read. */
+	alignas(PP_CACHELINE) _Atomic uint32_t conn_state; /* pp_conn_state */
+	_Atomic uint32_t reclaims;
+	_Atomic uint64_t leases;
+	_Atomic uint64_t requests;
+	_Atomic uint64_t errors;
+
+	/* --- the exchange: request ring (W produces, D consumes) and response
+	 * ring (D produces, W consumes). */
+	struct pp_ring_ctl req;
+	struct pp_ring_ctl resp;
+};
+
+_Static_assert(offsetof(struct pp_shm_header, magic) == 0, "magic first");
+_Static_assert(offsetof(struct pp_shm_header, layout_version) == 8, "version at 8");
+_Static_assert(offsetof(struct pp_shm_header, segment_size) == 16, "size at 16");
+_Static_assert(offsetof(struct pp_shm_header, daemon_state) % PP_CACHELINE == 0, "liveness line");
+_Static_assert(offsetof(struct pp_shm_header, wake_seq) % PP_CACHELINE == 0, "semaphore line");
+_Static_assert(sizeof(struct pp_shm_header) % PP_CACHELINE == 0, "header size");
+_Static_assert(sizeof(struct pp_slot) % PP_CACHELINE == 0, "slot size");
+_Static_assert(offsetof(struct pp_slot, conn_state) % PP_CACHELINE == 0, "daemon line");
+_Static_assert(offsetof(struct pp_slot, req) % PP_CACHELINE == 0, "ring ctl aligned");
+_Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8, "atomics");
+
+#define PP_SLOTS_OFF ((uint64_t)sizeof(struct pp_shm_header))
+#define PP_PAGE 4096u
+
+/* Offset of the ring data area for a segment of nslots slots. */
+static inline uint64_t pp_layout_rings_off(uint32_t nslots)
+{
+	uint64_t end = PP_SLOTS_OFF + (uint64_t)nslots * sizeof(struct pp_slot);
+	return (end + PP_PAGE - 1) & ~(uint64_t)(PP_PAGE - 1);
+}
+
+/* Total segment size for nslots slots of ring_size-byte rings. */
+static inline uint64_t pp_layout_size(uint32_t nslots, uint32_t ring_size)
+{
+	return pp_layout_rings_off(nslots) + 2ull * nslots * ring_size;
+}
+
+#endif

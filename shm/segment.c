@@ -1,0 +1,287 @@
+/* segment.c - see segment.h. */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "clock.h"
+#include "phantompool.h"
+
+int pp_pool_resolve(const char *pool, char *buf, size_t len)
+{
+	if (!pool || !*pool)
+		pool = getenv("PHANTOMPOOL");
+	if (!pool || !*pool)
+		pool = "default";
+	size_t n = strlen(pool);
+	if (n > PP_POOL_NAME_MAX || n >= len)
+		return PP_ENAME;
+	for (size_t i = 0; i < n; i++) {
+		char c = pool[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		if (!ok)
+			return PP_ENAME;
+	}
+	if (strcmp(pool, ".") == 0 || strcmp(pool, "..") == 0)
+		return PP_ENAME;
+	memcpy(buf, pool, n + 1);
+	return 0;
+}
+
+int pp_seg_shm_name(const char *pool, char *buf, size_t len)
+{
+	char name[PP_POOL_NAME_MAX + 1];
+	int r = pp_pool_resolve(pool, name, sizeof name);
+	if (r)
+		return r;
+	if ((size_t)snprintf(buf, len, "/phantompool-%s", name) >= len)
+		return PP_ENAME;
+	return 0;
+}
+
+static bool is_pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* Fill the private view from a validated mapping. */
+static void seg_fill_view(struct pp_seg *seg, void *base, size_t size)
+{
+	struct pp_shm_header *h = base;
+	seg->base = base;
+	seg->size = size;
+	seg->hdr = h;
+	seg->nslots = h->nslots;
+	seg->ring_size = h->ring_size;
+	seg->generation = h->generation;
+	seg->daemon_pid = h->daemon_pid;
+	seg->slots = (struct pp_slot *)((uint8_t *)base + PP_SLOTS_OFF);
+	seg->rings = (uint8_t *)base + pp_layout_rings_off(h->nslots);
+}
+
+/* Initialise every slot record: robust, process-shared owner locks and
+ * empty rings.  Runs before magic is published, so nobody else looks. */
+static int seg_init_slots(struct pp_seg *seg)
+{
+	pthread_mutexattr_t a;
+	int r = pthread_mutexattr_init(&a);
+	if (!r)
+		r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (!r)
+		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (!r)
+		r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	for (uint32_t i = 0; !r && i < seg->nslots; i++) {
+		struct pp_slot *s = pp_seg_slot(seg, i);
+		r = pthread_mutex_init(&s->owner_lock, &a);
+		atomic_init(&s->state, PP_SLOT_FREE);
+		pp_ring_reset(&s->req);
+		pp_ring_reset(&s->resp);
+	}
+	pthread_mutexattr_destroy(&a);
+	return -r;
+}
+
+static void seg_init_header(struct pp_seg *seg, const struct pp_seg_config *cfg, uint64_t size)
+{
+	struct pp_shm_header *h = seg->hdr;
+	h->layout_version = PP_LAYOUT_VERSION;
+	h->header_size = sizeof *h;
+	h->segment_size = size;
+	arc4random_buf(&h->generation, sizeof h->generation);
+	h->generation |= 1; /* never 0: 0 means "no generation" to clients */
+	h->daemon_pid = getpid();
+	h->nslots = cfg->nslots;
+	h->min_conns = cfg->min_conns;
+	h->max_conns = cfg->nslots;
+	h->ring_size = cfg->ring_size;
+	h->slot_size = sizeof(struct pp_slot);
+	h->slots_off = PP_SLOTS_OFF;
+	h->rings_off = pp_layout_rings_off(cfg->nslots);
+	h->start_wall_ns = pp_wall_ns();
+	h->lease_timeout_ms = cfg->lease_timeout_ms;
+	strlcpy(h->pool_name, cfg->pool, sizeof h->pool_name);
+	strlcpy(h->backend, cfg->backend ? cfg->backend : "", sizeof h->backend);
+	atomic_store(&h->daemon_state, PP_DAEMON_STARTING);
+	atomic_store(&h->heartbeat_ns, pp_now_ns());
+}
+
+static int seg_config_ok(const struct pp_seg_config *cfg)
+{
+	char name[PP_POOL_NAME_MAX + 1];
+	if (pp_pool_resolve(cfg->pool, name, sizeof name) != 0 || !cfg->pool)
+		return 0;
+	if (cfg->nslots < 1 || cfg->nslots > PP_MAX_SLOTS || cfg->min_conns > cfg->nslots)
+		return 0;
+	return is_pow2(cfg->ring_size) && cfg->ring_size >= PP_RING_MIN &&
+	       cfg->ring_size <= PP_RING_MAX;
+}
+
+/* Open a fresh shm object, replacing a stale one (the pidfile lock held
+ * by the caller guarantees its daemon is dead). */
+static int seg_open_fresh(const char *shm_name, unsigned mode, gid_t gid)
+{
+	int fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL, mode);
+	if (fd < 0 && errno == EEXIST) {
+		shm_unlink(shm_name);
+		fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL, mode);
+	}
+	if (fd < 0)
+		return -errno;
+	/* shm_open applies the umask: set the configured mode exactly. */
+	if (fchmod(fd, mode) < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0)) {
+		int e = errno;
+		close(fd);
+		shm_unlink(shm_name);
+		return -e;
+	}
+	return fd;
+}
+
+int pp_seg_create(const struct pp_seg_config *cfg, struct pp_seg *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!seg_config_ok(cfg))
+		return -EINVAL;
+	pp_seg_shm_name(cfg->pool, out->shm_name, sizeof out->shm_name);
+	uint64_t size = pp_layout_size(cfg->nslots, cfg->ring_size);
+	int fd = seg_open_fresh(out->shm_name, cfg->mode, cfg->gid);
+	if (fd < 0)
+		return fd;
+	int err = 0;
+	void *base = MAP_FAILED;
+	if (ftruncate(fd, (off_t)size) < 0)
+		err = -errno;
+	else if ((base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		err = -errno;
+	close(fd);
+	if (err) {
+		shm_unlink(out->shm_name);
+		return err;
+	}
+	out->hdr = base;
+	seg_init_header(out, cfg, size);
+	seg_fill_view(out, base, size);
+	err = seg_init_slots(out);
+	if (err) {
+		pp_seg_unmap(out);
+		shm_unlink(out->shm_name);
+		return err;
+	}
+	/* Publish: pairs with the acquire load of magic in pp_seg_validate;
+	 * everything initialised above is visible to whoever sees magic. */
+	atomic_store_explicit(&out->hdr->magic, PP_SHM_MAGIC, memory_order_release);
+	return 0;
+}
+
+int pp_seg_validate(const void *base, size_t size)
+{
+	const struct pp_shm_header *h = base;
+	if (size < sizeof *h)
+		return PP_ECORRUPT;
+	/* Pairs with the release store in pp_seg_create. */
+	uint64_t magic = atomic_load_explicit(&((struct pp_shm_header *)h)->magic, memory_order_acquire);
+	if (magic == 0)
+		return PP_EDAEMON; /* created but not published yet */
+	if (magic != PP_SHM_MAGIC)
+		return PP_ECORRUPT;
+	if (h->layout_version != PP_LAYOUT_VERSION)
+		return PP_EVERSION;
+	if (h->header_size != sizeof *h || h->slot_size != sizeof(struct pp_slot))
+		return PP_ECORRUPT;
+	if (h->nslots < 1 || h->nslots > PP_MAX_SLOTS || !is_pow2(h->ring_size) ||
+	    h->ring_size < PP_RING_MIN || h->ring_size > PP_RING_MAX)
+		return PP_ECORRUPT;
+	if (h->slots_off != PP_SLOTS_OFF || h->rings_off != pp_layout_rings_off(h->nslots))
+		return PP_ECORRUPT;
+	if (h->segment_size != size || pp_layout_size(h->nslots, h->ring_size) != size)
+		return PP_ECORRUPT;
+	return 0;
+}
+
+static int errno_to_pp(int e)
+{
+	switch (e) {
+	case ENOENT: return PP_ENOPOOL;
+	case EACCES: case EPERM: return PP_EACCES;
+	case ENOMEM: return PP_ENOMEM;
+	default: return PP_ESYS;
+	}
+}
+
+int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
+{
+	memset(out, 0, sizeof *out);
+	int r = pp_seg_shm_name(pool, out->shm_name, sizeof out->shm_name);
+	if (r)
+		return r;
+	int fd = shm_open(out->shm_name, writable ? O_RDWR : O_RDONLY, 0);
+	if (fd < 0)
+		return errno_to_pp(errno);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		r = errno_to_pp(errno);
+		close(fd);
+		return r;
+	}
+	if (st.st_size < (off_t)sizeof(struct pp_shm_header) || (uint64_t)st.st_size > (1ull << 40)) {
+		close(fd);
+		return st.st_size == 0 ? PP_EDAEMON : PP_ECORRUPT;
+	}
+	size_t size = (size_t)st.st_size;
+	void *base = mmap(NULL, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	r = base == MAP_FAILED ? errno_to_pp(errno) : 0;
+	close(fd);
+	if (r)
+		return r;
+	r = pp_seg_validate(base, size);
+	if (r) {
+		munmap(base, size);
+		return r;
+	}
+	seg_fill_view(out, base, size);
+	return 0;
+}
+
+void pp_seg_unmap(struct pp_seg *seg)
+{
+	if (seg && seg->base)
+		munmap(seg->base, seg->size);
+	if (seg) {
+		seg->base = NULL;
+		seg->hdr = NULL;
+	}
+}
+
+int pp_seg_unlink(const char *pool)
+{
+	char name[PP_POOL_NAME_MAX + 16];
+	int r = pp_seg_shm_name(pool, name, sizeof name);
+	if (r)
+		return -EINVAL;
+	return shm_unlink(name) < 0 ? -errno : 0;
+}
+
+bool pp_seg_daemon_alive(const struct pp_seg *seg, uint64_t stale_ms)
+{
+	const struct pp_shm_header *h = seg->hdr;
+	uint32_t st = atomic_load_explicit(&((struct pp_shm_header *)h)->daemon_state, memory_order_acquire);
+	if (st == PP_DAEMON_STOPPED)
+		return false;
+	if (seg->daemon_pid <= 0 || (kill(seg->daemon_pid, 0) < 0 && errno == ESRCH))
+		return false;
+	uint64_t hb = atomic_load_explicit(&((struct pp_shm_header *)h)->heartbeat_ns, memory_order_relaxed);
+	uint64_t now = pp_now_ns();
+	return hb + stale_ms * PP_NS_PER_MS >= now;
+}

@@ -1,0 +1,90 @@
+/* segment.h - create (daemon), attach (workers, shmdump) and validate the
+ * shared segment.  A struct pp_seg is one process's PRIVATE view of a
+ * mapped segment: the layout numbers in it were validated once and are
+ * trusted from then on; the segment's own copies are not. */
+#ifndef PP_SEGMENT_H
+#define PP_SEGMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+
+struct pp_seg {
+	void *base;
+	size_t size;
+	struct pp_shm_header *hdr;
+	struct pp_slot *slots;
+	uint8_t *rings;
+	uint32_t nslots;
+	uint32_t ring_size;
+	uint64_t generation;
+	int32_t daemon_pid;
+	char shm_name[PP_POOL_NAME_MAX + 16]; /* "/phantompool-<pool>" */
+};
+
+/* What the daemon creates a segment from. */
+struct pp_seg_config {
+	const char *pool;      /* validated pool name */
+	uint32_t nslots;       /* 1..PP_MAX_SLOTS */
+	uint32_t min_conns;
+	uint32_t ring_size;    /* power of two, PP_RING_MIN..PP_RING_MAX */
+	uint32_t lease_timeout_ms;
+	unsigned mode;         /* e.g. 0600, or 0660 with a group */
+	gid_t gid;             /* (gid_t)-1: keep the creator's group */
+	const char *backend;   /* display string, may be NULL */
+};
+
+/* Resolve a pool name: NULL/"" means $PHANTOMPOOL, else "default".
+ * Writes the chosen name to buf.  Returns 0, or PP_ENAME when the name is
+ * not 1..40 characters of [A-Za-z0-9._-]. */
+int pp_pool_resolve(const char *pool, char *buf, size_t len);
+
+/* "/phantompool-<pool>" into buf.  Returns 0 or PP_ENAME. */
+int pp_seg_shm_name(const char *pool, char *buf, size_t len);
+
+/* Daemon: create and initialise a new segment, replacing a stale one of
+ * the same name (the caller must hold the pool's pidfile lock, so any
+ * existing segment belongs to a dead daemon).  Publishes magic last.
+ * Returns 0, or a negative errno (-EINVAL for a bad config). */
+int pp_seg_create(const struct pp_seg_config *cfg, struct pp_seg *out);
+
+/* Attach read-write (writable = true, workers) or read-only (shmdump).
+ * Validates the header before trusting any offset.  Returns 0 or
+ * PP_ENAME, PP_ENOPOOL, PP_EACCES, PP_EVERSION, PP_ECORRUPT, PP_EDAEMON
+ * (not yet published: the daemon is still initialising), PP_ESYS. */
+int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out);
+
+/* Check a mapping of `size` bytes: magic, layout version, sizes and
+ * offsets, slot count, ring size.  Pure: reads only inside [base, base+size).
+ * Returns 0 or PP_EVERSION, PP_ECORRUPT, PP_EDAEMON (magic not yet set). */
+int pp_seg_validate(const void *base, size_t size);
+
+/* Unmap (accepts a zeroed struct). */
+void pp_seg_unmap(struct pp_seg *seg);
+
+/* Remove the segment's name (daemon, at clean exit).  Returns 0 or -errno. */
+int pp_seg_unlink(const char *pool);
+
+/* True if the daemon that published this segment still runs: its pid
+ * exists, it has not marked itself stopped, and its heartbeat is fresher
+ * than stale_ms. */
+bool pp_seg_daemon_alive(const struct pp_seg *seg, uint64_t stale_ms);
+
+/* Pointers into the segment for slot i (i < seg->nslots, trusted). */
+static inline struct pp_slot *pp_seg_slot(const struct pp_seg *seg, uint32_t i)
+{
+	return &seg->slots[i];
+}
+static inline uint8_t *pp_seg_req_data(const struct pp_seg *seg, uint32_t i)
+{
+	return seg->rings + (uint64_t)(2 * i) * seg->ring_size;
+}
+static inline uint8_t *pp_seg_resp_data(const struct pp_seg *seg, uint32_t i)
+{
+	return seg->rings + (uint64_t)(2 * i + 1) * seg->ring_size;
+}
+
+#endif

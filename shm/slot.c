@@ -1,0 +1,51 @@
+/* slot.c - see slot.h. */
+#include "slot.h"
+
+#include <limits.h>
+
+#include "futex.h"
+
+void pp_sem_post_wake(struct pp_shm_header *h)
+{
+	/* Pairs with the fence after waiters++ in lease_sleep (libclient). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&h->waiters, memory_order_relaxed) == 0)
+		return;
+	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_release);
+	pp_futex_wake(&h->wake_seq, 1);
+}
+
+void pp_sem_wake_all(struct pp_shm_header *h)
+{
+	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_seq_cst);
+	pp_futex_wake(&h->wake_seq, INT_MAX);
+}
+
+uint32_t pp_slots_free(const struct pp_seg *seg)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < seg->nslots; i++)
+		n += atomic_load_explicit(&seg->slots[i].state, memory_order_relaxed) == PP_SLOT_FREE;
+	return n;
+}
+
+static const char *const slot_state_names[PP_SLOT_NSTATES] = {
+	[PP_SLOT_FREE] = "free",       [PP_SLOT_LEASED] = "leased",
+	[PP_SLOT_BUSY] = "busy",       [PP_SLOT_RECLAIM] = "reclaim",
+	[PP_SLOT_RESETTING] = "resetting", [PP_SLOT_DISABLED] = "disabled",
+};
+
+static const char *const conn_state_names[PP_CONN_NSTATES] = {
+	[PP_CONN_NONE] = "none", [PP_CONN_CONNECTING] = "connecting",
+	[PP_CONN_UP] = "up",     [PP_CONN_DOWN] = "down",
+};
+
+const char *pp_slot_state_name(uint32_t state)
+{
+	return state < PP_SLOT_NSTATES ? slot_state_names[state] : "?";
+}
+
+const char *pp_conn_state_name(uint32_t state)
+{
+	return state < PP_CONN_NSTATES ? conn_state_names[state] : "?";
+}

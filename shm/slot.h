@@ -1,0 +1,48 @@
+/* slot.h - slot helpers shared by the client (lease/release) and the
+ * daemon (reaper): the owner-lock futex word and the semaphore's wakeups. */
+#ifndef PP_SLOT_H
+#define PP_SLOT_H
+
+#include <linux/futex.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "segment.h"
+
+/* The futex word of a slot's robust owner_lock (glibc keeps it first in
+ * pthread_mutex_t: TID of the holder | FUTEX_WAITERS | FUTEX_OWNER_DIED).
+ * The daemon only loads and CASes it, never calls pthread functions on it,
+ * so a worker scribbling over the mutex cannot make the daemon follow the
+ * robust-list pointers stored there. */
+static inline _Atomic uint32_t *pp_slot_lock_word(struct pp_slot *s)
+{
+	_Static_assert(sizeof(pthread_mutex_t) >= sizeof(uint32_t), "mutex word");
+	return (_Atomic uint32_t *)(void *)&s->owner_lock;
+}
+
+/* True when the kernel has marked the holder of this lock word dead and
+ * nobody has taken the lock since. */
+static inline bool pp_lock_word_owner_died(uint32_t w)
+{
+	return (w & FUTEX_OWNER_DIED) && (w & FUTEX_TID_MASK) == 0;
+}
+
+/* Wake one worker sleeping in pp_lease, if any sleeps.  Called after a slot
+ * became FREE.  The seq_cst fence orders the caller's store of FREE before
+ * the load of `waiters`; it pairs with the fence in the lease sleep path
+ * between `waiters++` and its re-scan, so either the releaser sees the
+ * waiter or the waiter sees the free slot (no lost wakeup). */
+void pp_sem_post_wake(struct pp_shm_header *h);
+
+/* Wake every worker sleeping in pp_lease (daemon shutdown, reclaims). */
+void pp_sem_wake_all(struct pp_shm_header *h);
+
+/* Number of FREE slots: the semaphore's count, derived from the table. */
+uint32_t pp_slots_free(const struct pp_seg *seg);
+
+/* Display name of a slot state / connection state ("?" when out of range:
+ * the value came from the segment and is untrusted). */
+const char *pp_slot_state_name(uint32_t state);
+const char *pp_conn_state_name(uint32_t state);
+
+#endif

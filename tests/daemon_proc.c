@@ -1,0 +1,88 @@
+/* daemon_proc.c - see daemon_proc.h. */
+#include "daemon_proc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "phantompool.h"
+#include "testutil.h"
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+int pp_daemon_start(struct pp_daemon_proc *d, const char *pool, const char *const *extra_args)
+{
+	const char *argv[64];
+	int n = 0;
+	char name[sizeof d->pool];
+	snprintf(name, sizeof name, "%s", pool); /* pool may be d->pool itself */
+	snprintf(d->pool, sizeof d->pool, "%s", name);
+	snprintf(d->pidfile, sizeof d->pidfile, "/tmp/phantompool-test-%s.pid", pool);
+	char exe[512];
+	snprintf(exe, sizeof exe, "%s", pp_test_build_path("phantompoold"));
+	argv[n++] = exe;
+	argv[n++] = "-f";
+	argv[n++] = "-p";
+	argv[n++] = d->pool;
+	argv[n++] = "--pidfile";
+	argv[n++] = d->pidfile;
+	argv[n++] = "--log-level";
+	argv[n++] = "warning";
+	for (int i = 0; extra_args && extra_args[i] && n < 63; i++)
+		argv[n++] = extra_args[i];
+	argv[n] = NULL;
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (d->pid == 0) {
+		execv(exe, (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		pp_pool *p;
+		if (pp_attach(d->pool, &p) == 0) {
+			pp_detach(p);
+			return 0;
+		}
+		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	pp_daemon_kill(d);
+	return -1;
+}
+
+int pp_daemon_stop(struct pp_daemon_proc *d)
+{
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	for (int i = 0; i < 500; i++) {
+		int st;
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		sleep_ms(10);
+	}
+	pp_daemon_kill(d);
+	return -1;
+}
+
+void pp_daemon_kill(struct pp_daemon_proc *d)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+}

@@ -1,0 +1,488 @@
+/* test_lease.c - leases over a real segment served by a real phantompoold:
+ * mutual exclusion under 64 forked processes, timeouts, wakeups, reclaim of
+ * SIGKILLed holders, fork and thread rules, and every bad input. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "daemon_proc.h"
+#include "layout.h"
+#include "phantompool.h"
+#include "testutil.h"
+
+#define NSLOTS 8
+static struct pp_daemon_proc daemon8;
+static pp_pool *pool8;
+
+static int suite_setup(void)
+{
+	const char *args[] = { "--max", "8", "--min", "2", NULL };
+	if (pp_daemon_start(&daemon8, pp_test_pool_name("lease"), args) != 0)
+		return -1;
+	return pp_attach(daemon8.pool, &pool8) == 0 ? 0 : -1;
+}
+
+static int suite_teardown(void)
+{
+	pp_detach(pool8);
+	return pp_daemon_stop(&daemon8) == 0 ? 0 : -1;
+}
+
+static uint32_t available(void)
+{
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_status(pool8, &st), 0);
+	return st.available;
+}
+
+static double ms_since(uint64_t t0)
+{
+	return (double)(pp_now_ns() - t0) / 1e6;
+}
+
+/* Shared between forked workers: current and highest holder counts. */
+struct shared_counts {
+	_Atomic int holders;
+	_Atomic int max_holders;
+	_Atomic int errors;
+};
+
+static void stress_worker(struct shared_counts *c, int cycles)
+{
+	for (int i = 0; i < cycles; i++) {
+		struct pp_lease *l;
+		int r = pp_lease(pool8, 10000, &l);
+		if (r) {
+			atomic_fetch_add(&c->errors, 1);
+			continue;
+		}
+		int h = atomic_fetch_add(&c->holders, 1) + 1;
+		int m = atomic_load(&c->max_holders);
+		while (h > m && !atomic_compare_exchange_weak(&c->max_holders, &m, h))
+			;
+		if (i % 8 == 0)
+			sched_yield(); /* hold across a reschedule now and then */
+		atomic_fetch_sub(&c->holders, 1);
+		if (pp_release(l) != 0)
+			atomic_fetch_add(&c->errors, 1);
+	}
+}
+
+static void test_64_processes_never_more_than_8_holders(void)
+{
+	struct shared_counts *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(c != MAP_FAILED);
+	memset(c, 0, sizeof *c);
+	pid_t kids[64];
+	for (int k = 0; k < 64; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			stress_worker(c, 10000);
+			_exit(0);
+		}
+	}
+	int bad_exits = 0;
+	for (int k = 0; k < 64; k++)
+		bad_exits += pp_test_wait_child(kids[k]) != 0;
+	printf("\n    max holders seen %d, errors %d\n", c->max_holders, c->errors);
+	CU_ASSERT_EQUAL(bad_exits, 0);
+	CU_ASSERT_EQUAL(c->errors, 0);
+	CU_ASSERT(c->max_holders <= NSLOTS);
+	CU_ASSERT(c->max_holders >= 4); /* the test really contended */
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_status(pool8, &st), 0);
+	CU_ASSERT_EQUAL(st.used, 0);
+	CU_ASSERT_EQUAL(st.waiting, 0);
+	munmap(c, sizeof *c);
+}
+
+static void *stress_thread(void *arg)
+{
+	stress_worker(arg, 5000);
+	return NULL;
+}
+
+static void test_threads_share_one_handle(void)
+{
+	enum { THREADS = 16 };
+	static struct shared_counts c;
+	memset(&c, 0, sizeof c);
+	pthread_t t[THREADS];
+	for (int i = 0; i < THREADS; i++)
+		CU_ASSERT_EQUAL(pthread_create(&t[i], NULL, stress_thread, &c), 0);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	CU_ASSERT_EQUAL(c.errors, 0);
+	CU_ASSERT(c.max_holders <= NSLOTS);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+}
+
+/* Lease every slot; returns how many were taken. */
+static int lease_all(struct pp_lease **ls)
+{
+	int n = 0;
+	while (n < NSLOTS && pp_lease(pool8, 0, &ls[n]) == 0)
+		n++;
+	return n;
+}
+
+static void release_all(struct pp_lease **ls, int n)
+{
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(pp_release(ls[i]), 0);
+}
+
+static void test_timeout_is_honoured(void)
+{
+	struct pp_lease *ls[NSLOTS], *extra;
+	CU_ASSERT_EQUAL_FATAL(lease_all(ls), NSLOTS);
+	CU_ASSERT_EQUAL(pp_lease(pool8, 0, &extra), PP_ETIMEDOUT);
+	int waits[] = { 50, 300 };
+	for (size_t k = 0; k < PP_ARRAY_LEN(waits); k++) {
+		uint64_t t0 = pp_now_ns();
+		CU_ASSERT_EQUAL(pp_lease(pool8, waits[k], &extra), PP_ETIMEDOUT);
+		double took = ms_since(t0);
+		printf("\n    timeout %d ms took %.1f ms", waits[k], took);
+		CU_ASSERT(took >= waits[k] - 1);
+		CU_ASSERT(took < waits[k] + 100);
+	}
+	CU_ASSERT_PTR_NULL(extra);
+	release_all(ls, NSLOTS);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+}
+
+static void test_waiter_woken_by_release(void)
+{
+	struct pp_lease *ls[NSLOTS];
+	CU_ASSERT_EQUAL_FATAL(lease_all(ls), NSLOTS);
+	int fds[2];
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct pp_lease *l;
+		uint64_t t0 = pp_now_ns();
+		int r = pp_lease(pool8, 5000, &l);
+		double waited = ms_since(t0);
+		if (write(fds[1], &waited, sizeof waited) != sizeof waited)
+			_exit(3);
+		_exit(r == 0 && pp_release(l) == 0 ? 0 : 1);
+	}
+	usleep(200 * 1000); /* the child is asleep in pp_lease by now */
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_status(pool8, &st), 0);
+	CU_ASSERT_EQUAL(st.waiting, 1);
+	CU_ASSERT_EQUAL(pp_release(ls[0]), 0);
+	double waited = 0;
+	CU_ASSERT_EQUAL(read(fds[0], &waited, sizeof waited), (ssize_t)sizeof waited);
+	printf("\n    woken after %.1f ms (release at ~200 ms)", waited);
+	CU_ASSERT(waited >= 190 && waited < 400);
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0);
+	release_all(ls + 1, NSLOTS - 1);
+	close(fds[0]);
+	close(fds[1]);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+}
+
+/* Fork a child that leases one slot, reports, then sleeps until killed. */
+static pid_t fork_holder(void)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct pp_lease *l;
+		char ok = pp_lease(pool8, 1000, &l) == 0 ? 'y' : 'n';
+		if (write(fds[1], &ok, 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	char ok = 0;
+	if (read(fds[0], &ok, 1) != 1 || ok != 'y') {
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+		kid = -1;
+	}
+	close(fds[0]);
+	close(fds[1]);
+	return kid;
+}
+
+static void test_sigkilled_holder_reclaimed_within_100ms(void)
+{
+	double worst = 0;
+	for (int round = 0; round < 5; round++) {
+		pid_t kid = fork_holder();
+		CU_ASSERT_FATAL(kid > 0);
+		CU_ASSERT_EQUAL(available(), NSLOTS - 1);
+		uint64_t t0 = pp_now_ns();
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+		while (available() != NSLOTS && ms_since(t0) < 1000)
+			usleep(500);
+		double took = ms_since(t0);
+		worst = took > worst ? took : worst;
+	}
+	printf("\n    worst reclaim after SIGKILL: %.1f ms", worst);
+	CU_ASSERT(worst <= 100);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_status(pool8, &st), 0);
+	CU_ASSERT(st.reclaims >= 5);
+}
+
+static void test_waiter_gets_slot_of_killed_holder(void)
+{
+	struct pp_lease *ls[NSLOTS];
+	CU_ASSERT_EQUAL_FATAL(lease_all(ls), NSLOTS);
+	CU_ASSERT_EQUAL(pp_release(ls[NSLOTS - 1]), 0);
+	pid_t holder = fork_holder();
+	CU_ASSERT_FATAL(holder > 0);
+	struct pp_lease *l = NULL;
+	uint64_t t0 = pp_now_ns();
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	CU_ASSERT_EQUAL(pp_lease(pool8, 2000, &l), 0);
+	double took = ms_since(t0);
+	printf("\n    waiter got the dead holder's slot after %.1f ms", took);
+	CU_ASSERT(took < 100);
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+	release_all(ls, NSLOTS - 1);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+}
+
+static void test_fork_after_attach(void)
+{
+	struct pp_lease *mine;
+	CU_ASSERT_EQUAL_FATAL(pp_lease(pool8, 0, &mine), 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		/* The handle works in the child; the parent's lease does not cross. */
+		struct pp_lease *l;
+		int ok = pp_lease(pool8, 1000, &l) == 0 && pp_release(l) == 0;
+		ok = ok && pp_release(mine) == PP_ENOTOWNER;
+		_exit(ok ? 0 : 1);
+	}
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0);
+	CU_ASSERT_EQUAL(available(), NSLOTS - 1); /* still the parent's */
+	CU_ASSERT_EQUAL(pp_release(mine), 0);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+}
+
+static void *release_other_thread(void *arg)
+{
+	return (void *)(intptr_t)pp_release(arg);
+}
+
+static void test_release_errors(void)
+{
+	struct pp_lease *l;
+	CU_ASSERT_EQUAL_FATAL(pp_lease(pool8, 0, &l), 0);
+	pthread_t t;
+	void *ret;
+	pthread_create(&t, NULL, release_other_thread, l);
+	pthread_join(t, &ret);
+	CU_ASSERT_EQUAL((intptr_t)ret, PP_ENOTOWNER);
+	CU_ASSERT_EQUAL(available(), NSLOTS - 1);
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+	CU_ASSERT_EQUAL(pp_release(l), PP_ERELEASED);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+	CU_ASSERT_EQUAL(pp_release(NULL), PP_EINVAL);
+}
+
+static void test_null_handles(void)
+{
+	struct pp_lease *l = (void *)1;
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_attach(NULL, NULL), PP_EINVAL);
+	CU_ASSERT_EQUAL(pp_lease(NULL, 0, &l), PP_EINVAL);
+	CU_ASSERT_EQUAL(pp_lease(pool8, 0, NULL), PP_EINVAL);
+	CU_ASSERT_EQUAL(pp_status(NULL, &st), PP_EINVAL);
+	CU_ASSERT_EQUAL(pp_status(pool8, NULL), PP_EINVAL);
+	CU_ASSERT_EQUAL(pp_lease_slot(NULL), -1);
+	pp_detach(NULL);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+}
+
+static void test_unknown_and_invalid_pools(void)
+{
+	pp_pool *p = (void *)1;
+	CU_ASSERT_EQUAL(pp_attach("no-such-pool-here", &p), PP_ENOPOOL);
+	CU_ASSERT_PTR_NULL(p);
+	CU_ASSERT_EQUAL(pp_attach("bad/name", &p), PP_ENAME);
+	CU_ASSERT_EQUAL(pp_attach("..", &p), PP_ENAME);
+	CU_ASSERT_EQUAL(pp_attach("this-name-is-far-too-long-for-a-pool-name-really", &p), PP_ENAME);
+	for (int e = 0; e >= PP_ENAME; e--)
+		CU_ASSERT(strcmp(pp_strerror(e), "unknown error") != 0);
+	CU_ASSERT_STRING_EQUAL(pp_strerror(-999), "unknown error");
+	CU_ASSERT_STRING_EQUAL(pp_strerror(5), "unknown error");
+}
+
+/* Write a fake segment /phantompool-<pool> by hand. */
+static void write_fake_segment(const char *pool, void (*mutate)(struct pp_shm_header *, size_t), size_t size)
+{
+	char name[96];
+	snprintf(name, sizeof name, "/phantompool-%s", pool);
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(ftruncate(fd, (off_t)size) == 0);
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	mutate(m, size);
+	munmap(m, size);
+}
+
+static void fake_valid_header(struct pp_shm_header *h, size_t size)
+{
+	h->magic = PP_SHM_MAGIC;
+	h->layout_version = PP_LAYOUT_VERSION;
+	h->header_size = sizeof *h;
+	h->segment_size = size;
+	h->nslots = 1;
+	h->ring_size = PP_RING_MIN;
+	h->slot_size = sizeof(struct pp_slot);
+	h->slots_off = PP_SLOTS_OFF;
+	h->rings_off = pp_layout_rings_off(1);
+	h->daemon_pid = getpid();
+	h->daemon_state = PP_DAEMON_READY;
+	h->heartbeat_ns = pp_now_ns();
+}
+
+static void fake_other_version(struct pp_shm_header *h, size_t size)
+{
+	fake_valid_header(h, size);
+	h->layout_version = PP_LAYOUT_VERSION + 1;
+}
+
+static void fake_garbage(struct pp_shm_header *h, size_t size)
+{
+	unsigned char *b = (unsigned char *)h;
+	srand(7);
+	for (size_t i = 0; i < size; i++)
+		b[i] = (unsigned char)rand();
+}
+
+static void fake_bad_offsets(struct pp_shm_header *h, size_t size)
+{
+	fake_valid_header(h, size);
+	h->nslots = 100000;
+}
+
+static void fake_dead_daemon(struct pp_shm_header *h, size_t size)
+{
+	fake_valid_header(h, size);
+	h->daemon_state = PP_DAEMON_STOPPED;
+}
+
+static void test_bad_segments(void)
+{
+	size_t size = pp_layout_size(1, PP_RING_MIN);
+	struct {
+		void (*mutate)(struct pp_shm_header *, size_t);
+		int expect;
+	} cases[] = {
+		{ fake_other_version, PP_EVERSION },
+		{ fake_garbage, PP_ECORRUPT },
+		{ fake_bad_offsets, PP_ECORRUPT },
+		{ fake_dead_daemon, PP_EDAEMON },
+	};
+	const char *pool = pp_test_pool_name("fake");
+	char name[64];
+	snprintf(name, sizeof name, "%s", pool);
+	for (size_t i = 0; i < PP_ARRAY_LEN(cases); i++) {
+		pp_pool *p = (void *)1;
+		write_fake_segment(name, cases[i].mutate, size);
+		CU_ASSERT_EQUAL(pp_attach(name, &p), cases[i].expect);
+		CU_ASSERT_PTR_NULL(p);
+	}
+	/* A segment of the wrong size for its header. */
+	write_fake_segment(name, fake_valid_header, size);
+	char shm[96];
+	snprintf(shm, sizeof shm, "/phantompool-%s", name);
+	int fd = shm_open(shm, O_RDWR, 0);
+	CU_ASSERT(fd >= 0 && ftruncate(fd, (off_t)size + 4096) == 0);
+	close(fd);
+	pp_pool *p;
+	CU_ASSERT_EQUAL(pp_attach(name, &p), PP_ECORRUPT);
+	shm_unlink(shm);
+}
+
+static void test_daemon_death_wakes_waiters(void)
+{
+	struct pp_daemon_proc d;
+	const char *args[] = { "--max", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("death"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	struct pp_lease *l, *l2;
+	CU_ASSERT_EQUAL(pp_lease(p, 0, &l), 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		uint64_t t0 = pp_now_ns();
+		int r = pp_lease(p, 10000, &l2);
+		_exit(r == PP_EDAEMON && ms_since(t0) < 2500 ? 0 : 1);
+	}
+	usleep(100 * 1000);
+	pp_daemon_kill(&d);
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0);
+	pp_detach(p);
+	/* A new daemon replaces the stale segment. */
+	CU_ASSERT_FATAL(pp_daemon_start(&d, d.pool, args) == 0);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
+static void test_second_daemon_refused_and_clean_exit(void)
+{
+	uint64_t t0 = pp_now_ns();
+	pid_t kid = fork();
+	if (kid == 0) {
+		execl(pp_test_build_path("phantompoold"), "phantompoold", "-f", "-p", daemon8.pool,
+		      "--pidfile", daemon8.pidfile, (char *)NULL);
+		_exit(127);
+	}
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 1);
+	CU_ASSERT(ms_since(t0) < 2000);
+	CU_ASSERT_EQUAL(available(), NSLOTS); /* the first one is untouched */
+
+	struct pp_daemon_proc d;
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("clean"), NULL) == 0);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	char shm[96];
+	snprintf(shm, sizeof shm, "/dev/shm/phantompool-%s", d.pool);
+	CU_ASSERT_EQUAL(access(shm, F_OK), -1);
+	CU_ASSERT_EQUAL(access(d.pidfile, F_OK), -1);
+}
+
+int main(void)
+{
+	static const struct pp_test tests[] = {
+		{ "64 processes x 10000 cycles on 8 slots", test_64_processes_never_more_than_8_holders },
+		{ "16 threads share one handle", test_threads_share_one_handle },
+		{ "lease timeout is honoured", test_timeout_is_honoured },
+		{ "a waiter is woken by a release", test_waiter_woken_by_release },
+		{ "SIGKILLed holder reclaimed within 100 ms", test_sigkilled_holder_reclaimed_within_100ms },
+		{ "a waiter gets a killed holder's slot", test_waiter_gets_slot_of_killed_holder },
+		{ "handle works after fork, lease does not cross", test_fork_after_attach },
+		{ "release from another thread, double release", test_release_errors },
+		{ "NULL handles", test_null_handles },
+		{ "unknown and invalid pool names", test_unknown_and_invalid_pools },
+		{ "other layout version, garbage, bad sizes", test_bad_segments },
+		{ "daemon death wakes waiters; restart replaces segment", test_daemon_death_wakes_waiters },
+		{ "second daemon refused; clean exit unlinks", test_second_daemon_refused_and_clean_exit },
+	};
+	return pp_test_main("lease", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
+}

@@ -1,0 +1,54 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int pp_test_main(const char *suite, const struct pp_test *tests, size_t n,
+		 int (*setup)(void), int (*teardown)(void))
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite s = CU_add_suite(suite, setup, teardown);
+	if (!s)
+		return 2;
+	for (size_t i = 0; i < n; i++)
+		if (!CU_add_test(s, tests[i].name, tests[i].fn))
+			return 2;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	unsigned suites_failed = CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return (failed || suites_failed) ? 1 : 0;
+}
+
+const char *pp_test_pool_name(const char *tag)
+{
+	static char buf[64];
+	snprintf(buf, sizeof buf, "t%ld-%s", (long)getpid(), tag);
+	return buf;
+}
+
+const char *pp_test_build_path(const char *name)
+{
+	static char buf[512];
+	const char *b = getenv("PP_BUILD");
+	snprintf(buf, sizeof buf, "%s/%s", b && *b ? b : "build", name);
+	return buf;
+}
+
+int pp_test_wait_child(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
