@@ -17,7 +17,7 @@ ifneq ($(or $(CI),$(WERROR)),)
 WARN         += -Werror
 endif
 SAN          ?=
-ALL_CFLAGS   := -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -fPIC -pthread -D_GNU_SOURCE \
+ALL_CFLAGS   := -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -fPIC -pthread -D_GNU_SOURCE -Itests \
                 -Iinclude -Ishm -MMD -MP
 LDFLAGS      += $(SAN) -pthread
 
@@ -30,7 +30,7 @@ PKG          := pkg-config
 #   cunit        [libcunit1-dev]    the test runner
 #   libmicrohttpd, sqlite3 [libmicrohttpd-dev libsqlite3-dev] reference backend
 #   inih         [libinih-dev]      the config file
-DEB_PACKAGES := build-essential pkg-config libmsgpack-dev libcurl4-openssl-dev \
+DEB_PACKAGES := build-essential pkg-config curl libmsgpack-dev libcurl4-openssl-dev \
                 libbsd-dev libjansson-dev libcunit1-dev libmicrohttpd-dev \
                 libsqlite3-dev libinih-dev procps
 pc_cflags     = $(shell $(PKG) --cflags $(1))
@@ -62,10 +62,11 @@ BACKEND      := $(B)/phantomdb-ref
 TESTS        := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 BENCHES      := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all check run bench deps clean install uninstall
+.PHONY: all check run bench deps print-deps clean install uninstall
 all: $(SHM_LIB) $(DAEMON) $(CLIENT_SO) $(B)/libphantompool.so $(CLIENT_A) $(SHMDUMP) $(BACKEND)
 
-$(B)/%.o: %.c
+# Every object waits for the dependency check (installs them as root).
+$(B)/%.o: %.c | $(B)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(SHM_PKGS) $(DAEMON_PKGS) $(CLIENT_PKGS) cunit $(BACKEND_PKGS)) -c -o $@ $<
 
@@ -113,6 +114,19 @@ bench: all $(BENCHES)
 
 run: all
 	@PP_BUILD=$(B) ./demo/run-demo
+
+ALL_PKGS     := $(sort $(DAEMON_PKGS) $(TEST_PKGS) $(BACKEND_PKGS))
+$(B)/.deps-ok:
+	@mkdir -p $(B)
+	@if ! $(PKG) --exists $(ALL_PKGS) 2>/dev/null; then \
+	  echo "missing build dependencies: $(ALL_PKGS)"; \
+	  if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps; \
+	  else echo "install them: sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; fi; \
+	fi
+	@touch $@
+
+print-deps:
+	@echo $(DEB_PACKAGES)
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \

@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <curl/curl.h>
 
 #include "options.h"
 #include "segment.h"
@@ -13,7 +14,9 @@ struct pd_daemon {
 	struct pp_seg seg;           /* private, trusted layout numbers */
 	struct pidfh *pidfile;
 	atomic_bool stopping;
-	struct pd_slot_worker *workers; /* [seg.nslots], from the next module */
+	struct pd_slot_worker *workers; /* [seg.nslots] */
+	CURLU *base_url;             /* parsed --backend */
+	char auth_header[4096];      /* "Authorization: Bearer ..." or "" (never in the segment) */
 };
 
 #endif

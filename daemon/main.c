@@ -18,6 +18,8 @@
 #include "phantompool.h"
 #include "reaper.h"
 #include "slot.h"
+#include "slot_worker.h"
+#include "url.h"
 
 /* Take the pool's pidfile lock: one daemon per pool.  Returns 0, or -1
  * after logging why (another daemon, or an unusable path). */
@@ -64,6 +66,8 @@ static int create_segment(struct pd_daemon *d)
 		.min_conns = d->opt.min_conns,
 		.ring_size = d->opt.ring_size,
 		.lease_timeout_ms = d->opt.lease_timeout_ms,
+		.request_timeout_ms = d->opt.request_timeout_ms,
+		.max_body = d->opt.max_body,
 		.mode = d->opt.mode,
 		.backend = d->opt.backend_url,
 	};
@@ -74,6 +78,38 @@ static int create_segment(struct pd_daemon *d)
 		pd_err("cannot create segment /phantompool-%s: %s", d->opt.pool, strerror(-r));
 		return -1;
 	}
+	return 0;
+}
+
+/* Read the bearer token from --token-file into the Authorization header
+ * (kept in daemon memory only).  Returns 0, or -1 after logging. */
+static int load_token(struct pd_daemon *d)
+{
+	d->auth_header[0] = 0;
+	if (!*d->opt.token_file)
+		return 0;
+	FILE *f = fopen(d->opt.token_file, "r");
+	if (!f) {
+		pd_err("cannot read token file %s: %s", d->opt.token_file, strerror(errno));
+		return -1;
+	}
+	char tok[3072];
+	size_t n = fread(tok, 1, sizeof tok - 1, f);
+	bool more = fgetc(f) != EOF;
+	fclose(f);
+	while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+		n--;
+	tok[n] = 0;
+	bool clean = n > 0 && !more;
+	for (size_t i = 0; i < n; i++)
+		clean &= tok[i] > 0x20 && tok[i] < 0x7f;
+	if (!clean) {
+		pd_err("token file %s: expected one token of printable characters (at most %zu bytes)",
+		       d->opt.token_file, sizeof tok - 1);
+		return -1;
+	}
+	snprintf(d->auth_header, sizeof d->auth_header, "Authorization: Bearer %s", tok);
+	explicit_bzero(tok, sizeof tok);
 	return 0;
 }
 
@@ -101,6 +137,7 @@ static void shutdown_daemon(struct pd_daemon *d)
 {
 	atomic_store_explicit(&d->seg.hdr->daemon_state, PP_DAEMON_STOPPED, memory_order_release);
 	pp_sem_wake_all(d->seg.hdr);
+	pd_slots_stop(d);
 	pp_seg_unlink(d->opt.pool);
 	pp_seg_unmap(&d->seg);
 	pidfile_remove(d->pidfile);
@@ -125,6 +162,9 @@ int main(int argc, char **argv)
 		pd_err("daemon(): %s", strerror(errno));
 		return 1;
 	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!(d.base_url = pd_url_base(d.opt.backend_url)) || load_token(&d) < 0)
+		return 1;
 	if (take_pidfile(&d) < 0)
 		return 1;
 	if (create_segment(&d) < 0) {
@@ -132,11 +172,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pidfile_write(d.pidfile);
+	if (pd_slots_start(&d) < 0) {
+		shutdown_daemon(&d);
+		return 1;
+	}
 	atomic_store_explicit(&d.seg.hdr->daemon_state, PP_DAEMON_READY, memory_order_release);
 	pd_info("pool '%s' ready: %u slots (min %u), rings %u B, backend %s, segment %s",
 		d.opt.pool, d.seg.nslots, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
 		d.seg.shm_name);
 	run_loop(&d, &sigs);
 	shutdown_daemon(&d);
+	curl_url_cleanup(d.base_url);
+	explicit_bzero(d.auth_header, sizeof d.auth_header);
+	curl_global_cleanup();
 	return 0;
 }

@@ -2,32 +2,22 @@
 #include "reaper.h"
 
 #include "log.h"
+#include "slot_worker.h"
 #include "slot.h"
 
-/* Put a slot back to FREE after its holder died or gave it up mid-exchange:
- * empty its rings, clear the stamp, then publish FREE and clear the dead
- * lock word.  `st` is the state the caller saw; losing the CAS means a
- * worker changed it meanwhile, and the next tick looks again. */
+/* Hand a slot whose holder died (or gave it up mid-exchange) to its
+ * thread for a reset: RESETTING stops any transfer in flight, and the
+ * thread empties the rings, drops a half-used connection, and publishes
+ * FREE.  `st` is the state the caller saw; losing the CAS means a worker
+ * changed it meanwhile, and the next tick looks again. */
 static bool slot_reclaim(struct pd_daemon *d, uint32_t i, uint32_t st, uint32_t lock_word)
 {
 	struct pp_slot *s = pp_seg_slot(&d->seg, i);
 	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_RESETTING))
 		return false;
-	int32_t pid = atomic_load_explicit(&s->owner_pid, memory_order_relaxed);
-	pp_ring_reset(&s->req);
-	pp_ring_reset(&s->resp);
-	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->token, 0, memory_order_relaxed);
-	/* Pairs with the acquire re-check of state in claim_slot: the reset
-	 * rings and the cleared stamp are visible before FREE is. */
-	atomic_store_explicit(&s->state, PP_SLOT_FREE, memory_order_release);
-	if (pp_lock_word_owner_died(lock_word))
-		atomic_compare_exchange_strong(pp_slot_lock_word(s), &lock_word, 0);
-	atomic_fetch_add_explicit(&s->reclaims, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&d->seg.hdr->reclaims, 1, memory_order_relaxed);
-	pd_info("slot %u reclaimed from %s (pid %d)", i,
-		st == PP_SLOT_RECLAIM ? "an abandoned exchange" : "a dead holder", (int)pid);
-	pp_sem_post_wake(d->seg.hdr);
+	pd_debug("slot %u: holder pid %d gone (state %s); resetting", i,
+		 (int)atomic_load_explicit(&s->owner_pid, memory_order_relaxed), pp_slot_state_name(st));
+	pd_slot_request_reset(&d->workers[i], lock_word);
 	return true;
 }
 

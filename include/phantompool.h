@@ -123,6 +123,119 @@ PP_EXPORT const char *pp_strerror(int err);
 /* PP_VERSION_NUMBER of the library actually loaded. */
 PP_EXPORT int pp_version(void);
 
+/* ------------------------------------------------------------------ */
+/* Requests.  A request is forwarded to PhantomDB on the slot's own warm
+ * keep-alive connection; the daemon adds the bearer token, Host and
+ * keep-alive.  Workers may set only these headers: Content-Type, Accept,
+ * X-Request-Id (any other gives PP_EBADHEADER). */
+
+typedef struct pp_header {
+	const char *name;
+	const char *value;
+} pp_header;
+
+typedef struct pp_req {
+	const char *method;        /* "GET", "POST", ... (an HTTP token) */
+	const char *path;          /* "/databases/x?limit=3", relative to the
+	                              daemon's base URL (which may carry a
+	                              prefix such as /api/v1); must start with
+	                              '/', no CR, LF, space, NUL or controls */
+	const pp_header *headers;  /* may be NULL */
+	size_t nheaders;
+	const void *body;          /* may be NULL when body_len is 0 */
+	size_t body_len;
+	int timeout_ms;            /* 0: the daemon's request timeout */
+} pp_req;
+
+typedef struct pp_resp {
+	int status;                /* HTTP status, e.g. 200 */
+	char content_type[128];    /* "" when the backend sent none */
+	char request_id[128];      /* X-Request-Id of the response, "" if none */
+	char *body;                /* malloc'd, NUL-terminated (not counted in
+	                              body_len); free with pp_resp_free() */
+	size_t body_len;
+} pp_resp;
+
+/* Send one request on a lease and read the whole response into *resp.
+ * Returns 0 when a response arrived (whatever its status), or
+ * PP_EINVAL, PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG (body
+ * or response over a limit), PP_EBACKEND (PhantomDB unreachable or the
+ * connection broke), PP_ETIMEDOUT, PP_EDAEMON, PP_EPROTO, PP_ENOMEM,
+ * PP_ENOTOWNER, PP_ERELEASED, PP_ESTATE.  After an error the lease stays
+ * valid and usable for the next request. */
+PP_EXPORT PP_NODISCARD int pp_request(struct pp_lease *l, const pp_req *req, pp_resp *resp);
+
+/* Lease (waiting up to the pool's acquire timeout), pp_request, release. */
+PP_EXPORT PP_NODISCARD int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp);
+
+/* Free a response's body and zero it.  Accepts NULL. */
+PP_EXPORT void pp_resp_free(pp_resp *resp);
+
+/* Streaming, for bodies of any size through the fixed-size rings:
+ *   pp_stream_begin(l, req, body_len)  head of the request; req->body is
+ *        ignored; body_len is the exact length, or -1 for "unknown"
+ *   pp_stream_write(l, buf, n)         request body bytes (any number of calls)
+ *   pp_stream_read_head(l, resp)       finishes the request, waits for the
+ *        response head: fills status, content_type, request_id (body NULL)
+ *   pp_stream_read(l, buf, n)          response body bytes: returns the
+ *        count (> 0), 0 at the end of the body, or a negative PP_E* code
+ * Each returns 0 or a PP_E* code as pp_request does; PP_ESTATE when
+ * called out of this order.  Releasing the lease mid-exchange is allowed:
+ * the daemon resets the connection. */
+PP_EXPORT PP_NODISCARD int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len);
+PP_EXPORT PP_NODISCARD int pp_stream_write(struct pp_lease *l, const void *buf, size_t n);
+PP_EXPORT PP_NODISCARD int pp_stream_read_head(struct pp_lease *l, pp_resp *resp);
+PP_EXPORT PP_NODISCARD long pp_stream_read(struct pp_lease *l, void *buf, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Typed helpers for the PhantomDB routes.  Each runs one pp_do() and
+ * returns as pp_do does (0 when a response arrived: check resp->status;
+ * the JSON body is in resp->body).  Names are URL-escaped into the path;
+ * JSON bodies are built with a JSON library.  Arguments documented as
+ * "JSON" must be valid JSON text of the stated kind, else PP_EINVAL. */
+
+typedef struct pp_column {
+	const char *name;
+	const char *type;          /* e.g. "INTEGER", "TEXT" */
+	int nullable;
+	int primary_key;
+	const char *default_json;  /* JSON value text, or NULL for none */
+} pp_column;
+
+PP_EXPORT PP_NODISCARD int pp_health(pp_pool *p, pp_resp *resp);                          /* GET /health */
+PP_EXPORT PP_NODISCARD int pp_list_databases(pp_pool *p, pp_resp *resp);                  /* GET /databases */
+PP_EXPORT PP_NODISCARD int pp_create_database(pp_pool *p, const char *db, pp_resp *resp); /* POST /databases */
+PP_EXPORT PP_NODISCARD int pp_get_database(pp_pool *p, const char *db, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_drop_database(pp_pool *p, const char *db, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_list_tables(pp_pool *p, const char *db, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_create_table(pp_pool *p, const char *db, const char *table,
+					   const pp_column *cols, size_t ncols, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_get_table(pp_pool *p, const char *db, const char *table, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_drop_table(pp_pool *p, const char *db, const char *table, pp_resp *resp);
+/* POST .../rows {"rows": rows_json}; rows_json: a JSON array of objects. */
+PP_EXPORT PP_NODISCARD int pp_insert_rows(pp_pool *p, const char *db, const char *table,
+					  const char *rows_json, pp_resp *resp);
+/* GET .../rows?where=&orderBy=&limit=&offset= (NULL / limit 0 / offset 0: omitted). */
+PP_EXPORT PP_NODISCARD int pp_get_rows(pp_pool *p, const char *db, const char *table, const char *where,
+				       const char *order_by, int limit, int offset, pp_resp *resp);
+/* POST /databases/{db}/query; params_json: a JSON array, or NULL for []. */
+PP_EXPORT PP_NODISCARD int pp_query(pp_pool *p, const char *db, const char *sql,
+				    const char *params_json, pp_resp *resp);
+/* The existing clients' calls: insert one row object, select/update/delete by condition. */
+PP_EXPORT PP_NODISCARD int pp_insert(pp_pool *p, const char *db, const char *table,
+				     const char *row_json, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_select(pp_pool *p, const char *db, const char *table,
+				     const char *condition, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_update(pp_pool *p, const char *db, const char *table,
+				     const char *data_json, const char *condition, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_delete(pp_pool *p, const char *db, const char *table,
+				     const char *condition, pp_resp *resp);
+/* POST /transactions; on a 2xx the id is copied to id_out (NUL-terminated;
+ * PP_ETOOBIG if it does not fit). */
+PP_EXPORT PP_NODISCARD int pp_tx_begin(pp_pool *p, char *id_out, size_t id_len, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_tx_commit(pp_pool *p, const char *tx_id, pp_resp *resp);
+PP_EXPORT PP_NODISCARD int pp_tx_rollback(pp_pool *p, const char *tx_id, pp_resp *resp);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,9 +60,11 @@ static bool claim_slot(pp_pool *p, uint32_t i, struct pp_lease **out)
 	l->thread = pthread_self();
 	l->token = token ? token : 1;
 	l->generation = p->seg.generation;
+	l->stage = PP_STAGE_IDLE;
+	l->pend_len = 0;
 	atomic_store_explicit(&s->owner_pid, l->pid, memory_order_relaxed);
 	atomic_store_explicit(&s->token, l->token, memory_order_relaxed);
-	atomic_store_explicit(&s->lease_start_ns, pp_now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&s->lease_start_ns, pp_now_coarse_ns(), memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->leases, 1, memory_order_relaxed);
 	/* Pairs with readers (daemon, shmdump) that load state with acquire
 	 * and then read the owner stamp. */
@@ -156,7 +158,7 @@ int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out)
 	return r;
 }
 
-int pp_release(struct pp_lease *l)
+int pp_lease_check(const struct pp_lease *l)
 {
 	if (!l || !l->pool)
 		return PP_EINVAL;
@@ -164,12 +166,22 @@ int pp_release(struct pp_lease *l)
 		return PP_ERELEASED;
 	if (l->pid != pp_client_pid() || !pthread_equal(l->thread, pthread_self()))
 		return PP_ENOTOWNER;
+	return 0;
+}
+
+int pp_release(struct pp_lease *l)
+{
+	int c = pp_lease_check(l);
+	if (c)
+		return c;
 	pp_pool *p = l->pool;
 	struct pp_slot *s = pp_seg_slot(&p->seg, l->slot);
 	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 	bool mine = atomic_load_explicit(&s->token, memory_order_relaxed) == l->token &&
 		    (st == PP_SLOT_LEASED || st == PP_SLOT_BUSY);
 	l->token = 0;
+	l->stage = PP_STAGE_IDLE;
+	l->pend_len = 0;
 	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->token, 0, memory_order_relaxed);
 	/* An exchange left half done (BUSY) or a slot that is no longer ours

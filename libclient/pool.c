@@ -69,6 +69,8 @@ void pp_detach(pp_pool *p)
 			pp_release(l);
 	}
 	pp_seg_unmap(&p->seg);
+	for (uint32_t i = 0; i < p->seg.nslots; i++)
+		free(p->leases[i].scratch);
 	free(p->leases);
 	free(p);
 }

@@ -87,7 +87,8 @@ struct pp_shm_header {
 	uint64_t rings_off;
 	uint64_t start_wall_ns;    /* CLOCK_REALTIME at daemon start */
 	uint32_t lease_timeout_ms; /* default acquire timeout */
-	uint32_t reserved0;
+	uint32_t request_timeout_ms; /* daemon's per-request timeout */
+	uint64_t max_body;         /* largest request body, 0 = no limit */
 	char pool_name[PP_POOL_NAME_MAX + 8];
 	char backend[128];         /* display only: the base URL, no credentials */
 

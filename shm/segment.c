@@ -111,6 +111,8 @@ static void seg_init_header(struct pp_seg *seg, const struct pp_seg_config *cfg,
 	h->rings_off = pp_layout_rings_off(cfg->nslots);
 	h->start_wall_ns = pp_wall_ns();
 	h->lease_timeout_ms = cfg->lease_timeout_ms;
+	h->request_timeout_ms = cfg->request_timeout_ms;
+	h->max_body = cfg->max_body;
 	strlcpy(h->pool_name, cfg->pool, sizeof h->pool_name);
 	strlcpy(h->backend, cfg->backend ? cfg->backend : "", sizeof h->backend);
 	atomic_store(&h->daemon_state, PP_DAEMON_STARTING);

@@ -32,6 +32,8 @@ struct pp_seg_config {
 	uint32_t min_conns;
 	uint32_t ring_size;    /* power of two, PP_RING_MIN..PP_RING_MAX */
 	uint32_t lease_timeout_ms;
+	uint32_t request_timeout_ms;
+	uint64_t max_body;
 	unsigned mode;         /* e.g. 0600, or 0660 with a group */
 	gid_t gid;             /* (gid_t)-1: keep the creator's group */
 	const char *backend;   /* display string, may be NULL */

@@ -1,0 +1,52 @@
+/* slot_worker.h - one thread and one libcurl handle per slot.
+ *
+ * A slot's thread waits for a request head in the slot's request ring,
+ * sends the request on the slot's own keep-alive connection (so the TCP
+ * connection and its TLS session stay with the slot), streams the request
+ * body out of the ring and the response back into the response ring, and
+ * resets the slot when the reaper hands it over. */
+#ifndef PD_SLOT_WORKER_H
+#define PD_SLOT_WORKER_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "daemon.h"
+#include "frame.h"
+
+struct pd_exchange;
+
+struct pd_slot_worker {
+	struct pd_daemon *d;
+	uint32_t idx;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t multi_lock;    /* guards multi against wakeup during replacement */
+	CURLM *multi;                  /* holds this slot's one connection */
+	CURL *easy;
+	struct pp_ring req, resp;      /* daemon side: consumer of req, producer of resp */
+	uint8_t *scratch;              /* pp_frame_max(ring_size) bytes */
+	struct pd_exchange *x;         /* the exchange in flight, or NULL */
+	bool conn_dirty;               /* the next reset must drop the connection */
+	bool broken;                   /* request ring unusable until a reset */
+	_Atomic uint32_t reset_lock_word; /* dead lock word to clear after a reset */
+	_Atomic bool warm_done;
+};
+
+/* Start every slot's thread; slots below min open their connection (a
+ * GET /health) first.  Waits until those are warm or the connect timeout
+ * has passed.  Returns 0, or -1 after logging. */
+int pd_slots_start(struct pd_daemon *d);
+
+/* Stop and join every thread, free the handles.  Safe on a partly
+ * started set. */
+void pd_slots_stop(struct pd_daemon *d);
+
+/* Reaper: the slot was moved to RESETTING; its thread resets it and
+ * returns it to FREE, then clears lock_word if it still shows the dead
+ * owner.  Wakes the thread wherever it waits. */
+void pd_slot_request_reset(struct pd_slot_worker *w, uint32_t lock_word);
+
+#endif

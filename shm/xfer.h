@@ -1,0 +1,37 @@
+/* xfer.h - whole-frame put/take on a ring with bounded, sliced waits.
+ *
+ * Both sides of an exchange move frames the same way: try, and if the ring
+ * is full (put) or has no whole frame (take), sleep on the ring for at most
+ * one slice, ask the caller's check function whether to give up (peer
+ * dead, slot reset, daemon stopping), and try again until the deadline. */
+#ifndef PP_XFER_H
+#define PP_XFER_H
+
+#include <stdint.h>
+
+#include "frame.h"
+
+/* Returns 0 to keep waiting, or a negative PP_E* code to give up with. */
+typedef int (*pp_xfer_check_fn)(void *ctx);
+
+struct pp_xfer {
+	struct pp_ring *ring;
+	uint64_t deadline_ns;     /* absolute CLOCK_MONOTONIC; UINT64_MAX: none */
+	uint64_t slice_ns;        /* longest single sleep between checks */
+	unsigned spin;            /* spins before each sleep (see ring.h) */
+	pp_xfer_check_fn check;   /* may be NULL */
+	void *ctx;
+};
+
+/* Put one frame, waiting for space.  Returns 0, PP_ETIMEDOUT, PP_EPROTO
+ * (corrupt ring), PP_ETOOBIG (frame can never fit), PP_EINVAL (bad field),
+ * or the check function's code. */
+int pp_xfer_put(const struct pp_xfer *x, const struct pp_frame *f);
+
+/* Take one whole frame into scratch (>= pp_frame_max(cap) bytes), waiting
+ * for it.  Returns 0 with *f filled (fields point into scratch),
+ * PP_ETIMEDOUT, PP_EPROTO (corrupt ring or undecodable frame), or the
+ * check function's code. */
+int pp_xfer_take(const struct pp_xfer *x, uint8_t *scratch, size_t scratch_len, struct pp_frame *f);
+
+#endif

@@ -1,0 +1,307 @@
+/* test_request.c - requests through the pool against the reference
+ * backend: routing of responses to the right process under 64-way load,
+ * bodies far larger than the rings, bad input, token handling, timeouts
+ * and a backend that drops the connection mid-response. */
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend_proc.h"
+#include "clock.h"
+#include "daemon_proc.h"
+#include "phantompool.h"
+#include "testutil.h"
+
+#define MAXC 8
+static struct pp_backend backend;
+static struct pp_daemon_proc daemon_;
+static pp_pool *pool;
+static const char *token_path = "/tmp/pp-test-request.token";
+static const char *token = "s3cr3t-t0ken-do-not-leak-1234567890";
+
+static int suite_setup(void)
+{
+	const char *bargs[] = { "--token", token, NULL };
+	if (pp_backend_start(&backend, bargs) != 0)
+		return -1;
+	FILE *f = fopen(token_path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%s\n", token);
+	fclose(f);
+	char url[128];
+	snprintf(url, sizeof url, "%s/api/v1", backend.url);
+	const char *args[] = { "-b", url, "--max", "8", "--min", "2", "--token-file", token_path,
+			       "--max-body", "100000000", "--request-timeout", "5000", NULL };
+	if (pp_daemon_start(&daemon_, pp_test_pool_name("req"), args) != 0)
+		return -1;
+	return pp_attach(daemon_.pool, &pool);
+}
+
+static int suite_teardown(void)
+{
+	pp_detach(pool);
+	int r = pp_daemon_stop(&daemon_);
+	pp_backend_stop(&backend);
+	unlink(token_path);
+	return r == 0 && backend.exit_status == 0 ? 0 : -1;
+}
+
+static int get(struct pp_lease *l, const char *path, pp_resp *resp)
+{
+	pp_req req = { .method = "GET", .path = path };
+	return l ? pp_request(l, &req, resp) : pp_do(pool, &req, resp);
+}
+
+static void test_health_and_prefix(void)
+{
+	pp_resp resp;
+	CU_ASSERT_EQUAL_FATAL(get(NULL, "/health", &resp), 0);
+	CU_ASSERT_EQUAL(resp.status, 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp.body, "healthy"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp.content_type, "application/json"));
+	pp_resp_free(&resp);
+	CU_ASSERT_EQUAL(get(NULL, "/databases", &resp), 0); /* token needed: the daemon adds it */
+	CU_ASSERT_EQUAL(resp.status, 200);
+	pp_resp_free(&resp);
+	CU_ASSERT_EQUAL(get(NULL, "/health?status=503", &resp), 0);
+	CU_ASSERT_EQUAL(resp.status, 503);
+	pp_resp_free(&resp);
+}
+
+/* The token must never appear in the segment.  (Scanned before the
+ * /_debug/headers request below, whose response body echoes it through
+ * the response ring on purpose.) */
+static void assert_token_not_in_segment(void)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", daemon_.pool);
+	int fd = open(path, O_RDONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	struct stat st;
+	fstat(fd, &st);
+	char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	CU_ASSERT_PTR_NULL(memmem(m, (size_t)st.st_size, token, strlen(token)));
+	munmap(m, (size_t)st.st_size);
+}
+
+static void test_token_added_and_never_in_segment(void)
+{
+	pp_resp resp;
+	CU_ASSERT_EQUAL_FATAL(get(NULL, "/databases", &resp), 0); /* 401 without the token */
+	CU_ASSERT_EQUAL(resp.status, 200);
+	pp_resp_free(&resp);
+	assert_token_not_in_segment();
+	CU_ASSERT_EQUAL_FATAL(get(NULL, "/_debug/headers", &resp), 0);
+	char want[128];
+	snprintf(want, sizeof want, "Bearer %s", token);
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp.body, want));
+	CU_ASSERT_PTR_NULL(strstr(resp.body, "100-continue"));
+	pp_resp_free(&resp);
+}
+
+/* Shared between forked workers. */
+struct tally {
+	_Atomic long ok, wrong, failed;
+};
+
+static void echo_worker(struct tally *t, int k, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char id[64];
+		snprintf(id, sizeof id, "w%d-%d-%ld", k, i, (long)getpid());
+		pp_header h = { "X-Request-Id", id };
+		pp_req req = { .method = "GET", .path = "/health", .headers = &h, .nheaders = 1 };
+		pp_resp resp;
+		if (pp_do(pool, &req, &resp) != 0 || resp.status != 200)
+			atomic_fetch_add(&t->failed, 1);
+		else if (strcmp(resp.request_id, id) != 0)
+			atomic_fetch_add(&t->wrong, 1);
+		else
+			atomic_fetch_add(&t->ok, 1);
+		pp_resp_free(&resp);
+	}
+}
+
+static void test_64_processes_responses_reach_their_sender(void)
+{
+	struct tally *t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(t != MAP_FAILED);
+	memset(t, 0, sizeof *t);
+	long acc0 = 0, open0 = 0;
+	CU_ASSERT_EQUAL(pp_backend_connections(&backend, &acc0, &open0), 0);
+	uint64_t t0 = pp_now_ns();
+	pid_t kids[64];
+	for (int k = 0; k < 64; k++)
+		if ((kids[k] = fork()) == 0) {
+			echo_worker(t, k, 1000);
+			_exit(0);
+		}
+	for (int k = 0; k < 64; k++)
+		CU_ASSERT_EQUAL(pp_test_wait_child(kids[k]), 0);
+	double s = (double)(pp_now_ns() - t0) / 1e9;
+	long acc = 0, open = 0;
+	CU_ASSERT_EQUAL(pp_backend_connections(&backend, &acc, &open), 0);
+	printf("\n    64000 requests in %.2f s (%.0f/s); ok %ld wrong %ld failed %ld; backend accepted %ld, open %ld",
+	       s, 64000 / s, t->ok, t->wrong, t->failed, acc, open);
+	CU_ASSERT_EQUAL(t->ok, 64000);
+	CU_ASSERT_EQUAL(t->wrong, 0);
+	CU_ASSERT_EQUAL(t->failed, 0);
+	CU_ASSERT(acc <= MAXC);
+	CU_ASSERT(open <= MAXC);
+	munmap(t, sizeof *t);
+}
+
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void test_64mib_upload_through_64kib_rings(void)
+{
+	const size_t total = 64u << 20;
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(pool, 1000, &l) == 0);
+	pp_header h = { "Content-Type", "application/octet-stream" };
+	pp_req req = { .method = "POST", .path = "/_debug/sum", .headers = &h, .nheaders = 1 };
+	CU_ASSERT_FATAL(pp_stream_begin(l, &req, (int64_t)total) == 0);
+	static uint8_t buf[100000];
+	uint64_t hash = 0xcbf29ce484222325ull;
+	size_t sent = 0;
+	unsigned seed = 1;
+	while (sent < total) {
+		size_t n = total - sent < sizeof buf ? total - sent : sizeof buf;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+		hash = fnv1a(hash, buf, n);
+		CU_ASSERT_FATAL(pp_stream_write(l, buf, n) == 0);
+		sent += n;
+	}
+	pp_resp resp;
+	CU_ASSERT_FATAL(pp_stream_read_head(l, &resp) == 0);
+	CU_ASSERT_EQUAL(resp.status, 200);
+	char body[256];
+	long n = 0, r;
+	while ((r = pp_stream_read(l, body + n, sizeof body - 1 - (size_t)n)) > 0)
+		n += r;
+	CU_ASSERT_EQUAL(r, 0);
+	body[n] = 0;
+	char want[64];
+	snprintf(want, sizeof want, "\"fnv1a64\": \"%016llx\"", (unsigned long long)hash);
+	char want2[64];
+	snprintf(want2, sizeof want2, "%016llx", (unsigned long long)hash);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, want2));
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "67108864"));
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+}
+
+static void test_64mib_download_through_64kib_rings(void)
+{
+	const size_t total = 64u << 20;
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(pool, 1000, &l) == 0);
+	char path[64];
+	snprintf(path, sizeof path, "/_debug/bytes?bytes=%zu", total);
+	pp_req req = { .method = "GET", .path = path };
+	pp_resp resp;
+	CU_ASSERT_FATAL(pp_stream_begin(l, &req, 0) == 0);
+	CU_ASSERT_FATAL(pp_stream_read_head(l, &resp) == 0);
+	CU_ASSERT_EQUAL(resp.status, 200);
+	static uint8_t buf[70000];
+	size_t got = 0, bad = 0;
+	long r;
+	while ((r = pp_stream_read(l, buf, sizeof buf)) > 0) {
+		for (long i = 0; i < r; i++)
+			bad += buf[i] != (uint8_t)((got + (size_t)i) * 31 + 7);
+		got += (size_t)r;
+	}
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_EQUAL(got, total);
+	CU_ASSERT_EQUAL(bad, 0);
+	/* The same lease goes on working: buffered this time. */
+	CU_ASSERT_EQUAL(get(l, "/_debug/bytes?bytes=1000000", &resp), 0);
+	CU_ASSERT_EQUAL(resp.body_len, 1000000);
+	pp_resp_free(&resp);
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+}
+
+/* After each bad request the same lease serves a good one. */
+static void assert_lease_still_works(struct pp_lease *l)
+{
+	pp_resp resp;
+	CU_ASSERT_EQUAL(get(l, "/health", &resp), 0);
+	CU_ASSERT_EQUAL(resp.status, 200);
+	pp_resp_free(&resp);
+}
+
+static void test_bad_requests_get_their_own_error(void)
+{
+	struct pp_lease *l;
+	pp_resp resp;
+	CU_ASSERT_FATAL(pp_lease(pool, 1000, &l) == 0);
+	const char *bad_paths[] = { "/a\r\nX-Evil: 1", "/a\nb", "/a b", "health", "", "/a/../../admin", "/\x01" };
+	for (size_t i = 0; i < PP_ARRAY_LEN(bad_paths); i++) {
+		CU_ASSERT_EQUAL(get(l, bad_paths[i], &resp), PP_EBADPATH);
+		assert_lease_still_works(l);
+	}
+	pp_req req = { .method = "GE T", .path = "/health" };
+	CU_ASSERT_EQUAL(pp_request(l, &req, &resp), PP_EBADMETHOD);
+	pp_header forbidden[] = { { "Authorization", "Bearer mine" }, { "Host", "evil" }, { "Accept", "a\r\nb" } };
+	for (size_t i = 0; i < PP_ARRAY_LEN(forbidden); i++) {
+		pp_req hr = { .method = "GET", .path = "/health", .headers = &forbidden[i], .nheaders = 1 };
+		CU_ASSERT_EQUAL(pp_request(l, &hr, &resp), PP_EBADHEADER);
+		assert_lease_still_works(l);
+	}
+	static char big[1000];
+	pp_req br = { .method = "POST", .path = "/_debug/sum", .body = big, .body_len = sizeof big };
+	CU_ASSERT_EQUAL(pp_request(l, &br, &resp), 0); /* under the limit */
+	pp_resp_free(&resp);
+	CU_ASSERT_EQUAL(pp_stream_begin(l, &br, 100000001), PP_ETOOBIG);
+	assert_lease_still_works(l);
+	/* Out of order. */
+	CU_ASSERT_EQUAL(pp_stream_read(l, big, 10), PP_ESTATE);
+	CU_ASSERT_EQUAL(pp_stream_write(l, big, 10), PP_ESTATE);
+	CU_ASSERT_EQUAL(pp_request(NULL, &br, &resp), PP_EINVAL);
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+	CU_ASSERT_EQUAL(pp_request(l, &br, &resp), PP_ERELEASED);
+}
+
+static void test_timeout_and_dropped_connection(void)
+{
+	struct pp_lease *l;
+	pp_resp resp;
+	CU_ASSERT_FATAL(pp_lease(pool, 1000, &l) == 0);
+	pp_req slow = { .method = "GET", .path = "/health?delay_ms=2000", .timeout_ms = 300 };
+	uint64_t t0 = pp_now_ns();
+	CU_ASSERT_EQUAL(pp_request(l, &slow, &resp), PP_ETIMEDOUT);
+	double ms = (double)(pp_now_ns() - t0) / 1e6;
+	printf("\n    request timeout 300 ms fired after %.0f ms", ms);
+	CU_ASSERT(ms >= 290 && ms < 1000);
+	assert_lease_still_works(l);
+	CU_ASSERT_EQUAL(get(l, "/_debug/bytes?bytes=1000000&drop=1", &resp), PP_EBACKEND);
+	assert_lease_still_works(l);
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+}
+
+int main(void)
+{
+	static const struct pp_test tests[] = {
+		{ "health, /api/v1 prefix, forced status", test_health_and_prefix },
+		{ "token added by the daemon, never in the segment", test_token_added_and_never_in_segment },
+		{ "64 processes x 1000 requests reach their sender", test_64_processes_responses_reach_their_sender },
+		{ "64 MiB upload through 64 KiB rings", test_64mib_upload_through_64kib_rings },
+		{ "64 MiB download through 64 KiB rings", test_64mib_download_through_64kib_rings },
+		{ "bad path, method, header, size: own errors, lease usable", test_bad_requests_get_their_own_error },
+		{ "request timeout; connection dropped mid-response", test_timeout_and_dropped_connection },
+	};
+	return pp_test_main("request", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
+}
