@@ -49,6 +49,7 @@ BACKEND_SRC  := $(wildcard tests/backend/*.c)
 TEST_SRC     := $(wildcard tests/test_*.c)
 TESTLIB_SRC  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 BENCH_SRC    := $(wildcard bench/*.c)
+EXAMPLE_SRC  := $(wildcard examples/*.c)
 
 obj           = $(patsubst %.c,$(B)/%.o,$(1))
 
@@ -61,9 +62,10 @@ CLIENT_A     := $(B)/libphantompool.a
 BACKEND      := $(B)/phantomdb-ref
 TESTS        := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 BENCHES      := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+EXAMPLES     := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 
 .PHONY: all check run bench deps print-deps clean install uninstall
-all: $(SHM_LIB) $(DAEMON) $(CLIENT_SO) $(B)/libphantompool.so $(CLIENT_A) $(SHMDUMP) $(BACKEND)
+all: $(SHM_LIB) $(DAEMON) $(CLIENT_SO) $(B)/libphantompool.so $(CLIENT_A) $(SHMDUMP) $(BACKEND) $(EXAMPLES)
 
 # Every object waits for the dependency check (installs them as root).
 $(B)/%.o: %.c | $(B)/.deps-ok
@@ -85,7 +87,8 @@ $(SHMDUMP): $(call obj,shm/shmdump.c) $(SHM_LIB)
 $(CLIENT_SO): $(call obj,$(CLIENT_SRC)) $(SHM_LIB) libclient/phantompool.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SO_NAME) \
 	  -Wl,--version-script=libclient/phantompool.map -Wl,--no-undefined \
-	  -o $@ $(call obj,$(CLIENT_SRC)) $(SHM_LIB) $(call pc_libs,$(CLIENT_PKGS)) -lrt
+	  -o $@ $(call obj,$(CLIENT_SRC)) -Wl,--whole-archive $(SHM_LIB) -Wl,--no-whole-archive \
+	  $(call pc_libs,$(CLIENT_PKGS)) -lrt
 
 $(B)/libphantompool.so: $(CLIENT_SO)
 	ln -sf $(SO_NAME) $@
@@ -106,6 +109,10 @@ $(B)/bench/%: $(B)/bench/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_A)
 	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(TESTLIB_SRC)) $(CLIENT_A) \
 	  $(call pc_libs,$(TEST_PKGS) libcurl) -lrt -lm
 
+# Examples link the shared library, as a user's program would.
+$(B)/examples/%: $(B)/examples/%.o $(B)/libphantompool.so
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B) -lphantompool -Wl,-rpath,'$$ORIGIN/..' $(call pc_libs,jansson)
+
 check: all $(TESTS)
 	@PP_BUILD=$(B) tests/run-all $(TESTS)
 
@@ -113,7 +120,7 @@ bench: all $(BENCHES)
 	@PP_BUILD=$(B) bench/run-all $(BENCHES)
 
 run: all
-	@PP_BUILD=$(B) ./demo/run-demo
+	@PP_BUILD=$(B) examples/run-demo
 
 ALL_PKGS     := $(sort $(DAEMON_PKGS) $(TEST_PKGS) $(BACKEND_PKGS))
 $(B)/.deps-ok:

@@ -90,7 +90,7 @@ static int send_resp_head(struct pd_exchange *x)
 	    pp_frame_header_ok("x-request-id", 12, rid->value, strlen(rid->value)))
 		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("x-request-id"), { rid->value, (uint32_t)strlen(rid->value) } };
 	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
-	int r = pp_xfer_put(&xf, &f);
+	int r = pp_xfer_add(&xf, &x->w->out, &f);
 	x->head_sent = r == 0;
 	return r;
 }
@@ -110,10 +110,17 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 	for (size_t off = 0; off < total;) {
 		uint32_t n = total - off < chunk ? (uint32_t)(total - off) : chunk;
 		struct pp_frame f = { .type = PP_FRAME_BODY, .body = { (const uint8_t *)data + off, n } };
-		if ((x->err = pp_xfer_put(&xf, &f)) != 0)
+		if ((x->err = pp_xfer_add(&xf, &x->w->out, &f)) != 0)
 			return 0;
 		off += n;
 	}
+	/* Hand the worker what we have now, unless the body is complete (then
+	 * END follows in the same publish: one wakeup for the whole answer). */
+	curl_off_t clen = -1, got = 0;
+	curl_easy_getinfo(x->w->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+	curl_easy_getinfo(x->w->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+	if ((clen < 0 || got < clen) && (x->err = pp_xfer_flush(&xf, &x->w->out)) != 0)
+		return 0;
 	return total;
 }
 
@@ -284,22 +291,73 @@ static int check_head(const struct pp_frame_req_head *h, uint64_t max_body)
 	return 0;
 }
 
+/* The request's URL: the last one again when the path repeats (a worker
+ * polling one route is the common case), else built anew.  NULL on error. */
+static CURLU *cached_url(struct pd_slot_worker *w, const struct pp_str *path)
+{
+	struct pd_req_cache *c = &w->cache;
+	if (c->url && c->path_len == path->len && !memcmp(c->path, path->ptr, path->len))
+		return c->url;
+	curl_url_cleanup(c->url);
+	c->url = pd_url_join(w->d->base_url, path->ptr, path->len);
+	c->path_len = c->url ? path->len : 0;
+	memcpy(c->path, path->ptr, c->path_len);
+	return c->url;
+}
+
+/* The request's header list, reused while the worker's headers repeat.
+ * The key is the headers' bytes, name and value each NUL-terminated. */
+static struct curl_slist *cached_headers(struct pd_slot_worker *w, const struct pp_frame_req_head *h)
+{
+	struct pd_req_cache *c = &w->cache;
+	char key[sizeof c->hdr_key];
+	size_t k = 0;
+	for (uint32_t i = 0; i < h->nheaders; i++) {
+		const struct pp_hdr *hd = &h->headers[i];
+		if (k + hd->name.len + hd->value.len + 2 > sizeof key) {
+			k = SIZE_MAX; /* too long to cache: build every time */
+			break;
+		}
+		memcpy(key + k, hd->name.ptr, hd->name.len);
+		key[k + hd->name.len] = 0;
+		k += hd->name.len + 1;
+		memcpy(key + k, hd->value.ptr, hd->value.len);
+		key[k + hd->value.len] = 0;
+		k += hd->value.len + 1;
+	}
+	if (c->hdrs && k == c->hdr_key_len && !memcmp(key, c->hdr_key, k))
+		return c->hdrs;
+	curl_slist_free_all(c->hdrs);
+	c->hdrs = build_headers(w->d, h);
+	c->hdr_key_len = c->hdrs && k != SIZE_MAX ? k : SIZE_MAX;
+	if (c->hdr_key_len != SIZE_MAX)
+		memcpy(c->hdr_key, key, k);
+	return c->hdrs;
+}
+
+static void cache_clear(struct pd_req_cache *c)
+{
+	curl_url_cleanup(c->url);
+	curl_slist_free_all(c->hdrs);
+	memset(c, 0, sizeof *c);
+	c->hdr_key_len = SIZE_MAX;
+}
+
 /* Point the easy handle at this request.  Returns 0 or a PP_E* code. */
-static int setup_request(struct pd_slot_worker *w, struct pd_exchange *x,
-			 const struct pp_frame_req_head *h, CURLU **url, struct curl_slist **hdrs)
+static int setup_request(struct pd_slot_worker *w, struct pd_exchange *x, const struct pp_frame_req_head *h)
 {
 	char method[PP_FRAME_METHOD_MAX + 1];
 	snprintf(method, sizeof method, "%.*s", (int)h->method.len, h->method.ptr);
-	*url = pd_url_join(w->d->base_url, h->path.ptr, h->path.len);
-	*hdrs = build_headers(w->d, h);
-	if (!*url || !*hdrs)
-		return *url ? PP_ENOMEM : PP_EBADPATH;
+	CURLU *url = cached_url(w, &h->path);
+	struct curl_slist *hdrs = cached_headers(w, h);
+	if (!url || !hdrs)
+		return url ? PP_ENOMEM : PP_EBADPATH;
 	uint32_t tmo = h->timeout_ms ? h->timeout_ms : w->d->opt.request_timeout_ms;
 	x->deadline_ns = pp_now_ns() + (uint64_t)tmo * PP_NS_PER_MS;
 	CURL *e = w->easy;
 	set_method(e, method, h->body_len);
-	curl_easy_setopt(e, CURLOPT_CURLU, *url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
+	curl_easy_setopt(e, CURLOPT_CURLU, url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)tmo);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_READDATA, x);
@@ -313,7 +371,10 @@ static void put_error(struct pd_exchange *x, int code, const char *msg)
 	struct pp_frame f = { .type = PP_FRAME_ERROR,
 			      .error = { code, { msg, (uint32_t)(n < PP_FRAME_MESSAGE_MAX ? n : PP_FRAME_MESSAGE_MAX) } } };
 	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
-	pp_xfer_put(&xf, &f);
+	/* After whatever part of the response is already batched. */
+	if (pp_xfer_add(&xf, &x->w->out, &f) == 0)
+		pp_xfer_flush(&xf, &x->w->out);
+	x->w->out.len = 0;
 }
 
 static void set_conn_state(struct pd_slot_worker *w, uint32_t st)
@@ -336,7 +397,9 @@ static bool finish_exchange(struct pd_slot_worker *w, struct pd_exchange *x, CUR
 		if (!r && !x->head_sent)
 			r = send_resp_head(x);
 		if (!r)
-			r = pp_xfer_put(&xf, &end);
+			r = pp_xfer_add(&xf, &w->out, &end);
+		if (!r)
+			r = pp_xfer_flush(&xf, &w->out);
 		return r == 0;
 	}
 	if (interrupted || x->err == PP_ELOST || x->err == PP_ESHUTDOWN)
@@ -362,10 +425,8 @@ static bool serve_request(struct pd_slot_worker *w, const struct pp_frame_req_he
 	x.deadline_ns = pp_now_ns() + (uint64_t)w->d->opt.request_timeout_ms * PP_NS_PER_MS;
 	atomic_fetch_add_explicit(&wslot(w)->requests, 1, memory_order_relaxed);
 	int r = check_head(h, w->d->opt.max_body);
-	CURLU *url = NULL;
-	struct curl_slist *hdrs = NULL;
 	if (!r)
-		r = setup_request(w, &x, h, &url, &hdrs);
+		r = setup_request(w, &x, h);
 	bool ok;
 	if (r) {
 		/* Rejected before sending: drain the body, answer with the reason. */
@@ -382,10 +443,6 @@ static bool serve_request(struct pd_slot_worker *w, const struct pp_frame_req_he
 		 * reset that follows drops the connection. */
 		w->conn_dirty |= interrupted || !ok;
 	}
-	curl_easy_setopt(w->easy, CURLOPT_CURLU, NULL);
-	curl_easy_setopt(w->easy, CURLOPT_HTTPHEADER, NULL);
-	curl_url_cleanup(url);
-	curl_slist_free_all(hdrs);
 	return ok;
 }
 
@@ -419,6 +476,7 @@ static int open_handles(struct pd_slot_worker *w)
 
 static void close_handles(struct pd_slot_worker *w)
 {
+	cache_clear(&w->cache);
 	pthread_mutex_lock(&w->multi_lock);
 	CURLM *m = w->multi;
 	CURL *e = w->easy;
@@ -447,6 +505,7 @@ static void slot_reset(struct pd_slot_worker *w)
 	pp_ring_reset(&s->req);
 	pp_ring_reset(&s->resp);
 	init_views(w);
+	w->out.len = 0;
 	if (w->conn_dirty) {
 		close_handles(w);
 		if (open_handles(w) < 0)
@@ -490,6 +549,7 @@ static void warm_connection(struct pd_slot_worker *w)
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_setopt(w->easy, CURLOPT_CURLU, NULL);
 	curl_url_cleanup(url);
+	cache_clear(&w->cache); /* the handle no longer points at the cached URL */
 	set_conn_state(w, res == CURLE_OK ? PP_CONN_UP : PP_CONN_DOWN);
 	if (res != CURLE_OK)
 		pd_warn("slot %u: backend not reachable: %s", w->idx, x.errbuf[0] ? x.errbuf : curl_easy_strerror(res));
@@ -571,8 +631,10 @@ int pd_slots_start(struct pd_daemon *d)
 		w->idx = i;
 		pthread_mutex_init(&w->multi_lock, NULL);
 		w->scratch = malloc(pp_frame_max(d->seg.ring_size));
+		w->out.cap = pp_frame_max(d->seg.ring_size);
+		w->out.buf = malloc(w->out.cap);
 		init_views(w);
-		if (!w->scratch || open_handles(w) < 0 || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		if (!w->scratch || !w->out.buf || open_handles(w) < 0 || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			pd_err("slot %u: cannot start its thread", i);
 			return -1;
 		}
@@ -602,6 +664,7 @@ void pd_slots_stop(struct pd_daemon *d)
 			pthread_join(w->thread, NULL);
 		close_handles(w);
 		free(w->scratch);
+		free(w->out.buf);
 		pthread_mutex_destroy(&w->multi_lock);
 	}
 	free(d->workers);

@@ -15,8 +15,19 @@
 
 #include "daemon.h"
 #include "frame.h"
+#include "xfer.h"
 
 struct pd_exchange;
+
+/* The last request's URL and header list, reused when they repeat. */
+struct pd_req_cache {
+	CURLU *url;
+	uint32_t path_len;
+	char path[PP_FRAME_PATH_MAX];
+	struct curl_slist *hdrs;
+	size_t hdr_key_len;           /* SIZE_MAX: nothing cached */
+	char hdr_key[2048];
+};
 
 struct pd_slot_worker {
 	struct pd_daemon *d;
@@ -28,6 +39,8 @@ struct pd_slot_worker {
 	CURL *easy;
 	struct pp_ring req, resp;      /* daemon side: consumer of req, producer of resp */
 	uint8_t *scratch;              /* pp_frame_max(ring_size) bytes */
+	struct pp_batch out;           /* response frames not yet published */
+	struct pd_req_cache cache;
 	struct pd_exchange *x;         /* the exchange in flight, or NULL */
 	bool conn_dirty;               /* the next reset must drop the connection */
 	bool broken;                   /* request ring unusable until a reset */

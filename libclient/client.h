@@ -7,6 +7,7 @@
 
 #include "phantompool.h"
 #include "frame.h"
+#include "xfer.h"
 #include "segment.h"
 
 /* Where a lease's exchange stands (the order of the streaming calls). */
@@ -32,8 +33,10 @@ struct pp_lease {
 	int64_t declared;     /* request body length, -1 unknown */
 	uint64_t sent;
 	uint64_t deadline_ns;
+	uint64_t alive_checked_ns; /* last full daemon liveness check (coarse clock) */
 	struct pp_ring req, resp;  /* worker side: producer of req, consumer of resp */
 	uint8_t *scratch;     /* pp_frame_max(ring_size) bytes, allocated on first use */
+	struct pp_batch out;  /* request frames not yet published (same size) */
 	const uint8_t *pend;  /* unread rest of the last BODY frame (in scratch) */
 	uint32_t pend_len;
 };

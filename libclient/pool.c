@@ -70,7 +70,7 @@ void pp_detach(pp_pool *p)
 	}
 	pp_seg_unmap(&p->seg);
 	for (uint32_t i = 0; i < p->seg.nslots; i++)
-		free(p->leases[i].scratch);
+		free(p->leases[i].scratch), free(p->leases[i].out.buf);
 	free(p->leases);
 	free(p);
 }

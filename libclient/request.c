@@ -24,13 +24,21 @@
 #define DAEMON_STALE_MS 1000
 #define CLIENT_SPIN 0
 
-/* Check run between waits: the daemon must still be there. */
+/* Check run between waits: the daemon must still be there.  The full
+ * liveness check (a kill(pid, 0) system call) runs at most once a slice;
+ * the daemon's own "stopped" mark is read every time. */
 static int client_abort_reason(void *ctx)
 {
 	struct pp_lease *l = ctx;
 	struct pp_seg *seg = &l->pool->seg;
-	if (!pp_seg_daemon_alive(seg, DAEMON_STALE_MS))
+	uint64_t now = pp_now_coarse_ns();
+	if (atomic_load_explicit(&seg->hdr->daemon_state, memory_order_acquire) == PP_DAEMON_STOPPED)
 		return PP_EDAEMON;
+	if (now - l->alive_checked_ns >= SLICE_MS * PP_NS_PER_MS) {
+		if (!pp_seg_daemon_alive(seg, DAEMON_STALE_MS))
+			return PP_EDAEMON;
+		l->alive_checked_ns = now;
+	}
 	struct pp_slot *s = pp_seg_slot(seg, l->slot);
 	if (atomic_load_explicit(&s->token, memory_order_relaxed) != l->token)
 		return PP_ELOST;
@@ -90,8 +98,13 @@ static int check_req(const pp_pool *p, const pp_req *req, int64_t body_len)
 static int prepare_lease(struct pp_lease *l)
 {
 	struct pp_seg *seg = &l->pool->seg;
-	if (!l->scratch && !(l->scratch = malloc(pp_frame_max(seg->ring_size))))
+	uint32_t max = pp_frame_max(seg->ring_size);
+	if (!l->scratch && !(l->scratch = malloc(max)))
 		return PP_ENOMEM;
+	if (!l->out.buf && !(l->out.buf = malloc(max)))
+		return PP_ENOMEM;
+	l->out.cap = max;
+	l->out.len = 0;
 	struct pp_slot *s = pp_seg_slot(seg, l->slot);
 	if (pp_ring_init_view(&l->req, &s->req, pp_seg_req_data(seg, l->slot), seg->ring_size) ||
 	    pp_ring_init_view(&l->resp, &s->resp, pp_seg_resp_data(seg, l->slot), seg->ring_size))
@@ -123,8 +136,9 @@ int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
 			{ req->headers[i].value, (uint32_t)strlen(req->headers[i].value) } };
 	f.req.body_len = body_len;
 	f.req.timeout_ms = (uint32_t)req->timeout_ms;
+	/* Batched: published with the first body bytes or the END. */
 	struct pp_xfer xf = client_xfer(l, &l->req);
-	if ((r = pp_xfer_put(&xf, &f)) != 0)
+	if ((r = pp_xfer_add(&xf, &l->out, &f)) != 0)
 		return broken(l, r);
 	l->stage = PP_STAGE_SENDING;
 	l->declared = body_len;
@@ -149,7 +163,7 @@ int pp_stream_write(struct pp_lease *l, const void *buf, size_t n)
 	for (size_t off = 0; off < n;) {
 		uint32_t len = n - off < chunk ? (uint32_t)(n - off) : chunk;
 		struct pp_frame f = { .type = PP_FRAME_BODY, .body = { (const uint8_t *)buf + off, len } };
-		if ((r = pp_xfer_put(&xf, &f)) != 0)
+		if ((r = pp_xfer_add(&xf, &l->out, &f)) != 0)
 			return broken(l, r);
 		off += len;
 		l->sent += len;
@@ -191,7 +205,7 @@ int pp_stream_read_head(struct pp_lease *l, pp_resp *resp)
 	memset(resp, 0, sizeof *resp);
 	struct pp_frame f = { .type = PP_FRAME_END };
 	struct pp_xfer out = client_xfer(l, &l->req), in = client_xfer(l, &l->resp);
-	if ((r = pp_xfer_put(&out, &f)) != 0)
+	if ((r = pp_xfer_add(&out, &l->out, &f)) != 0 || (r = pp_xfer_flush(&out, &l->out)) != 0)
 		return broken(l, r);
 	l->stage = PP_STAGE_HEAD;
 	if ((r = pp_xfer_take(&in, l->scratch, pp_frame_max(l->pool->seg.ring_size), &f)) != 0)

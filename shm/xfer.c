@@ -32,6 +32,15 @@ static int wait_space(const struct pp_xfer *x, uint64_t until)
 	return pp_frame_wait_space(x->ring, 0, until, x->spin);
 }
 
+/* The batch being flushed, for wait_batch_space (one flush per thread at
+ * a time). */
+static __thread uint32_t flush_need;
+
+static int wait_batch_space(const struct pp_xfer *x, uint64_t until)
+{
+	return pp_frame_wait_space(x->ring, flush_need, until, x->spin);
+}
+
 static int wait_frame(const struct pp_xfer *x, uint64_t until)
 {
 	return pp_frame_wait(x->ring, until, x->spin);
@@ -67,4 +76,43 @@ int pp_xfer_take(const struct pp_xfer *x, uint8_t *scratch, size_t scratch_len, 
 		if (r)
 			return r;
 	}
+}
+
+int pp_xfer_flush(const struct pp_xfer *x, struct pp_batch *b)
+{
+	uint32_t n = b->len;
+	b->len = 0;
+	while (n) {
+		ssize_t room = pp_ring_writable(x->ring);
+		if (room < 0)
+			return PP_EPROTO;
+		if ((size_t)room >= n) {
+			/* One copy, one publish (and at most one wake). */
+			return pp_ring_write(x->ring, b->buf, n) == (ssize_t)n ? 0 : PP_EPROTO;
+		}
+		flush_need = n;
+		int r = xfer_wait_step(x, wait_batch_space);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int pp_xfer_add(const struct pp_xfer *x, struct pp_batch *b, const struct pp_frame *f)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		ssize_t n = pp_frame_encode(f, b->buf + b->len, b->cap - b->len);
+		if (n >= 0) {
+			b->len += (uint32_t)n;
+			return 0;
+		}
+		if (n != -EMSGSIZE)
+			return PP_EINVAL;
+		if (b->len == 0)
+			return PP_ETOOBIG; /* would not fit even alone */
+		int r = pp_xfer_flush(x, b);
+		if (r)
+			return r;
+	}
+	return PP_ETOOBIG;
 }

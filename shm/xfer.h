@@ -34,4 +34,21 @@ int pp_xfer_put(const struct pp_xfer *x, const struct pp_frame *f);
  * check function's code. */
 int pp_xfer_take(const struct pp_xfer *x, uint8_t *scratch, size_t scratch_len, struct pp_frame *f);
 
+/* A batch: frames encoded back to back in private memory and published
+ * to the ring in one step, so the peer is woken once for a whole small
+ * exchange (head, body, end) instead of once per frame. */
+struct pp_batch {
+	uint8_t *buf;
+	uint32_t cap;   /* pp_frame_max(ring capacity): a flush always fits */
+	uint32_t len;
+};
+
+/* Append one frame, flushing first if it does not fit.  Returns as
+ * pp_xfer_put. */
+int pp_xfer_add(const struct pp_xfer *x, struct pp_batch *b, const struct pp_frame *f);
+
+/* Publish everything batched (waiting for space).  Returns as
+ * pp_xfer_put; the batch is empty afterwards either way. */
+int pp_xfer_flush(const struct pp_xfer *x, struct pp_batch *b);
+
 #endif
