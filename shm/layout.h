@@ -40,6 +40,7 @@
 #define PP_RING_MIN 4096u
 #define PP_RING_MAX (16u << 20)
 #define PP_RING_DEFAULT (64u << 10)
+#define PP_HIST_BUCKETS 32 /* log2 histograms in microseconds: up to ~35 min */
 
 /* Daemon lifecycle, pp_shm_header.daemon_state. */
 enum pp_daemon_state {
@@ -58,6 +59,16 @@ enum pp_slot_state {
 	PP_SLOT_RESETTING = 4,  /* the daemon is resetting it */
 	PP_SLOT_DISABLED = 5,   /* quarantined by the daemon (corrupt) */
 	PP_SLOT_NSTATES
+};
+
+/* Kinds of failed exchanges, pp_slot.errors_by_kind[]. */
+enum pp_errkind {
+	PP_ERRKIND_BACKEND = 0, /* PhantomDB unreachable, connection broke */
+	PP_ERRKIND_TIMEOUT,     /* request timeout */
+	PP_ERRKIND_REJECTED,    /* bad method, path, header or size from the worker */
+	PP_ERRKIND_PROTOCOL,    /* garbage in the request ring */
+	PP_ERRKIND_OTHER,
+	PP_ERRKIND_N
 };
 
 /* Connection state of a slot's backend connection, pp_slot.conn_state. */
@@ -105,10 +116,21 @@ struct pp_shm_header {
 	_Atomic uint32_t waiters;  /* workers inside pp_lease's sleep path */
 
 	/* --- pool counters, slow paths only (per-slot counters keep the lease
-	 * fast path off this shared line): W and D increment, relaxed. */
+	 * fast path off this shared line): W and D increment, relaxed.  All
+	 * counters are free-running uint64: readers take differences modulo
+	 * 2^64, so wrapping is harmless. */
 	alignas(PP_CACHELINE) _Atomic uint64_t lease_timeouts;
-	_Atomic uint64_t lease_waits;      /* leases that had to sleep */
+	_Atomic uint64_t lease_waits;      /* pp_lease calls that had to sleep (W) */
 	_Atomic uint64_t reclaims;         /* slots reclaimed from dead owners (D) */
+	_Atomic uint64_t lease_wait_max_ns; /* running maximum of a lease wait (W, CAS) */
+	_Atomic uint64_t lease_wait_sum_ns; /* total time slept for leases (W) */
+	/* Leases that slept, by wait: bucket b counts waits in
+	 * [2^b, 2^(b+1)) microseconds (bucket 0: under 2 us).  Leases that did
+	 * not sleep are the slots' `leases` minus this histogram's total. */
+	_Atomic uint64_t lease_wait_hist[PP_HIST_BUCKETS];
+	_Atomic uint64_t backend_failovers; /* D: moves to another backend URL */
+	_Atomic uint32_t backend_index;     /* D: which --backend is in use */
+	_Atomic uint32_t backend_up;        /* D: 1 if the last attempt reached it */
 };
 
 /* One slot record, cache-line aligned. */
@@ -125,15 +147,33 @@ struct pp_slot {
 	_Atomic uint32_t state;       /* pp_slot_state; W on lease/release, D on reclaim */
 	_Atomic int32_t owner_pid;    /* W: holder's pid, 0 when free */
 	_Atomic uint64_t token;       /* W: lease token, 0 when free */
-	_Atomic uint64_t lease_start_ns; /* W: CLOCK_MONOTONIC at lease */
+	_Atomic uint64_t lease_start_ns; /* W: CLOCK_MONOTONIC (coarse) at lease */
 	uint64_t lease_seq;           /* W (under owner_lock): leases of this slot */
+	_Atomic uint64_t leases;      /* W: leases granted on this slot */
+	_Atomic uint32_t leak_flag;   /* D: 1 while the lease is older than leak_threshold */
+	uint32_t reserved_w;
 
-	/* --- connection and counters: D writes, W and shmdump read. */
-	alignas(PP_CACHELINE) _Atomic uint32_t conn_state; /* pp_conn_state */
-	_Atomic uint32_t reclaims;
-	_Atomic uint64_t leases;
-	_Atomic uint64_t requests;
-	_Atomic uint64_t errors;
+	/* --- connection and counters: D writes, W and shmdump read.  The
+	 * daemon brackets each multi-field update with stats_seq (odd while
+	 * writing): a reader copies the counters and retries if stats_seq was
+	 * odd or changed (a seqlock).  All counters are free-running uint64. */
+	alignas(PP_CACHELINE) _Atomic uint32_t stats_seq;
+	_Atomic uint32_t conn_state;  /* pp_conn_state */
+	_Atomic uint64_t reclaims;
+	_Atomic uint64_t requests;    /* exchanges served */
+	_Atomic uint64_t errors;      /* exchanges that ended in ERROR */
+	_Atomic uint64_t errors_by_kind[PP_ERRKIND_N];
+	_Atomic uint64_t bytes_in;    /* request body bytes sent to PhantomDB */
+	_Atomic uint64_t bytes_out;   /* response body bytes received */
+	_Atomic uint64_t connects;    /* new backend connections opened */
+	_Atomic uint64_t reconnects;  /* connections re-opened after a failure or reset */
+	_Atomic uint64_t health_checks;
+	_Atomic uint64_t health_failures;
+	_Atomic uint64_t conn_since_ns;  /* CLOCK_MONOTONIC when the current connection opened, 0 if none */
+	_Atomic uint64_t last_latency_ns; /* of the last exchange */
+	_Atomic uint64_t latency_sum_ns;
+	/* Exchanges by latency: bucket b counts [2^b, 2^(b+1)) microseconds. */
+	_Atomic uint64_t latency_hist[PP_HIST_BUCKETS];
 
 	/* --- the exchange: request ring (W produces, D consumes) and response
 	 * ring (D produces, W consumes). */
@@ -148,7 +188,7 @@ _Static_assert(offsetof(struct pp_shm_header, daemon_state) % PP_CACHELINE == 0,
 _Static_assert(offsetof(struct pp_shm_header, wake_seq) % PP_CACHELINE == 0, "semaphore line");
 _Static_assert(sizeof(struct pp_shm_header) % PP_CACHELINE == 0, "header size");
 _Static_assert(sizeof(struct pp_slot) % PP_CACHELINE == 0, "slot size");
-_Static_assert(offsetof(struct pp_slot, conn_state) % PP_CACHELINE == 0, "daemon line");
+_Static_assert(offsetof(struct pp_slot, stats_seq) % PP_CACHELINE == 0, "daemon line");
 _Static_assert(offsetof(struct pp_slot, req) % PP_CACHELINE == 0, "ring ctl aligned");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8, "atomics");
 

@@ -91,9 +91,9 @@ static void print_slots(const struct pp_seg *seg)
 		char owner[16] = "-";
 		if (s->owner_pid > 0)
 			snprintf(owner, sizeof owner, "%d", (int)s->owner_pid);
-		printf("%5u  %-9s  %-10s  %8s  %9s  %10llu  %10llu  %8u\n", i, pp_slot_state_name(st),
+		printf("%5u  %-9s  %-10s  %8s  %9s  %10llu  %10llu  %8llu\n", i, pp_slot_state_name(st),
 		       pp_conn_state_name(s->conn_state), owner, age, (unsigned long long)s->leases,
-		       (unsigned long long)s->requests, s->reclaims);
+		       (unsigned long long)s->requests, (unsigned long long)s->reclaims);
 	}
 }
 
