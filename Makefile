@@ -145,4 +145,7 @@ deps:
 clean:
 	rm -rf $(B)
 
+# Fragments for one concern each (install, benchmarks...): mk/*.mk.
+include $(wildcard mk/*.mk)
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
