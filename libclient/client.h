@@ -22,7 +22,7 @@ enum pp_stage {
 /* A lease: one per slot per handle, so the record of slot i is only ever
  * used by the thread holding slot i.  token 0 means released. */
 struct pp_lease {
-	pp_pool *pool;
+	struct pp_att *att;   /* the attachment (segment) it was taken from */
 	uint32_t slot;
 	pid_t pid;            /* process that took it */
 	pthread_t thread;     /* thread that took it (holds owner_lock) */
@@ -41,11 +41,49 @@ struct pp_lease {
 	uint32_t pend_len;
 };
 
-struct pp_pool {
-	struct pp_seg seg;    /* immutable after attach */
-	char name[PP_POOL_NAME_MAX + 1];
+/* One mapping of the pool's segment, i.e. one daemon generation.  When a
+ * daemon dies and a new one replaces the segment, the handle attaches to
+ * the new one and keeps the old mapping (leases may still point into it)
+ * until pp_detach. */
+struct pp_att {
+	struct pp_seg seg;       /* immutable after attach */
 	struct pp_lease *leases; /* [seg.nslots] */
+	pp_pool *pool;
+	_Atomic bool stale;      /* a call saw its daemon gone */
+	_Atomic uint64_t next_check_ns; /* next periodic liveness check (coarse clock) */
+	struct pp_att *older;
 };
+
+struct pp_pool {
+	char name[PP_POOL_NAME_MAX + 1];
+	_Atomic(struct pp_att *) cur;    /* the newest attachment */
+	pthread_mutex_t reattach_lock;   /* one re-attach at a time */
+};
+
+/* Calls left before this thread looks at the clock for the periodic
+ * liveness check (keeps the clock read off the lease fast path). */
+extern __thread uint32_t pp_check_countdown;
+
+/* Slow part of pp_pool_current: the flag is set or a check is due. */
+struct pp_att *pp_pool_current_slow(pp_pool *p, struct pp_att *a, int *err);
+
+/* The attachment calls should use now: the current one, re-attached to a
+ * new daemon's segment first if the current daemon is gone (checked
+ * cheaply: a flag set by failed calls, plus a full check at most every
+ * 100 ms, looked at every 64 calls).  Returns NULL (and *err = PP_EDAEMON
+ * or the attach error) if no live daemon serves the pool. */
+static inline struct pp_att *pp_pool_current(pp_pool *p, int *err)
+{
+	/* Pairs with the release store of a new attachment in pool_refresh. */
+	struct pp_att *a = atomic_load_explicit(&p->cur, memory_order_acquire);
+	if (__builtin_expect(atomic_load_explicit(&a->stale, memory_order_relaxed) ||
+			     pp_check_countdown-- == 0, 0))
+		return pp_pool_current_slow(p, a, err);
+	return a;
+}
+
+/* Mark an attachment's daemon as gone, so the next call re-attaches. */
+void pp_att_mark_stale(struct pp_att *a);
 
 /* Check that l is a live lease of the calling process and thread.
  * Returns 0 or PP_EINVAL, PP_ERELEASED, PP_ENOTOWNER. */

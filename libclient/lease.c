@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "futex.h"
 #include "slot.h"
+#include "stats.h"
 
 #define LEASE_SLEEP_SLICE_MS 200 /* re-check the daemon's liveness this often */
 #define DAEMON_STALE_MS 1000
@@ -32,7 +33,7 @@ static void claim_abandon_dead(struct pp_slot *s)
 }
 
 /* Try to claim slot i.  Returns true with the lease filled in. */
-static bool claim_slot(pp_pool *p, uint32_t i, struct pp_lease **out)
+static bool claim_slot(struct pp_att *p, uint32_t i, struct pp_lease **out)
 {
 	struct pp_slot *s = pp_seg_slot(&p->seg, i);
 	if (atomic_load_explicit(&s->state, memory_order_relaxed) != PP_SLOT_FREE)
@@ -54,7 +55,7 @@ static bool claim_slot(pp_pool *p, uint32_t i, struct pp_lease **out)
 	uint64_t seq = ++s->lease_seq;
 	uint64_t token = ((seq << 12) | i) ^ (p->seg.generation & ~0xfffull);
 	struct pp_lease *l = &p->leases[i];
-	l->pool = p;
+	l->att = p;
 	l->slot = i;
 	l->pid = pp_client_pid();
 	l->thread = pthread_self();
@@ -75,7 +76,7 @@ static bool claim_slot(pp_pool *p, uint32_t i, struct pp_lease **out)
 }
 
 /* One pass over the slot table starting at this thread's hint. */
-static bool scan_slots(pp_pool *p, struct pp_lease **out)
+static bool scan_slots(struct pp_att *p, struct pp_lease **out)
 {
 	uint32_t n = p->seg.nslots, start = scan_hint < n ? scan_hint : 0;
 	for (uint32_t k = 0; k < n; k++) {
@@ -87,7 +88,7 @@ static bool scan_slots(pp_pool *p, struct pp_lease **out)
 }
 
 /* Why a waiter must stop waiting, or 0 to go on. */
-static int lease_wait_verdict(pp_pool *p, bool slice_expired)
+static int lease_wait_verdict(struct pp_att *p, bool slice_expired)
 {
 	uint32_t st = atomic_load_explicit(&p->seg.hdr->daemon_state, memory_order_acquire);
 	if (st == PP_DAEMON_DRAINING)
@@ -100,7 +101,7 @@ static int lease_wait_verdict(pp_pool *p, bool slice_expired)
 }
 
 /* The slow path: register as a waiter, re-scan, sleep on wake_seq. */
-static int lease_sleep(pp_pool *p, uint64_t deadline, struct pp_lease **out)
+static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **out)
 {
 	struct pp_shm_header *h = p->seg.hdr;
 	atomic_fetch_add_explicit(&h->lease_waits, 1, memory_order_relaxed);
@@ -134,33 +135,72 @@ static int lease_sleep(pp_pool *p, uint64_t deadline, struct pp_lease **out)
 	}
 }
 
+/* Record how long a lease slept (slow path only). */
+static void note_wait(struct pp_shm_header *h, uint64_t t0)
+{
+	uint64_t ns = pp_now_ns() - t0;
+	atomic_fetch_add_explicit(&h->lease_wait_hist[pp_hist_bucket(ns)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->lease_wait_sum_ns, ns, memory_order_relaxed);
+	pp_stat_max(&h->lease_wait_max_ns, ns);
+}
+
+/* Lease from one attachment: fast scan, else wait until *deadline
+ * (computed here on first need: UINT64_MAX-1 means "not yet"). */
+static int lease_from(struct pp_att *a, int timeout_ms, uint64_t *deadline, struct pp_lease **out)
+{
+	int r = timeout_ms == 0 ? lease_wait_verdict(a, true) : 0;
+	if (!r && timeout_ms == 0) {
+		r = scan_slots(a, out) ? 0 : PP_ETIMEDOUT;
+	} else if (!r) {
+		uint64_t t0 = pp_now_ns();
+		if (*deadline == UINT64_MAX - 1)
+			*deadline = pp_deadline_ms(timeout_ms);
+		r = lease_sleep(a, *deadline, out);
+		note_wait(a->seg.hdr, t0);
+	}
+	if (r == PP_ETIMEDOUT) {
+		atomic_fetch_add_explicit(&a->seg.hdr->lease_timeouts, 1, memory_order_relaxed);
+		/* We may have been the one waiter woken for a slot we now leave:
+		 * pass the wakeup on so it is not lost. */
+		if (pp_slots_free(&a->seg))
+			pp_sem_post_wake(a->seg.hdr);
+	}
+	return r;
+}
+
 int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out)
 {
 	if (!p || !out)
 		return PP_EINVAL;
 	*out = NULL;
+	int r;
+	uint64_t deadline = UINT64_MAX - 1; /* set by the slow path only */
+	struct pp_att *a = pp_pool_current(p, &r);
+	if (!a)
+		return r;
 	/* Fast path: a free slot, no system call. */
-	if (atomic_load_explicit(&p->seg.hdr->daemon_state, memory_order_relaxed) == PP_DAEMON_READY &&
-	    scan_slots(p, out))
+	if (__builtin_expect(atomic_load_explicit(&a->seg.hdr->daemon_state, memory_order_relaxed) == PP_DAEMON_READY, 1) &&
+	    scan_slots(a, out))
 		return 0;
-	int r = timeout_ms == 0 ? lease_wait_verdict(p, true) : 0;
-	if (!r && timeout_ms == 0)
-		r = scan_slots(p, out) ? 0 : PP_ETIMEDOUT;
-	else if (!r)
-		r = lease_sleep(p, pp_deadline_ms(timeout_ms), out);
-	if (r == PP_ETIMEDOUT) {
-		atomic_fetch_add_explicit(&p->seg.hdr->lease_timeouts, 1, memory_order_relaxed);
-		/* We may have been the one waiter woken for a slot we now leave:
-		 * pass the wakeup on so it is not lost. */
-		if (pp_slots_free(&p->seg))
-			pp_sem_post_wake(p->seg.hdr);
+	r = lease_from(a, timeout_ms, &deadline, out);
+	if (r == PP_EDAEMON) {
+		/* The daemon went away while we waited: a new one may already
+		 * serve the pool.  Try once on its segment, in the time left. */
+		pp_att_mark_stale(a);
+		if ((a = pp_pool_current(p, &r)) != NULL) {
+			uint64_t now = pp_now_ns();
+			bool forever = timeout_ms < 0;
+			int left = forever ? -1 : deadline == UINT64_MAX - 1 || now >= deadline ? 0 :
+				   (int)((deadline - now) / PP_NS_PER_MS);
+			r = lease_from(a, left, &deadline, out);
+		}
 	}
 	return r;
 }
 
 int pp_lease_check(const struct pp_lease *l)
 {
-	if (!l || !l->pool)
+	if (!l || !l->att)
 		return PP_EINVAL;
 	if (!l->token)
 		return PP_ERELEASED;
@@ -174,7 +214,7 @@ int pp_release(struct pp_lease *l)
 	int c = pp_lease_check(l);
 	if (c)
 		return c;
-	pp_pool *p = l->pool;
+	struct pp_att *p = l->att;
 	struct pp_slot *s = pp_seg_slot(&p->seg, l->slot);
 	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 	bool mine = atomic_load_explicit(&s->token, memory_order_relaxed) == l->token &&

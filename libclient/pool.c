@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "slot.h"
 
 #define PP_DAEMON_STALE_MS 1000
@@ -33,6 +34,44 @@ pid_t pp_client_pid(void)
 	return cached_pid;
 }
 
+#define REATTACH_CHECK_NS (100 * PP_NS_PER_MS)
+
+/* Map the pool's segment and check its daemon.  Returns the new
+ * attachment, or NULL with *err set. */
+static struct pp_att *att_open(pp_pool *p, int *err)
+{
+	struct pp_att *a = calloc(1, sizeof *a);
+	if (!a) {
+		*err = PP_ENOMEM;
+		return NULL;
+	}
+	int r = pp_seg_attach(p->name, true, &a->seg);
+	if (!r && !pp_seg_daemon_alive(&a->seg, PP_DAEMON_STALE_MS))
+		r = PP_EDAEMON;
+	if (!r && !(a->leases = calloc(a->seg.nslots, sizeof *a->leases)))
+		r = PP_ENOMEM;
+	if (r) {
+		pp_seg_unmap(&a->seg);
+		free(a);
+		*err = r;
+		return NULL;
+	}
+	a->pool = p;
+	atomic_store(&a->next_check_ns, pp_now_coarse_ns() + REATTACH_CHECK_NS);
+	return a;
+}
+
+static void att_free(struct pp_att *a)
+{
+	pp_seg_unmap(&a->seg);
+	for (uint32_t i = 0; i < a->seg.nslots; i++) {
+		free(a->leases[i].scratch);
+		free(a->leases[i].out.buf);
+	}
+	free(a->leases);
+	free(a);
+}
+
 int pp_attach(const char *pool, pp_pool **out)
 {
 	if (!out)
@@ -43,19 +82,62 @@ int pp_attach(const char *pool, pp_pool **out)
 	if (!p)
 		return PP_ENOMEM;
 	int r = pp_pool_resolve(pool, p->name, sizeof p->name);
-	if (!r)
-		r = pp_seg_attach(p->name, true, &p->seg);
-	if (!r && !pp_seg_daemon_alive(&p->seg, PP_DAEMON_STALE_MS))
-		r = PP_EDAEMON;
-	if (!r && !(p->leases = calloc(p->seg.nslots, sizeof *p->leases)))
-		r = PP_ENOMEM;
-	if (r) {
-		pp_seg_unmap(&p->seg);
+	struct pp_att *a = r ? NULL : att_open(p, &r);
+	if (!a) {
 		free(p);
 		return r;
 	}
+	pthread_mutex_init(&p->reattach_lock, NULL);
+	atomic_store(&p->cur, a);
 	*out = p;
 	return 0;
+}
+
+void pp_att_mark_stale(struct pp_att *a)
+{
+	atomic_store_explicit(&a->stale, true, memory_order_relaxed);
+}
+
+/* The slow part of pp_pool_current: the daemon of `a` looks gone (or the
+ * periodic check is due).  Re-attach to a newer segment if one is there. */
+static struct pp_att *pool_refresh(pp_pool *p, struct pp_att *a, int *err)
+{
+	if (!atomic_load(&a->stale) && pp_seg_daemon_alive(&a->seg, PP_DAEMON_STALE_MS)) {
+		atomic_store(&a->next_check_ns, pp_now_coarse_ns() + REATTACH_CHECK_NS);
+		return a;
+	}
+	pthread_mutex_lock(&p->reattach_lock);
+	struct pp_att *cur = atomic_load(&p->cur);
+	if (cur == a) {
+		struct pp_att *n = att_open(p, err);
+		if (n && n->seg.generation == a->seg.generation) {
+			att_free(n); /* the same dead daemon's segment */
+			n = NULL;
+			*err = PP_EDAEMON;
+		}
+		if (n) {
+			n->older = a;
+			/* Pairs with the acquire load in pp_pool_current. */
+			atomic_store_explicit(&p->cur, n, memory_order_release);
+		}
+		cur = n;
+	}
+	pthread_mutex_unlock(&p->reattach_lock);
+	if (!cur && *err != PP_ENOMEM)
+		*err = PP_EDAEMON;
+	return cur;
+}
+
+__thread uint32_t pp_check_countdown;
+
+struct pp_att *pp_pool_current_slow(pp_pool *p, struct pp_att *a, int *err)
+{
+	if (!atomic_load_explicit(&a->stale, memory_order_relaxed)) {
+		pp_check_countdown = 64;
+		if (pp_now_coarse_ns() < atomic_load_explicit(&a->next_check_ns, memory_order_relaxed))
+			return a;
+	}
+	return pool_refresh(p, a, err);
 }
 
 void pp_detach(pp_pool *p)
@@ -63,15 +145,18 @@ void pp_detach(pp_pool *p)
 	if (!p)
 		return;
 	pid_t me = pp_client_pid();
-	for (uint32_t i = 0; i < p->seg.nslots; i++) {
-		struct pp_lease *l = &p->leases[i];
-		if (l->token && l->pid == me && pthread_equal(l->thread, pthread_self()))
-			pp_release(l);
+	struct pp_att *a = atomic_load(&p->cur);
+	while (a) {
+		for (uint32_t i = 0; i < a->seg.nslots; i++) {
+			struct pp_lease *l = &a->leases[i];
+			if (l->token && l->pid == me && pthread_equal(l->thread, pthread_self()))
+				pp_release(l);
+		}
+		struct pp_att *older = a->older;
+		att_free(a);
+		a = older;
 	}
-	pp_seg_unmap(&p->seg);
-	for (uint32_t i = 0; i < p->seg.nslots; i++)
-		free(p->leases[i].scratch), free(p->leases[i].out.buf);
-	free(p->leases);
+	pthread_mutex_destroy(&p->reattach_lock);
 	free(p);
 }
 
@@ -80,22 +165,28 @@ int pp_status(pp_pool *p, pp_pool_status *out)
 	if (!p || !out)
 		return PP_EINVAL;
 	memset(out, 0, sizeof *out);
-	const struct pp_shm_header *h = p->seg.hdr;
-	uint64_t leases = 0, reclaims = 0;
-	for (uint32_t i = 0; i < p->seg.nslots; i++)
-		leases += atomic_load_explicit(&p->seg.slots[i].leases, memory_order_relaxed);
-	reclaims = atomic_load_explicit(&((struct pp_shm_header *)h)->reclaims, memory_order_relaxed);
-	out->available = pp_slots_free(&p->seg);
-	out->used = p->seg.nslots - out->available;
+	int err = 0;
+	struct pp_att *a = pp_pool_current(p, &err);
+	if (a && !pp_seg_daemon_alive(&a->seg, PP_DAEMON_STALE_MS)) {
+		pp_att_mark_stale(a);
+		a = pp_pool_current(p, &err);
+	}
+	if (!a)
+		return err;
+	const struct pp_seg *seg = &a->seg;
+	struct pp_shm_header *h = seg->hdr;
+	for (uint32_t i = 0; i < seg->nslots; i++)
+		out->leases += atomic_load_explicit(&seg->slots[i].leases, memory_order_relaxed);
+	out->available = pp_slots_free(seg);
+	out->used = seg->nslots - out->available;
 	out->min = h->min_conns;
-	out->max = p->seg.nslots;
-	out->waiting = atomic_load_explicit(&((struct pp_shm_header *)h)->waiters, memory_order_relaxed);
-	out->daemon_pid = p->seg.daemon_pid;
-	out->generation = p->seg.generation;
-	out->leases = leases;
-	out->lease_timeouts = atomic_load_explicit(&((struct pp_shm_header *)h)->lease_timeouts, memory_order_relaxed);
-	out->reclaims = reclaims;
-	return pp_seg_daemon_alive(&p->seg, PP_DAEMON_STALE_MS) ? 0 : PP_EDAEMON;
+	out->max = seg->nslots;
+	out->waiting = atomic_load_explicit(&h->waiters, memory_order_relaxed);
+	out->daemon_pid = seg->daemon_pid;
+	out->generation = seg->generation;
+	out->lease_timeouts = atomic_load_explicit(&h->lease_timeouts, memory_order_relaxed);
+	out->reclaims = atomic_load_explicit(&h->reclaims, memory_order_relaxed);
+	return 0;
 }
 
 int pp_version(void)

@@ -30,7 +30,7 @@
 static int client_abort_reason(void *ctx)
 {
 	struct pp_lease *l = ctx;
-	struct pp_seg *seg = &l->pool->seg;
+	struct pp_seg *seg = &l->att->seg;
 	uint64_t now = pp_now_coarse_ns();
 	if (atomic_load_explicit(&seg->hdr->daemon_state, memory_order_acquire) == PP_DAEMON_STOPPED)
 		return PP_EDAEMON;
@@ -56,6 +56,8 @@ static struct pp_xfer client_xfer(struct pp_lease *l, struct pp_ring *ring)
 static int broken(struct pp_lease *l, int code)
 {
 	l->stage = PP_STAGE_BROKEN;
+	if (code == PP_EDAEMON)
+		pp_att_mark_stale(l->att);
 	return code;
 }
 
@@ -64,12 +66,12 @@ static void exchange_done(struct pp_lease *l)
 {
 	l->stage = PP_STAGE_IDLE;
 	l->pend_len = 0;
-	struct pp_slot *s = pp_seg_slot(&l->pool->seg, l->slot);
+	struct pp_slot *s = pp_seg_slot(&l->att->seg, l->slot);
 	atomic_store_explicit(&s->state, PP_SLOT_LEASED, memory_order_release);
 }
 
 /* Validate a request's head fields.  Returns 0 or the PP_E* code. */
-static int check_req(const pp_pool *p, const pp_req *req, int64_t body_len)
+static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_len)
 {
 	if (!req || !req->method || !req->path || (req->nheaders && !req->headers))
 		return PP_EINVAL;
@@ -88,7 +90,7 @@ static int check_req(const pp_pool *p, const pp_req *req, int64_t body_len)
 	}
 	if (body_len < -1 || req->timeout_ms < 0)
 		return PP_EINVAL;
-	uint64_t max = p->seg.hdr->max_body;
+	uint64_t max = seg->hdr->max_body;
 	if (max && body_len > (int64_t)max)
 		return PP_ETOOBIG;
 	return 0;
@@ -97,7 +99,7 @@ static int check_req(const pp_pool *p, const pp_req *req, int64_t body_len)
 /* Ring views and scratch for this lease's exchange. */
 static int prepare_lease(struct pp_lease *l)
 {
-	struct pp_seg *seg = &l->pool->seg;
+	struct pp_seg *seg = &l->att->seg;
 	uint32_t max = pp_frame_max(seg->ring_size);
 	if (!l->scratch && !(l->scratch = malloc(max)))
 		return PP_ENOMEM;
@@ -119,13 +121,13 @@ int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
 		return r;
 	if (l->stage != PP_STAGE_IDLE)
 		return PP_ESTATE;
-	if ((r = check_req(l->pool, req, body_len)) || (r = prepare_lease(l)))
+	if ((r = check_req(&l->att->seg, req, body_len)) || (r = prepare_lease(l)))
 		return r;
-	struct pp_slot *s = pp_seg_slot(&l->pool->seg, l->slot);
+	struct pp_slot *s = pp_seg_slot(&l->att->seg, l->slot);
 	uint32_t st = PP_SLOT_LEASED;
 	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY))
 		return PP_ELOST;
-	uint32_t tmo = req->timeout_ms ? (uint32_t)req->timeout_ms : l->pool->seg.hdr->request_timeout_ms;
+	uint32_t tmo = req->timeout_ms ? (uint32_t)req->timeout_ms : l->att->seg.hdr->request_timeout_ms;
 	l->deadline_ns = pp_now_ns() + ((uint64_t)tmo + GRACE_MS) * PP_NS_PER_MS;
 	struct pp_frame f = { .type = PP_FRAME_REQ_HEAD };
 	f.req.method = (struct pp_str){ req->method, (uint32_t)strlen(req->method) };
@@ -155,10 +157,10 @@ int pp_stream_write(struct pp_lease *l, const void *buf, size_t n)
 		return PP_ESTATE;
 	if (n && !buf)
 		return PP_EINVAL;
-	uint64_t max = l->pool->seg.hdr->max_body;
+	uint64_t max = l->att->seg.hdr->max_body;
 	if ((l->declared >= 0 && l->sent + n > (uint64_t)l->declared) || (max && l->sent + n > max))
 		return PP_ETOOBIG;
-	uint32_t chunk = pp_frame_chunk(l->pool->seg.ring_size);
+	uint32_t chunk = pp_frame_chunk(l->att->seg.ring_size);
 	struct pp_xfer xf = client_xfer(l, &l->req);
 	for (size_t off = 0; off < n;) {
 		uint32_t len = n - off < chunk ? (uint32_t)(n - off) : chunk;
@@ -208,7 +210,7 @@ int pp_stream_read_head(struct pp_lease *l, pp_resp *resp)
 	if ((r = pp_xfer_add(&out, &l->out, &f)) != 0 || (r = pp_xfer_flush(&out, &l->out)) != 0)
 		return broken(l, r);
 	l->stage = PP_STAGE_HEAD;
-	if ((r = pp_xfer_take(&in, l->scratch, pp_frame_max(l->pool->seg.ring_size), &f)) != 0)
+	if ((r = pp_xfer_take(&in, l->scratch, pp_frame_max(l->att->seg.ring_size), &f)) != 0)
 		return broken(l, r);
 	if (f.type == PP_FRAME_ERROR)
 		return take_error(l, &f);
@@ -238,7 +240,7 @@ long pp_stream_read(struct pp_lease *l, void *buf, size_t n)
 	while (!l->pend_len) {
 		struct pp_frame f;
 		struct pp_xfer in = client_xfer(l, &l->resp);
-		if ((r = pp_xfer_take(&in, l->scratch, pp_frame_max(l->pool->seg.ring_size), &f)) != 0)
+		if ((r = pp_xfer_take(&in, l->scratch, pp_frame_max(l->att->seg.ring_size), &f)) != 0)
 			return broken(l, r);
 		if (f.type == PP_FRAME_END) {
 			exchange_done(l);
@@ -310,11 +312,14 @@ int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp)
 	if (!p || !req || !resp)
 		return PP_EINVAL;
 	memset(resp, 0, sizeof *resp);
-	int r = check_req(p, req, (int64_t)req->body_len);
-	if (r)
+	int r;
+	struct pp_att *a = pp_pool_current(p, &r);
+	if (!a)
+		return r;
+	if ((r = check_req(&a->seg, req, (int64_t)req->body_len)) != 0)
 		return r;
 	struct pp_lease *l;
-	if ((r = pp_lease(p, (int)p->seg.hdr->lease_timeout_ms, &l)) != 0)
+	if ((r = pp_lease(p, (int)a->seg.hdr->lease_timeout_ms, &l)) != 0)
 		return r;
 	r = pp_request(l, req, resp);
 	int rr = pp_release(l);
