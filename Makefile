@@ -42,7 +42,8 @@ CLIENT_PKGS  := $(SHM_PKGS) jansson
 TEST_PKGS    := $(CLIENT_PKGS) cunit libcurl
 BACKEND_PKGS := libmicrohttpd sqlite3 jansson
 
-SHM_SRC      := $(filter-out shm/shmdump.c,$(wildcard shm/*.c))
+DUMP_SRC     := shm/shmdump.c $(wildcard shm/dump_*.c)
+SHM_SRC      := $(filter-out $(DUMP_SRC),$(wildcard shm/*.c))
 DAEMON_SRC   := $(wildcard daemon/*.c)
 CLIENT_SRC   := $(wildcard libclient/*.c)
 BACKEND_SRC  := $(wildcard tests/backend/*.c)
@@ -64,7 +65,7 @@ TESTS        := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 BENCHES      := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 EXAMPLES     := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all check run bench deps print-deps clean install uninstall
+.PHONY: all check check-sanitize fuzz run bench deps print-deps clean install uninstall
 all: $(SHM_LIB) $(DAEMON) $(CLIENT_SO) $(B)/libphantompool.so $(CLIENT_A) $(SHMDUMP) $(BACKEND) $(EXAMPLES)
 
 # Every object waits for the dependency check (installs them as root).
@@ -79,8 +80,8 @@ $(SHM_LIB): $(call obj,$(SHM_SRC))
 $(DAEMON): $(call obj,$(DAEMON_SRC)) $(SHM_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lrt
 
-$(SHMDUMP): $(call obj,shm/shmdump.c) $(SHM_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SHM_PKGS)) -lrt
+$(SHMDUMP): $(call obj,$(DUMP_SRC)) $(SHM_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SHM_PKGS) jansson) -lrt -lm
 
 # The client library: only pp_* is exported (version script); the shm/
 # objects are linked in, so the .so needs no other phantompool file.
@@ -116,6 +117,30 @@ $(B)/examples/%: $(B)/examples/%.o $(B)/libphantompool.so
 check: all $(TESTS)
 	@PP_BUILD=$(B) tests/run-all $(TESTS)
 
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# built out of tree in build-san/ (B and SAN passed down).
+SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+check-sanitize:
+	@$(MAKE) --no-print-directory B=build-san SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 check
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on its seed corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Ishm -Idaemon
+$(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_ring: $(B)/fuzz/%: fuzz/%.c shm/frame.c shm/ring.c shm/futex.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,msgpack) $(call pc_libs,msgpack)
+$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/options.c daemon/config.c daemon/log.c shm/segment.c shm/errors.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -DPD_FUZZ -o $@ $^ $(call pc_cflags,inih libbsd) $(call pc_libs,inih libbsd) -lrt
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	  n=$$(basename $$t); c=fuzz/corpus/$${n#fuzz_}; mkdir -p $(B)/fuzz/work-$$n; \
+	  echo "=== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/work-$$n $$c 2>&1 | tail -3 || exit 1; \
+	done
+
 bench: all $(BENCHES)
 	@PP_BUILD=$(B) bench/run-all $(BENCHES)
 
@@ -143,7 +168,7 @@ deps:
 	fi
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-san
 
 # Fragments for one concern each (install, benchmarks...): mk/*.mk.
 include $(wildcard mk/*.mk)

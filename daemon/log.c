@@ -8,7 +8,7 @@
 #include <time.h>
 
 static bool log_stderr = true;
-static int log_level = PD_LOG_INFO;
+static _Atomic int log_level = PD_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
@@ -20,6 +20,11 @@ void pd_log_init(bool to_stderr, int level, const char *ident)
 	log_level = level;
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void pd_log_set_level(int level)
+{
+	log_level = level;
 }
 
 void pd_log(int level, const char *fmt, ...)

@@ -10,6 +10,9 @@ enum pd_log_level { PD_LOG_ERROR = 0, PD_LOG_WARN, PD_LOG_INFO, PD_LOG_DEBUG };
 /* Choose the target and the most verbose level printed. */
 void pd_log_init(bool to_stderr, int level, const char *ident);
 
+/* Change the most verbose level printed (SIGHUP). */
+void pd_log_set_level(int level);
+
 /* Log one line (no trailing newline needed) at `level`. */
 void pd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

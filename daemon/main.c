@@ -17,6 +17,7 @@
 #include "log.h"
 #include "phantompool.h"
 #include "reaper.h"
+#include "reload.h"
 #include "slot.h"
 #include "slot_worker.h"
 #include "url.h"
@@ -81,54 +82,69 @@ static int create_segment(struct pd_daemon *d)
 	return 0;
 }
 
-/* Read the bearer token from --token-file into the Authorization header
- * (kept in daemon memory only).  Returns 0, or -1 after logging. */
-static int load_token(struct pd_daemon *d)
+/* Parse the backend URL list.  Returns 0, or -1 after logging. */
+static int init_backends(struct pd_daemon *d)
 {
-	d->auth_header[0] = 0;
-	if (!*d->opt.token_file)
-		return 0;
-	FILE *f = fopen(d->opt.token_file, "r");
-	if (!f) {
-		pd_err("cannot read token file %s: %s", d->opt.token_file, strerror(errno));
-		return -1;
+	const char *urls[PD_MAX_BACKEND_URLS];
+	uint32_t n = d->opt.nbackends < PD_MAX_BACKEND_URLS ? d->opt.nbackends : PD_MAX_BACKEND_URLS;
+	for (uint32_t i = 0; i < n; i++)
+		urls[i] = d->opt.backends[i];
+	if (n == 0) {
+		urls[0] = d->opt.backend_url;
+		n = 1;
 	}
-	char tok[3072];
-	size_t n = fread(tok, 1, sizeof tok - 1, f);
-	bool more = fgetc(f) != EOF;
-	fclose(f);
-	while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
-		n--;
-	tok[n] = 0;
-	bool clean = n > 0 && !more;
-	for (size_t i = 0; i < n; i++)
-		clean &= tok[i] > 0x20 && tok[i] < 0x7f;
-	if (!clean) {
-		pd_err("token file %s: expected one token of printable characters (at most %zu bytes)",
-		       d->opt.token_file, sizeof tok - 1);
-		return -1;
-	}
-	snprintf(d->auth_header, sizeof d->auth_header, "Authorization: Bearer %s", tok);
-	explicit_bzero(tok, sizeof tok);
-	return 0;
+	return pd_backends_init(&d->backends, urls, n);
 }
 
-/* Main loop: one tick every PD_REAPER_TICK_MS; heartbeat and reaper run
- * on every tick; SIGTERM/SIGINT end it. */
-static void run_loop(struct pd_daemon *d, const sigset_t *sigs)
+/* One tick of housekeeping: heartbeat, reaper, retired settings. */
+static void tick(struct pd_daemon *d)
 {
-	struct timespec tick = { 0, PD_REAPER_TICK_MS * 1000000L };
-	for (;;) {
-		atomic_store_explicit(&d->seg.hdr->heartbeat_ns, pp_now_ns(), memory_order_relaxed);
-		pd_reaper_scan(d);
+	atomic_store_explicit(&d->seg.hdr->heartbeat_ns, pp_now_ns(), memory_order_relaxed);
+	pd_reaper_scan(d);
+	pd_reload_collect(d);
+}
+
+/* SIGTERM/SIGINT: refuse new leases (waiters get PP_ESHUTDOWN), let the
+ * leases and requests in flight finish for up to drain_timeout, keep
+ * reaping meanwhile.  A second signal ends the wait. */
+static void drain(struct pd_daemon *d, const sigset_t *sigs)
+{
+	struct timespec ts = { 0, PD_REAPER_TICK_MS * 1000000L };
+	uint64_t until = pp_now_ns() + (uint64_t)pd_live(d)->opt.drain_timeout_ms * PP_NS_PER_MS;
+	atomic_store_explicit(&d->seg.hdr->daemon_state, PP_DAEMON_DRAINING, memory_order_release);
+	pp_sem_wake_all(d->seg.hdr);
+	uint32_t busy;
+	while ((busy = d->seg.nslots - pp_slots_free(&d->seg)) > 0 && pp_now_ns() < until) {
+		tick(d);
 		siginfo_t si;
-		int sig = sigtimedwait(sigs, &si, &tick);
+		int sig = sigtimedwait(sigs, &si, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
-			pd_info("signal %d: shutting down", sig);
+			pd_warn("signal %d again: not waiting for %u slot(s) in use", sig, busy);
 			return;
 		}
-		if (sig == SIGHUP)
-			pd_info("SIGHUP: nothing to reload yet");
+	}
+	if (busy)
+		pd_warn("drain timeout: %u slot(s) still in use; stopping anyway", busy);
+}
+
+/* Main loop: one tick every PD_REAPER_TICK_MS; SIGHUP reloads;
+ * SIGTERM/SIGINT drain and end it. */
+static void run_loop(struct pd_daemon *d, const sigset_t *sigs)
+{
+	struct timespec ts = { 0, PD_REAPER_TICK_MS * 1000000L };
+	for (;;) {
+		tick(d);
+		siginfo_t si;
+		int sig = sigtimedwait(sigs, &si, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			pd_info("signal %d: draining (up to %u ms), then stopping", sig, pd_live(d)->opt.drain_timeout_ms);
+			drain(d, sigs);
+			return;
+		}
+		if (sig == SIGHUP) {
+			pd_info("SIGHUP: reloading");
+			pd_reload(d);
+		}
 	}
 }
 
@@ -150,7 +166,9 @@ int main(int argc, char **argv)
 	int r = pd_options_parse(&d.opt, argc, argv);
 	if (r)
 		return r > 0 ? 0 : 2;
-	pd_log_init(d.opt.foreground, d.opt.log_level, "phantompoold");
+	d.argc = argc;
+	d.argv = argv;
+	pd_log_init(pd_options_log_to_stderr(&d.opt), d.opt.log_level, "phantompoold");
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -163,7 +181,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!(d.base_url = pd_url_base(d.opt.backend_url)) || load_token(&d) < 0)
+	if (init_backends(&d) < 0 || pd_live_init(&d) < 0)
 		return 1;
 	if (take_pidfile(&d) < 0)
 		return 1;
@@ -172,6 +190,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pidfile_write(d.pidfile);
+	d.backends.hdr = d.seg.hdr; /* publish the backend's state from now on */
+	pd_backend_report(&d.backends, 0, true);
 	if (pd_slots_start(&d) < 0) {
 		shutdown_daemon(&d);
 		return 1;
@@ -182,8 +202,8 @@ int main(int argc, char **argv)
 		d.seg.shm_name);
 	run_loop(&d, &sigs);
 	shutdown_daemon(&d);
-	curl_url_cleanup(d.base_url);
-	explicit_bzero(d.auth_header, sizeof d.auth_header);
+	pd_backends_free(&d.backends);
+	pd_live_free(&d);
 	curl_global_cleanup();
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* reaper.c - see reaper.h. */
 #include "reaper.h"
 
+#include "clock.h"
 #include "log.h"
 #include "slot_worker.h"
 #include "slot.h"
@@ -59,15 +60,72 @@ static bool reaper_check_slot(struct pd_daemon *d, uint32_t i)
 	}
 }
 
+/* A lock-word owner no thread can have (pid_max is at most 2^22): while
+ * it is in the word, a worker's trylock sees the record busy. */
+#define REAPER_HOLDS FUTEX_TID_MASK
+
+/* Waiters killed in their sleep: take the record (CAS the dead word to
+ * REAPER_HOLDS, so no new waiter can claim it meanwhile), clear its bit,
+ * free it.  A waiter that claimed it first (EOWNERDEAD) makes the CAS
+ * fail, and keeps its bit.  Then publish the count for display. */
+static void reap_dead_waiters(struct pd_daemon *d)
+{
+	struct pp_shm_header *h = d->seg.hdr;
+	for (uint32_t i = 0; i < PP_MAX_WAITERS; i++) {
+		_Atomic uint32_t *word = (_Atomic uint32_t *)(void *)&d->seg.waiters[i].lock;
+		uint32_t w = atomic_load_explicit(word, memory_order_acquire);
+		if (!pp_lock_word_owner_died(w) || !atomic_compare_exchange_strong(word, &w, REAPER_HOLDS))
+			continue;
+		atomic_fetch_and_explicit(&h->waiter_bits[i / 64], ~(1ull << (i % 64)), memory_order_seq_cst);
+		atomic_store_explicit(word, 0, memory_order_release);
+	}
+	atomic_store_explicit(&h->waiters, pp_sem_waiting(h), memory_order_relaxed);
+}
+
+/* Leak detection (HikariCP's leakDetectionThreshold): a lease held longer
+ * than leak_threshold is logged once with its owner and flagged in the
+ * segment for shmdump; when that lease ends, that is logged too. */
+static void leak_check_slot(struct pd_daemon *d, uint32_t i, uint64_t threshold_ns, uint64_t now)
+{
+	struct pp_slot *s = pp_seg_slot(&d->seg, i);
+	struct pd_slot_worker *w = &d->workers[i];
+	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+	uint64_t token = atomic_load_explicit(&s->token, memory_order_relaxed);
+	bool held = st == PP_SLOT_LEASED || st == PP_SLOT_BUSY;
+	if (w->leak_token && (!held || token != w->leak_token)) {
+		pd_warn("slot %u: leaked lease of pid %d returned after %.1f s", i, (int)w->leak_pid,
+			(double)(now - w->leak_since_ns) / 1e9);
+		w->leak_token = 0;
+		atomic_store_explicit(&s->leak_flag, 0, memory_order_relaxed);
+	}
+	if (!held || !threshold_ns || w->leak_token)
+		return;
+	uint64_t since = atomic_load_explicit(&s->lease_start_ns, memory_order_relaxed);
+	if (since >= now || now - since < threshold_ns)
+		return;
+	w->leak_token = token;
+	w->leak_pid = atomic_load_explicit(&s->owner_pid, memory_order_relaxed);
+	w->leak_since_ns = since;
+	atomic_store_explicit(&s->leak_flag, 1, memory_order_relaxed);
+	pd_warn("slot %u: lease held by pid %d for %.1f s (leak_threshold %.1f s): possible leak",
+		i, (int)w->leak_pid, (double)(now - since) / 1e9, (double)threshold_ns / 1e9);
+}
+
 unsigned pd_reaper_scan(struct pd_daemon *d)
 {
 	unsigned n = 0;
-	for (uint32_t i = 0; i < d->seg.nslots; i++)
+	uint64_t now = pp_now_coarse_ns();
+	uint64_t leak_ns = (uint64_t)pd_live(d)->opt.leak_threshold_ms * PP_NS_PER_MS;
+	for (uint32_t i = 0; i < d->seg.nslots; i++) {
 		n += reaper_check_slot(d, i);
+		if (d->workers)
+			leak_check_slot(d, i, leak_ns, now);
+	}
+	reap_dead_waiters(d);
 	/* Backstop for a wakeup lost to a waiter killed right after it was
 	 * woken: if slots are free while someone sleeps, wake one. */
 	struct pp_shm_header *h = d->seg.hdr;
-	if (atomic_load_explicit(&h->waiters, memory_order_relaxed) && pp_slots_free(&d->seg))
+	if (pp_sem_has_waiters(h) && pp_slots_free(&d->seg))
 		pp_sem_post_wake(h);
 	return n;
 }

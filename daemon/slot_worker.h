@@ -19,9 +19,12 @@
 
 struct pd_exchange;
 
+#define PD_SLICE_MS 50 /* longest sleep of a slot thread between checks */
+
 /* The last request's URL and header list, reused when they repeat. */
 struct pd_req_cache {
 	CURLU *url;
+	uint32_t gen, backend;        /* backend list generation and node of url */
 	uint32_t path_len;
 	char path[PP_FRAME_PATH_MAX];
 	struct curl_slist *hdrs;
@@ -46,7 +49,30 @@ struct pd_slot_worker {
 	bool broken;                   /* request ring unusable until a reset */
 	_Atomic uint32_t reset_lock_word; /* dead lock word to clear after a reset */
 	_Atomic bool warm_done;
+	uint64_t last_used_ns;         /* end of the last exchange or health check */
+	uint64_t applied_gen;          /* pd_live generation of the handle's options */
+	_Atomic uint64_t epoch;        /* bumped every step (reload.c frees old settings) */
+	/* Leak detection (reaper, main thread only). */
+	uint64_t leak_token;           /* token of the lease flagged as leaked, 0 if none */
+	int32_t leak_pid;
+	uint64_t leak_since_ns;
+	uint32_t cached_gen;           /* backend generation the cache was built for */
 };
+
+/* The slot record of worker w. */
+static inline struct pp_slot *pd_wslot(struct pd_slot_worker *w)
+{
+	return pp_seg_slot(&w->d->seg, w->idx);
+}
+
+/* Publish the state of w's backend connection (for shmdump). */
+static inline void pd_set_conn_state(struct pd_slot_worker *w, uint32_t st)
+{
+	atomic_store_explicit(&pd_wslot(w)->conn_state, st, memory_order_relaxed);
+}
+
+/* Drop w's connection: fresh libcurl handles (called by its own thread). */
+void pd_slot_drop_connection(struct pd_slot_worker *w);
 
 /* Start every slot's thread; slots below min open their connection (a
  * GET /health) first.  Waits until those are warm or the connect timeout

@@ -100,39 +100,70 @@ static int lease_wait_verdict(struct pp_att *p, bool slice_expired)
 	return 0;
 }
 
+/* Where this thread starts looking for a free waiter record. */
+static __thread uint32_t waiter_hint;
+
+/* Take a waiter record and set its bit: from now on a release wakes us.
+ * Returns the record index, or -1 if all are taken (then we still wait,
+ * re-checking every slice). */
+static int waiter_register(struct pp_att *p)
+{
+	struct pp_seg *seg = &p->seg;
+	for (uint32_t k = 0; k < PP_MAX_WAITERS; k++) {
+		uint32_t i = (waiter_hint + k) % PP_MAX_WAITERS;
+		pthread_mutex_t *m = &seg->waiters[i].lock;
+		int r = pthread_mutex_trylock(m);
+		if (r == EOWNERDEAD)
+			pthread_mutex_consistent(m);
+		else if (r != 0)
+			continue;
+		waiter_hint = i;
+		atomic_fetch_or_explicit(&seg->hdr->waiter_bits[i / 64], 1ull << (i % 64), memory_order_seq_cst);
+		return (int)i;
+	}
+	return -1;
+}
+
+static void waiter_unregister(struct pp_att *p, int i)
+{
+	if (i < 0)
+		return;
+	struct pp_seg *seg = &p->seg;
+	atomic_fetch_and_explicit(&seg->hdr->waiter_bits[i / 64], ~(1ull << (i % 64)), memory_order_seq_cst);
+	pthread_mutex_unlock(&seg->waiters[i].lock);
+}
+
 /* The slow path: register as a waiter, re-scan, sleep on wake_seq. */
 static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **out)
 {
 	struct pp_shm_header *h = p->seg.hdr;
 	atomic_fetch_add_explicit(&h->lease_waits, 1, memory_order_relaxed);
+	int rec = waiter_register(p);
+	int v = 0;
 	for (;;) {
-		int v = lease_wait_verdict(p, false);
-		if (v)
-			return v;
-		atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
+		if ((v = lease_wait_verdict(p, false)) != 0)
+			break;
 		uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_seq_cst);
 		/* Pairs with the fence in pp_sem_post_wake: a releaser that stored
 		 * FREE before this fence is seen by the scan below; one that stores
-		 * it after sees waiters > 0 and bumps wake_seq. */
+		 * it after sees our bit and bumps wake_seq. */
 		atomic_thread_fence(memory_order_seq_cst);
-		bool got = scan_slots(p, out);
-		int w = 0;
-		uint64_t now = pp_now_ns();
-		if (!got) {
-			uint64_t slice = now + LEASE_SLEEP_SLICE_MS * PP_NS_PER_MS;
-			w = pp_futex_wait(&h->wake_seq, seq, slice < deadline ? slice : deadline);
-		}
-		atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_seq_cst);
-		if (got)
-			return 0;
 		if (scan_slots(p, out))
-			return 0;
-		if (pp_now_ns() >= deadline)
-			return PP_ETIMEDOUT;
-		v = lease_wait_verdict(p, w == -ETIMEDOUT);
-		if (v)
-			return v;
+			break;
+		uint64_t now = pp_now_ns();
+		uint64_t slice = now + LEASE_SLEEP_SLICE_MS * PP_NS_PER_MS;
+		int w = pp_futex_wait(&h->wake_seq, seq, slice < deadline ? slice : deadline);
+		if (scan_slots(p, out))
+			break;
+		if (pp_now_ns() >= deadline) {
+			v = PP_ETIMEDOUT;
+			break;
+		}
+		if ((v = lease_wait_verdict(p, w == -ETIMEDOUT)) != 0)
+			break;
 	}
+	waiter_unregister(p, rec);
+	return v;
 }
 
 /* Record how long a lease slept (slow path only). */

@@ -181,7 +181,7 @@ int pp_status(pp_pool *p, pp_pool_status *out)
 	out->used = seg->nslots - out->available;
 	out->min = h->min_conns;
 	out->max = seg->nslots;
-	out->waiting = atomic_load_explicit(&h->waiters, memory_order_relaxed);
+	out->waiting = pp_sem_waiting(h);
 	out->daemon_pid = seg->daemon_pid;
 	out->generation = seg->generation;
 	out->lease_timeouts = atomic_load_explicit(&h->lease_timeouts, memory_order_relaxed);

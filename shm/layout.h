@@ -4,6 +4,8 @@
  *   +--------------------------+ 0
  *   | struct pp_shm_header     |  identity, limits, heartbeat, semaphore,
  *   |                          |  pool counters
+ *   +--------------------------+ PP_WAITERS_OFF
+ *   | struct pp_waiter [1024]  |  sleepers of the free-slot semaphore
  *   +--------------------------+ slots_off  (= PP_SLOTS_OFF)
  *   | struct pp_slot [nslots]  |  one 64-byte-aligned record per slot
  *   +--------------------------+ rings_off  (page aligned)
@@ -40,6 +42,8 @@
 #define PP_RING_MIN 4096u
 #define PP_RING_MAX (16u << 20)
 #define PP_RING_DEFAULT (64u << 10)
+#define PP_MAX_WAITERS 1024u /* sleepers tracked at once; more still wait, in slices */
+#define PP_WAITER_WORDS (PP_MAX_WAITERS / 64)
 #define PP_HIST_BUCKETS 32 /* log2 histograms in microseconds: up to ~35 min */
 
 /* Daemon lifecycle, pp_shm_header.daemon_state. */
@@ -110,10 +114,13 @@ struct pp_shm_header {
 
 	/* --- the free-slot semaphore.  Its count is the number of FREE slots
 	 * (derived from the slot table, so it cannot drift when a process dies
-	 * mid-operation); these two words only put waiters to sleep.
-	 * W (and D) write both. */
-	alignas(PP_CACHELINE) _Atomic uint32_t wake_seq; /* futex word: bumped by every release that may wake a waiter */
-	_Atomic uint32_t waiters;  /* workers inside pp_lease's sleep path */
+	 * mid-operation).  Sleepers are registered in the waiter table: bit i
+	 * of waiter_bits is set while waiter record i is held by a sleeping
+	 * worker (a robust mutex, so a waiter killed in its sleep is found and
+	 * cleared by the daemon, like a dead lease holder). */
+	alignas(PP_CACHELINE) _Atomic uint32_t wake_seq; /* futex word, W: bumped by a release that may wake a sleeper */
+	_Atomic uint32_t waiters;  /* D: sleeping workers at the last reaper tick (display only) */
+	alignas(PP_CACHELINE) _Atomic uint64_t waiter_bits[PP_WAITER_WORDS]; /* W set/clear, D clears the dead */
 
 	/* --- pool counters, slow paths only (per-slot counters keep the lease
 	 * fast path off this shared line): W and D increment, relaxed.  All
@@ -131,6 +138,12 @@ struct pp_shm_header {
 	_Atomic uint64_t backend_failovers; /* D: moves to another backend URL */
 	_Atomic uint32_t backend_index;     /* D: which --backend is in use */
 	_Atomic uint32_t backend_up;        /* D: 1 if the last attempt reached it */
+};
+
+/* A waiter record: held (robust mutex, process-shared) by a worker while
+ * it sleeps in pp_lease.  The daemon only loads and CASes its futex word. */
+struct pp_waiter {
+	alignas(PP_CACHELINE) pthread_mutex_t lock;
 };
 
 /* One slot record, cache-line aligned. */
@@ -192,7 +205,8 @@ _Static_assert(offsetof(struct pp_slot, stats_seq) % PP_CACHELINE == 0, "daemon 
 _Static_assert(offsetof(struct pp_slot, req) % PP_CACHELINE == 0, "ring ctl aligned");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8, "atomics");
 
-#define PP_SLOTS_OFF ((uint64_t)sizeof(struct pp_shm_header))
+#define PP_WAITERS_OFF ((uint64_t)sizeof(struct pp_shm_header))
+#define PP_SLOTS_OFF (PP_WAITERS_OFF + (uint64_t)PP_MAX_WAITERS * sizeof(struct pp_waiter))
 #define PP_PAGE 4096u
 
 /* Offset of the ring data area for a segment of nslots slots. */

@@ -66,6 +66,7 @@ static void seg_fill_view(struct pp_seg *seg, void *base, size_t size)
 	seg->ring_size = h->ring_size;
 	seg->generation = h->generation;
 	seg->daemon_pid = h->daemon_pid;
+	seg->waiters = (struct pp_waiter *)((uint8_t *)base + PP_WAITERS_OFF);
 	seg->slots = (struct pp_slot *)((uint8_t *)base + PP_SLOTS_OFF);
 	seg->rings = (uint8_t *)base + pp_layout_rings_off(h->nslots);
 }
@@ -82,6 +83,8 @@ static int seg_init_slots(struct pp_seg *seg)
 		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	if (!r)
 		r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	for (uint32_t i = 0; !r && i < PP_MAX_WAITERS; i++)
+		r = pthread_mutex_init(&seg->waiters[i].lock, &a);
 	for (uint32_t i = 0; !r && i < seg->nslots; i++) {
 		struct pp_slot *s = pp_seg_slot(seg, i);
 		r = pthread_mutex_init(&s->owner_lock, &a);

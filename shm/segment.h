@@ -16,6 +16,7 @@ struct pp_seg {
 	void *base;
 	size_t size;
 	struct pp_shm_header *hdr;
+	struct pp_waiter *waiters;  /* [PP_MAX_WAITERS] */
 	struct pp_slot *slots;
 	uint8_t *rings;
 	uint32_t nslots;

@@ -5,11 +5,29 @@
 
 #include "futex.h"
 
+bool pp_sem_has_waiters(const struct pp_shm_header *h)
+{
+	for (unsigned i = 0; i < PP_WAITER_WORDS; i++)
+		if (atomic_load_explicit(&((struct pp_shm_header *)h)->waiter_bits[i], memory_order_relaxed))
+			return true;
+	return false;
+}
+
+uint32_t pp_sem_waiting(const struct pp_shm_header *h)
+{
+	uint32_t n = 0;
+	for (unsigned i = 0; i < PP_WAITER_WORDS; i++)
+		n += (uint32_t)__builtin_popcountll(
+			atomic_load_explicit(&((struct pp_shm_header *)h)->waiter_bits[i], memory_order_relaxed));
+	return n;
+}
+
 void pp_sem_post_wake(struct pp_shm_header *h)
 {
-	/* Pairs with the fence after waiters++ in lease_sleep (libclient). */
+	/* Pairs with the fence after a sleeper sets its bit in lease_sleep
+	 * (libclient). */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&h->waiters, memory_order_relaxed) == 0)
+	if (!pp_sem_has_waiters(h))
 		return;
 	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_release);
 	pp_futex_wake(&h->wake_seq, 1);

@@ -29,10 +29,17 @@ static inline bool pp_lock_word_owner_died(uint32_t w)
 
 /* Wake one worker sleeping in pp_lease, if any sleeps.  Called after a slot
  * became FREE.  The seq_cst fence orders the caller's store of FREE before
- * the load of `waiters`; it pairs with the fence in the lease sleep path
- * between `waiters++` and its re-scan, so either the releaser sees the
- * waiter or the waiter sees the free slot (no lost wakeup). */
+ * the loads of waiter_bits; it pairs with the fence in the lease sleep
+ * path between setting its bit and its re-scan, so either the releaser
+ * sees the sleeper or the sleeper sees the free slot (no lost wakeup). */
 void pp_sem_post_wake(struct pp_shm_header *h);
+
+/* True if any waiter bit is set (a relaxed read). */
+bool pp_sem_has_waiters(const struct pp_shm_header *h);
+
+/* Number of waiter bits set: workers sleeping in pp_lease right now
+ * (dead ones included until the daemon's next tick clears them). */
+uint32_t pp_sem_waiting(const struct pp_shm_header *h);
 
 /* Wake every worker sleeping in pp_lease (daemon shutdown, reclaims). */
 void pp_sem_wake_all(struct pp_shm_header *h);

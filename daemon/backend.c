@@ -1,0 +1,195 @@
+/* backend.c - see backend.h. */
+#include "backend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "url.h"
+
+/* A display name without credentials: scheme://host[:port][path]. */
+static void backend_name(CURLU *u, char *buf, size_t len)
+{
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	curl_url_get(u, CURLUPART_HOST, &host, 0);
+	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	curl_url_get(u, CURLUPART_PATH, &path, 0);
+	snprintf(buf, len, "%s://%s%s%s%s", scheme ? scheme : "?", host ? host : "?", port ? ":" : "",
+		 port ? port : "", path && strcmp(path, "/") ? path : "");
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+}
+
+/* Parse urls into fresh arrays.  Returns 0 or -1. */
+static int parse_all(const char *const *urls, uint32_t n, CURLU **out, char (*names)[128])
+{
+	if (n < 1 || n > PD_MAX_BACKEND_URLS)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!(out[i] = pd_url_base(urls[i]))) {
+			while (i--)
+				curl_url_cleanup(out[i]);
+			return -1;
+		}
+		backend_name(out[i], names[i], sizeof names[i]);
+	}
+	return 0;
+}
+
+static void publish(struct pd_backends *b)
+{
+	if (!b->hdr)
+		return;
+	atomic_store_explicit(&b->hdr->backend_index, atomic_load(&b->current), memory_order_relaxed);
+	atomic_store_explicit(&b->hdr->backend_up, !atomic_load(&b->down), memory_order_relaxed);
+}
+
+int pd_backends_init(struct pd_backends *b, const char *const *urls, uint32_t n)
+{
+	struct pp_shm_header *hdr = b->hdr;
+	memset(b, 0, sizeof *b);
+	b->hdr = hdr;
+	if (parse_all(urls, n, b->urls, b->names) < 0)
+		return -1;
+	b->n = n;
+	atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
+	pthread_mutex_init(&b->lock, NULL);
+	publish(b);
+	return 0;
+}
+
+int pd_backends_replace(struct pd_backends *b, const char *const *urls, uint32_t n)
+{
+	CURLU *nu[PD_MAX_BACKEND_URLS];
+	char names[PD_MAX_BACKEND_URLS][128];
+	if (parse_all(urls, n, nu, names) < 0)
+		return -1;
+	pthread_mutex_lock(&b->lock);
+	for (uint32_t i = 0; i < b->n; i++)
+		curl_url_cleanup(b->urls[i]);
+	memcpy(b->urls, nu, sizeof nu[0] * n);
+	memcpy(b->names, names, sizeof names[0] * n);
+	b->n = n;
+	atomic_store(&b->current, 0);
+	atomic_fetch_add(&b->gen, 1);
+	atomic_store(&b->down, false);
+	atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
+	pthread_mutex_unlock(&b->lock);
+	publish(b);
+	return 0;
+}
+
+void pd_backends_free(struct pd_backends *b)
+{
+	for (uint32_t i = 0; i < b->n; i++)
+		curl_url_cleanup(b->urls[i]);
+	b->n = 0;
+	pthread_mutex_destroy(&b->lock);
+}
+
+CURLU *pd_backend_join(struct pd_backends *b, const char *path, size_t len, uint32_t want,
+		       uint32_t *idx, uint32_t *gen)
+{
+	pthread_mutex_lock(&b->lock);
+	uint32_t i = want != UINT32_MAX ? want : atomic_load(&b->current);
+	if (i >= b->n)
+		i = 0;
+	*idx = i;
+	*gen = atomic_load(&b->gen);
+	CURLU *u = pd_url_join(b->urls[i], path, len);
+	pthread_mutex_unlock(&b->lock);
+	return u;
+}
+
+bool pd_backend_fail_fast(struct pd_backends *b)
+{
+	return atomic_load_explicit(&b->down, memory_order_relaxed) &&
+	       pp_now_ns() < atomic_load_explicit(&b->next_probe_ns, memory_order_relaxed);
+}
+
+bool pd_backend_probe_due(struct pd_backends *b, uint32_t *idx)
+{
+	uint64_t now = pp_now_ns();
+	bool down = atomic_load_explicit(&b->down, memory_order_relaxed);
+	_Atomic uint64_t *when = down ? &b->next_probe_ns : &b->primary_probe_ns;
+	uint64_t due = atomic_load_explicit(when, memory_order_relaxed);
+	if (!down && atomic_load(&b->current) == 0)
+		return false; /* on the first node and it answers: nothing to probe */
+	if (now < due)
+		return false;
+	/* Win the probe: push the due time out so nobody else probes now. */
+	uint64_t later = now + (uint64_t)(down ? atomic_load(&b->backoff_ms) : PD_PRIMARY_RETRY_MS) * PP_NS_PER_MS;
+	if (!atomic_compare_exchange_strong(when, &due, later))
+		return false;
+	*idx = down ? atomic_load(&b->current) : 0;
+	return true;
+}
+
+/* Node idx failed: mark down (once), double the backoff, fail over. */
+static void report_failure(struct pd_backends *b, uint32_t idx)
+{
+	uint32_t cur = atomic_load(&b->current);
+	if (idx != cur)
+		return; /* a probe of the first node failed: stay where we are */
+	uint32_t bo = atomic_load(&b->backoff_ms);
+	if (!atomic_exchange(&b->down, true)) {
+		pd_warn("backend %s down; failing requests fast, probing with backoff", b->names[cur]);
+		bo = PD_BACKOFF_MIN_MS;
+	} else {
+		bo = bo * 2 > PD_BACKOFF_MAX_MS ? PD_BACKOFF_MAX_MS : bo * 2;
+	}
+	atomic_store(&b->backoff_ms, bo);
+	if (b->n > 1) {
+		uint32_t next = (cur + 1) % b->n;
+		atomic_store(&b->current, next);
+		atomic_fetch_add(&b->gen, 1);
+		if (b->hdr)
+			atomic_fetch_add_explicit(&b->hdr->backend_failovers, 1, memory_order_relaxed);
+		pd_warn("failing over from backend %s to %s", b->names[cur], b->names[next]);
+		/* Try the next node at once. */
+		atomic_store(&b->next_probe_ns, pp_now_ns());
+	} else {
+		atomic_store(&b->next_probe_ns, pp_now_ns() + (uint64_t)bo * PP_NS_PER_MS);
+	}
+}
+
+/* Node idx answered: up again, or back to the first node. */
+static void report_success(struct pd_backends *b, uint32_t idx)
+{
+	uint32_t cur = atomic_load(&b->current);
+	if (idx != cur) {
+		if (idx == 0) {
+			atomic_store(&b->current, 0);
+			atomic_fetch_add(&b->gen, 1);
+			atomic_store(&b->primary_probe_ns, 0);
+			atomic_store(&b->down, false);
+			pd_info("backend %s answers again; moving back to it", b->names[0]);
+		}
+		return;
+	}
+	if (atomic_exchange(&b->down, false)) {
+		atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
+		pd_info("backend %s up", b->names[cur]);
+	}
+	if (cur != 0 && !atomic_load(&b->primary_probe_ns))
+		atomic_store(&b->primary_probe_ns, pp_now_ns() + PD_PRIMARY_RETRY_MS * PP_NS_PER_MS);
+}
+
+void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached)
+{
+	/* The common case, a working node reporting success, takes no lock. */
+	if (reached && !atomic_load_explicit(&b->down, memory_order_relaxed) &&
+	    idx == atomic_load_explicit(&b->current, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&b->lock);
+	if (reached)
+		report_success(b, idx);
+	else
+		report_failure(b, idx);
+	pthread_mutex_unlock(&b->lock);
+	publish(b);
+}

@@ -1,0 +1,76 @@
+/* backend.h - the PhantomDB nodes the pool talks to: their parsed base
+ * URLs, which one is in use, and whether it answers.
+ *
+ * When requests cannot reach the node in use, the pool marks it down:
+ * requests then fail at once with PP_EBACKEND (no connect timeout per
+ * request), and one idle slot at a time probes GET /health with a backoff
+ * that doubles from BACKOFF_MIN to BACKOFF_MAX.  With several nodes each
+ * failure moves to the next one (failover); while a later node is in use,
+ * the first one is probed now and then and taken back when it answers. */
+#ifndef PD_BACKEND_H
+#define PD_BACKEND_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+#define PD_MAX_BACKEND_URLS 8
+#define PD_BACKOFF_MIN_MS 50
+#define PD_BACKOFF_MAX_MS 500  /* so a returning node is found within ~0.5 s */
+#define PD_PRIMARY_RETRY_MS 2000
+
+struct pd_backends {
+	CURLU *urls[PD_MAX_BACKEND_URLS];
+	char names[PD_MAX_BACKEND_URLS][128]; /* for logs: scheme://host:port/path */
+	uint32_t n;
+	_Atomic uint32_t current;        /* index in use */
+	_Atomic bool down;               /* the node in use failed its last attempt */
+	_Atomic uint64_t next_probe_ns;  /* while down: when the next probe may run */
+	_Atomic uint32_t backoff_ms;
+	_Atomic uint64_t primary_probe_ns; /* while current != 0: next probe of node 0 */
+	_Atomic uint32_t gen;            /* bumped when current or the list changes */
+	pthread_mutex_t lock;            /* guards urls[] and the transitions */
+	struct pp_shm_header *hdr;       /* where the state is published; may be NULL */
+};
+
+/* Parse n (1..PD_MAX_BACKEND_URLS) base URLs.  Returns 0, or -1 after
+ * logging which URL is bad. */
+int pd_backends_init(struct pd_backends *b, const char *const *urls, uint32_t n);
+
+/* Replace the URL list (SIGHUP).  Connections move over as slots use the
+ * new list.  Returns 0, or -1 (the old list stays) after logging. */
+int pd_backends_replace(struct pd_backends *b, const char *const *urls, uint32_t n);
+
+void pd_backends_free(struct pd_backends *b);
+
+/* A new URL for path on the node in use (or on node *want if it is not
+ * UINT32_MAX: probes).  Sets *idx to the node and *gen to the list's
+ * generation, which changes whenever the node in use or the list does.
+ * The caller owns the result.  NULL on a bad path or no memory. */
+CURLU *pd_backend_join(struct pd_backends *b, const char *path, size_t len, uint32_t want,
+		       uint32_t *idx, uint32_t *gen);
+
+/* The current generation (see pd_backend_join). */
+static inline uint32_t pd_backend_gen(struct pd_backends *b)
+{
+	return atomic_load_explicit(&b->gen, memory_order_acquire);
+}
+
+/* True while the node in use is down and no probe is due: fail requests
+ * fast with PP_EBACKEND. */
+bool pd_backend_fail_fast(struct pd_backends *b);
+
+/* Whether this thread should probe now, and which node.  At most one
+ * caller wins each due probe. */
+bool pd_backend_probe_due(struct pd_backends *b, uint32_t *idx);
+
+/* Report the outcome of a request or probe on node idx: reached it (any
+ * HTTP answer) or not.  Drives down/up, backoff and failover; logs each
+ * transition once. */
+void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached);
+
+#endif

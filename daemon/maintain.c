@@ -1,0 +1,74 @@
+/* maintain.c - see maintain.h. */
+#include "maintain.h"
+
+#include "backend.h"
+#include "clock.h"
+#include "exchange.h"
+#include "log.h"
+#include "stats.h"
+
+bool pd_health_check(struct pd_slot_worker *w, uint32_t backend)
+{
+	struct pd_exchange x = { .w = w, .internal = true };
+	uint32_t idx, gen;
+	CURLU *url = pd_backend_join(&w->d->backends, "/health", 7, backend, &idx, &gen);
+	if (!url)
+		return false;
+	struct pp_slot *s = pd_wslot(w);
+	if (!atomic_load_explicit(&s->conn_since_ns, memory_order_relaxed))
+		pd_set_conn_state(w, PP_CONN_CONNECTING);
+	pd_set_method(w->easy, "GET", 0);
+	curl_easy_setopt(w->easy, CURLOPT_CURLU, url);
+	curl_easy_setopt(w->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(w->easy, CURLOPT_TIMEOUT_MS, (long)pd_live(w->d)->opt.connect_timeout_ms);
+	curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(w->easy, CURLOPT_ERRORBUFFER, x.errbuf);
+	bool interrupted;
+	CURLcode res = pd_run_transfer(w, &x, &interrupted);
+	long status = 0;
+	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
+	pd_note_connection(w);
+	curl_easy_setopt(w->easy, CURLOPT_CURLU, NULL);
+	curl_url_cleanup(url);
+	pd_req_cache_clear(&w->cache); /* the handle no longer points at the cached URL */
+	bool reached = !pd_curl_unreachable(w->easy, res);
+	bool healthy = res == CURLE_OK && status >= 200 && status < 300;
+	pd_backend_report(&w->d->backends, idx, reached);
+	pd_set_conn_state(w, res == CURLE_OK ? PP_CONN_UP : PP_CONN_DOWN);
+	if (res != CURLE_OK)
+		atomic_store_explicit(&s->conn_since_ns, 0, memory_order_relaxed);
+	pp_stats_begin(s);
+	atomic_fetch_add_explicit(&s->health_checks, 1, memory_order_relaxed);
+	if (!healthy)
+		atomic_fetch_add_explicit(&s->health_failures, 1, memory_order_relaxed);
+	pp_stats_end(s);
+	if (!healthy)
+		pd_debug("slot %u: health check of backend %u: %s (HTTP %ld)", w->idx, idx,
+			 res == CURLE_OK ? "unhealthy" : x.errbuf[0] ? x.errbuf : curl_easy_strerror(res), status);
+	w->last_used_ns = pp_now_ns();
+	return healthy;
+}
+
+void pd_maintain(struct pd_slot_worker *w)
+{
+	struct pd_daemon *d = w->d;
+	struct pp_slot *s = pd_wslot(w);
+	uint64_t now = pp_now_ns();
+	uint64_t idle = now - w->last_used_ns;
+	uint32_t probe_idx;
+	bool connected = atomic_load_explicit(&s->conn_since_ns, memory_order_relaxed) != 0;
+	if (pd_backend_probe_due(&d->backends, &probe_idx)) {
+		pd_health_check(w, probe_idx);
+	} else if (connected && pd_live(d)->opt.health_interval_ms &&
+		   idle >= (uint64_t)pd_live(d)->opt.health_interval_ms * PP_NS_PER_MS) {
+		pd_health_check(w, UINT32_MAX);
+	} else if (!connected && w->idx < pd_live(d)->opt.min_conns && !pd_backend_fail_fast(&d->backends) &&
+		   idle >= (uint64_t)PD_BACKOFF_MIN_MS * PP_NS_PER_MS) {
+		pd_health_check(w, UINT32_MAX); /* keep min connections open */
+	} else if (connected && w->idx >= pd_live(d)->opt.min_conns && pd_live(d)->opt.idle_timeout_ms &&
+		   idle >= (uint64_t)pd_live(d)->opt.idle_timeout_ms * PP_NS_PER_MS) {
+		pd_info("slot %u: closing connection idle for %llu ms", w->idx,
+			(unsigned long long)(idle / PP_NS_PER_MS));
+		pd_slot_drop_connection(w);
+	}
+}

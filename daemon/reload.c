@@ -1,0 +1,184 @@
+/* reload.c - see reload.h.
+ *
+ * Publication: a new struct pd_live is filled completely, then published
+ * with a release store of d->live (pairs with the acquire load in
+ * pd_live()).  The old one is retired with a snapshot of every slot
+ * thread's step counter; it is freed when each counter has moved on (each
+ * thread reads pd_live() afresh in every step), so no thread can still
+ * hold it. */
+#include "reload.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "slot_worker.h"
+
+#define MAX_RETIRED 16
+
+struct retired {
+	struct pd_live *live;
+	uint64_t *epochs;  /* [nslots] at retirement */
+};
+
+static struct retired retired[MAX_RETIRED];
+static unsigned nretired;
+
+/* Read the bearer token from opt->token_file into the Authorization
+ * header.  Returns 0, or -1 after logging. */
+static int load_token(const struct pd_options *opt, char *hdr, size_t len)
+{
+	hdr[0] = 0;
+	if (!*opt->token_file)
+		return 0;
+	FILE *f = fopen(opt->token_file, "r");
+	if (!f) {
+		pd_err("cannot read token file %s: %s", opt->token_file, strerror(errno));
+		return -1;
+	}
+	char tok[3072];
+	size_t n = fread(tok, 1, sizeof tok - 1, f);
+	bool more = fgetc(f) != EOF;
+	fclose(f);
+	while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+		n--;
+	tok[n] = 0;
+	bool clean = n > 0 && !more;
+	for (size_t i = 0; i < n; i++)
+		clean &= tok[i] > 0x20 && tok[i] < 0x7f;
+	if (!clean) {
+		pd_err("token file %s: expected one token of printable characters (at most %zu bytes)",
+		       opt->token_file, sizeof tok - 1);
+		explicit_bzero(tok, sizeof tok);
+		return -1;
+	}
+	snprintf(hdr, len, "Authorization: Bearer %s", tok);
+	explicit_bzero(tok, sizeof tok);
+	return 0;
+}
+
+static void live_free(struct pd_live *l)
+{
+	if (l) {
+		explicit_bzero(l->auth_header, sizeof l->auth_header);
+		free(l);
+	}
+}
+
+int pd_live_init(struct pd_daemon *d)
+{
+	struct pd_live *l = calloc(1, sizeof *l);
+	if (!l)
+		return -1;
+	l->opt = d->opt;
+	l->gen = 1;
+	if (load_token(&l->opt, l->auth_header, sizeof l->auth_header) < 0) {
+		live_free(l);
+		return -1;
+	}
+	atomic_store_explicit(&d->live, l, memory_order_release);
+	return 0;
+}
+
+static void report_change(const char *name, bool live, void *ctx)
+{
+	(void)ctx;
+	if (live)
+		pd_info("reload: %s changed", name);
+	else
+		pd_warn("reload: %s cannot change while the daemon runs; keeping the old value (restart to change it)", name);
+}
+
+static void report_option_error(const char *msg, void *ctx)
+{
+	(void)ctx;
+	pd_err("reload: %s", msg);
+}
+
+/* Put back the options a running daemon cannot change. */
+static void keep_fixed(struct pd_options *n, const struct pd_options *o)
+{
+	memcpy(n->pool, o->pool, sizeof n->pool);
+	n->max_conns = o->max_conns;
+	n->ring_size = o->ring_size;
+	n->mode = o->mode;
+	memcpy(n->group, o->group, sizeof n->group);
+	memcpy(n->pidfile, o->pidfile, sizeof n->pidfile);
+	memcpy(n->log_target, o->log_target, sizeof n->log_target);
+	n->foreground = o->foreground;
+	if (n->min_conns > n->max_conns)
+		n->min_conns = n->max_conns;
+}
+
+/* Retire old settings until every slot thread has stepped past them. */
+static void retire(struct pd_daemon *d, struct pd_live *old)
+{
+	if (nretired == MAX_RETIRED) {
+		pd_warn("reload: too many reloads in flight; waiting for slot threads");
+		while (nretired == MAX_RETIRED)
+			pd_reload_collect(d);
+	}
+	uint64_t *ep = calloc(d->seg.nslots, sizeof *ep);
+	for (uint32_t i = 0; ep && i < d->seg.nslots; i++)
+		ep[i] = atomic_load(&d->workers[i].epoch);
+	retired[nretired++] = (struct retired){ old, ep };
+}
+
+int pd_reload(struct pd_daemon *d)
+{
+	const struct pd_live *cur = pd_live(d);
+	struct pd_live *n = calloc(1, sizeof *n);
+	if (!n)
+		return -1;
+	pd_options_set_reporter(report_option_error, NULL);
+	int r = pd_options_load(&n->opt, d->argc, d->argv);
+	if (r != 0 || load_token(&n->opt, n->auth_header, sizeof n->auth_header) < 0) {
+		pd_err("reload failed: keeping the settings in force");
+		live_free(n);
+		return -1;
+	}
+	pd_options_diff(&cur->opt, &n->opt, report_change, NULL);
+	keep_fixed(&n->opt, &cur->opt);
+	if (strcmp(n->auth_header, cur->auth_header) != 0)
+		pd_info("reload: bearer token replaced");
+	const char *urls[PD_MAX_BACKEND_URLS];
+	for (uint32_t i = 0; i < n->opt.nbackends && i < PD_MAX_BACKEND_URLS; i++)
+		urls[i] = n->opt.backends[i];
+	if (memcmp(n->opt.backends, cur->opt.backends, sizeof n->opt.backends) != 0 ||
+	    n->opt.nbackends != cur->opt.nbackends)
+		pd_backends_replace(&d->backends, urls, n->opt.nbackends);
+	pd_log_set_level(n->opt.log_level);
+	n->gen = cur->gen + 1;
+	struct pd_live *old = atomic_exchange_explicit(&d->live, n, memory_order_acq_rel);
+	retire(d, old);
+	pd_info("reloaded%s%s", *n->opt.config_file ? " " : "", n->opt.config_file);
+	return 0;
+}
+
+void pd_reload_collect(struct pd_daemon *d)
+{
+	for (unsigned k = 0; k < nretired;) {
+		bool quiet = retired[k].epochs != NULL; /* no snapshot: never provably quiet */
+		for (uint32_t i = 0; quiet && retired[k].epochs && i < d->seg.nslots; i++)
+			quiet = atomic_load(&d->workers[i].epoch) != retired[k].epochs[i];
+		if (!quiet) {
+			k++;
+			continue;
+		}
+		live_free(retired[k].live);
+		free(retired[k].epochs);
+		retired[k] = retired[--nretired];
+	}
+}
+
+void pd_live_free(struct pd_daemon *d)
+{
+	for (unsigned k = 0; k < nretired; k++) {
+		live_free(retired[k].live);
+		free(retired[k].epochs);
+	}
+	nretired = 0;
+	live_free(atomic_exchange(&d->live, NULL));
+}
