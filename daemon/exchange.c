@@ -305,10 +305,12 @@ static struct curl_slist *cached_headers(struct pd_slot_worker *w, const struct 
 		key[k + hd->value.len] = 0;
 		k += hd->value.len + 1;
 	}
-	if (c->hdrs && k == c->hdr_key_len && !memcmp(key, c->hdr_key, k))
+	uint64_t live_gen = pd_live(w->d)->gen; /* the token may have changed */
+	if (c->hdrs && c->hdr_live_gen == live_gen && k == c->hdr_key_len && !memcmp(key, c->hdr_key, k))
 		return c->hdrs;
 	curl_slist_free_all(c->hdrs);
 	c->hdrs = build_headers(w->d, h);
+	c->hdr_live_gen = live_gen;
 	c->hdr_key_len = c->hdrs && k != SIZE_MAX ? k : SIZE_MAX;
 	if (c->hdr_key_len != SIZE_MAX)
 		memcpy(c->hdr_key, key, k);

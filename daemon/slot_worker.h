@@ -28,6 +28,7 @@ struct pd_req_cache {
 	uint32_t path_len;
 	char path[PP_FRAME_PATH_MAX];
 	struct curl_slist *hdrs;
+	uint64_t hdr_live_gen;        /* settings generation hdrs were built with (token) */
 	size_t hdr_key_len;           /* SIZE_MAX: nothing cached */
 	char hdr_key[2048];
 };

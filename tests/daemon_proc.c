@@ -1,6 +1,7 @@
 /* daemon_proc.c - see daemon_proc.h. */
 #include "daemon_proc.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,12 @@ static void sleep_ms(long ms)
 }
 
 int pp_daemon_start(struct pp_daemon_proc *d, const char *pool, const char *const *extra_args)
+{
+	return pp_daemon_start_logged(d, pool, extra_args, NULL);
+}
+
+int pp_daemon_start_logged(struct pp_daemon_proc *d, const char *pool, const char *const *extra_args,
+			   const char *log_path)
 {
 	const char *argv[64];
 	int n = 0;
@@ -42,6 +49,11 @@ int pp_daemon_start(struct pp_daemon_proc *d, const char *pool, const char *cons
 	if (d->pid < 0)
 		return -1;
 	if (d->pid == 0) {
+		if (log_path) {
+			int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+			if (fd >= 0)
+				dup2(fd, 2);
+		}
 		execv(exe, (char *const *)argv);
 		_exit(127);
 	}

@@ -15,6 +15,10 @@ struct pp_daemon_proc {
  * accepts pp_attach.  Returns 0, or -1 (the daemon is killed). */
 int pp_daemon_start(struct pp_daemon_proc *d, const char *pool, const char *const *extra_args);
 
+/* The same, with the daemon's stderr (its log) appended to log_path. */
+int pp_daemon_start_logged(struct pp_daemon_proc *d, const char *pool, const char *const *extra_args,
+			   const char *log_path);
+
 /* SIGTERM, wait up to 5 s (then SIGKILL).  Returns the daemon's exit
  * status as pp_test_wait_child does. */
 int pp_daemon_stop(struct pp_daemon_proc *d);

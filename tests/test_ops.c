@@ -1,0 +1,304 @@
+/* test_ops.c - operating the daemon: warm min connections, idle close
+ * down to min, max lifetime, SIGHUP reload (live values applied, fixed ones
+ * kept), SIGTERM drain, failover between two backends, leak detection. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend_proc.h"
+#include "clock.h"
+#include "daemon_proc.h"
+#include "layout.h"
+#include "phantompool.h"
+#include "testutil.h"
+
+static void sleep_ms(int ms)
+{
+	usleep((useconds_t)ms * 1000);
+}
+
+static long accepted(const struct pp_backend *b)
+{
+	long acc = -1, open = -1;
+	pp_backend_connections(b, &acc, &open);
+	return acc;
+}
+
+static long open_conns(const struct pp_backend *b)
+{
+	long acc = -1, open = -1;
+	pp_backend_connections(b, &acc, &open);
+	return open;
+}
+
+static int get_status(pp_pool *p, const char *path)
+{
+	pp_req req = { .method = "GET", .path = path };
+	pp_resp resp;
+	int r = pp_do(p, &req, &resp);
+	int st = r ? r : resp.status;
+	pp_resp_free(&resp);
+	return st;
+}
+
+/* Does the file contain needle? */
+static int log_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	static char buf[1 << 20];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return strstr(buf, needle) != NULL;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_min_warm_idle_close_and_lifetime(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--min", "2", "--max", "6", "--idle-timeout", "400",
+			       "--max-lifetime", "1500", "--health-interval", "0", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("size"), args) == 0);
+	CU_ASSERT_EQUAL(accepted(&be), 2); /* min warm before ready */
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	struct pp_lease *l[6];
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_FATAL(pp_lease(p, 1000, &l[i]) == 0);
+	for (int i = 0; i < 6; i++) {
+		pp_req req = { .method = "GET", .path = "/health" };
+		pp_resp resp;
+		CU_ASSERT_EQUAL(pp_request(l[i], &req, &resp), 0);
+		pp_resp_free(&resp);
+	}
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(pp_release(l[i]), 0);
+	CU_ASSERT_EQUAL(open_conns(&be), 6); /* opened on demand up to max */
+	sleep_ms(900);
+	long open_after_idle = open_conns(&be);
+	printf("\n    open after 900 ms idle (idle_timeout 400 ms): %ld (min 2)", open_after_idle);
+	CU_ASSERT_EQUAL(open_after_idle, 2);
+	/* Max lifetime: the warm connections are replaced when next used. */
+	long acc0 = accepted(&be);
+	sleep_ms(1700);
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	long acc1 = accepted(&be);
+	printf("; accepted %ld -> %ld after max_lifetime", acc0, acc1);
+	CU_ASSERT(acc1 > acc0);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+}
+
+static void test_sighup_reload(void)
+{
+	const char *tok_path = "/tmp/pp-test-ops.token", *conf = "/tmp/pp-test-ops.conf", *log = "/tmp/pp-test-ops.log";
+	const char *bargs[] = { "--token", "second-token", NULL };
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, bargs) == 0);
+	write_file(tok_path, "first-token\n");
+	char text[1024];
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 1\nrequest_timeout = 5000\ntoken_file = %s\n",
+		 be.url, tok_path);
+	write_file(conf, text);
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-c", conf, "--log-level", "info", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("hup"), args, log) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_EQUAL(get_status(p, "/databases"), 401); /* wrong token */
+	CU_ASSERT_EQUAL(get_status(p, "/health?delay_ms=400"), 200);
+	/* New token, shorter timeout, and a slot count that cannot change. */
+	write_file(tok_path, "second-token\n");
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 9\nmin = 1\nrequest_timeout = 150\ntoken_file = %s\n",
+		 be.url, tok_path);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT_EQUAL(get_status(p, "/databases"), 200);
+	uint64_t t0 = pp_now_ns();
+	CU_ASSERT_EQUAL(get_status(p, "/health?delay_ms=1000"), PP_ETIMEDOUT);
+	CU_ASSERT((pp_now_ns() - t0) / PP_NS_PER_MS < 800);
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	CU_ASSERT_EQUAL(st.max, 3);
+	CU_ASSERT(log_has(log, "cannot change"));
+	CU_ASSERT(!log_has(log, "second-token") && !log_has(log, "first-token"));
+	/* An invalid file changes nothing. */
+	write_file(conf, "[pool]\nrequest_timeout = banana\n");
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT(log_has(log, "reload failed"));
+	int st2 = get_status(p, "/databases");
+	if (st2 != 200)
+		printf("\n    after a refused reload: %d", st2);
+	CU_ASSERT_EQUAL(st2, 200);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+	unlink(tok_path);
+	unlink(conf);
+	unlink(log);
+}
+
+static void test_sigterm_drains(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--max", "2", "--min", "1", "--drain-timeout", "3000", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("drain"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	int fds[2];
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		int st = get_status(p, "/health?delay_ms=600");
+		_exit(st == 200 ? 0 : 1);
+	}
+	sleep_ms(150);
+	uint64_t t0 = pp_now_ns();
+	kill(d.pid, SIGTERM);
+	sleep_ms(100);
+	struct pp_lease *l;
+	int r = pp_lease(p, 500, &l);
+	CU_ASSERT_EQUAL(r, PP_ESHUTDOWN);
+	if (r == 0)
+		pp_release(l);
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0); /* the in-flight request finished */
+	int st = pp_test_wait_child(d.pid);
+	d.pid = 0;
+	double ms = (double)(pp_now_ns() - t0) / 1e6;
+	printf("\n    daemon exited %d after %.0f ms (request in flight for ~450 ms more)", st, ms);
+	CU_ASSERT_EQUAL(st, 0);
+	CU_ASSERT(ms < 2000);
+	char shm[96];
+	snprintf(shm, sizeof shm, "/dev/shm/phantompool-%s", d.pool);
+	CU_ASSERT_EQUAL(access(shm, F_OK), -1);
+	close(fds[0]);
+	close(fds[1]);
+	pp_detach(p);
+	pp_backend_stop(&be);
+}
+
+static void test_failover_and_back(void)
+{
+	struct pp_backend a, b;
+	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", a.url, "-b", b.url, "--max", "4", "--min", "2", "--connect-timeout", "500", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("fail"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	CU_ASSERT_EQUAL(accepted(&b), 0);
+	char port[16];
+	snprintf(port, sizeof port, "%d", a.port);
+	pp_backend_stop(&a);
+	int ok = 0, n = 0;
+	uint64_t t0 = pp_now_ns();
+	while ((pp_now_ns() - t0) < 1000 * PP_NS_PER_MS) {
+		ok += get_status(p, "/health") == 200;
+		n++;
+	}
+	printf("\n    with node A stopped: %d of %d requests ok; node B accepted %ld", ok, n, accepted(&b));
+	CU_ASSERT(ok >= n * 9 / 10);
+	CU_ASSERT(accepted(&b) >= 1);
+	const char *again[] = { "--port", port, NULL };
+	CU_ASSERT_FATAL(pp_backend_start(&a, again) == 0);
+	/* Node A is probed now and then; requests move back to it. */
+	long a_before = accepted(&a);
+	t0 = pp_now_ns();
+	while ((pp_now_ns() - t0) < 4000 * PP_NS_PER_MS && accepted(&a) == a_before) {
+		get_status(p, "/health");
+		sleep_ms(20);
+	}
+	sleep_ms(100);
+	long b_open = open_conns(&b);
+	int back_ok = 0;
+	for (int i = 0; i < 20; i++)
+		back_ok += get_status(p, "/health") == 200;
+	printf("; after A returned: A accepted %ld (was %ld), %d/20 ok", accepted(&a), a_before, back_ok);
+	CU_ASSERT(accepted(&a) > a_before);
+	CU_ASSERT_EQUAL(back_ok, 20);
+	(void)b_open;
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&a);
+	pp_backend_stop(&b);
+}
+
+/* The slot record of slot i in the pool's segment, mapped read-only. */
+static uint32_t leak_flag_of(const char *pool, uint32_t i)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", pool);
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return 99;
+	uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	const struct pp_slot *s = (const struct pp_slot *)(m + PP_SLOTS_OFF) + i;
+	uint32_t v = s->leak_flag;
+	munmap(m, (size_t)st.st_size);
+	return v;
+}
+
+static void test_leak_detection(void)
+{
+	const char *log = "/tmp/pp-test-ops-leak.log";
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "--max", "2", "--min", "0", "--leak-threshold", "200", "--log-level", "info", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("leak"), args, log) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(p, 0, &l) == 0);
+	uint32_t slot = (uint32_t)pp_lease_slot(l);
+	sleep_ms(400);
+	char want[64];
+	snprintf(want, sizeof want, "held by pid %d", (int)getpid());
+	CU_ASSERT(log_has(log, want));
+	CU_ASSERT_EQUAL(leak_flag_of(d.pool, slot), 1);
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+	sleep_ms(100);
+	CU_ASSERT(log_has(log, "leaked lease"));
+	CU_ASSERT_EQUAL(leak_flag_of(d.pool, slot), 0);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	unlink(log);
+}
+
+int main(void)
+{
+	static const struct pp_test tests[] = {
+		{ "min warm, idle close down to min, max lifetime", test_min_warm_idle_close_and_lifetime },
+		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
+		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
+		{ "failover to the second backend and back", test_failover_and_back },
+		{ "leak detection: logged and flagged", test_leak_detection },
+	};
+	return pp_test_main("ops", tests, PP_ARRAY_LEN(tests), NULL, NULL);
+}
