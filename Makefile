@@ -30,7 +30,7 @@ PKG          := pkg-config
 #   cunit        [libcunit1-dev]    the test runner
 #   libmicrohttpd, sqlite3 [libmicrohttpd-dev libsqlite3-dev] reference backend
 #   inih         [libinih-dev]      the config file
-DEB_PACKAGES := build-essential pkg-config curl libmsgpack-dev libcurl4-openssl-dev \
+DEB_PACKAGES := build-essential pkg-config curl openssl libmsgpack-dev libcurl4-openssl-dev \
                 libbsd-dev libjansson-dev libcunit1-dev libmicrohttpd-dev \
                 libsqlite3-dev libinih-dev procps
 pc_cflags     = $(shell $(PKG) --cflags $(1))

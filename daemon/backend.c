@@ -130,14 +130,15 @@ bool pd_backend_probe_due(struct pd_backends *b, uint32_t *idx)
 }
 
 /* Node idx failed: mark down (once), double the backoff, fail over. */
-static void report_failure(struct pd_backends *b, uint32_t idx)
+static void report_failure(struct pd_backends *b, uint32_t idx, const char *why)
 {
 	uint32_t cur = atomic_load(&b->current);
 	if (idx != cur)
 		return; /* a probe of the first node failed: stay where we are */
 	uint32_t bo = atomic_load(&b->backoff_ms);
 	if (!atomic_exchange(&b->down, true)) {
-		pd_warn("backend %s down; failing requests fast, probing with backoff", b->names[cur]);
+		pd_warn("backend %s down (%s); failing requests fast, probing with backoff", b->names[cur],
+			why && *why ? why : "unreachable");
 		bo = PD_BACKOFF_MIN_MS;
 	} else {
 		bo = bo * 2 > PD_BACKOFF_MAX_MS ? PD_BACKOFF_MAX_MS : bo * 2;
@@ -179,7 +180,7 @@ static void report_success(struct pd_backends *b, uint32_t idx)
 		atomic_store(&b->primary_probe_ns, pp_now_ns() + PD_PRIMARY_RETRY_MS * PP_NS_PER_MS);
 }
 
-void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached)
+void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached, const char *why)
 {
 	/* The common case, a working node reporting success, takes no lock. */
 	if (reached && !atomic_load_explicit(&b->down, memory_order_relaxed) &&
@@ -189,7 +190,7 @@ void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached)
 	if (reached)
 		report_success(b, idx);
 	else
-		report_failure(b, idx);
+		report_failure(b, idx, why);
 	pthread_mutex_unlock(&b->lock);
 	publish(b);
 }

@@ -69,8 +69,8 @@ bool pd_backend_fail_fast(struct pd_backends *b);
 bool pd_backend_probe_due(struct pd_backends *b, uint32_t *idx);
 
 /* Report the outcome of a request or probe on node idx: reached it (any
- * HTTP answer) or not.  Drives down/up, backoff and failover; logs each
+ * HTTP answer) or not (why: libcurl's error text, for the log).  Drives down/up, backoff and failover; logs each
  * transition once. */
-void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached);
+void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached, const char *why);
 
 #endif

@@ -476,7 +476,8 @@ static bool serve_transfer(struct pd_slot_worker *w, struct pd_exchange *x, int 
 	pd_note_connection(w);
 	if (!interrupted) {
 		bool unreachable = pd_curl_unreachable(w->easy, res);
-		pd_backend_report(&w->d->backends, w->cache.backend, !unreachable);
+		pd_backend_report(&w->d->backends, w->cache.backend, !unreachable,
+				  x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
 		if (unreachable || res != CURLE_OK)
 			atomic_store_explicit(&pd_wslot(w)->conn_since_ns, 0, memory_order_relaxed);
 	}

@@ -33,7 +33,7 @@ bool pd_health_check(struct pd_slot_worker *w, uint32_t backend)
 	pd_req_cache_clear(&w->cache); /* the handle no longer points at the cached URL */
 	bool reached = !pd_curl_unreachable(w->easy, res);
 	bool healthy = res == CURLE_OK && status >= 200 && status < 300;
-	pd_backend_report(&w->d->backends, idx, reached);
+	pd_backend_report(&w->d->backends, idx, reached, x.errbuf[0] ? x.errbuf : curl_easy_strerror(res));
 	pd_set_conn_state(w, res == CURLE_OK ? PP_CONN_UP : PP_CONN_DOWN);
 	if (res != CURLE_OK)
 		atomic_store_explicit(&s->conn_since_ns, 0, memory_order_relaxed);

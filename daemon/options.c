@@ -251,8 +251,10 @@ static int url_check(const char *u, size_t n, char *why, size_t wl)
  * command line's replaces the file's). */
 static int set_urls(struct pd_options *o, const char *v, bool first, char *why, size_t wl)
 {
-	if (first)
+	if (first) {
 		o->nbackends = 0;
+		memset(o->backends, 0, sizeof o->backends); /* comparable with memcmp */
+	}
 	for (;;) {
 		while (*v == ' ' || *v == '\t')
 			v++;
@@ -284,6 +286,8 @@ static int opt_apply(struct pd_options *o, const struct opt_def *d, const char *
 	uint32_t u;
 	bool range;
 	int i;
+	if (d->kind == OPT_STR || d->kind == OPT_PATH || d->kind == OPT_POOL || d->kind == OPT_WORD)
+		memset(field, 0, d->size); /* no stale bytes after the NUL: memcmp works */
 	switch (d->kind) {
 	case OPT_FLAG:
 	case OPT_NOFLAG:
@@ -362,7 +366,7 @@ void pd_options_defaults(struct pd_options *o)
 
 void pd_options_default_pidfile(const char *pool, char *buf, size_t len)
 {
-	if (geteuid() == 0) {
+	if (geteuid() == 0 || access("/run/phantompool", W_OK) == 0) { /* root, or the unit's RuntimeDirectory */
 		snprintf(buf, len, "/run/phantompool/%s.pid", pool);
 		return;
 	}

@@ -109,8 +109,9 @@ void pd_options_print(const struct pd_options *o, FILE *f);
 /* true when log lines go to stderr: log_target "stderr", or "auto" with -f. */
 bool pd_options_log_to_stderr(const struct pd_options *o);
 
-/* Default pidfile for a pool: /run/phantompool/<pool>.pid as root,
- * else $XDG_RUNTIME_DIR (or /tmp)/phantompool-<pool>.pid. */
+/* Default pidfile for a pool: /run/phantompool/<pool>.pid as root or when
+ * that directory is writable (systemd's RuntimeDirectory for a service
+ * user), else $XDG_RUNTIME_DIR (or /tmp)/phantompool-<pool>.pid. */
 void pd_options_default_pidfile(const char *pool, char *buf, size_t len);
 
 #endif

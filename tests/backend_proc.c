@@ -53,32 +53,64 @@ static void exec_backend(int out_fd, pid_t parent, char **argv)
 	_exit(127);
 }
 
-/* Read from fd until a full line arrives or deadline_ms passes; parse
- * "listening ADDR:PORT".  Returns the port, or -1. */
-static int read_listening_line(int fd, long long deadline_ms)
+/* The port after the last ':' of the text after prefix in line, or -1. */
+static int line_port(const char *line, const char *prefix)
 {
-	char buf[256];
-	size_t len = 0;
 	const char *colon;
 
-	while (len + 1 < sizeof buf && !memchr(buf, '\n', len)) {
+	if (strncmp(line, prefix, strlen(prefix)) || !(colon = strrchr(line, ':')))
+		return -1;
+	return atoi(colon + 1);
+}
+
+/* Read the backend's startup lines from fd until deadline_ms: "listening
+ * [https://]ADDR:PORT" (sets b->port, b->tls), then, if want_debug,
+ * "debug listening ADDR:PORT" (sets b->debug_port).  0 or -1. */
+static int read_listening_lines(int fd, long long deadline_ms, int want_debug,
+				struct pp_backend *b)
+{
+	char buf[512];
+	size_t len = 0;
+
+	for (;;) {
+		char *nl;
+		while ((nl = memchr(buf, '\n', len))) {
+			*nl = '\0';
+			if (!b->port && (b->port = line_port(buf, "listening ")) > 0)
+				b->tls = !strncmp(buf + 10, "https://", 8);
+			else if (want_debug && !b->debug_port)
+				b->debug_port = line_port(buf, "debug listening ");
+			if (b->port <= 0 || b->port > 65535 ||
+			    (b->debug_port && (b->debug_port < 0 || b->debug_port > 65535)))
+				return -1;
+			if (!want_debug || b->debug_port)
+				return 0;
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len);
+		}
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		long long left = deadline_ms - now_ms();
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+		if (len + 1 >= sizeof buf || left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return -1;
 		ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
 		if (n <= 0)
 			return -1;	/* the child exited */
 		len += (size_t)n;
 	}
-	buf[len] = '\0';
-	if (strncmp(buf, "listening ", 10) || !(colon = strrchr(buf, ':')))
-		return -1;
-	return atoi(colon + 1);
 }
 
-/* argv for the backend in out[]: binary, defaults, extra_args, NULL. */
-static int build_argv(char **out, const char *const *extra)
+/* 1 if the NULL-terminated list has the string s. */
+static int has_arg(const char *const *list, const char *s)
+{
+	for (; list && *list; list++)
+		if (!strcmp(*list, s))
+			return 1;
+	return 0;
+}
+
+/* argv for the backend in out[]: binary, defaults, extra_args, NULL.
+ * *debug: whether the backend will have a debug port. */
+static int build_argv(char **out, const char *const *extra, int *debug)
 {
 	int n = 0;
 
@@ -87,6 +119,12 @@ static int build_argv(char **out, const char *const *extra)
 	out[n++] = "0";
 	if (!getenv("PP_BACKEND_VERBOSE"))
 		out[n++] = "--quiet";
+	*debug = has_arg(extra, "--debug-port");
+	if (!*debug && has_arg(extra, "--tls-cert")) {
+		out[n++] = "--debug-port";	/* so that the probe needs no TLS */
+		out[n++] = "0";
+		*debug = 1;
+	}
 	for (; extra && *extra; extra++) {
 		if (n + 1 >= BACKEND_MAX_ARGS)
 			return -1;
@@ -99,12 +137,12 @@ static int build_argv(char **out, const char *const *extra)
 int pp_backend_start(struct pp_backend *b, const char *const *extra_args)
 {
 	char *argv[BACKEND_MAX_ARGS];
-	int fds[2], port;
+	int fds[2], ok, want_debug;
 	pid_t parent = getpid();
 
 	memset(b, 0, sizeof *b);
 	b->exit_status = -1;
-	if (build_argv(argv, extra_args) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
+	if (build_argv(argv, extra_args, &want_debug) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
 		free(argv[0]);
 		return -1;
 	}
@@ -113,18 +151,19 @@ int pp_backend_start(struct pp_backend *b, const char *const *extra_args)
 		exec_backend(fds[1], parent, argv);
 	free(argv[0]);
 	close(fds[1]);
-	port = b->pid > 0 ? read_listening_line(fds[0], now_ms() + BACKEND_START_MS) : -1;
+	ok = b->pid > 0 &&
+	     read_listening_lines(fds[0], now_ms() + BACKEND_START_MS, want_debug, b) == 0;
 	close(fds[0]);
-	if (port <= 0 || port > 65535) {
+	if (!ok) {
 		if (b->pid > 0) {
 			kill(b->pid, SIGKILL);
 			waitpid(b->pid, NULL, 0);
 		}
-		b->pid = 0;
+		memset(b, 0, sizeof *b);
+		b->exit_status = -1;
 		return -1;
 	}
-	b->port = port;
-	snprintf(b->url, sizeof b->url, "http://127.0.0.1:%d", port);
+	snprintf(b->url, sizeof b->url, "%s://127.0.0.1:%d", b->tls ? "https" : "http", b->port);
 	return 0;
 }
 
@@ -206,9 +245,12 @@ int pp_backend_connections(const struct pp_backend *b, long *accepted, long *ope
 	char buf[2048];
 	size_t len = 0;
 	ssize_t n;
-	int fd = connect_loopback(b->port);
+	int fd;
 	const char *body;
 
+	if (b->tls && !b->debug_port)
+		return -1;	/* the raw probe speaks no TLS */
+	fd = connect_loopback(b->debug_port ? b->debug_port : b->port);
 	if (fd < 0)
 		return -1;
 	if (write(fd, request, sizeof request - 1) != (ssize_t)(sizeof request - 1)) {

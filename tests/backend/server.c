@@ -6,12 +6,19 @@
  * status code of the answer (the body stays the route's JSON, "{}" if it
  * had none); ?close=1 adds "Connection: close" so the server closes the
  * connection after the answer.
+ *
+ * TLS (server.h): the main port serves HTTPS when a certificate is given;
+ * with a client CA, every request on a connection without a verified
+ * client certificate gets 403.  The GnuTLS call that checks the client
+ * certificate is looked up at run time (libmicrohttpd has already loaded
+ * GnuTLS), so the backend links no TLS library of its own.
  */
 #include "server.h"
 #include "routes.h"
 #include "store.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,13 +31,23 @@
 #define FNV1A64_PRIME 0x100000001b3ULL
 
 static const struct server_opts *opts;
-static struct MHD_Daemon *daemon_handle;
+static struct MHD_Daemon *daemon_handle, *debug_handle;
 static atomic_int stopping;
 static atomic_long accepted_all, open_all, accepted_probe, open_probe;
+
+/* gnutls_certificate_verify_peers2(session, &status), from GnuTLS. */
+typedef int (*verify_peers_fn)(void *session, unsigned *status);
+static verify_peers_fn verify_peers;
+
+/* The notify_connection closure of the main port; the debug port's is
+ * NULL, so its connections are not counted. */
+static int main_port_tag;
 
 /* Per-TCP-connection state (MHD socket context). */
 struct conn_state {
 	int probe;
+	int debug;		/* on the debug port */
+	int client_cert;	/* 0: not checked yet, 1: verified, -1: not */
 };
 
 int server_stopping(void)
@@ -43,17 +60,22 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	struct conn_state *s = *ctx;
+	int counted = cls == &main_port_tag;
 
-	(void)cls;
 	(void)c;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		atomic_fetch_add(&accepted_all, 1);
-		atomic_fetch_add(&open_all, 1);
-		*ctx = calloc(1, sizeof(struct conn_state));
+		if (counted) {
+			atomic_fetch_add(&accepted_all, 1);
+			atomic_fetch_add(&open_all, 1);
+		}
+		*ctx = s = calloc(1, sizeof(struct conn_state));
+		if (s)
+			s->debug = !counted;
 		return;
 	}
-	atomic_fetch_sub(&open_all, 1);
-	if (s && s->probe)
+	if (counted)
+		atomic_fetch_sub(&open_all, 1);
+	if (counted && s && s->probe)
 		atomic_fetch_sub(&open_probe, 1);
 	free(s);
 	*ctx = NULL;
@@ -66,7 +88,7 @@ void server_connection_stats(struct req *r, int mark_probe, long *accepted,
 		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn_state *s = ci ? ci->socket_context : NULL;
 
-	if (mark_probe && s && !s->probe) {
+	if (mark_probe && s && !s->debug && !s->probe) {
 		s->probe = 1;
 		atomic_fetch_add(&accepted_probe, 1);
 		atomic_fetch_add(&open_probe, 1);
@@ -185,10 +207,38 @@ static void delay_ms(long ms)
 	}
 }
 
-/* Run the route (or the 404/405/401/413 answer that replaces it). */
+/* 1 if r may go on as far as client certificates go: no client CA is
+ * configured, r came in on the debug port, or its connection's client
+ * certificate verifies against the client CA (checked once per
+ * connection). */
+static int client_cert_ok(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_state *s;
+	unsigned status = ~0u;
+
+	if (!opts->tls_client_ca_pem)
+		return 1;
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	s = ci ? ci->socket_context : NULL;
+	if (!s)
+		return 0;
+	if (s->debug)
+		return 1;
+	if (!s->client_cert) {
+		ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		s->client_cert = ci && ci->tls_session &&
+				 verify_peers(ci->tls_session, &status) == 0 && status == 0 ? 1 : -1;
+	}
+	return s->client_cert > 0;
+}
+
+/* Run the route (or the 403/404/405/401/413 answer that replaces it). */
 static void dispatch(struct req *r)
 {
-	if (!r->route) {
+	if (!client_cert_ok(r)) {
+		reply_error(r, 403, "client certificate missing or not trusted");
+	} else if (!r->route) {
 		reply_error(r, r->path_known ? 405 : 404, "%s: %s", r->method,
 			    r->path_known ? "method not allowed here" : "no such route");
 	} else if (!(r->route->flags & ROUTE_PUBLIC) && !authorized(r)) {
@@ -296,42 +346,103 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-int server_start(const struct server_opts *o, unsigned *port)
+/* Start one libmicrohttpd daemon on bind:port with flags; tls_items
+ * (ending in MHD_OPTION_END) adds options.  notify_cls: &main_port_tag or
+ * NULL (debug port).  Returns the daemon and the bound port, or NULL. */
+static struct MHD_Daemon *start_one(const struct server_opts *o, unsigned flags, unsigned port,
+				    void *notify_cls, struct MHD_OptionItem *tls_items,
+				    unsigned *bound)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port) };
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_POLL | (o->quiet ? 0 : MHD_USE_ERROR_LOG);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	const union MHD_DaemonInfo *info;
+	struct MHD_Daemon *d;
 
-	opts = o;
 	if (inet_pton(AF_INET, o->bind, &sa.sin_addr) != 1) {
 		fprintf(stderr, "phantomdb-ref: bad bind address %s\n", o->bind);
-		return -1;
+		return NULL;
 	}
-	daemon_handle = MHD_start_daemon(
+	d = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, notify_cls,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout,
 		MHD_OPTION_CONNECTION_LIMIT, 4096u,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
+		MHD_OPTION_ARRAY, tls_items,
 		MHD_OPTION_END);
-	if (!daemon_handle) {
-		fprintf(stderr, "phantomdb-ref: cannot listen on %s:%u\n", o->bind, o->port);
+	if (!d) {
+		fprintf(stderr, "phantomdb-ref: cannot listen on %s:%u%s\n", o->bind, port,
+			flags & MHD_USE_TLS ? " with TLS (bad certificate or key?)" : "");
+		return NULL;
+	}
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	*bound = info ? info->port : port;
+	return d;
+}
+
+/* Check that TLS can be served as o asks; 0 or -1 (message on stderr). */
+static int tls_check(const struct server_opts *o)
+{
+	if (!o->tls_cert_pem)
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		fprintf(stderr, "phantomdb-ref: this libmicrohttpd was built without TLS "
+			"support (MHD_FEATURE_TLS); --tls-cert cannot be served\n");
 		return -1;
 	}
-	info = MHD_get_daemon_info(daemon_handle, MHD_DAEMON_INFO_BIND_PORT);
-	*port = info ? info->port : o->port;
+	if (o->tls_client_ca_pem &&
+	    !(verify_peers = (verify_peers_fn)dlsym(RTLD_DEFAULT, "gnutls_certificate_verify_peers2"))) {
+		fprintf(stderr, "phantomdb-ref: libmicrohttpd's TLS library is not GnuTLS "
+			"(no gnutls_certificate_verify_peers2); --tls-client-ca unsupported\n");
+		return -1;
+	}
+	return 0;
+}
+
+int server_start(const struct server_opts *o, unsigned *port, unsigned *debug_port)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_POLL | (o->quiet ? 0 : MHD_USE_ERROR_LOG);
+	struct MHD_OptionItem tls_items[4], none[1] = { { MHD_OPTION_END, 0, NULL } };
+	int n = 0;
+
+	opts = o;
+	if (tls_check(o) < 0)
+		return -1;
+	if (o->tls_cert_pem) {
+		tls_items[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+							  (void *)o->tls_cert_pem };
+		tls_items[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+							  (void *)o->tls_key_pem };
+		if (o->tls_client_ca_pem)
+			tls_items[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+								  (void *)o->tls_client_ca_pem };
+	}
+	tls_items[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	daemon_handle = start_one(o, flags | (o->tls_cert_pem ? MHD_USE_TLS : 0), o->port,
+				  &main_port_tag, tls_items, port);
+	if (!daemon_handle)
+		return -1;
+	if (o->debug_port >= 0) {
+		debug_handle = start_one(o, flags, (unsigned)o->debug_port, NULL, none, debug_port);
+		if (!debug_handle) {
+			MHD_stop_daemon(daemon_handle);
+			daemon_handle = NULL;
+			return -1;
+		}
+	}
 	return 0;
 }
 
 void server_stop(void)
 {
 	atomic_store(&stopping, 1);
+	if (debug_handle)
+		MHD_stop_daemon(debug_handle);
 	if (daemon_handle)
 		MHD_stop_daemon(daemon_handle);
-	daemon_handle = NULL;
+	debug_handle = daemon_handle = NULL;
 }
