@@ -40,7 +40,7 @@ static int parse_all(const char *const *urls, uint32_t n, CURLU **out, char (*na
 	return 0;
 }
 
-static void publish(struct pd_backends *b)
+void pd_backends_publish(struct pd_backends *b)
 {
 	if (!b->hdr)
 		return;
@@ -58,7 +58,7 @@ int pd_backends_init(struct pd_backends *b, const char *const *urls, uint32_t n)
 	b->n = n;
 	atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
 	pthread_mutex_init(&b->lock, NULL);
-	publish(b);
+	pd_backends_publish(b);
 	return 0;
 }
 
@@ -79,7 +79,7 @@ int pd_backends_replace(struct pd_backends *b, const char *const *urls, uint32_t
 	atomic_store(&b->down, false);
 	atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
 	pthread_mutex_unlock(&b->lock);
-	publish(b);
+	pd_backends_publish(b);
 	return 0;
 }
 
@@ -192,5 +192,5 @@ void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached, const 
 	else
 		report_failure(b, idx, why);
 	pthread_mutex_unlock(&b->lock);
-	publish(b);
+	pd_backends_publish(b);
 }

@@ -47,6 +47,9 @@ int pd_backends_replace(struct pd_backends *b, const char *const *urls, uint32_t
 
 void pd_backends_free(struct pd_backends *b);
 
+/* Write the node in use and whether it is up into b->hdr (if set). */
+void pd_backends_publish(struct pd_backends *b);
+
 /* A new URL for path on the node in use (or on node *want if it is not
  * UINT32_MAX: probes).  Sets *idx to the node and *gen to the list's
  * generation, which changes whenever the node in use or the list does.

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	}
 	pidfile_write(d.pidfile);
 	d.backends.hdr = d.seg.hdr; /* publish the backend's state from now on */
-	pd_backend_report(&d.backends, 0, true, NULL);
+	pd_backends_publish(&d.backends);
 	if (pd_slots_start(&d) < 0) {
 		shutdown_daemon(&d);
 		return 1;

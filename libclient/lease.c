@@ -187,7 +187,8 @@ static int lease_from(struct pp_att *a, int timeout_ms, uint64_t *deadline, stru
 		if (*deadline == UINT64_MAX - 1)
 			*deadline = pp_deadline_ms(timeout_ms);
 		r = lease_sleep(a, *deadline, out);
-		note_wait(a->seg.hdr, t0);
+		if (r == 0)
+			note_wait(a->seg.hdr, t0); /* the histogram holds leases that slept */
 	}
 	if (r == PP_ETIMEDOUT) {
 		atomic_fetch_add_explicit(&a->seg.hdr->lease_timeouts, 1, memory_order_relaxed);

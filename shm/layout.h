@@ -36,7 +36,7 @@
 #include "ring.h"
 
 #define PP_SHM_MAGIC 0x4c4f4f504d544850ull /* "PHTMPOOL" read little-endian */
-#define PP_LAYOUT_VERSION 1u
+#define PP_LAYOUT_VERSION 2u /* 2: waiter table before the slots */
 #define PP_POOL_NAME_MAX 40 /* characters, without the NUL */
 #define PP_MAX_SLOTS 4096u
 #define PP_RING_MIN 4096u
