@@ -131,9 +131,9 @@ FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOU
 $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_ring: $(B)/fuzz/%: fuzz/%.c shm/frame.c shm/ring.c shm/futex.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,msgpack) $(call pc_libs,msgpack)
-$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/options.c daemon/config.c daemon/log.c shm/segment.c shm/errors.c
+$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/options.c daemon/config.c $(SHM_LIB)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -DPD_FUZZ -o $@ $^ $(call pc_cflags,inih libbsd) $(call pc_libs,inih libbsd) -lrt
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,inih libbsd msgpack) $(call pc_libs,inih libbsd msgpack) -lrt
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  n=$$(basename $$t); c=fuzz/corpus/$${n#fuzz_}; mkdir -p $(B)/fuzz/work-$$n; \

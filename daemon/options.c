@@ -276,6 +276,47 @@ static int set_urls(struct pd_options *o, const char *v, bool first, char *why, 
 	}
 }
 
+/* A number option: decimal (or octal for OPT_MODE) in d->lo..d->hi. */
+static int set_number(const struct opt_def *d, const char *v, uint32_t *field, char *why, size_t wl)
+{
+	uint32_t u;
+	bool range;
+	if (parse_u32(v, d->kind == OPT_MODE ? 8 : 10, &u, &range) < 0 && !range) {
+		snprintf(why, wl, "'%.64s' is not %s number", v, d->kind == OPT_MODE ? "an octal" : "a");
+		return -1;
+	}
+	if (range || u < d->lo || u > d->hi) {
+		if (d->kind == OPT_MODE)
+			snprintf(why, wl, "%.64s is out of range (%04o..%04o)", v, d->lo, d->hi);
+		else
+			snprintf(why, wl, "%.64s is out of range (%u..%u)", v, d->lo, d->hi);
+		return -1;
+	}
+	if ((d->flags & OF_POW2) && (u & (u - 1))) {
+		snprintf(why, wl, "%u is not a power of two", u);
+		return -1;
+	}
+	*field = u;
+	return 0;
+}
+
+/* A word option: one of d->words, stored as its index or as the word. */
+static int set_word(const struct opt_def *d, const char *v, char *field, char *why, size_t wl)
+{
+	int i = word_index(d->words, v);
+	if (i < 0) {
+		int n = snprintf(why, wl, "'%.64s' is not one of:", v);
+		for (int w = 0; d->words[w] && n > 0 && (size_t)n < wl; w++)
+			n += snprintf(why + n, wl - (size_t)n, "%s %s", w ? "," : "", d->words[w]);
+		return -1;
+	}
+	if (d->kind == OPT_ENUM)
+		*(int *)field = i;
+	else
+		strlcpy(field, d->words[i], d->size);
+	return 0;
+}
+
 /* Store one option's value.  base: directory for relative paths; first:
  * the first value of this option in this layer (lists restart).
  * Returns 0, or -1 with the reason in why. */
@@ -283,9 +324,6 @@ static int opt_apply(struct pd_options *o, const struct opt_def *d, const char *
 		     bool first, char *why, size_t wl)
 {
 	char *field = (char *)o + d->off;
-	uint32_t u;
-	bool range;
-	int i;
 	if (d->kind == OPT_STR || d->kind == OPT_PATH || d->kind == OPT_POOL || d->kind == OPT_WORD)
 		memset(field, 0, d->size); /* no stale bytes after the NUL: memcmp works */
 	switch (d->kind) {
@@ -300,23 +338,7 @@ static int opt_apply(struct pd_options *o, const struct opt_def *d, const char *
 		return -1;
 	case OPT_U32:
 	case OPT_MODE:
-		if (parse_u32(v, d->kind == OPT_MODE ? 8 : 10, &u, &range) < 0 && !range) {
-			snprintf(why, wl, "'%.64s' is not %s number", v, d->kind == OPT_MODE ? "an octal" : "a");
-			return -1;
-		}
-		if (range || u < d->lo || u > d->hi) {
-			if (d->kind == OPT_MODE)
-				snprintf(why, wl, "%.64s is out of range (0%o..0%o)", v, d->lo, d->hi);
-			else
-				snprintf(why, wl, "%.64s is out of range (%u..%u)", v, d->lo, d->hi);
-			return -1;
-		}
-		if ((d->flags & OF_POW2) && (u & (u - 1))) {
-			snprintf(why, wl, "%u is not a power of two", u);
-			return -1;
-		}
-		*(uint32_t *)field = u;
-		return 0;
+		return set_number(d, v, (uint32_t *)field, why, wl);
 	case OPT_STR:
 		if (strlcpy(field, v, d->size) < d->size)
 			return 0;
@@ -334,17 +356,7 @@ static int opt_apply(struct pd_options *o, const struct opt_def *d, const char *
 		return -1;
 	case OPT_ENUM:
 	case OPT_WORD:
-		if ((i = word_index(d->words, v)) < 0) {
-			int n = snprintf(why, wl, "'%.64s' is not one of:", v);
-			for (int w = 0; d->words[w] && n > 0 && (size_t)n < wl; w++)
-				n += snprintf(why + n, wl - (size_t)n, "%s %s", w ? "," : "", d->words[w]);
-			return -1;
-		}
-		if (d->kind == OPT_ENUM)
-			*(int *)field = i;
-		else
-			strlcpy(field, d->words[i], d->size);
-		return 0;
+		return set_word(d, v, field, why, wl);
 	case OPT_URLS:
 		return set_urls(o, v, first, why, wl);
 	}
@@ -776,6 +788,24 @@ void pd_options_print(const struct pd_options *o, FILE *f)
 			break;
 		}
 	}
+}
+
+bool pd_options_info(size_t i, struct pd_option_info *out)
+{
+	if (i >= NOPTS)
+		return false;
+	const struct opt_def *d = &opt_table[i];
+	*out = (struct pd_option_info){
+		.name = d->name,
+		.short_name = d->short_name,
+		.cli = d->flags & OF_CLI,
+		.file = d->flags & OF_FILE,
+		.live = opt_table[opt_canon(d)].flags & OF_LIVE,
+		.alias = d->flags & OF_ALIAS,
+		.def = d->def,
+	};
+	opt_key(d, out->key, sizeof out->key);
+	return true;
 }
 
 bool pd_options_log_to_stderr(const struct pd_options *o)

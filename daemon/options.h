@@ -106,6 +106,22 @@ void pd_options_diff(const struct pd_options *old, const struct pd_options *new,
  * one backend line per URL) to f. */
 void pd_options_print(const struct pd_options *o, FILE *f);
 
+/* One row of the option table, for tests and tools (see pd_options_info). */
+struct pd_option_info {
+	const char *name;    /* long option, e.g. "ring-size" */
+	char key[32];        /* its config key, e.g. "ring_size" */
+	int short_name;      /* e.g. 'p'; 0: none */
+	bool cli;            /* a command-line option */
+	bool file;           /* a config-file key */
+	bool live;           /* a SIGHUP reload applies a new value */
+	bool alias;          /* another spelling of an earlier option */
+	const char *def;     /* default as the file spells it; NULL: none or computed */
+};
+
+/* Row i of the option table (0, 1, ... in --help order) into *out.
+ * Returns false past the last row. */
+bool pd_options_info(size_t i, struct pd_option_info *out);
+
 /* true when log lines go to stderr: log_target "stderr", or "auto" with -f. */
 bool pd_options_log_to_stderr(const struct pd_options *o);
 
