@@ -27,6 +27,7 @@ struct pd_daemon {
 	atomic_bool stopping;
 	struct pd_slot_worker *workers; /* [seg.nslots] */
 	struct pd_backends backends; /* the PhantomDB nodes */
+	int lock_kind;               /* pp_owner_lock_kind() */
 	int argc;                    /* saved for reloads */
 	char **argv;
 };

@@ -168,6 +168,7 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	d.argc = argc;
 	d.argv = argv;
+	d.lock_kind = pp_owner_lock_kind();
 	pd_log_init(pd_options_log_to_stderr(&d.opt), d.opt.log_level, "phantompoold");
 	sigset_t sigs;
 	sigemptyset(&sigs);

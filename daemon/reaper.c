@@ -1,6 +1,9 @@
 /* reaper.c - see reaper.h. */
 #include "reaper.h"
 
+#include <errno.h>
+#include <signal.h>
+
 #include "clock.h"
 #include "log.h"
 #include "slot_worker.h"
@@ -34,30 +37,107 @@ static void slot_clear_dead_lock(struct pd_daemon *d, uint32_t i, uint32_t w)
 	}
 }
 
-/* Decide what one slot needs.  Every value read here is untrusted. */
-static bool reaper_check_slot(struct pd_daemon *d, uint32_t i)
+/* A slot corrupted by a worker (garbage state, a scribbled mutex, a lock
+ * word naming a thread that does not exist): quarantine it (RESETTING) and
+ * have its thread re-initialise the owner lock and reset it.  Logged once
+ * per episode. */
+static bool slot_corrupt_reset(struct pd_daemon *d, uint32_t i, uint32_t st, const char *why)
 {
 	struct pp_slot *s = pp_seg_slot(&d->seg, i);
-	uint32_t w = atomic_load_explicit(pp_slot_lock_word(s), memory_order_acquire);
-	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
-	switch (st) {
-	case PP_SLOT_FREE:
-		if (pp_lock_word_owner_died(w))
-			slot_clear_dead_lock(d, i, w);
+	struct pd_slot_worker *w = &d->workers[i];
+	if (!w->anomaly_logged)
+		pd_warn("slot %u: %s (state %u); quarantined for a reset", i, why, st);
+	w->anomaly_logged = true;
+	/* Set before the handover: the slot thread reads it once it sees
+	 * RESETTING (the CAS orders this store before that). */
+	atomic_store(&w->reinit_lock, true);
+	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_RESETTING)) {
+		atomic_store(&w->reinit_lock, false);
 		return false;
-	case PP_SLOT_LEASED:
-	case PP_SLOT_BUSY:
-		return pp_lock_word_owner_died(w) && slot_reclaim(d, i, st, w);
-	case PP_SLOT_RECLAIM:
-		/* Handed over by a releaser or claimer: wait until unlocked. */
-		return (w & FUTEX_TID_MASK) == 0 && slot_reclaim(d, i, st, w);
-	case PP_SLOT_RESETTING:
-	case PP_SLOT_DISABLED:
-		return false;
-	default:
-		pd_warn("slot %u: garbage state %u in the segment; resetting it", i, st);
-		return (w & FUTEX_TID_MASK) == 0 && slot_reclaim(d, i, st, w);
 	}
+	pd_slot_request_reset(w, 0);
+	return true;
+}
+
+/* Does the lock word name a thread that no longer exists?  Only
+ * corruption does that: the kernel marks a dying holder's word
+ * FUTEX_OWNER_DIED.  A system call, so at most once a second per slot. */
+static bool lock_owner_vanished(struct pd_slot_worker *w, uint32_t word, uint64_t now)
+{
+	pid_t tid = (pid_t)(word & FUTEX_TID_MASK);
+	if (!tid)
+		return false;
+	if (tid == w->gone_tid)
+		return true; /* the verdict of the last check stands */
+	if (now < w->next_tid_check_ns)
+		return false;
+	w->next_tid_check_ns = now + PP_NS_PER_S;
+	bool gone = kill(tid, 0) < 0 && errno == ESRCH;
+	w->gone_tid = gone ? tid : 0;
+	return gone;
+}
+
+/* Something looks wrong with slot i: act only if exactly the same picture
+ * (state, token, lock word) was seen on the previous tick too, so a lease
+ * or release that raced with our reads is never mistaken for corruption. */
+static bool anomaly_confirmed(struct pd_slot_worker *w, uint32_t st, uint32_t word, uint64_t token)
+{
+	uint64_t key = ((uint64_t)st << 32 | word) ^ (token * 0x9e3779b97f4a7c15ull);
+	bool same = w->suspect_key == key && w->suspect_seen;
+	w->suspect_key = key;
+	w->suspect_seen = true;
+	return same;
+}
+
+/* What is wrong with a slot in state st whose lock word is w, or NULL. */
+static const char *slot_anomaly(struct pd_daemon *d, uint32_t i, uint32_t st, uint32_t w, uint64_t now)
+{
+	struct pp_slot *s = pp_seg_slot(&d->seg, i);
+	struct pd_slot_worker *wk = &d->workers[i];
+	uint32_t tid = w & FUTEX_TID_MASK;
+	if (!pp_owner_lock_sane(&s->owner_lock, d->lock_kind))
+		return "owner lock overwritten";
+	/* No holder ever writes such a state: reset whoever holds the lock. */
+	if (st >= PP_SLOT_NSTATES || st == PP_SLOT_DISABLED) /* the daemon never sets DISABLED */
+		return "garbage state";
+	if ((st == PP_SLOT_LEASED || st == PP_SLOT_BUSY) && !tid && !pp_lock_word_owner_died(w))
+		return "held but unlocked";
+	if (st != PP_SLOT_RESETTING && lock_owner_vanished(wk, w, now))
+		return "lock held by a thread that does not exist";
+	return NULL;
+}
+
+/* Decide what one slot needs.  Every value read here is untrusted; the
+ * state is read before and after the lock word, so the word belongs to
+ * the state (a lease stores its word before LEASED, a release FREE before
+ * unlocking). */
+static bool reaper_check_slot(struct pd_daemon *d, uint32_t i, uint64_t now)
+{
+	struct pp_slot *s = pp_seg_slot(&d->seg, i);
+	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+	uint32_t w = atomic_load_explicit(pp_slot_lock_word(s), memory_order_acquire);
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != st)
+		return false; /* moving: look again next tick */
+	if (pp_lock_word_owner_died(w)) {
+		if (st == PP_SLOT_FREE) {
+			slot_clear_dead_lock(d, i, w);
+			return false;
+		}
+		if (st == PP_SLOT_LEASED || st == PP_SLOT_BUSY || st == PP_SLOT_RECLAIM)
+			return slot_reclaim(d, i, st, w);
+	}
+	if (st == PP_SLOT_RECLAIM && (w & FUTEX_TID_MASK) == 0)
+		return slot_reclaim(d, i, st, w); /* handed over by a releaser or claimer */
+	const char *why = slot_anomaly(d, i, st, w, now);
+	struct pd_slot_worker *wk = &d->workers[i];
+	if (!why) {
+		wk->suspect_seen = false;
+		if (st == PP_SLOT_FREE)
+			wk->anomaly_logged = false;
+		return false;
+	}
+	uint64_t token = atomic_load_explicit(&s->token, memory_order_relaxed);
+	return anomaly_confirmed(wk, st, w, token) && slot_corrupt_reset(d, i, st, why);
 }
 
 /* A lock-word owner no thread can have (pid_max is at most 2^22): while
@@ -117,7 +197,7 @@ unsigned pd_reaper_scan(struct pd_daemon *d)
 	uint64_t now = pp_now_coarse_ns();
 	uint64_t leak_ns = (uint64_t)pd_live(d)->opt.leak_threshold_ms * PP_NS_PER_MS;
 	for (uint32_t i = 0; i < d->seg.nslots; i++) {
-		n += reaper_check_slot(d, i);
+		n += reaper_check_slot(d, i, now);
 		if (d->workers)
 			leak_check_slot(d, i, leak_ns, now);
 	}

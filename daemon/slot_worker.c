@@ -112,6 +112,11 @@ static void slot_reset(struct pd_slot_worker *w)
 	bool dropped = w->conn_dirty;
 	w->conn_dirty = false;
 	w->broken = false;
+	if (atomic_exchange(&w->reinit_lock, false)) {
+		/* The lock was scribbled on; no live thread holds it (checked by
+		 * the reaper).  Make it a fresh robust mutex. */
+		pp_owner_lock_init(&s->owner_lock);
+	}
 	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->token, 0, memory_order_relaxed);
 	/* Pairs with the acquire re-check of state in claim_slot: empty rings
@@ -150,8 +155,16 @@ static void worker_step(struct pd_slot_worker *w)
 	}
 	uint64_t slice = pp_now_ns() + PD_SLICE_MS * PP_NS_PER_MS;
 	if (w->broken) {
-		/* Nothing to read until the reaper resets us (it wakes this word). */
-		pp_futex_wait(&s->state, atomic_load(&s->state), slice);
+		/* Nobody holds the slot: reset it ourselves (no claimer can take
+		 * it while it shows RESETTING). */
+		uint32_t st = PP_SLOT_FREE;
+		if (atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_RESETTING)) {
+			slot_reset(w);
+			return;
+		}
+		/* Held: wait until its holder releases it and the reaper resets
+		 * it (it wakes this word). */
+		pp_futex_wait(&s->state, st, slice);
 		return;
 	}
 	struct pp_frame f;
@@ -162,9 +175,14 @@ static void worker_step(struct pd_slot_worker *w)
 		pp_frame_wait(&w->req, slice, 0);
 		return;
 	}
-	if (r < 0 || f.type != PP_FRAME_REQ_HEAD) {
+	/* A new exchange starts with an empty response ring; anything else
+	 * means two parties used the slot: never hand out a stale answer. */
+	bool resp_dirty = r == 1 && f.type == PP_FRAME_REQ_HEAD &&
+			  pp_ring_writable(&w->resp) != (ssize_t)w->d->seg.ring_size;
+	if (r < 0 || f.type != PP_FRAME_REQ_HEAD || resp_dirty) {
 		struct pd_exchange x = { .w = w, .deadline_ns = slice };
-		pd_warn("slot %u: garbage in the request ring (%d, type %d); waiting for a reset", w->idx, r, r > 0 ? (int)f.type : 0);
+		pd_warn("slot %u: %s in the request ring (%d, type %d); resetting it", w->idx,
+			resp_dirty ? "a request over an unread response" : "garbage", r, r > 0 ? (int)f.type : 0);
 		pd_exchange_put_error(&x, PP_EPROTO, "malformed request frames");
 		w->broken = true;
 		return;

@@ -53,6 +53,14 @@ struct pd_slot_worker {
 	uint64_t last_used_ns;         /* end of the last exchange or health check */
 	uint64_t applied_gen;          /* pd_live generation of the handle's options */
 	_Atomic uint64_t epoch;        /* bumped every step (reload.c frees old settings) */
+	/* Corruption handling (reaper, main thread; reinit_lock read by the
+	 * slot thread after the RESETTING handover). */
+	_Atomic bool reinit_lock;      /* re-initialise owner_lock in the reset */
+	bool anomaly_logged;
+	bool suspect_seen;
+	uint64_t suspect_key;
+	uint64_t next_tid_check_ns;
+	pid_t gone_tid;                /* lock-word owner found not to exist */
 	/* Leak detection (reaper, main thread only). */
 	uint64_t leak_token;           /* token of the lease flagged as leaked, 0 if none */
 	int32_t leak_pid;

@@ -52,6 +52,7 @@ struct pp_att {
 	_Atomic bool stale;      /* a call saw its daemon gone */
 	_Atomic uint64_t next_check_ns; /* next periodic liveness check (coarse clock) */
 	struct pp_att *older;
+	int lock_kind;           /* pp_owner_lock_kind(), cached */
 };
 
 struct pp_pool {

@@ -36,7 +36,8 @@ static void claim_abandon_dead(struct pp_slot *s)
 static bool claim_slot(struct pp_att *p, uint32_t i, struct pp_lease **out)
 {
 	struct pp_slot *s = pp_seg_slot(&p->seg, i);
-	if (atomic_load_explicit(&s->state, memory_order_relaxed) != PP_SLOT_FREE)
+	if (atomic_load_explicit(&s->state, memory_order_relaxed) != PP_SLOT_FREE ||
+	    !pp_owner_lock_sane(&s->owner_lock, p->lock_kind))
 		return false;
 	int r = pthread_mutex_trylock(&s->owner_lock);
 	if (r == EOWNERDEAD) {
@@ -112,6 +113,8 @@ static int waiter_register(struct pp_att *p)
 	for (uint32_t k = 0; k < PP_MAX_WAITERS; k++) {
 		uint32_t i = (waiter_hint + k) % PP_MAX_WAITERS;
 		pthread_mutex_t *m = &seg->waiters[i].lock;
+		if (!pp_owner_lock_sane(m, p->lock_kind))
+			continue;
 		int r = pthread_mutex_trylock(m);
 		if (r == EOWNERDEAD)
 			pthread_mutex_consistent(m);
@@ -261,6 +264,12 @@ int pp_release(struct pp_lease *l)
 	uint32_t next = (mine && st == PP_SLOT_LEASED) ? PP_SLOT_FREE : PP_SLOT_RECLAIM;
 	/* Pairs with the acquire in claim_slot (via the mutex) and in readers:
 	 * the stamp cleared above is visible before the slot shows FREE. */
+	if (!pp_owner_lock_sane(&s->owner_lock, p->lock_kind)) {
+		/* Scribbled on while we held it: glibc may abort on unlocking it.
+		 * Leave it to the daemon, which re-initialises such locks. */
+		atomic_store_explicit(&s->state, PP_SLOT_RECLAIM, memory_order_release);
+		return PP_ELOST;
+	}
 	atomic_store_explicit(&s->state, next, memory_order_release);
 	pthread_mutex_unlock(&s->owner_lock);
 	if (next == PP_SLOT_FREE)

@@ -57,6 +57,7 @@ static struct pp_att *att_open(pp_pool *p, int *err)
 		return NULL;
 	}
 	a->pool = p;
+	a->lock_kind = pp_owner_lock_kind();
 	atomic_store(&a->next_check_ns, pp_now_coarse_ns() + REATTACH_CHECK_NS);
 	return a;
 }

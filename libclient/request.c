@@ -90,7 +90,7 @@ static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_l
 	}
 	if (body_len < -1 || req->timeout_ms < 0)
 		return PP_EINVAL;
-	uint64_t max = seg->hdr->max_body;
+	uint64_t max = seg->max_body;
 	if (max && body_len > (int64_t)max)
 		return PP_ETOOBIG;
 	return 0;
@@ -111,6 +111,10 @@ static int prepare_lease(struct pp_lease *l)
 	if (pp_ring_init_view(&l->req, &s->req, pp_seg_req_data(seg, l->slot), seg->ring_size) ||
 	    pp_ring_init_view(&l->resp, &s->resp, pp_seg_resp_data(seg, l->slot), seg->ring_size))
 		return PP_EPROTO;
+	/* Between exchanges both rings are empty.  Bytes left over mean the
+	 * slot was shared or scribbled on: never read someone else's answer. */
+	if (pp_ring_readable(&l->resp) != 0 || pp_ring_writable(&l->req) != (ssize_t)seg->ring_size)
+		return PP_EPROTO;
 	return 0;
 }
 
@@ -121,13 +125,17 @@ int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
 		return r;
 	if (l->stage != PP_STAGE_IDLE)
 		return PP_ESTATE;
-	if ((r = check_req(&l->att->seg, req, body_len)) || (r = prepare_lease(l)))
+	if ((r = check_req(&l->att->seg, req, body_len)) != 0)
 		return r;
 	struct pp_slot *s = pp_seg_slot(&l->att->seg, l->slot);
 	uint32_t st = PP_SLOT_LEASED;
 	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY))
 		return PP_ELOST;
-	uint32_t tmo = req->timeout_ms ? (uint32_t)req->timeout_ms : l->att->seg.hdr->request_timeout_ms;
+	/* From here a failure leaves the slot BUSY: releasing it hands it to
+	 * the daemon for a reset. */
+	if ((r = prepare_lease(l)) != 0)
+		return broken(l, r);
+	uint32_t tmo = req->timeout_ms ? (uint32_t)req->timeout_ms : l->att->seg.request_timeout_ms;
 	l->deadline_ns = pp_now_ns() + ((uint64_t)tmo + GRACE_MS) * PP_NS_PER_MS;
 	struct pp_frame f = { .type = PP_FRAME_REQ_HEAD };
 	f.req.method = (struct pp_str){ req->method, (uint32_t)strlen(req->method) };
@@ -157,7 +165,7 @@ int pp_stream_write(struct pp_lease *l, const void *buf, size_t n)
 		return PP_ESTATE;
 	if (n && !buf)
 		return PP_EINVAL;
-	uint64_t max = l->att->seg.hdr->max_body;
+	uint64_t max = l->att->seg.max_body;
 	if ((l->declared >= 0 && l->sent + n > (uint64_t)l->declared) || (max && l->sent + n > max))
 		return PP_ETOOBIG;
 	uint32_t chunk = pp_frame_chunk(l->att->seg.ring_size);
@@ -319,7 +327,7 @@ int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp)
 	if ((r = check_req(&a->seg, req, (int64_t)req->body_len)) != 0)
 		return r;
 	struct pp_lease *l;
-	if ((r = pp_lease(p, (int)a->seg.hdr->lease_timeout_ms, &l)) != 0)
+	if ((r = pp_lease(p, (int)(a->seg.lease_timeout_ms > INT32_MAX ? INT32_MAX : a->seg.lease_timeout_ms), &l)) != 0)
 		return r;
 	r = pp_request(l, req, resp);
 	int rr = pp_release(l);

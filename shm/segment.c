@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "phantompool.h"
+#include "slot.h"
 
 int pp_pool_resolve(const char *pool, char *buf, size_t len)
 {
@@ -66,33 +67,29 @@ static void seg_fill_view(struct pp_seg *seg, void *base, size_t size)
 	seg->ring_size = h->ring_size;
 	seg->generation = h->generation;
 	seg->daemon_pid = h->daemon_pid;
+	seg->max_body = h->max_body;
+	seg->lease_timeout_ms = h->lease_timeout_ms;
+	seg->request_timeout_ms = h->request_timeout_ms;
 	seg->waiters = (struct pp_waiter *)((uint8_t *)base + PP_WAITERS_OFF);
 	seg->slots = (struct pp_slot *)((uint8_t *)base + PP_SLOTS_OFF);
 	seg->rings = (uint8_t *)base + pp_layout_rings_off(h->nslots);
 }
 
-/* Initialise every slot record: robust, process-shared owner locks and
- * empty rings.  Runs before magic is published, so nobody else looks. */
+/* Initialise the waiter records and every slot record: robust,
+ * process-shared owner locks and empty rings.  Runs before magic is
+ * published, so nobody else looks. */
 static int seg_init_slots(struct pp_seg *seg)
 {
-	pthread_mutexattr_t a;
-	int r = pthread_mutexattr_init(&a);
-	if (!r)
-		r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	if (!r)
-		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	if (!r)
-		r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	int r = 0;
 	for (uint32_t i = 0; !r && i < PP_MAX_WAITERS; i++)
-		r = pthread_mutex_init(&seg->waiters[i].lock, &a);
+		r = pp_owner_lock_init(&seg->waiters[i].lock);
 	for (uint32_t i = 0; !r && i < seg->nslots; i++) {
 		struct pp_slot *s = pp_seg_slot(seg, i);
-		r = pthread_mutex_init(&s->owner_lock, &a);
+		r = pp_owner_lock_init(&s->owner_lock);
 		atomic_init(&s->state, PP_SLOT_FREE);
 		pp_ring_reset(&s->req);
 		pp_ring_reset(&s->resp);
 	}
-	pthread_mutexattr_destroy(&a);
 	return -r;
 }
 

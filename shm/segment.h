@@ -23,6 +23,11 @@ struct pp_seg {
 	uint32_t ring_size;
 	uint64_t generation;
 	int32_t daemon_pid;
+	/* Limits copied at attach, so scribbles over the header later cannot
+	 * change what an attached client does. */
+	uint64_t max_body;
+	uint32_t lease_timeout_ms;
+	uint32_t request_timeout_ms;
 	char shm_name[PP_POOL_NAME_MAX + 16]; /* "/phantompool-<pool>" */
 };
 

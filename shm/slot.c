@@ -5,6 +5,34 @@
 
 #include "futex.h"
 
+int pp_owner_lock_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int r = pthread_mutexattr_init(&a);
+	if (!r)
+		r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (!r)
+		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (!r)
+		r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	if (!r)
+		r = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return r;
+}
+
+int pp_owner_lock_kind(void)
+{
+	static int kind = -1;
+	if (kind == -1) {
+		pthread_mutex_t m;
+		pp_owner_lock_init(&m);
+		kind = m.__data.__kind;
+		pthread_mutex_destroy(&m);
+	}
+	return kind;
+}
+
 bool pp_sem_has_waiters(const struct pp_shm_header *h)
 {
 	for (unsigned i = 0; i < PP_WAITER_WORDS; i++)

@@ -20,6 +20,22 @@ static inline _Atomic uint32_t *pp_slot_lock_word(struct pp_slot *s)
 	return (_Atomic uint32_t *)(void *)&s->owner_lock;
 }
 
+/* The glibc "kind" word of a robust, process-shared, error-checking mutex
+ * as pp_seg_create initialises them.  A claimer compares it before
+ * pthread_mutex_trylock: glibc aborts the process on some scribbled kinds,
+ * so a slot whose mutex was overwritten is skipped (and reset by the
+ * daemon) instead. */
+int pp_owner_lock_kind(void);
+
+static inline bool pp_owner_lock_sane(const pthread_mutex_t *m, int kind)
+{
+	return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == kind;
+}
+
+/* Initialise a slot or waiter lock (robust, process-shared,
+ * error-checking).  Returns 0 or an errno value. */
+int pp_owner_lock_init(pthread_mutex_t *m);
+
 /* True when the kernel has marked the holder of this lock word dead and
  * nobody has taken the lock since. */
 static inline bool pp_lock_word_owner_died(uint32_t w)
