@@ -83,6 +83,24 @@ typedef struct pp_pool_status {
 	uint64_t leases;       /* leases granted since the daemon started */
 	uint64_t lease_timeouts; /* pp_lease calls that timed out */
 	uint64_t reclaims;     /* slots reclaimed from dead holders */
+	/* The figures phantompool-shmdump shows (all since the daemon started;
+	 * counters are free-running: compare two readings by difference). */
+	uint64_t lease_waits;        /* leases that had to sleep */
+	uint64_t lease_wait_p50_ns;  /* estimates from a log2 histogram, */
+	uint64_t lease_wait_p99_ns;  /*   counting leases that did not sleep as 0 */
+	uint64_t lease_wait_max_ns;
+	uint64_t requests;           /* exchanges served */
+	uint64_t errors;             /* exchanges that ended in an error */
+	uint64_t bytes_in;           /* request body bytes sent to PhantomDB */
+	uint64_t bytes_out;          /* response body bytes received */
+	uint64_t connects;           /* backend connections opened */
+	uint64_t reconnects;         /* ... re-opened after a failure or reset */
+	uint64_t health_checks;
+	uint64_t health_failures;
+	uint64_t backend_failovers;  /* moves to another backend URL */
+	uint32_t backend_index;      /* which configured backend is in use */
+	uint32_t backend_up;         /* 1 if the last attempt reached it */
+	uint64_t uptime_ns;          /* since the daemon started */
 } pp_pool_status;
 
 /* Attach to a pool.  pool NULL or "" means $PHANTOMPOOL, else "default".

@@ -7,6 +7,7 @@
 #include "client.h"
 #include "clock.h"
 #include "slot.h"
+#include "stats.h"
 
 #define PP_DAEMON_STALE_MS 1000
 
@@ -161,6 +162,40 @@ void pp_detach(pp_pool *p)
 	free(p);
 }
 
+/* Sum the slots' counters (each slot read as one consistent snapshot). */
+static void status_add_slots(const struct pp_seg *seg, pp_pool_status *out)
+{
+	for (uint32_t i = 0; i < seg->nslots; i++) {
+		struct pp_slot_snapshot sn;
+		pp_slot_snapshot(&seg->slots[i], &sn);
+		out->leases += sn.leases;
+		out->requests += sn.requests;
+		out->errors += sn.errors;
+		out->bytes_in += sn.bytes_in;
+		out->bytes_out += sn.bytes_out;
+		out->connects += sn.connects;
+		out->reconnects += sn.reconnects;
+		out->health_checks += sn.health_checks;
+		out->health_failures += sn.health_failures;
+	}
+}
+
+/* Lease-wait figures: the slept leases' histogram plus the leases that did
+ * not sleep, counted as waits of 0.  Needs out->leases. */
+static void status_lease_waits(struct pp_shm_header *h, pp_pool_status *out)
+{
+	uint64_t hist[PP_HIST_BUCKETS], slept = 0;
+	for (int b = 0; b < PP_HIST_BUCKETS; b++) {
+		hist[b] = atomic_load_explicit(&h->lease_wait_hist[b], memory_order_relaxed);
+		slept += hist[b];
+	}
+	uint64_t zero = out->leases > slept ? out->leases - slept : 0;
+	out->lease_waits = atomic_load_explicit(&h->lease_waits, memory_order_relaxed);
+	out->lease_wait_max_ns = atomic_load_explicit(&h->lease_wait_max_ns, memory_order_relaxed);
+	out->lease_wait_p50_ns = pp_hist_quantile_ns(hist, zero, 0.50, out->lease_wait_max_ns);
+	out->lease_wait_p99_ns = pp_hist_quantile_ns(hist, zero, 0.99, out->lease_wait_max_ns);
+}
+
 int pp_status(pp_pool *p, pp_pool_status *out)
 {
 	if (!p || !out)
@@ -176,8 +211,13 @@ int pp_status(pp_pool *p, pp_pool_status *out)
 		return err;
 	const struct pp_seg *seg = &a->seg;
 	struct pp_shm_header *h = seg->hdr;
-	for (uint32_t i = 0; i < seg->nslots; i++)
-		out->leases += atomic_load_explicit(&seg->slots[i].leases, memory_order_relaxed);
+	status_add_slots(seg, out);
+	status_lease_waits(h, out);
+	out->backend_failovers = atomic_load_explicit(&h->backend_failovers, memory_order_relaxed);
+	out->backend_index = atomic_load_explicit(&h->backend_index, memory_order_relaxed);
+	out->backend_up = atomic_load_explicit(&h->backend_up, memory_order_relaxed);
+	uint64_t wall = pp_wall_ns();
+	out->uptime_ns = wall > h->start_wall_ns ? wall - h->start_wall_ns : 0;
 	out->available = pp_slots_free(seg);
 	out->used = seg->nslots - out->available;
 	out->min = h->min_conns;

@@ -1,5 +1,6 @@
 /* dump_snapshot.c - see dump_snapshot.h. */
 #include "dump_snapshot.h"
+#include "stats.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -172,38 +173,6 @@ static void add_to_totals(struct dump_slot *t, const struct dump_slot *d)
 		t->s.latency_hist[b] = dump_sat_add(t->s.latency_hist[b], d->s.latency_hist[b]);
 }
 
-/* See dump_snapshot.h.  Works in doubles: ranks of untrusted counts may
- * exceed 2^53, where a rank a few counts off does not matter. */
-uint64_t dump_hist_quantile_ns(const uint64_t hist[PP_HIST_BUCKETS], uint64_t zero, double q,
-			       uint64_t max_ns)
-{
-	uint64_t n = zero;
-	for (int b = 0; b < PP_HIST_BUCKETS; b++)
-		n = dump_sat_add(n, hist[b]);
-	if (n == 0)
-		return 0;
-	double rank = q * (double)n; /* rounded up to a whole rank, without libm */
-	if ((double)(uint64_t)rank < rank)
-		rank = (double)((uint64_t)rank + 1);
-	if (rank < 1)
-		rank = 1;
-	double below = (double)zero;
-	if (rank <= below)
-		return 0;
-	double est_us = 0;
-	for (int b = 0; b < PP_HIST_BUCKETS; b++) {
-		double c = (double)hist[b];
-		if (c > 0 && below + c >= rank) {
-			double lo = b == 0 ? 0 : (double)(1ull << b), hi = (double)pp_hist_upper_us((unsigned)b);
-			est_us = lo + (hi - lo) * ((rank - below) / c);
-			break;
-		}
-		below += c;
-	}
-	uint64_t est = (uint64_t)(est_us * 1000.0);
-	return max_ns && est > max_ns ? max_ns : est;
-}
-
 /* Identity and limits, widened for the output field tables. */
 static void derive_pool_identity(struct dump_snapshot *s)
 {
@@ -246,9 +215,9 @@ static void derive_pool(struct dump_snapshot *s)
 	p->lease_wait_count = dump_sat_add(p->lease_wait_zero, p->lease_wait_slept);
 	p->lease_wait_max_ns = h->lease_wait_max_ns;
 	p->lease_wait_sum_ns = h->lease_wait_sum_ns;
-	p->lease_wait_p50_ns = dump_hist_quantile_ns(h->lease_wait_hist, p->lease_wait_zero, 0.50,
+	p->lease_wait_p50_ns = pp_hist_quantile_ns(h->lease_wait_hist, p->lease_wait_zero, 0.50,
 						     h->lease_wait_max_ns);
-	p->lease_wait_p99_ns = dump_hist_quantile_ns(h->lease_wait_hist, p->lease_wait_zero, 0.99,
+	p->lease_wait_p99_ns = pp_hist_quantile_ns(h->lease_wait_hist, p->lease_wait_zero, 0.99,
 						     h->lease_wait_max_ns);
 }
 

@@ -85,7 +85,7 @@ struct dump_pool {
 	uint64_t lease_wait_slept;   /* total of the lease-wait histogram */
 	uint64_t lease_wait_zero;    /* leases - lease_wait_slept (0 if negative) */
 	uint64_t lease_wait_count;   /* lease_wait_zero + lease_wait_slept */
-	uint64_t lease_wait_p50_ns;  /* estimates, see dump_hist_quantile_ns */
+	uint64_t lease_wait_p50_ns;  /* estimates, see pp_hist_quantile_ns */
 	uint64_t lease_wait_p99_ns;
 	uint64_t lease_wait_max_ns;
 	uint64_t lease_wait_sum_ns;
@@ -111,15 +111,6 @@ struct dump_snapshot {
  * tool's output path), then fills every derived figure.  Never fails;
  * inconsistent slot copies are counted in out->inconsistent. */
 void dump_snapshot_take(const struct pp_seg *seg, struct dump_snapshot *out);
-
-/* Estimate the q-quantile (0 < q <= 1), in ns, of a distribution made of
- * `zero` values of 0 plus the log2 histogram hist[] (bucket b counts
- * [2^b, 2^(b+1)) us, bucket 0 from 0, the last bucket open-ended): finds
- * the bucket holding rank ceil(q * n) and interpolates linearly inside it.
- * Clamped to max_ns when max_ns is non-zero.  Returns 0 for an empty
- * distribution. */
-uint64_t dump_hist_quantile_ns(const uint64_t hist[PP_HIST_BUCKETS], uint64_t zero, double q,
-			       uint64_t max_ns);
 
 /* a + b, saturating at UINT64_MAX (sums of untrusted counters). */
 static inline uint64_t dump_sat_add(uint64_t a, uint64_t b)

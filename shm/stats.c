@@ -49,3 +49,41 @@ void pp_slot_snapshot(const struct pp_slot *s, struct pp_slot_snapshot *out)
 	out->leak_flag = LD(leak_flag);
 	out->state = atomic_load_explicit(&((struct pp_slot *)s)->state, memory_order_acquire);
 }
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* See stats.h.  Works in doubles: ranks of untrusted counts may
+ * exceed 2^53, where a rank a few counts off does not matter. */
+uint64_t pp_hist_quantile_ns(const uint64_t hist[PP_HIST_BUCKETS], uint64_t zero, double q,
+			       uint64_t max_ns)
+{
+	uint64_t n = zero;
+	for (int b = 0; b < PP_HIST_BUCKETS; b++)
+		n = sat_add(n, hist[b]);
+	if (n == 0)
+		return 0;
+	double rank = q * (double)n; /* rounded up to a whole rank, without libm */
+	if ((double)(uint64_t)rank < rank)
+		rank = (double)((uint64_t)rank + 1);
+	if (rank < 1)
+		rank = 1;
+	double below = (double)zero;
+	if (rank <= below)
+		return 0;
+	double est_us = 0;
+	for (int b = 0; b < PP_HIST_BUCKETS; b++) {
+		double c = (double)hist[b];
+		if (c > 0 && below + c >= rank) {
+			double lo = b == 0 ? 0 : (double)(1ull << b), hi = (double)pp_hist_upper_us((unsigned)b);
+			est_us = lo + (hi - lo) * ((rank - below) / c);
+			break;
+		}
+		below += c;
+	}
+	uint64_t est = (uint64_t)(est_us * 1000.0);
+	return max_ns && est > max_ns ? max_ns : est;
+}
+

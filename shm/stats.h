@@ -52,6 +52,12 @@ static inline void pp_stats_end(struct pp_slot *s)
 	atomic_fetch_add_explicit(&s->stats_seq, 1, memory_order_release); /* even: done */
 }
 
+/* Estimate the q-quantile (0..1) in ns of a log2 microsecond histogram
+ * plus `zero` observations of 0, interpolating within a bucket; clamped to
+ * max_ns when that is not 0.  0 for an empty histogram.  Counts may be
+ * untrusted: sums saturate. */
+uint64_t pp_hist_quantile_ns(const uint64_t hist[PP_HIST_BUCKETS], uint64_t zero, double q, uint64_t max_ns);
+
 /* A private copy of one slot's figures. */
 struct pp_slot_snapshot {
 	uint32_t state, conn_state, leak_flag;

@@ -682,6 +682,16 @@ static void check_workload_json(json_t *doc, const pp_pool_status *st)
 	CU_ASSERT_EQUAL(jint(doc, "schema_version"), 1);
 	CU_ASSERT_EQUAL(jint(doc, "pool.leases"), W_TOTAL_LEASES);
 	CU_ASSERT_EQUAL(jint(doc, "pool.leases"), (long long)st->leases); /* as pp_status sees it */
+	/* pp_status carries the same figures for programs. */
+	CU_ASSERT_EQUAL(jint(doc, "pool.lease_waits"), (long long)st->lease_waits);
+	CU_ASSERT_EQUAL(jint(doc, "pool.lease_wait_max_ns"), (long long)st->lease_wait_max_ns);
+	CU_ASSERT_EQUAL(jint(doc, "pool.lease_wait_p50_ns"), (long long)st->lease_wait_p50_ns);
+	CU_ASSERT_EQUAL(jint(doc, "pool.lease_wait_p99_ns"), (long long)st->lease_wait_p99_ns);
+	CU_ASSERT_EQUAL(jint(doc, "totals.requests"), (long long)st->requests);
+	CU_ASSERT_EQUAL(jint(doc, "totals.errors"), (long long)st->errors);
+	CU_ASSERT_EQUAL(jint(doc, "totals.bytes_out"), (long long)st->bytes_out);
+	CU_ASSERT_EQUAL(jint(doc, "totals.connects"), (long long)st->connects);
+	CU_ASSERT_EQUAL(st->backend_up, 1);
 	CU_ASSERT_EQUAL(jint(doc, "totals.leases"), W_TOTAL_LEASES);
 	CU_ASSERT_EQUAL(jslots_sum(doc, "leases"), W_TOTAL_LEASES);
 	CU_ASSERT_EQUAL(jint(doc, "pool.lease_waits"), W_WAITS);
