@@ -36,9 +36,14 @@ DEB_PACKAGES := build-essential pkg-config curl openssl libmsgpack-dev libcurl4-
 pc_cflags     = $(shell $(PKG) --cflags $(1))
 pc_libs       = $(shell $(PKG) --libs $(1))
 
-SHM_PKGS     := msgpack libbsd
-DAEMON_PKGS  := $(SHM_PKGS) libcurl inih
+SHM_PKGS     := msgpack
+DAEMON_PKGS  := $(SHM_PKGS) libbsd libcurl inih
 CLIENT_PKGS  := $(SHM_PKGS) jansson
+# libphantompool.so carries msgpack-c inside (Debian's libmsgpackc.a is
+# position-independent; its symbols stay hidden by the version script), so
+# a CGI program loads two shared objects (this and jansson), not five.
+MSGPACK_A    := $(filter /%,$(shell $(CC) -print-file-name=libmsgpackc.a 2>/dev/null))
+CLIENT_SO_LIBS = $(if $(MSGPACK_A),$(MSGPACK_A) $(call pc_libs,jansson),$(call pc_libs,$(CLIENT_PKGS)))
 TEST_PKGS    := $(CLIENT_PKGS) cunit libcurl
 BACKEND_PKGS := libmicrohttpd sqlite3 jansson
 
@@ -89,7 +94,7 @@ $(CLIENT_SO): $(call obj,$(CLIENT_SRC)) $(SHM_LIB) libclient/phantompool.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SO_NAME) \
 	  -Wl,--version-script=libclient/phantompool.map -Wl,--no-undefined \
 	  -o $@ $(call obj,$(CLIENT_SRC)) -Wl,--whole-archive $(SHM_LIB) -Wl,--no-whole-archive \
-	  $(call pc_libs,$(CLIENT_PKGS)) -lrt
+	  $(CLIENT_SO_LIBS) -lrt
 
 $(B)/libphantompool.so: $(CLIENT_SO)
 	ln -sf $(SO_NAME) $@

@@ -11,8 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <bsd/stdlib.h>
-#include <bsd/string.h>
+#include <sys/random.h>
 
 #include "clock.h"
 #include "phantompool.h"
@@ -99,7 +98,8 @@ static void seg_init_header(struct pp_seg *seg, const struct pp_seg_config *cfg,
 	h->layout_version = PP_LAYOUT_VERSION;
 	h->header_size = sizeof *h;
 	h->segment_size = size;
-	arc4random_buf(&h->generation, sizeof h->generation);
+	if (getrandom(&h->generation, sizeof h->generation, 0) != (ssize_t)sizeof h->generation)
+		h->generation = pp_wall_ns() ^ ((uint64_t)getpid() << 32);
 	h->generation |= 1; /* never 0: 0 means "no generation" to clients */
 	h->daemon_pid = getpid();
 	h->nslots = cfg->nslots;
@@ -113,8 +113,8 @@ static void seg_init_header(struct pp_seg *seg, const struct pp_seg_config *cfg,
 	h->lease_timeout_ms = cfg->lease_timeout_ms;
 	h->request_timeout_ms = cfg->request_timeout_ms;
 	h->max_body = cfg->max_body;
-	strlcpy(h->pool_name, cfg->pool, sizeof h->pool_name);
-	strlcpy(h->backend, cfg->backend ? cfg->backend : "", sizeof h->backend);
+	snprintf(h->pool_name, sizeof h->pool_name, "%s", cfg->pool);
+	snprintf(h->backend, sizeof h->backend, "%s", cfg->backend ? cfg->backend : "");
 	atomic_store(&h->daemon_state, PP_DAEMON_STARTING);
 	atomic_store(&h->heartbeat_ns, pp_now_ns());
 }

@@ -1,0 +1,49 @@
+# mk/bench.mk - the benchmark harness (bench/, docs/BENCHMARKS.md).
+#
+# `make bench` builds, besides every bench/*.c program (the Makefile's
+# rule), the harness's own objects and the CGI programs it execs, makes
+# sure nginx, gnuplot and openssl are there (bench-deps, as root), and
+# bench/run-all runs them all.  `BENCH_QUICK=1 make bench` is the short run.
+
+BENCH_LIB_SRC := $(wildcard bench/lib/*.c bench/modes/*.c)
+BENCH_CGI     := $(B)/bench/cgi/cgi_noop $(B)/bench/cgi/cgi_curl $(B)/bench/cgi/cgi_pool
+# Debian packages the harness runs (not builds) with.
+BENCH_DEB     := nginx gnuplot-nox openssl
+
+.PHONY: bench-deps bench-build
+bench: bench-build
+bench-build: $(B)/bench/harness $(BENCH_CGI) $(B)/.bench-deps-ok
+
+# The harness: bench/harness.c plus bench/lib/ and bench/modes/, linked
+# like the other bench programs (static client library, test launchers).
+$(B)/bench/harness: $(B)/bench/harness.o $(call obj,$(BENCH_LIB_SRC)) $(call obj,$(TESTLIB_SRC)) $(CLIENT_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(TEST_PKGS) libcurl) -lrt -lm
+
+# CGI programs: each links only what it says, as a user's program would.
+#   cgi_noop: libc only (the fork+exec floor)
+#   cgi_curl: libcurl only
+#   cgi_pool: only -lphantompool, dynamically, found through an rpath
+$(B)/bench/cgi/cgi_noop: $(B)/bench/cgi/cgi_noop.o
+	$(CC) $(SAN) -Wl,--as-needed -o $@ $<
+
+$(B)/bench/cgi/cgi_curl: $(B)/bench/cgi/cgi_curl.o
+	$(CC) $(SAN) -Wl,--as-needed -o $@ $< $(call pc_libs,libcurl)
+
+$(B)/bench/cgi/cgi_pool: $(B)/bench/cgi/cgi_pool.o $(B)/libphantompool.so
+	$(CC) $(SAN) -Wl,--as-needed -o $@ $< -L$(B) -lphantompool -Wl,-rpath,$(abspath $(B))
+
+# nginx, gnuplot, openssl: installed as root, else the apt-get line is
+# printed and the harness skips what it cannot run (and says so).
+$(B)/.bench-deps-ok:
+	@mkdir -p $(B)
+	@if command -v gnuplot >/dev/null && command -v openssl >/dev/null && \
+	   { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then touch $@; \
+	 else $(MAKE) --no-print-directory bench-deps; \
+	   if command -v gnuplot >/dev/null && test -x /usr/sbin/nginx; then touch $@; fi; fi
+
+bench-deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_DEB) >/dev/null; \
+	else \
+	  echo "bench: run as root, or: sudo apt-get install -y $(BENCH_DEB)"; \
+	fi
