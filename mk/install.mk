@@ -115,4 +115,4 @@ installcheck:
 # rule $(B)/tests/% of the Makefile for this one program.)
 $(B)/tests/test_config: $(B)/tests/test_config.o $(call obj,$(TESTLIB_SRC)) \
                         $(B)/daemon/options.o $(B)/daemon/config.o $(CLIENT_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(TEST_PKGS) inih) -lrt -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(TEST_PKGS) inih libbsd) -lrt -lm

@@ -355,7 +355,7 @@ static void test_changed_token_gives_elost_and_reclaim(void)
 		struct pp_lease *ls[2];
 		CU_ASSERT_FATAL(pp_lease(p, 1000, &ls[0]) == 0 && pp_lease(p, 1000, &ls[1]) == 0);
 		for (int k = 0; k < 2; k++) {
-			char id[32];
+			char id[64];
 			snprintf(id, sizeof id, "after-elost-%d-%d", round, k);
 			CU_ASSERT(health_with_id(ls[k], id));
 			CU_ASSERT_EQUAL(pp_release(ls[k]), 0);

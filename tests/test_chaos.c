@@ -541,7 +541,7 @@ static void assert_every_slot_serves(void)
 		n++;
 	CU_ASSERT_EQUAL(n, NSLOTS);
 	for (int i = 0; i < n; i++) {
-		char id[32];
+		char id[64];
 		snprintf(id, sizeof id, "final-%d", i);
 		pp_header h = { "X-Request-Id", id };
 		pp_req req = { .method = "GET", .path = "/health", .headers = &h, .nheaders = 1 };
