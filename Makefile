@@ -126,7 +126,7 @@ check: all $(TESTS)
 # built out of tree in build-san/ (B and SAN passed down).
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-sanitize:
-	@$(MAKE) --no-print-directory B=build-san SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" \
+	@PP_CHAOS_KILLS=400 $(MAKE) --no-print-directory B=build-san SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 check
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on its seed corpus.

@@ -112,7 +112,7 @@ static void drain(struct pd_daemon *d, const sigset_t *sigs)
 	struct timespec ts = { 0, PD_REAPER_TICK_MS * 1000000L };
 	uint64_t until = pp_now_ns() + (uint64_t)pd_live(d)->opt.drain_timeout_ms * PP_NS_PER_MS;
 	atomic_store_explicit(&d->seg.hdr->daemon_state, PP_DAEMON_DRAINING, memory_order_release);
-	pp_sem_wake_all(d->seg.hdr);
+	pp_sem_wake_all(&d->seg);
 	uint32_t busy;
 	while ((busy = d->seg.nslots - pp_slots_free(&d->seg)) > 0 && pp_now_ns() < until) {
 		tick(d);
@@ -152,7 +152,7 @@ static void run_loop(struct pd_daemon *d, const sigset_t *sigs)
 static void shutdown_daemon(struct pd_daemon *d)
 {
 	atomic_store_explicit(&d->seg.hdr->daemon_state, PP_DAEMON_STOPPED, memory_order_release);
-	pp_sem_wake_all(d->seg.hdr);
+	pp_sem_wake_all(&d->seg);
 	pd_slots_stop(d);
 	pp_seg_unlink(d->opt.pool);
 	pp_seg_unmap(&d->seg);

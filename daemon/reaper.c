@@ -33,7 +33,7 @@ static void slot_clear_dead_lock(struct pd_daemon *d, uint32_t i, uint32_t w)
 	struct pp_slot *s = pp_seg_slot(&d->seg, i);
 	if (atomic_compare_exchange_strong(pp_slot_lock_word(s), &w, 0)) {
 		pd_debug("slot %u: cleared the lock of a holder that died while free", i);
-		pp_sem_post_wake(d->seg.hdr);
+		pp_sem_post_wake(&d->seg);
 	}
 }
 
@@ -89,6 +89,23 @@ static bool anomaly_confirmed(struct pd_slot_worker *w, uint32_t st, uint32_t wo
 	return same;
 }
 
+/* A slot handed to a sleeper that is no longer there to take it (died,
+ * left, or its record was reused). */
+static bool handoff_orphaned(struct pd_daemon *d, uint32_t i)
+{
+	struct pp_slot *s = pp_seg_slot(&d->seg, i);
+	uint64_t e = atomic_load_explicit(&s->handoff, memory_order_relaxed);
+	uint32_t rec = (uint32_t)(e & 0xffff) - 1;
+	if (rec >= PP_MAX_WAITERS)
+		return true;
+	struct pp_waiter *w = &d->seg.waiters[rec];
+	uint32_t lw = atomic_load_explicit((_Atomic uint32_t *)(void *)&w->lock, memory_order_acquire);
+	uint64_t t = atomic_load_explicit(&w->ticket, memory_order_relaxed);
+	return (lw & FUTEX_TID_MASK) == 0 || (lw & FUTEX_OWNER_DIED) ||
+	       atomic_load_explicit(&w->assigned, memory_order_relaxed) != i + 1 ||
+	       (t & ((1ull << 48) - 1)) != e >> 16;
+}
+
 /* What is wrong with a slot in state st whose lock word is w, or NULL. */
 static const char *slot_anomaly(struct pd_daemon *d, uint32_t i, uint32_t st, uint32_t w, uint64_t now)
 {
@@ -102,6 +119,8 @@ static const char *slot_anomaly(struct pd_daemon *d, uint32_t i, uint32_t st, ui
 		return "garbage state";
 	if ((st == PP_SLOT_LEASED || st == PP_SLOT_BUSY) && !tid && !pp_lock_word_owner_died(w))
 		return "held but unlocked";
+	if (st == PP_SLOT_HANDOFF && handoff_orphaned(d, i))
+		return "handed to a sleeper that is gone";
 	if (st != PP_SLOT_RESETTING && lock_owner_vanished(wk, w, now))
 		return "lock held by a thread that does not exist";
 	return NULL;
@@ -156,6 +175,8 @@ static void reap_dead_waiters(struct pd_daemon *d)
 		uint32_t w = atomic_load_explicit(word, memory_order_acquire);
 		if (!pp_lock_word_owner_died(w) || !atomic_compare_exchange_strong(word, &w, REAPER_HOLDS))
 			continue;
+		/* No releaser may hand a slot to it any more. */
+		atomic_store_explicit(&d->seg.waiters[i].assigned, PP_WAITER_CLOSED, memory_order_seq_cst);
 		atomic_fetch_and_explicit(&h->waiter_bits[i / 64], ~(1ull << (i % 64)), memory_order_seq_cst);
 		atomic_store_explicit(word, 0, memory_order_release);
 	}
@@ -206,6 +227,6 @@ unsigned pd_reaper_scan(struct pd_daemon *d)
 	 * woken: if slots are free while someone sleeps, wake one. */
 	struct pp_shm_header *h = d->seg.hdr;
 	if (pp_sem_has_waiters(h) && pp_slots_free(&d->seg))
-		pp_sem_post_wake(h);
+		pp_sem_post_wake(&d->seg);
 	return n;
 }

@@ -119,16 +119,15 @@ static void slot_reset(struct pd_slot_worker *w)
 	}
 	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->token, 0, memory_order_relaxed);
-	/* Pairs with the acquire re-check of state in claim_slot: empty rings
-	 * and a cleared stamp are visible before FREE is. */
-	atomic_store_explicit(&s->state, PP_SLOT_FREE, memory_order_release);
 	uint32_t lw = atomic_exchange(&w->reset_lock_word, 0);
 	if (pp_lock_word_owner_died(lw))
 		atomic_compare_exchange_strong(pp_slot_lock_word(s), &lw, 0);
+	/* Back to the pool: to the oldest sleeper, or FREE.  Empty rings and a
+	 * cleared stamp are published before (release store inside). */
+	pp_slot_hand_over(&w->d->seg, w->idx, NULL);
 	atomic_fetch_add_explicit(&s->reclaims, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->d->seg.hdr->reclaims, 1, memory_order_relaxed);
 	pd_info("slot %u reclaimed (holder pid %d)%s", w->idx, (int)pid, dropped ? ", connection reset" : "");
-	pp_sem_post_wake(w->d->seg.hdr);
 }
 
 void pd_slot_drop_connection(struct pd_slot_worker *w)

@@ -32,27 +32,10 @@ static void claim_abandon_dead(struct pp_slot *s)
 		atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_RECLAIM);
 }
 
-/* Try to claim slot i.  Returns true with the lease filled in. */
-static bool claim_slot(struct pp_att *p, uint32_t i, struct pp_lease **out)
+/* Stamp the claimed slot i (owner lock held) as our lease. */
+static void stamp_lease(struct pp_att *p, uint32_t i, struct pp_lease **out)
 {
 	struct pp_slot *s = pp_seg_slot(&p->seg, i);
-	if (atomic_load_explicit(&s->state, memory_order_relaxed) != PP_SLOT_FREE ||
-	    !pp_owner_lock_sane(&s->owner_lock, p->lock_kind))
-		return false;
-	int r = pthread_mutex_trylock(&s->owner_lock);
-	if (r == EOWNERDEAD) {
-		pthread_mutex_consistent(&s->owner_lock);
-	} else if (r != 0) {
-		return false;
-	}
-	/* The lock's acquire orders this load after the previous holder's
-	 * release store of FREE. */
-	if (atomic_load_explicit(&s->state, memory_order_acquire) != PP_SLOT_FREE) {
-		if (r == EOWNERDEAD)
-			claim_abandon_dead(s);
-		pthread_mutex_unlock(&s->owner_lock);
-		return false;
-	}
 	uint64_t seq = ++s->lease_seq;
 	uint64_t token = ((seq << 12) | i) ^ (p->seg.generation & ~0xfffull);
 	struct pp_lease *l = &p->leases[i];
@@ -73,7 +56,38 @@ static bool claim_slot(struct pp_att *p, uint32_t i, struct pp_lease **out)
 	atomic_store_explicit(&s->state, PP_SLOT_LEASED, memory_order_release);
 	scan_hint = i;
 	*out = l;
+}
+
+/* Try to claim slot i in state `want` (FREE; or HANDOFF with
+ * handoff == entry, a slot handed to us).  Returns true with the lease. */
+static bool claim_slot_as(struct pp_att *p, uint32_t i, uint32_t want, uint64_t entry, struct pp_lease **out)
+{
+	struct pp_slot *s = pp_seg_slot(&p->seg, i);
+	if (atomic_load_explicit(&s->state, memory_order_relaxed) != want ||
+	    !pp_owner_lock_sane(&s->owner_lock, p->lock_kind))
+		return false;
+	int r = pthread_mutex_trylock(&s->owner_lock);
+	if (r == EOWNERDEAD) {
+		pthread_mutex_consistent(&s->owner_lock);
+	} else if (r != 0) {
+		return false;
+	}
+	/* The lock's acquire orders this load after the previous holder's
+	 * release store of FREE (or HANDOFF). */
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != want ||
+	    (want == PP_SLOT_HANDOFF && atomic_load_explicit(&s->handoff, memory_order_relaxed) != entry)) {
+		if (r == EOWNERDEAD)
+			claim_abandon_dead(s);
+		pthread_mutex_unlock(&s->owner_lock);
+		return false;
+	}
+	stamp_lease(p, i, out);
 	return true;
+}
+
+static bool claim_slot(struct pp_att *p, uint32_t i, struct pp_lease **out)
+{
+	return claim_slot_as(p, i, PP_SLOT_FREE, 0, out);
 }
 
 /* One pass over the slot table starting at this thread's hint. */
@@ -136,28 +150,85 @@ static void waiter_unregister(struct pp_att *p, int i)
 	pthread_mutex_unlock(&seg->waiters[i].lock);
 }
 
-/* The slow path: register as a waiter, re-scan, sleep on wake_seq. */
+/* Join the FIFO: take a ticket and publish our queue entry.  The seq_cst
+ * store pairs with the fence in pp_slot_hand_over: a releaser either sees
+ * the entry, or our scan that follows sees the slot it made FREE. */
+static void queue_join(struct pp_att *p, int rec)
+{
+	struct pp_shm_header *h = p->seg.hdr;
+	struct pp_waiter *w = &p->seg.waiters[rec];
+	atomic_store_explicit(&w->assigned, 0, memory_order_relaxed);
+	uint64_t t = atomic_fetch_add_explicit(&h->q_tail, 1, memory_order_seq_cst);
+	atomic_store_explicit(&w->ticket, t, memory_order_release);
+	uint64_t e = (t << 16) | (uint64_t)(rec + 1);
+	atomic_store_explicit(&h->queue[t % PP_MAX_WAITERS], e, memory_order_seq_cst);
+}
+
+/* A releaser handed us a slot (w->assigned): take it.  If it is no longer
+ * ours to take (reset meanwhile), rejoin the queue at the back. */
+static bool take_assigned(struct pp_att *p, int rec, uint32_t a, struct pp_lease **out)
+{
+	struct pp_waiter *w = &p->seg.waiters[rec];
+	uint64_t t = atomic_load_explicit(&w->ticket, memory_order_relaxed);
+	uint64_t entry = (t << 16) | (uint64_t)(rec + 1);
+	if (a - 1 < p->seg.nslots && claim_slot_as(p, a - 1, PP_SLOT_HANDOFF, entry, out))
+		return true;
+	queue_join(p, rec);
+	return false;
+}
+
+/* Leaving the queue without a lease from it: close our record so no
+ * releaser assigns to it; if one already did, take that slot (when we
+ * have none and may still lease) or pass it on.  Returns the verdict. */
+static int queue_leave(struct pp_att *p, int rec, int v, struct pp_lease **out)
+{
+	struct pp_waiter *w = &p->seg.waiters[rec];
+	uint32_t a = 0;
+	if (atomic_compare_exchange_strong(&w->assigned, &a, PP_WAITER_CLOSED) || a == PP_WAITER_CLOSED)
+		return v;
+	uint64_t entry = (atomic_load(&w->ticket) << 16) | (uint64_t)(rec + 1);
+	struct pp_lease *l = NULL;
+	if (a - 1 >= p->seg.nslots || !claim_slot_as(p, a - 1, PP_SLOT_HANDOFF, entry, &l))
+		return v;
+	if (v == 0 || v == PP_ETIMEDOUT) {
+		if (v == 0 && *out) {
+			pp_release(l); /* we got one by scanning meanwhile: pass this one on */
+			return 0;
+		}
+		*out = l;
+		return 0;
+	}
+	pp_release(l); /* shutting down or daemon gone: pass it on */
+	return v;
+}
+
+/* The slow path: join the queue of sleepers, then wait until a releaser
+ * hands us a slot or a free one appears.  Returns 0 or the verdict. */
 static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **out)
 {
 	struct pp_shm_header *h = p->seg.hdr;
 	atomic_fetch_add_explicit(&h->lease_waits, 1, memory_order_relaxed);
 	int rec = waiter_register(p);
+	_Atomic uint32_t *word = rec >= 0 ? &p->seg.waiters[rec].futex : &h->wake_seq;
+	if (rec >= 0)
+		queue_join(p, rec);
 	int v = 0;
+	*out = NULL;
 	for (;;) {
 		if ((v = lease_wait_verdict(p, false)) != 0)
 			break;
-		uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_seq_cst);
-		/* Pairs with the fence in pp_sem_post_wake: a releaser that stored
-		 * FREE before this fence is seen by the scan below; one that stores
-		 * it after sees our bit and bumps wake_seq. */
+		uint32_t seq = atomic_load_explicit(word, memory_order_seq_cst);
+		uint32_t a = rec >= 0 ? atomic_load_explicit(&p->seg.waiters[rec].assigned, memory_order_acquire) : 0;
+		if (a && a != PP_WAITER_CLOSED && take_assigned(p, rec, a, out))
+			break;
+		/* Pairs with the fences in pp_slot_hand_over / pp_sem_post_wake:
+		 * a slot made FREE before this point is seen by the scan; one
+		 * made FREE after finds our bit (and entry) and wakes us. */
 		atomic_thread_fence(memory_order_seq_cst);
 		if (scan_slots(p, out))
 			break;
-		uint64_t now = pp_now_ns();
-		uint64_t slice = now + LEASE_SLEEP_SLICE_MS * PP_NS_PER_MS;
-		int w = pp_futex_wait(&h->wake_seq, seq, slice < deadline ? slice : deadline);
-		if (scan_slots(p, out))
-			break;
+		uint64_t slice = pp_now_ns() + LEASE_SLEEP_SLICE_MS * PP_NS_PER_MS;
+		int w = pp_futex_wait(word, seq, slice < deadline ? slice : deadline);
 		if (pp_now_ns() >= deadline) {
 			v = PP_ETIMEDOUT;
 			break;
@@ -165,6 +236,8 @@ static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **ou
 		if ((v = lease_wait_verdict(p, w == -ETIMEDOUT)) != 0)
 			break;
 	}
+	if (rec >= 0)
+		v = queue_leave(p, rec, v, out);
 	waiter_unregister(p, rec);
 	return v;
 }
@@ -198,7 +271,7 @@ static int lease_from(struct pp_att *a, int timeout_ms, uint64_t *deadline, stru
 		/* We may have been the one waiter woken for a slot we now leave:
 		 * pass the wakeup on so it is not lost. */
 		if (pp_slots_free(&a->seg))
-			pp_sem_post_wake(a->seg.hdr);
+			pp_sem_post_wake(&a->seg);
 	}
 	return r;
 }
@@ -270,10 +343,13 @@ int pp_release(struct pp_lease *l)
 		atomic_store_explicit(&s->state, PP_SLOT_RECLAIM, memory_order_release);
 		return PP_ELOST;
 	}
-	atomic_store_explicit(&s->state, next, memory_order_release);
-	pthread_mutex_unlock(&s->owner_lock);
-	if (next == PP_SLOT_FREE)
-		pp_sem_post_wake(p->seg.hdr);
+	if (next == PP_SLOT_FREE) {
+		/* To the oldest sleeper if there is one, else FREE. */
+		pp_slot_hand_over(&p->seg, l->slot, &s->owner_lock);
+	} else {
+		atomic_store_explicit(&s->state, next, memory_order_release);
+		pthread_mutex_unlock(&s->owner_lock);
+	}
 	return mine ? 0 : PP_ELOST;
 }
 

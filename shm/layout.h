@@ -36,7 +36,7 @@
 #include "ring.h"
 
 #define PP_SHM_MAGIC 0x4c4f4f504d544850ull /* "PHTMPOOL" read little-endian */
-#define PP_LAYOUT_VERSION 2u /* 2: waiter table before the slots */
+#define PP_LAYOUT_VERSION 3u /* 2: waiter table; 3: FIFO handoff queue */
 #define PP_POOL_NAME_MAX 40 /* characters, without the NUL */
 #define PP_MAX_SLOTS 4096u
 #define PP_RING_MIN 4096u
@@ -61,7 +61,8 @@ enum pp_slot_state {
 	PP_SLOT_BUSY = 2,       /* held, a request/response exchange in flight */
 	PP_SLOT_RECLAIM = 3,    /* owner died: the daemon must reset it */
 	PP_SLOT_RESETTING = 4,  /* the daemon is resetting it */
-	PP_SLOT_DISABLED = 5,   /* quarantined by the daemon (corrupt) */
+	PP_SLOT_DISABLED = 5,   /* reserved (never set by the daemon) */
+	PP_SLOT_HANDOFF = 6,    /* released straight to the oldest waiter (pp_slot.handoff) */
 	PP_SLOT_NSTATES
 };
 
@@ -121,6 +122,16 @@ struct pp_shm_header {
 	alignas(PP_CACHELINE) _Atomic uint32_t wake_seq; /* futex word, W: bumped by a release that may wake a sleeper */
 	_Atomic uint32_t waiters;  /* D: sleeping workers at the last reaper tick (display only) */
 	alignas(PP_CACHELINE) _Atomic uint64_t waiter_bits[PP_WAITER_WORDS]; /* W set/clear, D clears the dead */
+	/* The FIFO of sleepers: a sleeper takes ticket t = q_tail++ and writes
+	 * queue[t % PP_MAX_WAITERS] = t << 16 | (record + 1); a release with
+	 * the queue non-empty takes the entry at q_head and hands its slot to
+	 * that record (HANDOFF) instead of freeing it, so sleepers are served
+	 * in arrival order and newcomers cannot barge past them.  Entries of
+	 * sleepers that left or died are skipped (their record's ticket or
+	 * `assigned` no longer matches).  W writes all three. */
+	alignas(PP_CACHELINE) _Atomic uint64_t q_head;
+	alignas(PP_CACHELINE) _Atomic uint64_t q_tail;
+	alignas(PP_CACHELINE) _Atomic uint64_t queue[PP_MAX_WAITERS];
 
 	/* --- pool counters, slow paths only (per-slot counters keep the lease
 	 * fast path off this shared line): W and D increment, relaxed.  All
@@ -144,7 +155,11 @@ struct pp_shm_header {
  * it sleeps in pp_lease.  The daemon only loads and CASes its futex word. */
 struct pp_waiter {
 	alignas(PP_CACHELINE) pthread_mutex_t lock;
+	_Atomic uint32_t futex;    /* W: the sleeper sleeps here; a hand-over bumps it */
+	_Atomic uint32_t assigned; /* W: 0, slot + 1 (handed a slot), or PP_WAITER_CLOSED */
+	_Atomic uint64_t ticket;   /* W: the sleeper's queue ticket */
 };
+#define PP_WAITER_CLOSED 0xffffffffu
 
 /* One slot record, cache-line aligned. */
 struct pp_slot {
@@ -162,6 +177,7 @@ struct pp_slot {
 	_Atomic uint64_t token;       /* W: lease token, 0 when free */
 	_Atomic uint64_t lease_start_ns; /* W: CLOCK_MONOTONIC (coarse) at lease */
 	uint64_t lease_seq;           /* W (under owner_lock): leases of this slot */
+	_Atomic uint64_t handoff;     /* W/D: the queue entry it was handed to (state HANDOFF) */
 	_Atomic uint64_t leases;      /* W: leases granted on this slot */
 	_Atomic uint32_t leak_flag;   /* D: 1 while the lease is older than leak_threshold */
 	uint32_t reserved_w;

@@ -50,19 +50,115 @@ uint32_t pp_sem_waiting(const struct pp_shm_header *h)
 	return n;
 }
 
-void pp_sem_post_wake(struct pp_shm_header *h)
+#define TICKET_MASK ((1ull << 48) - 1)
+
+/* Wake the sleeper of waiter record rec. */
+static void wake_record(struct pp_seg *seg, uint32_t rec)
 {
-	/* Pairs with the fence after a sleeper sets its bit in lease_sleep
-	 * (libclient). */
+	struct pp_waiter *w = &seg->waiters[rec];
+	atomic_fetch_add_explicit(&w->futex, 1, memory_order_release);
+	pp_futex_wake(&w->futex, 1);
+}
+
+/* The record of the queue entry at q_head, if that entry is written. */
+static bool queue_peek(struct pp_seg *seg, uint32_t *rec)
+{
+	struct pp_shm_header *h = seg->hdr;
+	uint64_t hd = atomic_load_explicit(&h->q_head, memory_order_acquire);
+	if (hd >= atomic_load_explicit(&h->q_tail, memory_order_acquire))
+		return false;
+	uint64_t e = atomic_load_explicit(&h->queue[hd % PP_MAX_WAITERS], memory_order_acquire);
+	*rec = (uint32_t)(e & 0xffff) - 1;
+	return (e >> 16) == (hd & TICKET_MASK) && *rec < PP_MAX_WAITERS;
+}
+
+/* Take the oldest sleeper off the queue and assign it slot i.  Entries of
+ * sleepers that left (record ticket changed, or `assigned` not 0) are
+ * dropped.  Returns true with its entry and record; false when the queue
+ * is empty or its head entry is not written yet (that sleeper will see
+ * the slot FREE: it scans after writing its entry). */
+static bool queue_take(struct pp_seg *seg, uint32_t i, uint64_t *entry, uint32_t *rec)
+{
+	struct pp_shm_header *h = seg->hdr;
+	for (unsigned guard = 0; guard < 4 * PP_MAX_WAITERS; guard++) {
+		uint64_t hd = atomic_load_explicit(&h->q_head, memory_order_acquire);
+		if (hd >= atomic_load_explicit(&h->q_tail, memory_order_acquire))
+			return false;
+		uint64_t e = atomic_load_explicit(&h->queue[hd % PP_MAX_WAITERS], memory_order_acquire);
+		uint64_t tk = e >> 16;
+		if (tk < (hd & TICKET_MASK))
+			return false; /* not written yet */
+		if (!atomic_compare_exchange_weak(&h->q_head, &hd, hd + 1))
+			continue;
+		uint32_t r = (uint32_t)(e & 0xffff) - 1;
+		if (tk != (hd & TICKET_MASK) || r >= PP_MAX_WAITERS)
+			continue; /* overwritten, or garbage */
+		struct pp_waiter *w = &seg->waiters[r];
+		uint32_t lw = atomic_load_explicit((_Atomic uint32_t *)(void *)&w->lock, memory_order_acquire);
+		uint32_t zero = 0;
+		if ((lw & FUTEX_TID_MASK) == 0 || (lw & FUTEX_OWNER_DIED) || /* left, or died */
+		    atomic_load_explicit(&w->ticket, memory_order_acquire) != hd ||
+		    !atomic_compare_exchange_strong(&w->assigned, &zero, i + 1))
+			continue; /* that sleeper left */
+		*entry = e;
+		*rec = r;
+		return true;
+	}
+	return false;
+}
+
+bool pp_slot_hand_over(struct pp_seg *seg, uint32_t i, pthread_mutex_t *unlock)
+{
+	struct pp_shm_header *h = seg->hdr;
+	struct pp_slot *s = &seg->slots[i];
+	uint64_t e;
+	uint32_t rec;
+	/* Pairs with the seq_cst ticket and entry stores of a joining sleeper:
+	 * either we see its ticket, or its scan sees the slot FREE. */
+	atomic_thread_fence(memory_order_seq_cst);
+	bool queued = atomic_load_explicit(&h->q_head, memory_order_relaxed) <
+		      atomic_load_explicit(&h->q_tail, memory_order_relaxed);
+	if (queued && queue_take(seg, i, &e, &rec)) {
+		atomic_store_explicit(&s->handoff, e, memory_order_relaxed);
+		/* Pairs with the acquire re-check in the sleeper's claim. */
+		atomic_store_explicit(&s->state, PP_SLOT_HANDOFF, memory_order_release);
+		if (unlock)
+			pthread_mutex_unlock(unlock);
+		wake_record(seg, rec);
+		return true;
+	}
+	atomic_store_explicit(&s->state, PP_SLOT_FREE, memory_order_release);
+	if (unlock)
+		pthread_mutex_unlock(unlock);
+	/* Nobody queued: no system call, no scan of the waiter bits (the
+	 * uncontended release).  Sleepers without a record (more than
+	 * PP_MAX_WAITERS) are woken by the daemon's tick. */
+	if (queued)
+		pp_sem_post_wake(seg);
+	return false;
+}
+
+void pp_sem_post_wake(struct pp_seg *seg)
+{
+	struct pp_shm_header *h = seg->hdr;
+	/* Pairs with the fence after a sleeper sets its bit and writes its
+	 * queue entry (libclient lease_sleep). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!pp_sem_has_waiters(h))
 		return;
+	uint32_t rec;
+	if (queue_peek(seg, &rec))
+		wake_record(seg, rec); /* the oldest sleeper looks at the free slot */
 	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_release);
-	pp_futex_wake(&h->wake_seq, 1);
+	pp_futex_wake(&h->wake_seq, 1); /* a sleeper without a record, if any */
 }
 
-void pp_sem_wake_all(struct pp_shm_header *h)
+void pp_sem_wake_all(struct pp_seg *seg)
 {
+	struct pp_shm_header *h = seg->hdr;
+	for (uint32_t i = 0; i < PP_MAX_WAITERS; i++)
+		if (atomic_load_explicit(&h->waiter_bits[i / 64], memory_order_relaxed) & (1ull << (i % 64)))
+			wake_record(seg, i);
 	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_seq_cst);
 	pp_futex_wake(&h->wake_seq, INT_MAX);
 }
@@ -79,6 +175,7 @@ static const char *const slot_state_names[PP_SLOT_NSTATES] = {
 	[PP_SLOT_FREE] = "free",       [PP_SLOT_LEASED] = "leased",
 	[PP_SLOT_BUSY] = "busy",       [PP_SLOT_RECLAIM] = "reclaim",
 	[PP_SLOT_RESETTING] = "resetting", [PP_SLOT_DISABLED] = "disabled",
+	[PP_SLOT_HANDOFF] = "handoff",
 };
 
 static const char *const conn_state_names[PP_CONN_NSTATES] = {

@@ -48,7 +48,15 @@ static inline bool pp_lock_word_owner_died(uint32_t w)
  * the loads of waiter_bits; it pairs with the fence in the lease sleep
  * path between setting its bit and its re-scan, so either the releaser
  * sees the sleeper or the sleeper sees the free slot (no lost wakeup). */
-void pp_sem_post_wake(struct pp_shm_header *h);
+void pp_sem_post_wake(struct pp_seg *seg);
+
+/* Return slot i (the caller owns it: it holds its owner lock, passed as
+ * `unlock` to be released at the right moment, or the daemon has it in
+ * RESETTING) to the pool: straight to the oldest sleeper in the queue
+ * (state HANDOFF, so newcomers cannot take it first), or FREE with a
+ * wakeup.  The owner stamp must already be cleared.  Returns true if it
+ * was handed over. */
+bool pp_slot_hand_over(struct pp_seg *seg, uint32_t i, pthread_mutex_t *unlock);
 
 /* True if any waiter bit is set (a relaxed read). */
 bool pp_sem_has_waiters(const struct pp_shm_header *h);
@@ -57,8 +65,8 @@ bool pp_sem_has_waiters(const struct pp_shm_header *h);
  * (dead ones included until the daemon's next tick clears them). */
 uint32_t pp_sem_waiting(const struct pp_shm_header *h);
 
-/* Wake every worker sleeping in pp_lease (daemon shutdown, reclaims). */
-void pp_sem_wake_all(struct pp_shm_header *h);
+/* Wake every worker sleeping in pp_lease (daemon shutdown, drain). */
+void pp_sem_wake_all(struct pp_seg *seg);
 
 /* Number of FREE slots: the semaphore's count, derived from the table. */
 uint32_t pp_slots_free(const struct pp_seg *seg);

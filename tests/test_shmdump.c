@@ -788,7 +788,7 @@ struct jfield {
 	const char *const *subkeys; /* J_OBJ: its integer members; J_ARR of ints: NULL */
 };
 
-static const char *const state_keys[] = { "free", "leased", "busy", "reclaim", "resetting",
+static const char *const state_keys[] = { "free", "leased", "busy", "reclaim", "resetting", "handoff",
 					  "disabled", "unknown", NULL };
 static const char *const errkind_keys[] = { "backend", "timeout", "rejected", "protocol", "other", NULL };
 
