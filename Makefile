@@ -70,7 +70,7 @@ TESTS        := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 BENCHES      := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 EXAMPLES     := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 
-.PHONY: all check check-sanitize fuzz run bench deps print-deps clean install uninstall
+.PHONY: all check check-sanitize fuzz soak run bench deps print-deps clean install uninstall
 all: $(SHM_LIB) $(DAEMON) $(CLIENT_SO) $(B)/libphantompool.so $(CLIENT_A) $(SHMDUMP) $(BACKEND) $(EXAMPLES)
 
 # Every object waits for the dependency check (installs them as root).
@@ -148,6 +148,10 @@ fuzz: $(FUZZ_TARGETS)
 
 bench: all $(BENCHES)
 	@PP_BUILD=$(B) bench/run-all $(BENCHES)
+
+# The long run: 1,000,000 requests, 1,000 reconnects, no growth.
+soak: all $(B)/bench/soak
+	@PP_BUILD=$(B) $(B)/bench/soak
 
 run: all
 	@PP_BUILD=$(B) examples/run-demo
