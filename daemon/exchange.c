@@ -451,15 +451,17 @@ bool pd_curl_unreachable(CURL *e, CURLcode res)
 	}
 }
 
-void pd_note_connection(struct pd_slot_worker *w)
+void pd_note_connection(struct pd_slot_worker *w, uint32_t backend)
 {
 	long opened = 0;
 	curl_easy_getinfo(w->easy, CURLINFO_NUM_CONNECTS, &opened);
 	if (opened <= 0)
 		return;
 	struct pp_slot *s = pd_wslot(w);
+	bool again = atomic_load_explicit(&s->connects, memory_order_relaxed) != 0;
+	pd_info("slot %u: %s to backend %u", w->idx, again ? "reconnected" : "connected", backend);
 	pp_stats_begin(s);
-	if (atomic_load_explicit(&s->connects, memory_order_relaxed))
+	if (again)
 		atomic_fetch_add_explicit(&s->reconnects, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->connects, 1, memory_order_relaxed);
 	atomic_store_explicit(&s->conn_since_ns, pp_now_ns(), memory_order_relaxed);
@@ -473,7 +475,7 @@ static bool serve_transfer(struct pd_slot_worker *w, struct pd_exchange *x, int 
 	w->x = x;
 	CURLcode res = pd_run_transfer(w, x, &interrupted);
 	w->x = NULL;
-	pd_note_connection(w);
+	pd_note_connection(w, w->cache.backend);
 	if (!interrupted) {
 		bool unreachable = pd_curl_unreachable(w->easy, res);
 		pd_backend_report(&w->d->backends, w->cache.backend, !unreachable,

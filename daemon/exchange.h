@@ -58,7 +58,8 @@ int pd_worker_abort_reason(void *ctx);
  * this one request. */
 bool pd_curl_unreachable(CURL *e, CURLcode res);
 
-/* After a transfer: count a new connection if libcurl opened one. */
-void pd_note_connection(struct pd_slot_worker *w);
+/* After a transfer on node `backend`: count (and log) a new connection
+ * if libcurl opened one. */
+void pd_note_connection(struct pd_slot_worker *w, uint32_t backend);
 
 #endif

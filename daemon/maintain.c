@@ -27,7 +27,7 @@ bool pd_health_check(struct pd_slot_worker *w, uint32_t backend)
 	CURLcode res = pd_run_transfer(w, &x, &interrupted);
 	long status = 0;
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
-	pd_note_connection(w);
+	pd_note_connection(w, idx);
 	curl_easy_setopt(w->easy, CURLOPT_CURLU, NULL);
 	curl_url_cleanup(url);
 	pd_req_cache_clear(&w->cache); /* the handle no longer points at the cached URL */
