@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,6 +17,43 @@ static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
+}
+
+static pid_t live_daemons[32];
+
+/* At exit: stop every daemon still remembered. */
+static void stop_leftover_daemons(void)
+{
+	for (size_t i = 0; i < sizeof live_daemons / sizeof live_daemons[0]; i++) {
+		struct pp_daemon_proc d = { .pid = live_daemons[i] };
+		if (d.pid > 0 && waitpid(d.pid, NULL, WNOHANG) == 0) {
+			kill(d.pid, SIGTERM); /* the second SIGTERM in pp_daemon_stop skips a drain */
+			sleep_ms(100);
+			pp_daemon_stop(&d);
+		}
+	}
+}
+
+void pp_daemon_track(pid_t pid)
+{
+	static int registered;
+	if (!registered && atexit(stop_leftover_daemons) == 0)
+		registered = 1;
+	for (size_t i = 0; i < sizeof live_daemons / sizeof live_daemons[0]; i++)
+		if (live_daemons[i] == pid)
+			return;
+	for (size_t i = 0; i < sizeof live_daemons / sizeof live_daemons[0]; i++)
+		if (!live_daemons[i]) {
+			live_daemons[i] = pid;
+			return;
+		}
+}
+
+void pp_daemon_untrack(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof live_daemons / sizeof live_daemons[0]; i++)
+		if (live_daemons[i] == pid)
+			live_daemons[i] = 0;
 }
 
 int pp_daemon_start(struct pp_daemon_proc *d, const char *pool, const char *const *extra_args)
@@ -57,6 +95,7 @@ int pp_daemon_start_logged(struct pp_daemon_proc *d, const char *pool, const cha
 		execv(exe, (char *const *)argv);
 		_exit(127);
 	}
+	pp_daemon_track(d->pid);
 	for (int i = 0; i < 500; i++) {
 		pp_pool *p;
 		if (pp_attach(d->pool, &p) == 0) {
@@ -77,6 +116,7 @@ int pp_daemon_stop(struct pp_daemon_proc *d)
 {
 	if (d->pid <= 0)
 		return -1;
+	pp_daemon_untrack(d->pid);
 	kill(d->pid, SIGTERM);
 	for (int i = 0; i < 500; i++) {
 		int st;
@@ -94,6 +134,7 @@ void pp_daemon_kill(struct pp_daemon_proc *d)
 {
 	if (d->pid <= 0)
 		return;
+	pp_daemon_untrack(d->pid);
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
 	d->pid = 0;

@@ -23,6 +23,13 @@ int pp_daemon_start_logged(struct pp_daemon_proc *d, const char *pool, const cha
  * status as pp_test_wait_child does. */
 int pp_daemon_stop(struct pp_daemon_proc *d);
 
+/* Daemons started by pp_daemon_start* are remembered until stopped or
+ * killed, and stopped at exit (so a FATAL assertion or a failed suite
+ * setup leaves none running).  track/untrack do the same for a daemon
+ * started some other way. */
+void pp_daemon_track(pid_t pid);
+void pp_daemon_untrack(pid_t pid);
+
 /* SIGKILL the daemon and reap it. */
 void pp_daemon_kill(struct pp_daemon_proc *d);
 

@@ -44,41 +44,8 @@ static gid_t nobody_gid;
 static char token[64];
 static char token_path[128];
 
-/* Daemons this program started and has not stopped yet: stopped at exit,
- * so a FATAL assertion or a failed suite setup leaves none running. */
-static pid_t live_daemons[16];
-
-static void daemon_started(pid_t pid)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++)
-		if (!live_daemons[i]) {
-			live_daemons[i] = pid;
-			return;
-		}
-}
-
-static void daemon_gone(pid_t pid)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++)
-		if (live_daemons[i] == pid)
-			live_daemons[i] = 0;
-}
-
-static void stop_leftover_daemons(void)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++) {
-		struct pp_daemon_proc d = { .pid = live_daemons[i] };
-		if (d.pid > 0 && waitpid(d.pid, NULL, WNOHANG) == 0) {
-			kill(d.pid, SIGTERM); /* the second SIGTERM in pp_daemon_stop skips a drain */
-			usleep(100 * 1000);
-			pp_daemon_stop(&d);
-		}
-	}
-}
-
 static int suite_setup(void)
 {
-	atexit(stop_leftover_daemons);
 	struct passwd *pw = getpwnam("nobody");
 	if (!pw)
 		return -1;
@@ -125,14 +92,14 @@ static int start_daemon(struct pp_daemon_proc *d, const char *tag, const char *c
 	args[n] = NULL;
 	int r = pp_daemon_start(d, pp_test_pool_name(tag), args);
 	if (r == 0)
-		daemon_started(d->pid);
+		pp_daemon_track(d->pid);
 	return r;
 }
 
 /* Stop a daemon started by start_daemon(); its exit status. */
 static int stop_daemon(struct pp_daemon_proc *d)
 {
-	daemon_gone(d->pid);
+	pp_daemon_untrack(d->pid);
 	return pp_daemon_stop(d);
 }
 
@@ -399,7 +366,7 @@ static void test_token_never_in_logs(void)
 	dup2(logfd, 2);
 	int started = pp_daemon_start(&d, pp_test_pool_name("acc-log"), args);
 	if (started == 0)
-		daemon_started(d.pid);
+		pp_daemon_track(d.pid);
 	dup2(saved, 2);
 	close(saved);
 	close(logfd);

@@ -101,48 +101,15 @@ static const struct pp_slot *seg_slots;
 static void *seg_map;
 static size_t seg_size;
 
-/* Daemons this program started and has not stopped yet: stopped at exit,
- * so a FATAL assertion or a failed suite setup leaves none running. */
-static pid_t live_daemons[16];
-
-static void daemon_started(pid_t pid)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++)
-		if (!live_daemons[i]) {
-			live_daemons[i] = pid;
-			return;
-		}
-}
-
-static void daemon_gone(pid_t pid)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++)
-		if (live_daemons[i] == pid)
-			live_daemons[i] = 0;
-}
-
-static void stop_leftover_daemons(void)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++) {
-		struct pp_daemon_proc d = { .pid = live_daemons[i] };
-		if (d.pid > 0 && waitpid(d.pid, NULL, WNOHANG) == 0) {
-			kill(d.pid, SIGTERM); /* the second SIGTERM in pp_daemon_stop skips a drain */
-			usleep(100 * 1000);
-			pp_daemon_stop(&d);
-		}
-	}
-}
-
 static int suite_setup(void)
 {
-	atexit(stop_leftover_daemons);
 	if (pp_backend_start(&backend, NULL) != 0)
 		return -1;
 	const char *args[] = { "-b", backend.url, "--max", "8", "--min", "8", "--request-timeout", "10000",
 			       "--lease-timeout", "10000", NULL };
 	if (pp_daemon_start(&daemon_, pp_test_pool_name("chaos"), args) != 0)
 		return -1;
-	daemon_started(daemon_.pid);
+	pp_daemon_track(daemon_.pid);
 	if (pp_attach(daemon_.pool, &pool) != 0)
 		return -1;
 	char path[128];
@@ -166,7 +133,7 @@ static int suite_teardown(void)
 	munmap(sh, sizeof *sh);
 	munmap(seg_map, seg_size);
 	pp_detach(pool);
-	daemon_gone(daemon_.pid);
+	pp_daemon_untrack(daemon_.pid);
 	int r = pp_daemon_stop(&daemon_);
 	pp_backend_stop(&backend);
 	return r == 0 ? 0 : -1;

@@ -72,38 +72,6 @@ static struct env env_main, env_waiters;
 static pp_pool *pool;                   /* the current env's */
 static const struct pp_slot *seg_slots; /* the current env's */
 
-/* Daemons this program started and has not stopped yet: stopped at exit,
- * so a FATAL assertion or a failed suite setup leaves none running. */
-static pid_t live_daemons[16];
-
-static void daemon_started(pid_t pid)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++)
-		if (!live_daemons[i]) {
-			live_daemons[i] = pid;
-			return;
-		}
-}
-
-static void daemon_gone(pid_t pid)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++)
-		if (live_daemons[i] == pid)
-			live_daemons[i] = 0;
-}
-
-static void stop_leftover_daemons(void)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++) {
-		struct pp_daemon_proc d = { .pid = live_daemons[i] };
-		if (d.pid > 0 && waitpid(d.pid, NULL, WNOHANG) == 0) {
-			kill(d.pid, SIGTERM); /* the second SIGTERM in pp_daemon_stop skips a drain */
-			usleep(100 * 1000);
-			pp_daemon_stop(&d);
-		}
-	}
-}
-
 static void use_env(const struct env *e)
 {
 	pool = e->pool;
@@ -117,7 +85,7 @@ static int env_start(struct env *e, const char *tag)
 	const char *args[] = { "-b", backend.url, "--max", n, "--min", n, "--request-timeout", "10000", NULL };
 	if (pp_daemon_start(&e->daemon, pp_test_pool_name(tag), args) != 0)
 		return -1;
-	daemon_started(e->daemon.pid);
+	pp_daemon_track(e->daemon.pid);
 	if (pp_attach(e->daemon.pool, &e->pool) != 0)
 		return -1;
 	char path[128];
@@ -140,13 +108,12 @@ static int env_stop(struct env *e)
 	if (e->map && e->map != MAP_FAILED)
 		munmap(e->map, e->size);
 	pp_detach(e->pool);
-	daemon_gone(e->daemon.pid);
+	pp_daemon_untrack(e->daemon.pid);
 	return pp_daemon_stop(&e->daemon);
 }
 
 static int suite_setup(void)
 {
-	atexit(stop_leftover_daemons);
 	if (pp_backend_start(&backend, NULL) != 0)
 		return -1;
 	if (env_start(&env_main, "death") != 0 || env_start(&env_waiters, "death-w") != 0)

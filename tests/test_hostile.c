@@ -88,41 +88,8 @@ struct tally {
 static struct tally *tally;
 static int crossed_shown; /* answers meant for another request, printed so far */
 
-/* Daemons this program started and has not stopped yet: stopped at exit,
- * so a FATAL assertion or a failed suite setup leaves none running. */
-static pid_t live_daemons[16];
-
-static void daemon_started(pid_t pid)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++)
-		if (!live_daemons[i]) {
-			live_daemons[i] = pid;
-			return;
-		}
-}
-
-static void daemon_gone(pid_t pid)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++)
-		if (live_daemons[i] == pid)
-			live_daemons[i] = 0;
-}
-
-static void stop_leftover_daemons(void)
-{
-	for (size_t i = 0; i < PP_ARRAY_LEN(live_daemons); i++) {
-		struct pp_daemon_proc d = { .pid = live_daemons[i] };
-		if (d.pid > 0 && waitpid(d.pid, NULL, WNOHANG) == 0) {
-			kill(d.pid, SIGTERM); /* the second SIGTERM in pp_daemon_stop skips a drain */
-			usleep(100 * 1000);
-			pp_daemon_stop(&d);
-		}
-	}
-}
-
 static int suite_setup(void)
 {
-	atexit(stop_leftover_daemons);
 	seed = pp_now_ns() | 1;
 	tally = mmap(NULL, sizeof *tally, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (tally == MAP_FAILED)
@@ -174,7 +141,7 @@ static int hpool_start(struct hpool *hp, const char *tag, int nslots, const char
 		dup2(logfd, 2);
 	int r = pp_daemon_start(&hp->d, pp_test_pool_name(tag), args);
 	if (r == 0)
-		daemon_started(hp->d.pid);
+		pp_daemon_track(hp->d.pid);
 	dup2(saved, 2);
 	close(saved);
 	if (logfd >= 0)
@@ -223,7 +190,7 @@ static void hpool_stop(struct hpool *hp)
 {
 	munmap(hp->map, hp->size);
 	pp_detach(hp->pool);
-	daemon_gone(hp->d.pid);
+	pp_daemon_untrack(hp->d.pid);
 	int st = -1;
 	if (hp->d.pid > 0) {
 		kill(hp->d.pid, SIGTERM);
