@@ -119,7 +119,8 @@ PP_EXPORT void pp_detach(pp_pool *p);
  * forever).  On success *out is the lease, valid until pp_release().
  * Returns PP_ETIMEDOUT, PP_EDAEMON (daemon died or stopped while waiting),
  * PP_ESHUTDOWN (pool draining), PP_EINVAL.  The uncontended path makes no
- * system call. */
+ * system call.  Waiters are served first come, first served: a released
+ * slot goes straight to the longest-waiting caller. */
 PP_EXPORT PP_NODISCARD int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out);
 
 /* Return a lease to the pool.  After success the pointer is dead.
