@@ -24,13 +24,14 @@ static void backend_name(CURLU *u, char *buf, size_t len)
 	curl_free(path);
 }
 
-/* Parse urls into fresh arrays.  Returns 0 or -1. */
-static int parse_all(const char *const *urls, uint32_t n, CURLU **out, char (*names)[128])
+/* Parse o's backend URLs into fresh arrays.  Returns 0 or -1. */
+static int parse_all(const struct pd_options *o, CURLU **out, char (*names)[128])
 {
-	if (n < 1 || n > PD_MAX_BACKEND_URLS)
+	uint32_t n = o->nbackends;
+	if (n < 1 || n > PD_MAX_BACKENDS)
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
-		if (!(out[i] = pd_url_base(urls[i]))) {
+		if (!(out[i] = pd_url_base(o->backends[i]))) {
 			while (i--)
 				curl_url_cleanup(out[i]);
 			return -1;
@@ -48,12 +49,13 @@ void pd_backends_publish(struct pd_backends *b)
 	atomic_store_explicit(&b->hdr->backend_up, !atomic_load(&b->down), memory_order_relaxed);
 }
 
-int pd_backends_init(struct pd_backends *b, const char *const *urls, uint32_t n)
+int pd_backends_init(struct pd_backends *b, const struct pd_options *o)
 {
+	uint32_t n = o->nbackends;
 	struct pp_shm_header *hdr = b->hdr;
 	memset(b, 0, sizeof *b);
 	b->hdr = hdr;
-	if (parse_all(urls, n, b->urls, b->names) < 0)
+	if (parse_all(o, b->urls, b->names) < 0)
 		return -1;
 	b->n = n;
 	atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
@@ -62,11 +64,12 @@ int pd_backends_init(struct pd_backends *b, const char *const *urls, uint32_t n)
 	return 0;
 }
 
-int pd_backends_replace(struct pd_backends *b, const char *const *urls, uint32_t n)
+int pd_backends_replace(struct pd_backends *b, const struct pd_options *o)
 {
-	CURLU *nu[PD_MAX_BACKEND_URLS];
-	char names[PD_MAX_BACKEND_URLS][128];
-	if (parse_all(urls, n, nu, names) < 0)
+	CURLU *nu[PD_MAX_BACKENDS];
+	char names[PD_MAX_BACKENDS][128];
+	uint32_t n = o->nbackends;
+	if (parse_all(o, nu, names) < 0)
 		return -1;
 	pthread_mutex_lock(&b->lock);
 	for (uint32_t i = 0; i < b->n; i++)

@@ -17,15 +17,15 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "options.h"
 
-#define PD_MAX_BACKEND_URLS 8
 #define PD_BACKOFF_MIN_MS 50
 #define PD_BACKOFF_MAX_MS 500  /* so a returning node is found within ~0.5 s */
 #define PD_PRIMARY_RETRY_MS 2000
 
 struct pd_backends {
-	CURLU *urls[PD_MAX_BACKEND_URLS];
-	char names[PD_MAX_BACKEND_URLS][128]; /* for logs: scheme://host:port/path */
+	CURLU *urls[PD_MAX_BACKENDS];
+	char names[PD_MAX_BACKENDS][128]; /* for logs: scheme://host:port/path */
 	uint32_t n;
 	_Atomic uint32_t current;        /* index in use */
 	_Atomic bool down;               /* the node in use failed its last attempt */
@@ -37,13 +37,13 @@ struct pd_backends {
 	struct pp_shm_header *hdr;       /* where the state is published; may be NULL */
 };
 
-/* Parse n (1..PD_MAX_BACKEND_URLS) base URLs.  Returns 0, or -1 after
- * logging which URL is bad. */
-int pd_backends_init(struct pd_backends *b, const char *const *urls, uint32_t n);
+/* Parse the backend URLs of o (o->backends[0..nbackends)).  Returns 0,
+ * or -1 after logging which URL is bad. */
+int pd_backends_init(struct pd_backends *b, const struct pd_options *o);
 
-/* Replace the URL list (SIGHUP).  Connections move over as slots use the
- * new list.  Returns 0, or -1 (the old list stays) after logging. */
-int pd_backends_replace(struct pd_backends *b, const char *const *urls, uint32_t n);
+/* Replace the URL list with o's (SIGHUP).  Connections move over as slots
+ * use the new list.  Returns 0, or -1 (the old list stays) after logging. */
+int pd_backends_replace(struct pd_backends *b, const struct pd_options *o);
 
 void pd_backends_free(struct pd_backends *b);
 

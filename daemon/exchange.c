@@ -472,9 +472,7 @@ void pd_note_connection(struct pd_slot_worker *w, uint32_t backend)
 static bool serve_transfer(struct pd_slot_worker *w, struct pd_exchange *x, int *code)
 {
 	bool interrupted;
-	w->x = x;
 	CURLcode res = pd_run_transfer(w, x, &interrupted);
-	w->x = NULL;
 	pd_note_connection(w, w->cache.backend);
 	if (!interrupted) {
 		bool unreachable = pd_curl_unreachable(w->easy, res);

@@ -82,20 +82,6 @@ static int create_segment(struct pd_daemon *d)
 	return 0;
 }
 
-/* Parse the backend URL list.  Returns 0, or -1 after logging. */
-static int init_backends(struct pd_daemon *d)
-{
-	const char *urls[PD_MAX_BACKEND_URLS];
-	uint32_t n = d->opt.nbackends < PD_MAX_BACKEND_URLS ? d->opt.nbackends : PD_MAX_BACKEND_URLS;
-	for (uint32_t i = 0; i < n; i++)
-		urls[i] = d->opt.backends[i];
-	if (n == 0) {
-		urls[0] = d->opt.backend_url;
-		n = 1;
-	}
-	return pd_backends_init(&d->backends, urls, n);
-}
-
 /* One tick of housekeeping: heartbeat, reaper, retired settings. */
 static void tick(struct pd_daemon *d)
 {
@@ -182,7 +168,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (init_backends(&d) < 0 || pd_live_init(&d) < 0)
+	if (pd_backends_init(&d.backends, &d.opt) < 0 || pd_live_init(&d) < 0)
 		return 1;
 	if (take_pidfile(&d) < 0)
 		return 1;

@@ -143,12 +143,9 @@ int pd_reload(struct pd_daemon *d)
 	keep_fixed(&n->opt, &cur->opt);
 	if (strcmp(n->auth_header, cur->auth_header) != 0)
 		pd_info("reload: bearer token replaced");
-	const char *urls[PD_MAX_BACKEND_URLS];
-	for (uint32_t i = 0; i < n->opt.nbackends && i < PD_MAX_BACKEND_URLS; i++)
-		urls[i] = n->opt.backends[i];
 	if (memcmp(n->opt.backends, cur->opt.backends, sizeof n->opt.backends) != 0 ||
 	    n->opt.nbackends != cur->opt.nbackends)
-		pd_backends_replace(&d->backends, urls, n->opt.nbackends);
+		pd_backends_replace(&d->backends, &n->opt);
 	pd_log_set_level(n->opt.log_level);
 	n->gen = cur->gen + 1;
 	struct pd_live *old = atomic_exchange_explicit(&d->live, n, memory_order_acq_rel);

@@ -45,7 +45,6 @@ struct pd_slot_worker {
 	uint8_t *scratch;              /* pp_frame_max(ring_size) bytes */
 	struct pp_batch out;           /* response frames not yet published */
 	struct pd_req_cache cache;
-	struct pd_exchange *x;         /* the exchange in flight, or NULL */
 	bool conn_dirty;               /* the next reset must drop the connection */
 	bool broken;                   /* request ring unusable until a reset */
 	_Atomic uint32_t reset_lock_word; /* dead lock word to clear after a reset */
@@ -65,7 +64,6 @@ struct pd_slot_worker {
 	uint64_t leak_token;           /* token of the lease flagged as leaked, 0 if none */
 	int32_t leak_pid;
 	uint64_t leak_since_ns;
-	uint32_t cached_gen;           /* backend generation the cache was built for */
 };
 
 /* The slot record of worker w. */
