@@ -81,6 +81,30 @@ static void worker(pp_pool *p, struct board *b, int expect_code, const char *pat
 	_exit(recovered ? 0 : 3);
 }
 
+/* Fork WORKERS long-lived workers on p, let them run 300 ms, then mark
+ * the moment of the failure the test is about to cause.  Returns the
+ * requests done before it. */
+static long start_workers(pp_pool *p, struct board *b, pid_t *kids, int expect, const char *path)
+{
+	for (int i = 0; i < WORKERS; i++)
+		if ((kids[i] = fork()) == 0)
+			worker(p, b, expect, path);
+	usleep(300 * 1000);
+	long before = atomic_load(&b->ok);
+	atomic_store(&b->kill_ns, pp_now_ns());
+	return before;
+}
+
+/* Stop the workers; returns how many never succeeded after the repair. */
+static int stop_workers(struct board *b, const pid_t *kids)
+{
+	atomic_store(&b->stop, 1);
+	int not_recovered = 0;
+	for (int i = 0; i < WORKERS; i++)
+		not_recovered += pp_test_wait_child(kids[i]) != 0;
+	return not_recovered;
+}
+
 static int count_dir(pid_t pid, const char *what)
 {
 	char path[64];
@@ -106,21 +130,13 @@ static void test_daemon_killed_under_load_then_replaced(void)
 	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
 	struct board *b = board_new();
 	pid_t kids[WORKERS];
-	for (int i = 0; i < WORKERS; i++)
-		if ((kids[i] = fork()) == 0)
-			worker(p, b, PP_EDAEMON, "/health?delay_ms=5");
-	usleep(300 * 1000);
-	long before = atomic_load(&b->ok);
-	atomic_store(&b->kill_ns, pp_now_ns());
+	long before = start_workers(p, b, kids, PP_EDAEMON, "/health?delay_ms=5");
 	pp_daemon_kill(&d);
 	usleep(1500 * 1000); /* every worker has seen the loss by now */
 	CU_ASSERT_FATAL(pp_daemon_start(&d, d.pool, args) == 0);
 	atomic_store(&b->restart_ns, pp_now_ns());
 	usleep(1500 * 1000);
-	atomic_store(&b->stop, 1);
-	int not_recovered = 0;
-	for (int i = 0; i < WORKERS; i++)
-		not_recovered += pp_test_wait_child(kids[i]) != 0;
+	int not_recovered = stop_workers(b, kids);
 	printf("\n    ok before kill %ld, total ok %ld, failed %ld; worst time to an error after kill %.0f ms;"
 	       " worst time to success after restart %.0f ms; workers not recovered %d; wrong codes %ld",
 	       before, b->ok, b->failed, b->worst_fail_ns / 1e6, b->worst_recover_ns / 1e6, not_recovered, b->wrong_code);
@@ -147,12 +163,7 @@ static void test_backend_down_fails_fast_and_recovers(void)
 	int threads0 = count_dir(d.pid, "task"), fds0 = count_dir(d.pid, "fd");
 	struct board *b = board_new();
 	pid_t kids[WORKERS];
-	for (int i = 0; i < WORKERS; i++)
-		if ((kids[i] = fork()) == 0)
-			worker(p, b, PP_EBACKEND, "/health");
-	usleep(300 * 1000);
-	long before = atomic_load(&b->ok);
-	atomic_store(&b->kill_ns, pp_now_ns());
+	long before = start_workers(p, b, kids, PP_EBACKEND, "/health");
 	char port[16];
 	snprintf(port, sizeof port, "%d", be.port);
 	pp_backend_stop(&be);
@@ -162,10 +173,7 @@ static void test_backend_down_fails_fast_and_recovers(void)
 	CU_ASSERT_FATAL(pp_backend_start(&be, again) == 0);
 	atomic_store(&b->restart_ns, pp_now_ns());
 	usleep(1500 * 1000);
-	atomic_store(&b->stop, 1);
-	int not_recovered = 0;
-	for (int i = 0; i < WORKERS; i++)
-		not_recovered += pp_test_wait_child(kids[i]) != 0;
+	int not_recovered = stop_workers(b, kids);
 	usleep(200 * 1000);
 	int threads1 = count_dir(d.pid, "task"), fds1 = count_dir(d.pid, "fd");
 	printf("\n    ok before %ld; failed while down %ld (slowest failure %.1f ms); worst time to an error %.0f ms;"
