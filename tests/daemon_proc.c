@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "phantompool.h"
+#include "segment.h"
 #include "testutil.h"
 
 static void sleep_ms(long ms)
@@ -56,6 +57,22 @@ void pp_daemon_untrack(pid_t pid)
 			live_daemons[i] = 0;
 }
 
+/* True once the pool's daemon reports ready (its min connections warm)
+ * and a client can attach. */
+static int daemon_ready(const char *pool)
+{
+	struct pp_seg seg;
+	if (pp_seg_attach(pool, false, &seg) != 0)
+		return 0;
+	int ready = atomic_load(&seg.hdr->daemon_state) == PP_DAEMON_READY;
+	pp_seg_unmap(&seg);
+	pp_pool *p;
+	if (!ready || pp_attach(pool, &p) != 0)
+		return 0;
+	pp_detach(p);
+	return 1;
+}
+
 int pp_daemon_start(struct pp_daemon_proc *d, const char *pool, const char *const *extra_args)
 {
 	return pp_daemon_start_logged(d, pool, extra_args, NULL);
@@ -97,11 +114,8 @@ int pp_daemon_start_logged(struct pp_daemon_proc *d, const char *pool, const cha
 	}
 	pp_daemon_track(d->pid);
 	for (int i = 0; i < 500; i++) {
-		pp_pool *p;
-		if (pp_attach(d->pool, &p) == 0) {
-			pp_detach(p);
+		if (daemon_ready(d->pool))
 			return 0;
-		}
 		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
 			d->pid = 0;
 			return -1;

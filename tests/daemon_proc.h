@@ -11,8 +11,9 @@ struct pp_daemon_proc {
 };
 
 /* Start build/phantompoold -f -p pool --pidfile /tmp/... plus extra_args
- * (NULL-terminated, may be NULL), and wait (at most 5 s) until the pool
- * accepts pp_attach.  Returns 0, or -1 (the daemon is killed). */
+ * (NULL-terminated, may be NULL), and wait (at most 5 s) until the daemon
+ * reports ready (its min connections are warm) and the pool accepts
+ * pp_attach.  Returns 0, or -1 (the daemon is killed). */
 int pp_daemon_start(struct pp_daemon_proc *d, const char *pool, const char *const *extra_args);
 
 /* The same, with the daemon's stderr (its log) appended to log_path. */
