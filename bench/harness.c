@@ -432,6 +432,15 @@ static int start_daemon_min(int be, int slots, int min)
 	int n = daemon_tls_args(be, argv, 14, store, sizeof store);
 	if (n < 0)
 		return -1;
+	/* BENCH_DAEMON_ARGS: more daemon options for every pool, e.g.
+	 * "--spin-us 0" to measure without spinning. */
+	static char extra[512];
+	const char *env = getenv("BENCH_DAEMON_ARGS");
+	if (env) {
+		snprintf(extra, sizeof extra, "%s", env);
+		for (char *tok = strtok(extra, " "); tok && n < 38; tok = strtok(NULL, " "))
+			argv[n++] = tok;
+	}
 	argv[n] = NULL;
 	bench_track_pool(ps.pool);
 	if (srv_spawn(&ps.daemon, "phantompoold", argv, &ps.servers, log, -1) != 0)

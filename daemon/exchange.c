@@ -26,8 +26,6 @@
 #include "url.h"
 #include "xfer.h"
 
-#define SPIN 0
-
 /* The check run between waits: stop on shutdown or when the reaper has
  * asked for a reset. */
 int pd_worker_abort_reason(void *ctx)
@@ -43,7 +41,7 @@ int pd_worker_abort_reason(void *ctx)
 static struct pp_xfer worker_xfer(struct pd_exchange *x, struct pp_ring *ring)
 {
 	return (struct pp_xfer){ .ring = ring, .deadline_ns = x->deadline_ns,
-				 .slice_ns = PD_SLICE_MS * PP_NS_PER_MS, .spin = SPIN,
+				 .slice_ns = PD_SLICE_MS * PP_NS_PER_MS, .spin = NULL,
 				 .check = pd_worker_abort_reason, .ctx = x->w };
 }
 

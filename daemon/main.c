@@ -69,6 +69,7 @@ static int create_segment(struct pd_daemon *d)
 		.lease_timeout_ms = d->opt.lease_timeout_ms,
 		.request_timeout_ms = d->opt.request_timeout_ms,
 		.max_body = d->opt.max_body,
+		.spin_ns = d->opt.spin_us * 1000u,
 		.mode = d->opt.mode,
 		.backend = d->opt.backend_url,
 	};

@@ -147,6 +147,7 @@ int pd_reload(struct pd_daemon *d)
 	    n->opt.nbackends != cur->opt.nbackends)
 		pd_backends_replace(&d->backends, &n->opt);
 	pd_log_set_level(n->opt.log_level);
+	atomic_store_explicit(&d->seg.hdr->spin_ns, n->opt.spin_us * 1000u, memory_order_relaxed);
 	n->gen = cur->gen + 1;
 	struct pd_live *old = atomic_exchange_explicit(&d->live, n, memory_order_acq_rel);
 	retire(d, old);

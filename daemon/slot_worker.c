@@ -139,6 +139,11 @@ void pd_slot_drop_connection(struct pd_slot_worker *w)
 	atomic_store_explicit(&pd_wslot(w)->conn_since_ns, 0, memory_order_relaxed);
 }
 
+static bool request_ready(void *ring)
+{
+	return pp_frame_ready(ring);
+}
+
 /* Wait for the next request head and serve it, or reset the slot. */
 static void worker_step(struct pd_slot_worker *w)
 {
@@ -171,8 +176,21 @@ static void worker_step(struct pd_slot_worker *w)
 	if (r == 0) {
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) == PP_SLOT_FREE)
 			pd_maintain(w);
-		pp_frame_wait(&w->req, slice, 0);
+		if (!w->idle_since_ns) {
+			w->idle_since_ns = pp_now_ns();
+			/* Where we wait: the worker spins for our answer only if
+			 * it runs on another CPU (spin.h). */
+			pp_spin_publish_cpu(&s->daemon_cpu);
+		}
+		/* A worker that sends its next request soon finds us spinning
+		 * (no futex wake on either side); else sleep on the ring. */
+		if (!pp_spin_wait(&w->spin, request_ready, &w->req))
+			pp_frame_wait(&w->req, slice, 0);
 		return;
+	}
+	if (w->idle_since_ns) {
+		pp_spin_note(&w->spin, pp_now_ns() - w->idle_since_ns);
+		w->idle_since_ns = 0;
 	}
 	/* A new exchange starts with an empty response ring; anything else
 	 * means two parties used the slot: never hand out a stale answer. */
@@ -193,6 +211,8 @@ static void worker_step(struct pd_slot_worker *w)
 static void *worker_main(void *arg)
 {
 	struct pd_slot_worker *w = arg;
+	w->spin = (struct pp_spin){ .hdr = w->d->seg.hdr, .claims = w->d->seg.spin_claims,
+				    .peer_cpu = &pd_wslot(w)->worker_cpu, .avg_ns = &w->spin_avg_ns };
 	if (w->idx < pd_live(w->d)->opt.min_conns)
 		pd_health_check(w, UINT32_MAX); /* warm before the daemon reports ready */
 	atomic_store(&w->warm_done, true);

@@ -50,6 +50,9 @@ struct pd_slot_worker {
 	_Atomic uint32_t reset_lock_word; /* dead lock word to clear after a reset */
 	_Atomic bool warm_done;
 	uint64_t last_used_ns;         /* end of the last exchange or health check */
+	struct pp_spin spin;           /* waiting for the next request (spin.h) */
+	uint32_t spin_avg_ns;          /* its average wait */
+	uint64_t idle_since_ns;        /* when the current wait for a request began, 0: none */
 	uint64_t applied_gen;          /* pd_live generation of the handle's options */
 	_Atomic uint64_t epoch;        /* bumped every step (reload.c frees old settings) */
 	/* Corruption handling (reaper, main thread; reinit_lock read by the

@@ -8,6 +8,7 @@
 #include "phantompool.h"
 #include "frame.h"
 #include "xfer.h"
+#include "spin.h"
 #include "segment.h"
 
 /* Where a lease's exchange stands (the order of the streaming calls). */
@@ -39,6 +40,7 @@ struct pp_lease {
 	struct pp_batch out;  /* request frames not yet published (same size) */
 	const uint8_t *pend;  /* unread rest of the last BODY frame (in scratch) */
 	uint32_t pend_len;
+	struct pp_spin spin;  /* waiting for the response (spin.h) */
 };
 
 /* One mapping of the pool's segment, i.e. one daemon generation.  When a

@@ -22,7 +22,6 @@
 #define SLICE_MS 200          /* re-check the daemon this often while waiting */
 #define GRACE_MS 2000         /* beyond the daemon's own request timeout */
 #define DAEMON_STALE_MS 1000
-#define CLIENT_SPIN 0
 
 /* Check run between waits: the daemon must still be there.  The full
  * liveness check (a kill(pid, 0) system call) runs at most once a slice;
@@ -48,7 +47,8 @@ static int client_abort_reason(void *ctx)
 static struct pp_xfer client_xfer(struct pp_lease *l, struct pp_ring *ring)
 {
 	return (struct pp_xfer){ .ring = ring, .deadline_ns = l->deadline_ns,
-				 .slice_ns = SLICE_MS * PP_NS_PER_MS, .spin = CLIENT_SPIN,
+				 .slice_ns = SLICE_MS * PP_NS_PER_MS,
+				 .spin = ring == &l->resp ? &l->spin : NULL,
 				 .check = client_abort_reason, .ctx = l };
 }
 
@@ -96,6 +96,10 @@ static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_l
 	return 0;
 }
 
+/* This thread's recent response waits (spin.h): the worker's own
+ * experience, whichever slot it leases. */
+static __thread uint32_t resp_wait_avg_ns;
+
 /* Ring views and scratch for this lease's exchange. */
 static int prepare_lease(struct pp_lease *l)
 {
@@ -118,6 +122,8 @@ static int prepare_lease(struct pp_lease *l)
 	 * slot was shared or scribbled on: never read someone else's answer. */
 	if (pp_ring_readable(&l->resp) != 0 || pp_ring_writable(&l->req) != (ssize_t)seg->ring_size)
 		return PP_EPROTO;
+	l->spin = (struct pp_spin){ .hdr = seg->hdr, .claims = seg->spin_claims,
+				    .peer_cpu = &s->daemon_cpu, .avg_ns = &resp_wait_avg_ns };
 	return 0;
 }
 
@@ -218,6 +224,9 @@ int pp_stream_read_head(struct pp_lease *l, pp_resp *resp)
 	memset(resp, 0, sizeof *resp);
 	struct pp_frame f = { .type = PP_FRAME_END };
 	struct pp_xfer out = client_xfer(l, &l->req), in = client_xfer(l, &l->resp);
+	/* Where we wait for the answer: the daemon's thread spins only if
+	 * this is another CPU (spin.h). */
+	pp_spin_publish_cpu(&pp_seg_slot(&l->att->seg, l->slot)->worker_cpu);
 	if ((r = pp_xfer_add(&out, &l->out, &f)) != 0 || (r = pp_xfer_flush(&out, &l->out)) != 0)
 		return broken(l, r);
 	l->stage = PP_STAGE_HEAD;

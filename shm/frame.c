@@ -678,6 +678,16 @@ int pp_frame_take(struct pp_ring *r, uint8_t *scratch, size_t scratch_len, struc
 	return rc;
 }
 
+bool pp_frame_ready(struct pp_ring *r)
+{
+	uint32_t n;
+	int rc = peek_prefix(r, &n);
+	if (rc <= 0)
+		return rc < 0; /* garbage: "ready", so the caller's take reports it */
+	ssize_t have = pp_ring_readable(r);
+	return have < 0 || (uint64_t)have >= PP_FRAME_LEN_BYTES + (uint64_t)n;
+}
+
 int pp_frame_wait(struct pp_ring *r, uint64_t deadline_ns, unsigned spin)
 {
 	uint32_t n, need = PP_FRAME_LEN_BYTES;

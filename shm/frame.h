@@ -27,6 +27,7 @@
 #ifndef PP_FRAME_H
 #define PP_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -199,6 +200,10 @@ int pp_frame_take(struct pp_ring *r, uint8_t *scratch, size_t scratch_len, struc
  * the number of bytes the length prefix announces, so a partial frame does
  * not make the caller spin.  spin as for pp_ring_wait_readable(). */
 int pp_frame_wait(struct pp_ring *r, uint64_t deadline_ns, unsigned spin);
+
+/* Is a whole frame readable (or garbage where its prefix should be, which
+ * pp_frame_take then reports)?  Never waits; cheap enough to spin on. */
+bool pp_frame_ready(struct pp_ring *r);
 
 /* Producer: wait until min_bytes are free (0 means pp_frame_max(cap), what
  * any frame needs; a BODY of n bytes needs at most

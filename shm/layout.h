@@ -36,7 +36,7 @@
 #include "ring.h"
 
 #define PP_SHM_MAGIC 0x4c4f4f504d544850ull /* "PHTMPOOL" read little-endian */
-#define PP_LAYOUT_VERSION 3u /* 2: waiter table; 3: FIFO handoff queue */
+#define PP_LAYOUT_VERSION 4u /* 2: waiter table; 3: FIFO handoff queue; 4: spin claims */
 #define PP_POOL_NAME_MAX 40 /* characters, without the NUL */
 #define PP_MAX_SLOTS 4096u
 #define PP_RING_MIN 4096u
@@ -44,6 +44,7 @@
 #define PP_RING_DEFAULT (64u << 10)
 #define PP_MAX_WAITERS 1024u /* sleepers tracked at once; more still wait, in slices */
 #define PP_WAITER_WORDS (PP_MAX_WAITERS / 64)
+#define PP_SPIN_CLAIMS 8 /* most spinners at once (spin.h) */
 #define PP_HIST_BUCKETS 32 /* log2 histograms in microseconds: up to ~35 min */
 
 /* Daemon lifecycle, pp_shm_header.daemon_state. */
@@ -105,12 +106,14 @@ struct pp_shm_header {
 	uint32_t lease_timeout_ms; /* default acquire timeout */
 	uint32_t request_timeout_ms; /* daemon's per-request timeout */
 	uint64_t max_body;         /* largest request body, 0 = no limit */
+	uint32_t spin_claims;      /* spinners allowed at once: online CPUs - 1, <= PP_SPIN_CLAIMS */
+	uint32_t reserved0;
 	char pool_name[PP_POOL_NAME_MAX + 8];
 	char backend[128];         /* display only: the base URL, no credentials */
 
 	/* --- liveness: D writes, W and shmdump read. */
 	alignas(PP_CACHELINE) _Atomic uint32_t daemon_state; /* pp_daemon_state */
-	uint32_t reserved1;
+	_Atomic uint32_t spin_ns;  /* D (start, reload): spin budget per wait, 0 = never spin (spin.h) */
 	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, refreshed every 100 ms */
 
 	/* --- the free-slot semaphore.  Its count is the number of FREE slots
@@ -149,6 +152,10 @@ struct pp_shm_header {
 	_Atomic uint64_t backend_failovers; /* D: moves to another backend URL */
 	_Atomic uint32_t backend_index;     /* D: which --backend is in use */
 	_Atomic uint32_t backend_up;        /* D: 1 if the last attempt reached it */
+
+	/* --- spin claims (spin.h): entry i holds the CLOCK_MONOTONIC deadline
+	 * of the spin holding it, 0 or a past time when free.  W and D CAS. */
+	alignas(PP_CACHELINE) _Atomic uint64_t spin_until_ns[PP_SPIN_CLAIMS];
 };
 
 /* A waiter record: held (robust mutex, process-shared) by a worker while
@@ -180,7 +187,7 @@ struct pp_slot {
 	_Atomic uint64_t handoff;     /* W/D: the queue entry it was handed to (state HANDOFF) */
 	_Atomic uint64_t leases;      /* W: leases granted on this slot */
 	_Atomic uint32_t leak_flag;   /* D: 1 while the lease is older than leak_threshold */
-	uint32_t reserved_w;
+	_Atomic int32_t worker_cpu;   /* W: CPU of the worker's last request, -1 unknown (spin.h) */
 
 	/* --- connection and counters: D writes, W and shmdump read.  The
 	 * daemon brackets each multi-field update with stats_seq (odd while
@@ -188,6 +195,7 @@ struct pp_slot {
 	 * odd or changed (a seqlock).  All counters are free-running uint64. */
 	alignas(PP_CACHELINE) _Atomic uint32_t stats_seq;
 	_Atomic uint32_t conn_state;  /* pp_conn_state */
+	_Atomic int32_t daemon_cpu;   /* D: CPU of the slot's thread, -1 unknown (spin.h); outside the seqlock */
 	_Atomic uint64_t reclaims;
 	_Atomic uint64_t requests;    /* exchanges served */
 	_Atomic uint64_t errors;      /* exchanges that ended in ERROR */

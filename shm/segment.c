@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "phantompool.h"
 #include "slot.h"
+#include "spin.h"
 
 int pp_pool_resolve(const char *pool, char *buf, size_t len)
 {
@@ -69,6 +70,7 @@ static void seg_fill_view(struct pp_seg *seg, void *base, size_t size)
 	seg->max_body = h->max_body;
 	seg->lease_timeout_ms = h->lease_timeout_ms;
 	seg->request_timeout_ms = h->request_timeout_ms;
+	seg->spin_claims = h->spin_claims < PP_SPIN_CLAIMS ? h->spin_claims : PP_SPIN_CLAIMS;
 	seg->waiters = (struct pp_waiter *)((uint8_t *)base + PP_WAITERS_OFF);
 	seg->slots = (struct pp_slot *)((uint8_t *)base + PP_SLOTS_OFF);
 	seg->rings = (uint8_t *)base + pp_layout_rings_off(h->nslots);
@@ -86,6 +88,8 @@ static int seg_init_slots(struct pp_seg *seg)
 		struct pp_slot *s = pp_seg_slot(seg, i);
 		r = pp_owner_lock_init(&s->owner_lock);
 		atomic_init(&s->state, PP_SLOT_FREE);
+		atomic_init(&s->worker_cpu, -1);
+		atomic_init(&s->daemon_cpu, -1);
 		pp_ring_reset(&s->req);
 		pp_ring_reset(&s->resp);
 	}
@@ -113,6 +117,9 @@ static void seg_init_header(struct pp_seg *seg, const struct pp_seg_config *cfg,
 	h->lease_timeout_ms = cfg->lease_timeout_ms;
 	h->request_timeout_ms = cfg->request_timeout_ms;
 	h->max_body = cfg->max_body;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	h->spin_claims = cpus <= 1 ? 0 : cpus - 1 < PP_SPIN_CLAIMS ? (uint32_t)(cpus - 1) : PP_SPIN_CLAIMS;
+	atomic_store(&h->spin_ns, cfg->spin_ns < PP_SPIN_MAX_NS ? cfg->spin_ns : PP_SPIN_MAX_NS);
 	snprintf(h->pool_name, sizeof h->pool_name, "%s", cfg->pool);
 	snprintf(h->backend, sizeof h->backend, "%s", cfg->backend ? cfg->backend : "");
 	atomic_store(&h->daemon_state, PP_DAEMON_STARTING);

@@ -28,6 +28,7 @@ struct pp_seg {
 	uint64_t max_body;
 	uint32_t lease_timeout_ms;
 	uint32_t request_timeout_ms;
+	uint32_t spin_claims;  /* spinners allowed at once, <= PP_SPIN_CLAIMS (spin.h) */
 	char shm_name[PP_POOL_NAME_MAX + 16]; /* "/phantompool-<pool>" */
 };
 
@@ -40,6 +41,7 @@ struct pp_seg_config {
 	uint32_t lease_timeout_ms;
 	uint32_t request_timeout_ms;
 	uint64_t max_body;
+	uint32_t spin_ns;      /* spin budget per wait (spin.h), capped at PP_SPIN_MAX_NS */
 	unsigned mode;         /* e.g. 0600, or 0660 with a group */
 	gid_t gid;             /* (gid_t)-1: keep the creator's group */
 	const char *backend;   /* display string, may be NULL */

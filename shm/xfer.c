@@ -29,7 +29,7 @@ static int xfer_wait_step(const struct pp_xfer *x, int (*wait)(const struct pp_x
 
 static int wait_space(const struct pp_xfer *x, uint64_t until)
 {
-	return pp_frame_wait_space(x->ring, 0, until, x->spin);
+	return pp_frame_wait_space(x->ring, 0, until, 0);
 }
 
 /* The batch being flushed, for wait_batch_space (one flush per thread at
@@ -38,12 +38,20 @@ static __thread uint32_t flush_need;
 
 static int wait_batch_space(const struct pp_xfer *x, uint64_t until)
 {
-	return pp_frame_wait_space(x->ring, flush_need, until, x->spin);
+	return pp_frame_wait_space(x->ring, flush_need, until, 0);
 }
 
+static bool frame_ready(void *ring)
+{
+	return pp_frame_ready(ring);
+}
+
+/* Spin first when the policy allows it (spin.h), then sleep. */
 static int wait_frame(const struct pp_xfer *x, uint64_t until)
 {
-	return pp_frame_wait(x->ring, until, x->spin);
+	if (pp_spin_wait(x->spin, frame_ready, x->ring))
+		return 0;
+	return pp_frame_wait(x->ring, until, 0);
 }
 
 int pp_xfer_put(const struct pp_xfer *x, const struct pp_frame *f)
@@ -66,12 +74,18 @@ int pp_xfer_put(const struct pp_xfer *x, const struct pp_frame *f)
 
 int pp_xfer_take(const struct pp_xfer *x, uint8_t *scratch, size_t scratch_len, struct pp_frame *f)
 {
+	uint64_t t0 = 0; /* when this take started waiting, if it did */
 	for (;;) {
 		int r = pp_frame_take(x->ring, scratch, scratch_len, f);
-		if (r == 1)
+		if (r == 1) {
+			if (t0)
+				pp_spin_note(x->spin, pp_now_ns() - t0);
 			return 0;
+		}
 		if (r < 0)
 			return PP_EPROTO;
+		if (x->spin && !t0)
+			t0 = pp_now_ns();
 		r = xfer_wait_step(x, wait_frame);
 		if (r)
 			return r;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "spin.h"
 
 /* Returns 0 to keep waiting, or a negative PP_E* code to give up with. */
 typedef int (*pp_xfer_check_fn)(void *ctx);
@@ -18,7 +19,9 @@ struct pp_xfer {
 	struct pp_ring *ring;
 	uint64_t deadline_ns;     /* absolute CLOCK_MONOTONIC; UINT64_MAX: none */
 	uint64_t slice_ns;        /* longest single sleep between checks */
-	unsigned spin;            /* spins before each sleep (see ring.h) */
+	/* Adaptive spin before sleeping for a frame (spin.h); NULL: sleep at
+	 * once.  Takes that waited also record their wait in it. */
+	const struct pp_spin *spin;
 	pp_xfer_check_fn check;   /* may be NULL */
 	void *ctx;
 };

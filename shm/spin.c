@@ -1,0 +1,84 @@
+/* spin.c - see spin.h. */
+#include "spin.h"
+
+#include "clock.h"
+
+#define SPIN_CHECK_EVERY 32 /* ready() calls between clock reads */
+
+static inline void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/* Budget for this wait, 0 when the rules say sleep at once. */
+static uint64_t spin_budget(const struct pp_spin *s)
+{
+	if (!s || !s->claims || !s->peer_cpu)
+		return 0;
+	uint64_t budget = atomic_load_explicit(&s->hdr->spin_ns, memory_order_relaxed);
+	if (budget > PP_SPIN_MAX_NS)
+		budget = PP_SPIN_MAX_NS;
+	if (!budget || *s->avg_ns > PP_SPIN_AVG_FACTOR * budget)
+		return 0;
+	int32_t peer = atomic_load_explicit(s->peer_cpu, memory_order_relaxed);
+	if (peer < 0 || peer == sched_getcpu())
+		return 0;
+	return budget;
+}
+
+/* Take a spin claim until `until`: an entry whose deadline has passed
+ * (free, or left by a dead spinner).  Returns its index or -1. */
+static int claim(struct pp_shm_header *h, uint32_t n, uint64_t now, uint64_t until)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t cur = atomic_load_explicit(&h->spin_until_ns[i], memory_order_relaxed);
+		if (cur <= now &&
+		    atomic_compare_exchange_strong_explicit(&h->spin_until_ns[i], &cur, until,
+							    memory_order_relaxed, memory_order_relaxed))
+			return (int)i;
+	}
+	return -1;
+}
+
+bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
+{
+	uint64_t budget = spin_budget(s);
+	if (!budget)
+		return false;
+	uint32_t n = s->claims < PP_SPIN_CLAIMS ? s->claims : PP_SPIN_CLAIMS;
+	uint64_t now = pp_now_ns(), until = now + budget;
+	int c = claim(s->hdr, n, now, until);
+	if (c < 0)
+		return false;
+	bool ok = false;
+	do {
+		for (int i = 0; i < SPIN_CHECK_EVERY && !ok; i++) {
+			ok = ready(ctx);
+			cpu_pause();
+		}
+	} while (!ok && pp_now_ns() < until);
+	/* Give the claim back unless it already lapsed and was retaken. */
+	uint64_t mine = until;
+	atomic_compare_exchange_strong_explicit(&s->hdr->spin_until_ns[c], &mine, 0,
+						memory_order_relaxed, memory_order_relaxed);
+	return ok;
+}
+
+void pp_spin_note(const struct pp_spin *s, uint64_t waited_ns)
+{
+	if (!s || !s->avg_ns)
+		return;
+	/* Clamp to a few budgets, so one long idle period does not stop
+	 * spinning for long: a few short waits bring the average back. */
+	uint64_t budget = atomic_load_explicit(&s->hdr->spin_ns, memory_order_relaxed);
+	uint64_t cap = 2ull * PP_SPIN_AVG_FACTOR * (budget < PP_SPIN_MAX_NS ? budget : PP_SPIN_MAX_NS);
+	uint32_t w = (uint32_t)(waited_ns < cap ? waited_ns : cap);
+	uint32_t a = *s->avg_ns;
+	*s->avg_ns = a - a / 8 + w / 8;
+}

@@ -1,0 +1,73 @@
+/* spin.h - adaptive spinning before a futex sleep.
+ *
+ * A request through the pool is two hand-offs (worker -> daemon thread ->
+ * worker).  When the two parties run on different CPUs, each futex wake of
+ * a sleeping peer costs both sides a system call, a context switch and an
+ * inter-processor interrupt (tens of microseconds on a VM), while the wait
+ * itself is often shorter: the daemon's keep-alive round trip, or a
+ * worker's turnaround between two requests.  A waiter that spins through
+ * such a wait sees the peer's publish directly, the peer skips the wake
+ * (nobody raised the ring's waiter flag), and neither side sleeps.
+ *
+ * Spinning only pays when it cannot steal the CPU the awaited work needs,
+ * so a waiter spins only when all of these hold:
+ *   - the pool's spin budget is on (daemon option spin-us; live), at most
+ *     PP_SPIN_MAX_NS whatever the segment says;
+ *   - the peer last published a CPU, and it is not the waiter's own CPU
+ *     (a peer on our CPU cannot run while we spin);
+ *   - the waiter's recent waits were short: an average (EWMA, private to the
+ *     waiter) of at most PP_SPIN_AVG_FACTOR budgets.  Under load, or against
+ *     a slow backend, waits are long and nobody spins;
+ *   - it gets one of the pool's spin claims: at most (online CPUs - 1)
+ *     spinners at once (at most PP_SPIN_CLAIMS), so one CPU is always left
+ *     for the work being waited for.  A claim is a deadline in the header,
+ *     so the claim of a spinner killed mid-spin lapses by itself.
+ * A spin never lasts longer than the budget; the waiter then sleeps on the
+ * futex exactly as it would have.  Spinning changes timing, never results.
+ */
+#ifndef PP_SPIN_H
+#define PP_SPIN_H
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+#define PP_SPIN_MAX_NS 1000000u  /* cap on any spin, whatever the header says */
+#define PP_SPIN_AVG_FACTOR 2u    /* spin while recent waits average <= 2 budgets */
+
+/* One waiter's view: where the budget and claims live, the peer's CPU
+ * word, and the waiter's own average (private memory). */
+struct pp_spin {
+	struct pp_shm_header *hdr;
+	uint32_t claims;               /* usable claims (pp_seg.spin_claims) */
+	const _Atomic int32_t *peer_cpu;
+	uint32_t *avg_ns;              /* EWMA of this waiter's recent waits */
+};
+
+/* Is the awaited thing there?  Called in the spin loop; must be cheap. */
+typedef bool (*pp_spin_ready_fn)(void *ctx);
+
+/* Spin until ready(ctx) or the budget runs out, if the rules above allow a
+ * spin at all.  Returns true when ready(ctx) returned true (the caller
+ * then skips its sleep), false when the caller must sleep.  s may be NULL
+ * (never spins). */
+bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx);
+
+/* Record how long a wait lasted, spun or slept (0 when the thing was
+ * already there).  s may be NULL. */
+void pp_spin_note(const struct pp_spin *s, uint64_t waited_ns);
+
+/* Publish the calling thread's CPU in *cpu (for the peer's spin rule).
+ * Cheap: sched_getcpu() is read from rseq, and the word is written only
+ * when it changed. */
+static inline void pp_spin_publish_cpu(_Atomic int32_t *cpu)
+{
+	int32_t c = sched_getcpu();
+	if (atomic_load_explicit(cpu, memory_order_relaxed) != c)
+		atomic_store_explicit(cpu, c, memory_order_relaxed);
+}
+
+#endif
