@@ -212,7 +212,8 @@ static void *worker_main(void *arg)
 {
 	struct pd_slot_worker *w = arg;
 	w->spin = (struct pp_spin){ .hdr = w->d->seg.hdr, .claims = w->d->seg.spin_claims,
-				    .peer_cpu = &pd_wslot(w)->worker_cpu, .avg_ns = &w->spin_avg_ns };
+				    .peer_cpu = &pd_wslot(w)->worker_cpu, .avg_ns = &w->spin_avg_ns,
+				    .inflight_max = 0 };
 	if (w->idx < pd_live(w->d)->opt.min_conns)
 		pd_health_check(w, UINT32_MAX); /* warm before the daemon reports ready */
 	atomic_store(&w->warm_done, true);

@@ -123,7 +123,8 @@ static int prepare_lease(struct pp_lease *l)
 	if (pp_ring_readable(&l->resp) != 0 || pp_ring_writable(&l->req) != (ssize_t)seg->ring_size)
 		return PP_EPROTO;
 	l->spin = (struct pp_spin){ .hdr = seg->hdr, .claims = seg->spin_claims,
-				    .peer_cpu = &s->daemon_cpu, .avg_ns = &resp_wait_avg_ns };
+				    .peer_cpu = &s->daemon_cpu, .avg_ns = &resp_wait_avg_ns,
+				    .inflight_max = 1 /* ours */ };
 	return 0;
 }
 

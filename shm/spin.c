@@ -24,7 +24,8 @@ static uint64_t spin_budget(const struct pp_spin *s)
 	uint64_t budget = atomic_load_explicit(&s->hdr->spin_ns, memory_order_relaxed);
 	if (budget > PP_SPIN_MAX_NS)
 		budget = PP_SPIN_MAX_NS;
-	if (!budget || *s->avg_ns > PP_SPIN_AVG_FACTOR * budget)
+	if (!budget || *s->avg_ns > PP_SPIN_AVG_FACTOR * budget ||
+	    atomic_load_explicit(&s->hdr->inflight, memory_order_relaxed) > s->inflight_max)
 		return 0;
 	int32_t peer = atomic_load_explicit(s->peer_cpu, memory_order_relaxed);
 	if (peer < 0 || peer == sched_getcpu())

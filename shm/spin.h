@@ -18,6 +18,10 @@
  *   - the waiter's recent waits were short: an average (EWMA, private to the
  *     waiter) of at most PP_SPIN_AVG_FACTOR budgets.  Under load, or against
  *     a slow backend, waits are long and nobody spins;
+ *   - the pool is nearly idle: the daemon serves at most inflight_max
+ *     exchanges (the worker's own: 1; a slot thread between two requests:
+ *     0).  Under load every CPU has work, and a spinner would only take
+ *     its time from the exchanges in flight;
  *   - it gets one of the pool's spin claims: at most (online CPUs - 1)
  *     spinners at once (at most PP_SPIN_CLAIMS), so one CPU is always left
  *     for the work being waited for.  A claim is a deadline in the header,
@@ -45,6 +49,7 @@ struct pp_spin {
 	uint32_t claims;               /* usable claims (pp_seg.spin_claims) */
 	const _Atomic int32_t *peer_cpu;
 	uint32_t *avg_ns;              /* EWMA of this waiter's recent waits */
+	uint32_t inflight_max;         /* spin only while hdr->inflight <= this */
 };
 
 /* Is the awaited thing there?  Called in the spin loop; must be cheap. */

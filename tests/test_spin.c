@@ -1,6 +1,7 @@
 /* test_spin.c - the adaptive spin before a futex sleep (shm/spin.c): when
  * it must not spin at all, that it stops at the budget, the claim limit
- * (including a dead spinner's claim lapsing), the average of recent waits,
+ * (including a dead spinner's claim lapsing), a busy pool, the average of
+ * recent waits,
  * the cap on a scribbled budget, and a real two-process hand-off through a
  * shared mapping where the waiter finds the peer's publish while spinning. */
 #include <sched.h>
@@ -72,7 +73,13 @@ static void test_no_spin_cases(void)
 	s = fresh(100 * US, 1);
 	s.peer_cpu = NULL;
 	CU_ASSERT_FALSE(pp_spin_wait(&s, count_ready, &c));
+	s = fresh(100 * US, 1);
+	s.inflight_max = 1;
+	atomic_store(&hdr->inflight, 2); /* busy pool: the CPUs have work */
+	CU_ASSERT_FALSE(pp_spin_wait(&s, count_ready, &c));
 	CU_ASSERT_EQUAL(c.calls, 0); /* never even looked */
+	atomic_store(&hdr->inflight, 1);
+	CU_ASSERT_TRUE(pp_spin_wait(&s, count_ready, &c));
 }
 
 static void test_spins_until_ready(void)
