@@ -31,6 +31,7 @@ const struct dump_field dump_pool_fields[] = {
 	{ "ring_bytes", NULL, DUMP_GAUGE, DUMP_UNIT_BYTES, POOL(ring_bytes), NULL },
 	{ "lease_timeout_ms", NULL, DUMP_GAUGE, DUMP_UNIT_MS, POOL(lease_timeout_ms), NULL },
 	{ "request_timeout_ms", NULL, DUMP_GAUGE, DUMP_UNIT_MS, POOL(request_timeout_ms), NULL },
+	{ "spin_us", NULL, DUMP_GAUGE, DUMP_UNIT_COUNT, POOL(spin_us), NULL },
 	{ "max_body_bytes", NULL, DUMP_GAUGE, DUMP_UNIT_BYTES, POOL(max_body_bytes), NULL },
 	{ "waiting_workers", "waiting_workers", DUMP_GAUGE, DUMP_UNIT_COUNT, POOL(waiting_workers),
 	  "Workers sleeping in pp_lease for a free slot." },

@@ -108,6 +108,7 @@ static void read_header_identity(const struct pp_shm_header *h, struct dump_head
 	o->ring_size = h->ring_size;
 	o->lease_timeout_ms = h->lease_timeout_ms;
 	o->request_timeout_ms = h->request_timeout_ms;
+	o->spin_ns = atomic_load_explicit(&((struct pp_shm_header *)h)->spin_ns, memory_order_relaxed);
 	o->max_body = h->max_body;
 	o->start_wall_ns = h->start_wall_ns;
 	copy_untrusted_string(o->pool_name, h->pool_name, sizeof h->pool_name);
@@ -191,6 +192,7 @@ static void derive_pool_identity(struct dump_snapshot *s)
 	p->ring_bytes = h->ring_size;
 	p->lease_timeout_ms = h->lease_timeout_ms;
 	p->request_timeout_ms = h->request_timeout_ms;
+	p->spin_us = h->spin_ns / 1000u;
 	p->max_body_bytes = h->max_body;
 }
 

@@ -34,6 +34,7 @@ struct dump_header {
 	int32_t daemon_pid;
 	uint32_t min_conns, max_conns, ring_size;
 	uint32_t lease_timeout_ms, request_timeout_ms;
+	uint32_t spin_ns;            /* live setting (spin.h) */
 	uint64_t max_body;
 	uint64_t start_wall_ns;
 	uint32_t daemon_state;
@@ -73,6 +74,7 @@ struct dump_pool {
 	uint64_t min_conns, max_conns;
 	uint64_t ring_bytes;
 	uint64_t lease_timeout_ms, request_timeout_ms;
+	uint64_t spin_us;
 	uint64_t max_body_bytes;
 	uint64_t uptime_ns;          /* wall now - start_wall_ns (0 if in the future) */
 	uint64_t heartbeat_age_ns;   /* monotonic now - heartbeat_ns */
