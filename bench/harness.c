@@ -60,6 +60,8 @@ const struct mode_def mode_defs[M_COUNT] = {
 			   0, 1, pool_init, pool_lease_request, pool_fini },
 	[M_POOL_HELD] = { "pool_held", "phantompool: one lease held, pp_request per request", 1, 0, 1,
 			  pool_held_init, pool_held_request, pool_fini },
+	[M_CGI_STATIC] = { "cgi_static", "CGI pool, libphantompool.a linked in: the same program, loading only libc",
+			   1, 0, 1, cgi_init, cgi_request, cgi_fini },
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -142,7 +144,7 @@ static void configure(void)
 	for (int i = 0; i < M_COUNT; i++)
 		mn[i] = mode_defs[i].name;
 	int ms[M_COUNT];
-	int nm = parse_names(env_or("BENCH_MODES", "direct_ka,direct_new,cgi_noop,cgi_curl,cgi_pool,proxy,pool_do,"
+	int nm = parse_names(env_or("BENCH_MODES", "direct_ka,direct_new,cgi_noop,cgi_curl,cgi_pool,cgi_static,proxy,pool_do,"
 						   "pool_lease,pool_held"),
 			     mn, M_COUNT, ms);
 	for (int i = 0; i < nm; i++)
@@ -554,7 +556,7 @@ static void set_target(int be, int mode)
 		snprintf(tgt.pool_name, sizeof tgt.pool_name, "%s", ps.pool);
 	}
 	static const char *const cgi_names[M_COUNT] = { [M_CGI_NOOP] = "cgi_noop", [M_CGI_CURL] = "cgi_curl",
-							 [M_CGI_POOL] = "cgi_pool" };
+							 [M_CGI_POOL] = "cgi_pool", [M_CGI_STATIC] = "cgi_static" };
 	if (cgi_names[mode])
 		snprintf(tgt.cgi_prog, sizeof tgt.cgi_prog, "%s/%s", bindir, cgi_names[mode]);
 	set_cgi_env(be, tgt.url, verify);
@@ -622,7 +624,7 @@ static void run_pool_cells(int pl, int be)
 	for (int si = 0; si < cfg.nslots; si++) {
 		int s = cfg.slots[si];
 		if (!cfg.modes[M_POOL_DO] && !cfg.modes[M_POOL_LEASE] && !cfg.modes[M_POOL_HELD] &&
-		    !(cfg.modes[M_CGI_POOL] && si == cfg.nslots - 1))
+		    !((cfg.modes[M_CGI_POOL] || cfg.modes[M_CGI_STATIC]) && si == cfg.nslots - 1))
 			continue;
 		if (start_daemon(be, s) != 0)
 			return;
@@ -634,6 +636,8 @@ static void run_pool_cells(int pl, int be)
 			run_cell(pl, be, M_POOL_HELD, s, 1);
 			for (int i = 0; i < cfg.ncgi_loads; i++)
 				run_cell(pl, be, M_CGI_POOL, s, cfg.cgi_loads[i]);
+			for (int i = 0; i < cfg.ncgi_loads; i++)
+				run_cell(pl, be, M_CGI_STATIC, s, cfg.cgi_loads[i]);
 		}
 		stop_daemon();
 	}
@@ -698,8 +702,10 @@ static void run_goal_rounds(int pl)
 				run_cell(pl, BE_NGINX, M_PROXY, 0, g3w[k]);
 		}
 		run_cell(pl, BE_NGINX, M_CGI_NOOP, 0, 1);
-		if (pool_ok)
+		if (pool_ok) {
 			run_cell(pl, BE_NGINX, M_CGI_POOL, s, 1);
+			run_cell(pl, BE_NGINX, M_CGI_STATIC, s, 1);
+		}
 	}
 	cur_round = 0;
 	if (pool_ok)
@@ -829,6 +835,10 @@ static void goals_cgi(int pl, int s_big)
 	snprintf(extra, sizeof extra, "  (%.0f / %.0f us, medians of %d/%d runs)", fa, fb, ra, rb);
 	goal_line("G4", pl, "p50 cgi_pool / cgi_noop floor, 1 worker (plain HTTP)", ratio_of(fa, fb), "<=", 1.25, 1,
 		  extra);
+	fa = goal_fig(pl, BE_NGINX, M_CGI_STATIC, s_big, 1, FIG_P50, &ra);
+	snprintf(extra, sizeof extra, "  (%.0f / %.0f us, medians of %d/%d runs)", fa, fb, ra, rb);
+	goal_line("G4s", pl, "p50 cgi_static / cgi_noop floor, 1 worker (libphantompool.a)", ratio_of(fa, fb), "<=",
+		  1.25, 1, extra);
 	static const int g4be[3] = { BE_NGINX, BE_TLS, BE_TLSV };
 	static const char *const g4id[3] = { "G4p", "G4t", "G4v" };
 	for (int j = 0; j < 3; j++) {
@@ -911,7 +921,7 @@ static int snapshot_programs(void)
 	static const char *const progs[][2] = {
 		{ "phantompoold", "phantompoold" },     { "phantomdb-ref", "phantomdb-ref" },
 		{ "bench/cgi/cgi_noop", "cgi_noop" },   { "bench/cgi/cgi_curl", "cgi_curl" },
-		{ "bench/cgi/cgi_pool", "cgi_pool" },
+		{ "bench/cgi/cgi_pool", "cgi_pool" },   { "bench/cgi/cgi_static", "cgi_static" },
 	};
 	snprintf(bindir, sizeof bindir, "%s/bin", bench_tmpdir);
 	snprintf(libdir, sizeof libdir, "%s/lib", bench_tmpdir);

@@ -6,7 +6,8 @@
 # bench/run-all runs them all.  `BENCH_QUICK=1 make bench` is the short run.
 
 BENCH_LIB_SRC := $(wildcard bench/lib/*.c bench/modes/*.c)
-BENCH_CGI     := $(B)/bench/cgi/cgi_noop $(B)/bench/cgi/cgi_curl $(B)/bench/cgi/cgi_pool
+BENCH_CGI     := $(B)/bench/cgi/cgi_noop $(B)/bench/cgi/cgi_curl $(B)/bench/cgi/cgi_pool \
+                 $(B)/bench/cgi/cgi_static
 # Debian packages the harness runs (not builds) with.
 BENCH_DEB     := nginx gnuplot-nox openssl
 
@@ -23,6 +24,8 @@ $(B)/bench/harness: $(B)/bench/harness.o $(call obj,$(BENCH_LIB_SRC)) $(call obj
 #   cgi_noop: libc only (the fork+exec floor)
 #   cgi_curl: libcurl only
 #   cgi_pool: only -lphantompool, dynamically, found through an rpath
+#   cgi_static: the same program with libphantompool.a (and msgpack-c's
+#     archive) linked in: at run time it loads libc only
 $(B)/bench/cgi/cgi_noop: $(B)/bench/cgi/cgi_noop.o
 	$(CC) $(SAN) -Wl,--as-needed -o $@ $<
 
@@ -31,6 +34,10 @@ $(B)/bench/cgi/cgi_curl: $(B)/bench/cgi/cgi_curl.o
 
 $(B)/bench/cgi/cgi_pool: $(B)/bench/cgi/cgi_pool.o $(B)/libphantompool.so
 	$(CC) $(SAN) -Wl,--as-needed -o $@ $< -L$(B) -lphantompool -Wl,-rpath,$(abspath $(B))
+
+$(B)/bench/cgi/cgi_static: $(B)/bench/cgi/cgi_pool.o $(CLIENT_A)
+	$(CC) $(SAN) -Wl,--as-needed -o $@ $< $(CLIENT_A) $(or $(MSGPACK_A),-lmsgpackc) \
+	  $(call pc_libs,jansson) -pthread -lrt
 
 # nginx, gnuplot, openssl: installed as root, else the apt-get line is
 # printed and the harness skips what it cannot run (and says so).
