@@ -55,6 +55,19 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 	uint32_t n = s->claims < PP_SPIN_CLAIMS ? s->claims : PP_SPIN_CLAIMS;
 	uint64_t now = pp_now_ns(), until = now + budget;
 	int c = claim(s->hdr, n, now, until);
+	/* All claims taken: often by the peer, whose spin ends the moment our
+	 * publish reaches it (the two alternate).  Watch for a short while:
+	 * our own thing may come, or a claim may free up. */
+	for (uint64_t give_up = now + PP_SPIN_CLAIM_WAIT_NS; c < 0 && now < give_up;) {
+		for (int i = 0; i < SPIN_CHECK_EVERY; i++) {
+			if (ready(ctx))
+				return true;
+			cpu_pause();
+		}
+		now = pp_now_ns();
+		until = now + budget;
+		c = claim(s->hdr, n, now, until);
+	}
 	if (c < 0)
 		return false;
 	bool ok = false;

@@ -25,7 +25,9 @@
  *   - it gets one of the pool's spin claims: at most (online CPUs - 1)
  *     spinners at once (at most PP_SPIN_CLAIMS), so one CPU is always left
  *     for the work being waited for.  A claim is a deadline in the header,
- *     so the claim of a spinner killed mid-spin lapses by itself.
+ *     so the claim of a spinner killed mid-spin lapses by itself.  With
+ *     none free, the waiter watches for PP_SPIN_CLAIM_WAIT_NS: the claim
+ *     is usually the peer's, given back as soon as our publish reaches it.
  * A spin never lasts longer than the budget; the waiter then sleeps on the
  * futex exactly as it would have.  Spinning changes timing, never results.
  */
@@ -41,6 +43,7 @@
 
 #define PP_SPIN_MAX_NS 1000000u  /* cap on any spin, whatever the header says */
 #define PP_SPIN_AVG_FACTOR 2u    /* spin while recent waits average <= 2 budgets */
+#define PP_SPIN_CLAIM_WAIT_NS 5000u /* how long a waiter watches for a claim to free up */
 
 /* One waiter's view: where the budget and claims live, the peer's CPU
  * word, and the waiter's own average (private memory). */

@@ -280,6 +280,13 @@ static void test_pkg_config_consumer(void)
 			   san, work, src, dest), 0);
 	CU_ASSERT_EQUAL(sh("%s/static %s", work, pool), 0);
 	CU_ASSERT_EQUAL(sh("! LD_TRACE_LOADED_OBJECTS=1 %s/static | grep libphantompool", work), 0);
+	/* The README's line for CGI programs: the archive and msgpack-c's, so
+	 * neither library is loaded at run time. */
+	CU_ASSERT_EQUAL(sh("cc %s -Wall -Werror -o %s/cgi %s $(pkg-config --cflags phantompool) %s/usr/lib/libphantompool.a "
+			   "-l:libmsgpackc.a -Wl,--as-needed -ljansson -pthread",
+			   san, work, src, dest), 0);
+	CU_ASSERT_EQUAL(sh("%s/cgi %s", work, pool), 0);
+	CU_ASSERT_EQUAL(sh("! LD_TRACE_LOADED_OBJECTS=1 %s/cgi | grep -E 'libphantompool|libmsgpack'", work), 0);
 	/* make installcheck does the same from make. */
 	char target[128];
 	snprintf(target, sizeof target, "installcheck%s%s%s", *san ? " SAN='" : "", san, *san ? "'" : "");

@@ -15,6 +15,7 @@
 #include "daemon_proc.h"
 #include "layout.h"
 #include "phantompool.h"
+#include "segment.h"
 #include "testutil.h"
 
 static void sleep_ms(int ms)
@@ -107,6 +108,17 @@ static void test_min_warm_idle_close_and_lifetime(void)
 	pp_backend_stop(&be);
 }
 
+/* The live spin budget in the pool's segment, in microseconds. */
+static uint32_t segment_spin_us(const char *pool)
+{
+	struct pp_seg seg;
+	if (pp_seg_attach(pool, false, &seg) != 0)
+		return UINT32_MAX;
+	uint32_t us = atomic_load(&seg.hdr->spin_ns) / 1000u;
+	pp_seg_unmap(&seg);
+	return us;
+}
+
 static void test_sighup_reload(void)
 {
 	const char *tok_path = "/tmp/pp-test-ops.token", *conf = "/tmp/pp-test-ops.conf", *log = "/tmp/pp-test-ops.log";
@@ -125,10 +137,12 @@ static void test_sighup_reload(void)
 	pp_pool *p;
 	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
 	CU_ASSERT_EQUAL(get_status(p, "/databases"), 401); /* wrong token */
+	CU_ASSERT_EQUAL(segment_spin_us(d.pool), 100); /* the default */
 	CU_ASSERT_EQUAL(get_status(p, "/health?delay_ms=400"), 200);
 	/* New token, shorter timeout, and a slot count that cannot change. */
 	write_file(tok_path, "second-token\n");
-	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 9\nmin = 1\nrequest_timeout = 150\ntoken_file = %s\n",
+	snprintf(text, sizeof text,
+		 "[pool]\nbackend = %s\nmax = 9\nmin = 1\nrequest_timeout = 150\ntoken_file = %s\nspin_us = 7\n",
 		 be.url, tok_path);
 	write_file(conf, text);
 	kill(d.pid, SIGHUP);
@@ -140,6 +154,7 @@ static void test_sighup_reload(void)
 	pp_pool_status st;
 	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
 	CU_ASSERT_EQUAL(st.max, 3);
+	CU_ASSERT_EQUAL(segment_spin_us(d.pool), 7); /* live */
 	CU_ASSERT(log_has(log, "cannot change"));
 	CU_ASSERT(!log_has(log, "second-token") && !log_has(log, "first-token"));
 	/* An invalid file changes nothing. */

@@ -121,10 +121,17 @@ static void test_claims(void)
 {
 	struct pp_spin s = fresh(1000 * US, 1);
 	struct counter c = { 0, 1 };
-	/* Held by another spinner: no spin. */
+	/* Held by another spinner: watch a short while for a claim, then sleep. */
 	atomic_store(&hdr->spin_until_ns[0], pp_now_ns() + PP_NS_PER_S);
-	CU_ASSERT_FALSE(pp_spin_wait(&s, count_ready, &c));
-	CU_ASSERT_EQUAL(c.calls, 0);
+	struct counter never = { 0, 0 };
+	uint64_t t0 = pp_now_ns();
+	CU_ASSERT_FALSE(pp_spin_wait(&s, count_ready, &never));
+	CU_ASSERT(pp_now_ns() - t0 >= PP_SPIN_CLAIM_WAIT_NS);
+	CU_ASSERT(pp_now_ns() - t0 < PP_NS_PER_S); /* not the spin budget */
+	CU_ASSERT(never.calls > 0);
+	/* What it waits for, arriving meanwhile, ends the wait. */
+	CU_ASSERT_TRUE(pp_spin_wait(&s, count_ready, &c));
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_until_ns[0]) > pp_now_ns(), 1); /* still the other's */
 	/* Two claims: the second is free. */
 	s.claims = 2;
 	CU_ASSERT_TRUE(pp_spin_wait(&s, count_ready, &c));
@@ -139,9 +146,9 @@ static void test_claims(void)
 	for (unsigned i = 0; i < PP_SPIN_CLAIMS; i++)
 		atomic_store(&hdr->spin_until_ns[i], pp_now_ns() + PP_NS_PER_S);
 	s.claims = 1000;
-	c.calls = 0;
-	CU_ASSERT_FALSE(pp_spin_wait(&s, count_ready, &c));
-	CU_ASSERT_EQUAL(c.calls, 0);
+	never.calls = 0;
+	CU_ASSERT_FALSE(pp_spin_wait(&s, count_ready, &never));
+	CU_ASSERT_EQUAL(atomic_load(&hdr->inflight), 0); /* the word after the claims */
 }
 
 /* Long recent waits stop the spinning; short ones bring it back. */
