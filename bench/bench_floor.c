@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cpu.h"
 #include "futex.h"
 
 #define ROUNDS 20000
@@ -32,20 +33,13 @@ static void pin(int cpu)
 	sched_setaffinity(0, sizeof set, &set);
 }
 
-static void pause_cpu(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 /* Wait until *w == want: spinning, or sleeping on the futex (then the
  * peer always wakes: the cost measured includes the wake system call). */
 static void wait_for(_Atomic uint32_t *w, uint32_t want, int spin)
 {
 	while (atomic_load_explicit(w, memory_order_acquire) != want) {
 		if (spin)
-			pause_cpu();
+			pp_cpu_relax();
 		else
 			pp_futex_wait(w, want - 1, UINT64_MAX);
 	}

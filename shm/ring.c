@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cpu.h"
 #include "futex.h"
 
 /* ---- barrier helpers -------------------------------------------------- */
@@ -74,17 +75,6 @@ static inline void publish_fence_before_waiter_check(void)
 static inline void waiter_fence_before_recheck(void)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	atomic_signal_fence(memory_order_seq_cst);
-#endif
 }
 
 /* ---- copies (bounded by cap whatever the indices say) ----------------- */
@@ -302,7 +292,7 @@ static int ring_wait(struct pp_ring *r, const struct wait_side *w, uint32_t min_
 		return -EINVAL;
 	int64_t have = w->refresh(r);
 	for (unsigned i = 0; have >= 0 && have < min_bytes && i < spin; i++) {
-		cpu_relax();
+		pp_cpu_relax();
 		have = w->refresh(r);
 	}
 	if (have < 0)

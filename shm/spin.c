@@ -2,19 +2,9 @@
 #include "spin.h"
 
 #include "clock.h"
+#include "cpu.h"
 
 #define SPIN_CHECK_EVERY 32 /* ready() calls between clock reads */
-
-static inline void cpu_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
 
 /* Budget for this wait, 0 when the rules say sleep at once. */
 static uint64_t spin_budget(const struct pp_spin *s)
@@ -62,7 +52,7 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 		for (int i = 0; i < SPIN_CHECK_EVERY; i++) {
 			if (ready(ctx))
 				return true;
-			cpu_pause();
+			pp_cpu_relax();
 		}
 		now = pp_now_ns();
 		until = now + budget;
@@ -74,7 +64,7 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 	do {
 		for (int i = 0; i < SPIN_CHECK_EVERY && !ok; i++) {
 			ok = ready(ctx);
-			cpu_pause();
+			pp_cpu_relax();
 		}
 	} while (!ok && pp_now_ns() < until);
 	/* Give the claim back unless it already lapsed and was retaken. */
