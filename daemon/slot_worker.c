@@ -176,15 +176,18 @@ static void worker_step(struct pd_slot_worker *w)
 	if (r == 0) {
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) == PP_SLOT_FREE)
 			pd_maintain(w);
-		if (!w->idle_since_ns) {
+		bool first_wait = !w->idle_since_ns;
+		if (first_wait) {
 			w->idle_since_ns = pp_now_ns();
 			/* Where we wait: the worker spins for our answer only if
 			 * it runs on another CPU (spin.h). */
 			pp_spin_publish_cpu(&s->daemon_cpu);
 		}
 		/* A worker that sends its next request soon finds us spinning
-		 * (no futex wake on either side); else sleep on the ring. */
-		if (!pp_spin_wait(&w->spin, request_ready, &w->req))
+		 * (no futex wake on either side); else sleep on the ring.  Only
+		 * right after an exchange: an idle slot waking every slice to
+		 * look around does not spin. */
+		if (!first_wait || !pp_spin_wait(&w->spin, request_ready, &w->req))
 			pp_frame_wait(&w->req, slice, 0);
 		return;
 	}
