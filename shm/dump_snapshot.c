@@ -132,6 +132,8 @@ static void read_header_live(const struct pp_shm_header *h, struct dump_header *
 	for (int b = 0; b < PP_HIST_BUCKETS; b++)
 		o->lease_wait_hist[b] = HLD(h, lease_wait_hist[b]);
 	o->backend_failovers = HLD(h, backend_failovers);
+	o->spin_hits = HLD(h, spin_hits);
+	o->spin_misses = HLD(h, spin_misses);
 	o->backend_index = HLD(h, backend_index);
 	o->backend_up = HLD(h, backend_up);
 }
@@ -210,6 +212,8 @@ static void derive_pool(struct dump_snapshot *s)
 	p->lease_timeouts = h->lease_timeouts;
 	p->reclaims = h->reclaims;
 	p->backend_failovers = h->backend_failovers;
+	p->spin_hits = h->spin_hits;
+	p->spin_misses = h->spin_misses;
 	p->lease_wait_slept = 0;
 	for (int b = 0; b < PP_HIST_BUCKETS; b++)
 		p->lease_wait_slept = dump_sat_add(p->lease_wait_slept, h->lease_wait_hist[b]);

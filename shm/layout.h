@@ -159,6 +159,9 @@ struct pp_shm_header {
 	/* Exchanges the daemon is serving right now (D, its slot threads);
 	 * a spin needs the pool nearly idle (spin.h).  Timing only. */
 	alignas(PP_CACHELINE) _Atomic uint32_t inflight;
+	uint32_t reserved2;
+	_Atomic uint64_t spin_hits;   /* W, D: spins that saw the awaited publish */
+	_Atomic uint64_t spin_misses; /* W, D: spins that ended in a futex sleep */
 };
 
 /* A waiter record: held (robust mutex, process-shared) by a worker while

@@ -37,6 +37,13 @@ static int claim(struct pp_shm_header *h, uint32_t n, uint64_t now, uint64_t unt
 	return -1;
 }
 
+/* Count a spin's outcome (shown by phantompool-shmdump) and return it. */
+static bool count(const struct pp_spin *s, bool hit)
+{
+	atomic_fetch_add_explicit(hit ? &s->hdr->spin_hits : &s->hdr->spin_misses, 1, memory_order_relaxed);
+	return hit;
+}
+
 bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 {
 	uint64_t budget = spin_budget(s);
@@ -51,7 +58,7 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 	for (uint64_t give_up = now + PP_SPIN_CLAIM_WAIT_NS; c < 0 && now < give_up;) {
 		for (int i = 0; i < SPIN_CHECK_EVERY; i++) {
 			if (ready(ctx))
-				return true;
+				return count(s, true);
 			pp_cpu_relax();
 		}
 		now = pp_now_ns();
@@ -59,7 +66,7 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 		c = claim(s->hdr, n, now, until);
 	}
 	if (c < 0)
-		return false;
+		return count(s, false);
 	bool ok = false;
 	do {
 		for (int i = 0; i < SPIN_CHECK_EVERY && !ok; i++) {
@@ -71,7 +78,7 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 	uint64_t mine = until;
 	atomic_compare_exchange_strong_explicit(&s->hdr->spin_until_ns[c], &mine, 0,
 						memory_order_relaxed, memory_order_relaxed);
-	return ok;
+	return count(s, ok);
 }
 
 void pp_spin_note(const struct pp_spin *s, uint64_t waited_ns)

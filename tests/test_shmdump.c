@@ -809,6 +809,7 @@ static const struct jfield pool_schema[] = {
 	{ "min_conns", J_INT, NULL },     { "max_conns", J_INT, NULL },
 	{ "ring_bytes", J_INT, NULL },    { "lease_timeout_ms", J_INT, NULL },
 	{ "request_timeout_ms", J_INT, NULL }, { "spin_us", J_INT, NULL },
+	{ "spin_hits", J_INT, NULL },     { "spin_misses", J_INT, NULL },
 	{ "max_body_bytes", J_INT, NULL },
 	{ "waiting_workers", J_INT, NULL }, { "leases", J_INT, NULL },
 	{ "lease_waits", J_INT, NULL },   { "lease_timeouts", J_INT, NULL },

@@ -78,6 +78,7 @@ static void test_no_spin_cases(void)
 	atomic_store(&hdr->inflight, 2); /* busy pool: the CPUs have work */
 	CU_ASSERT_FALSE(pp_spin_wait(&s, count_ready, &c));
 	CU_ASSERT_EQUAL(c.calls, 0); /* never even looked */
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_hits) + atomic_load(&hdr->spin_misses), 0); /* not spins */
 	atomic_store(&hdr->inflight, 1);
 	CU_ASSERT_TRUE(pp_spin_wait(&s, count_ready, &c));
 }
@@ -89,6 +90,8 @@ static void test_spins_until_ready(void)
 	CU_ASSERT_TRUE(pp_spin_wait(&s, count_ready, &c));
 	CU_ASSERT_EQUAL(c.calls, 500);
 	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_until_ns[0]), 0); /* claim given back */
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_hits), 1);
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_misses), 0);
 }
 
 static void test_stops_at_budget(void)
@@ -102,6 +105,8 @@ static void test_stops_at_budget(void)
 	CU_ASSERT(took < 2 * PP_NS_PER_S);
 	CU_ASSERT(c.calls > 0);
 	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_until_ns[0]), 0);
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_hits), 0);
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_misses), 1);
 }
 
 /* A scribbled budget is capped at PP_SPIN_MAX_NS. */
