@@ -5,7 +5,6 @@
  * `make bench` when BENCH_SOAK=1).  Prints `name value unit` lines; exits
  * non-zero on growth or on any failed request.
  *   SOAK_REQUESTS (default 1000000), SOAK_WORKERS (default 8) */
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,24 +18,12 @@
 #include "clock.h"
 #include "daemon_proc.h"
 #include "phantompool.h"
+#include "testutil.h"
 
 struct usage {
 	int threads, fds;
 	long rss_kb;
 };
-
-static int count_dir(pid_t pid, const char *what)
-{
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
-	DIR *d = opendir(path);
-	int n = 0;
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n - 2;
-}
 
 static long rss_kb(pid_t pid)
 {
@@ -54,7 +41,7 @@ static long rss_kb(pid_t pid)
 
 static struct usage sample(pid_t pid)
 {
-	return (struct usage){ count_dir(pid, "task"), count_dir(pid, "fd"), rss_kb(pid) };
+	return (struct usage){ pp_test_proc_entries(pid, "task"), pp_test_proc_entries(pid, "fd"), rss_kb(pid) };
 }
 
 struct shared {

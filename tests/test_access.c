@@ -36,6 +36,7 @@
 #include "daemon_proc.h"
 #include "layout.h"
 #include "phantompool.h"
+#include "segment.h"
 #include "testutil.h"
 
 static struct pp_backend backend;
@@ -208,30 +209,6 @@ static void test_mode_0660_with_group(void)
 
 /* ---- lease ownership ------------------------------------------------------ */
 
-/* A read-only view of a pool's slot table. */
-struct segview {
-	void *map;
-	size_t size;
-	struct pp_slot *slots;
-};
-
-static int segview_open(struct segview *v, const char *pool, int writable)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", pool);
-	int fd = open(path, writable ? O_RDWR : O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -1;
-	v->size = (size_t)st.st_size;
-	v->map = mmap(NULL, v->size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
-	close(fd);
-	if (v->map == MAP_FAILED)
-		return -1;
-	v->slots = (struct pp_slot *)(void *)((char *)v->map + PP_SLOTS_OFF);
-	return 0;
-}
-
 static uint32_t available(pp_pool *p)
 {
 	pp_pool_status st;
@@ -256,8 +233,8 @@ static void test_child_cannot_release_parents_lease(void)
 	CU_ASSERT_FATAL(start_daemon(&d, "acc-owner", NULL) == 0);
 	pp_pool *p;
 	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	struct segview v;
-	CU_ASSERT_FATAL(segview_open(&v, d.pool, 0) == 0);
+	struct pp_seg v;
+	CU_ASSERT_FATAL(pp_seg_attach(d.pool, false, &v) == 0);
 	struct pp_lease *mine;
 	CU_ASSERT_FATAL(pp_lease(p, 1000, &mine) == 0);
 	int i = pp_lease_slot(mine);
@@ -285,7 +262,7 @@ static void test_child_cannot_release_parents_lease(void)
 	CU_ASSERT(health_with_id(mine, "still-mine")); /* the lease works on */
 	CU_ASSERT_EQUAL(pp_release(mine), 0);
 	CU_ASSERT_EQUAL(available(p), 2);
-	munmap(v.map, v.size);
+	pp_seg_unmap(&v);
 	pp_detach(p);
 	CU_ASSERT_EQUAL(stop_daemon(&d), 0);
 }
@@ -296,8 +273,8 @@ static void test_changed_token_gives_elost_and_reclaim(void)
 	CU_ASSERT_FATAL(start_daemon(&d, "acc-token", NULL) == 0);
 	pp_pool *p;
 	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	struct segview v;
-	CU_ASSERT_FATAL(segview_open(&v, d.pool, 1) == 0);
+	struct pp_seg v;
+	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &v) == 0);
 	double worst = 0;
 	for (int round = 0; round < 3; round++) {
 		struct pp_lease *l;
@@ -330,7 +307,7 @@ static void test_changed_token_gives_elost_and_reclaim(void)
 	}
 	printf("\n    PP_ELOST release: slot reset and free again within %.1f ms (worst of 3)", worst);
 	CU_ASSERT(worst <= 100);
-	munmap(v.map, v.size);
+	pp_seg_unmap(&v);
 	pp_detach(p);
 	CU_ASSERT_EQUAL(stop_daemon(&d), 0);
 }
@@ -378,11 +355,11 @@ static void test_token_never_in_logs(void)
 	const char *paths[] = { "/databases", "/health", "/health?status=401", "/nope/404",
 				"/_debug/bytes?bytes=1000&drop=1", "/_debug/headers" };
 	int authorised = 0;
-	struct segview v;
-	CU_ASSERT_FATAL(segview_open(&v, d.pool, 0) == 0);
+	struct pp_seg v;
+	CU_ASSERT_FATAL(pp_seg_attach(d.pool, false, &v) == 0);
 	for (size_t i = 0; i < PP_ARRAY_LEN(paths); i++) {
 		if (i == PP_ARRAY_LEN(paths) - 1)
-			CU_ASSERT(!token_in(v.map, v.size)); /* nor in the segment */
+			CU_ASSERT(!token_in(v.base, v.size)); /* nor in the segment */
 		pp_req req = { .method = "GET", .path = paths[i] };
 		pp_resp resp;
 		int r = pp_do(p, &req, &resp);
@@ -408,7 +385,7 @@ static void test_token_never_in_logs(void)
 	CU_ASSERT_EQUAL(failures, 4);
 	kill(d.pid, SIGHUP); /* a reload re-reads the token file */
 	sleep_ms(300);
-	munmap(v.map, v.size);
+	pp_seg_unmap(&v);
 	pp_detach(p);
 	CU_ASSERT_EQUAL(stop_daemon(&d), 0);
 

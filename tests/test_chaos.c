@@ -50,6 +50,7 @@
 #include "daemon_proc.h"
 #include "layout.h"
 #include "phantompool.h"
+#include "segment.h"
 #include "testutil.h"
 
 #define NSLOTS 8
@@ -97,9 +98,8 @@ static struct pp_backend backend;
 static struct pp_daemon_proc daemon_;
 static pp_pool *pool;
 static struct shared *sh;
+static struct pp_seg seg;          /* read-only view: the slots' counters */
 static const struct pp_slot *seg_slots;
-static void *seg_map;
-static size_t seg_size;
 
 static int suite_setup(void)
 {
@@ -112,18 +112,9 @@ static int suite_setup(void)
 	pp_daemon_track(daemon_.pid);
 	if (pp_attach(daemon_.pool, &pool) != 0)
 		return -1;
-	char path[128];
-	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", daemon_.pool);
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (pp_seg_attach(daemon_.pool, false, &seg) != 0)
 		return -1;
-	seg_size = (size_t)st.st_size;
-	seg_map = mmap(NULL, seg_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (seg_map == MAP_FAILED)
-		return -1;
-	seg_slots = (const struct pp_slot *)((const char *)seg_map + PP_SLOTS_OFF);
+	seg_slots = seg.slots;
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	return sh == MAP_FAILED ? -1 : 0;
 }
@@ -131,7 +122,7 @@ static int suite_setup(void)
 static int suite_teardown(void)
 {
 	munmap(sh, sizeof *sh);
-	munmap(seg_map, seg_size);
+	pp_seg_unmap(&seg);
 	pp_detach(pool);
 	pp_daemon_untrack(daemon_.pid);
 	int r = pp_daemon_stop(&daemon_);

@@ -48,6 +48,7 @@
 #include "daemon_proc.h"
 #include "layout.h"
 #include "phantompool.h"
+#include "segment.h"
 #include "testutil.h"
 
 #define NSLOTS 4
@@ -64,9 +65,7 @@ static unsigned check_seq; /* makes every check request unique */
 struct env {
 	struct pp_daemon_proc daemon;
 	pp_pool *pool;
-	void *map;
-	size_t size;
-	const struct pp_slot *slots;
+	struct pp_seg seg; /* read-only view of its segment */
 };
 static struct env env_main, env_waiters;
 static pp_pool *pool;                   /* the current env's */
@@ -75,7 +74,7 @@ static const struct pp_slot *seg_slots; /* the current env's */
 static void use_env(const struct env *e)
 {
 	pool = e->pool;
-	seg_slots = e->slots;
+	seg_slots = e->seg.slots;
 }
 
 static int env_start(struct env *e, const char *tag)
@@ -88,25 +87,12 @@ static int env_start(struct env *e, const char *tag)
 	pp_daemon_track(e->daemon.pid);
 	if (pp_attach(e->daemon.pool, &e->pool) != 0)
 		return -1;
-	char path[128];
-	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", e->daemon.pool);
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -1;
-	e->size = (size_t)st.st_size;
-	e->map = mmap(NULL, e->size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (e->map == MAP_FAILED)
-		return -1;
-	e->slots = (const struct pp_slot *)((const char *)e->map + PP_SLOTS_OFF);
-	return 0;
+	return pp_seg_attach(e->daemon.pool, false, &e->seg) == 0 ? 0 : -1;
 }
 
 static int env_stop(struct env *e)
 {
-	if (e->map && e->map != MAP_FAILED)
-		munmap(e->map, e->size);
+	pp_seg_unmap(&e->seg);
 	pp_detach(e->pool);
 	pp_daemon_untrack(e->daemon.pid);
 	return pp_daemon_stop(&e->daemon);

@@ -497,15 +497,6 @@ static void test_bad_msgpack(void)
 	CU_ASSERT_EQUAL(out.type, PP_FRAME_END);
 }
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 /* Random bytes, random valid-looking prefixes, and mutated valid frames:
  * the decoder answers cleanly, and whatever it accepts re-encodes. */
 static void test_random_bytes(void)
@@ -517,7 +508,7 @@ static void test_random_bytes(void)
 			       { cstr("E"), cstr("") } };
 
 	for (int i = 0; i < 20000; i++) {
-		size_t len = xorshift(&seed) % sizeof buf;
+		size_t len = pp_test_xorshift(&seed) % sizeof buf;
 		int mode = i % 3;
 		if (mode == 2) { /* mutate a valid frame */
 			struct pp_frame f = { .type = (enum pp_frame_type)(1 + i % 5) };
@@ -537,15 +528,15 @@ static void test_random_bytes(void)
 			ssize_t n = pp_frame_encode(&f, buf, 2048);
 			CU_ASSERT_FATAL(n > 0);
 			len = (size_t)n;
-			for (int k = 0, flips = 1 + (int)(xorshift(&seed) % 4); k < flips; k++)
-				buf[4 + xorshift(&seed) % (len - 4)] = (uint8_t)xorshift(&seed);
+			for (int k = 0, flips = 1 + (int)(pp_test_xorshift(&seed) % 4); k < flips; k++)
+				buf[4 + pp_test_xorshift(&seed) % (len - 4)] = (uint8_t)pp_test_xorshift(&seed);
 		} else {
 			for (size_t k = 0; k < len; k++)
-				buf[k] = (uint8_t)xorshift(&seed);
+				buf[k] = (uint8_t)pp_test_xorshift(&seed);
 			if (mode == 1 && len >= 4) { /* a prefix that matches the length */
 				uint32_t n = (uint32_t)len - 4;
 				memcpy(buf, &n, 4);
-				buf[4] = (uint8_t)(0x90 | (xorshift(&seed) % 7));
+				buf[4] = (uint8_t)(0x90 | (pp_test_xorshift(&seed) % 7));
 			}
 		}
 		struct pp_frame out;

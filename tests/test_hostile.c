@@ -55,6 +55,7 @@
 #include "layout.h"
 #include "phantompool.h"
 #include "ring.h"
+#include "segment.h"
 #include "testutil.h"
 
 #define NWORKERS 8
@@ -69,8 +70,7 @@ static uint64_t seed;
 struct hpool {
 	struct pp_daemon_proc d;
 	pp_pool *pool;
-	uint8_t *map;
-	size_t size;
+	struct pp_seg seg;      /* read-write mapping; the fields below point into it */
 	struct pp_shm_header *h;
 	struct pp_slot *slots;
 	uint8_t *rings;
@@ -148,23 +148,14 @@ static int hpool_start(struct hpool *hp, const char *tag, int nslots, const char
 		close(logfd);
 	if (r != 0 || pp_attach(hp->d.pool, &hp->pool) != 0)
 		return -1;
-	char path[128];
-	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", hp->d.pool);
-	int fd = open(path, O_RDWR);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (pp_seg_attach(hp->d.pool, true, &hp->seg) != 0)
 		return -1;
-	hp->size = (size_t)st.st_size;
-	hp->map = mmap(NULL, hp->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (hp->map == MAP_FAILED)
-		return -1;
-	hp->h = (struct pp_shm_header *)(void *)hp->map;
+	hp->h = hp->seg.hdr;
 	hp->nslots = (uint32_t)nslots;
 	hp->ring_size = RING_SIZE;
-	hp->slots = (struct pp_slot *)(void *)(hp->map + PP_SLOTS_OFF);
-	hp->rings = hp->map + pp_layout_rings_off(hp->nslots);
-	return pp_layout_size(hp->nslots, RING_SIZE) == hp->size ? 0 : -1;
+	hp->slots = hp->seg.slots;
+	hp->rings = hp->seg.rings;
+	return pp_layout_size(hp->nslots, RING_SIZE) == hp->seg.size ? 0 : -1;
 }
 
 static uint8_t *req_data(struct hpool *hp, uint32_t i)
@@ -188,7 +179,7 @@ static int daemon_alive(struct hpool *hp)
  * wait for its whole drain timeout). */
 static void hpool_stop(struct hpool *hp)
 {
-	munmap(hp->map, hp->size);
+	pp_seg_unmap(&hp->seg);
 	pp_detach(hp->pool);
 	pp_daemon_untrack(hp->d.pid);
 	int st = -1;

@@ -266,17 +266,11 @@ static void test_failover_and_back(void)
 /* The slot record of slot i in the pool's segment, mapped read-only. */
 static uint32_t leak_flag_of(const char *pool, uint32_t i)
 {
-	char path[96];
-	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", pool);
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
+	struct pp_seg seg;
+	if (pp_seg_attach(pool, false, &seg) != 0)
 		return 99;
-	uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	const struct pp_slot *s = (const struct pp_slot *)(m + PP_SLOTS_OFF) + i;
-	uint32_t v = s->leak_flag;
-	munmap(m, (size_t)st.st_size);
+	uint32_t v = atomic_load(&pp_seg_slot(&seg, i)->leak_flag);
+	pp_seg_unmap(&seg);
 	return v;
 }
 

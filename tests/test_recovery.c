@@ -2,7 +2,6 @@
  * load (workers get PP_EDAEMON fast, then re-attach to its replacement),
  * a backend stopped under load (requests fail fast with PP_EBACKEND, and
  * succeed again soon after it returns), with no thread or fd leaks. */
-#include <dirent.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -105,20 +104,6 @@ static int stop_workers(struct board *b, const pid_t *kids)
 	return not_recovered;
 }
 
-static int count_dir(pid_t pid, const char *what)
-{
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
-	DIR *d = opendir(path);
-	int n = 0;
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static void test_daemon_killed_under_load_then_replaced(void)
 {
 	struct pp_backend be;
@@ -160,7 +145,7 @@ static void test_backend_down_fails_fast_and_recovers(void)
 	pp_pool *p;
 	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
 	usleep(200 * 1000);
-	int threads0 = count_dir(d.pid, "task"), fds0 = count_dir(d.pid, "fd");
+	int threads0 = pp_test_proc_entries(d.pid, "task"), fds0 = pp_test_proc_entries(d.pid, "fd");
 	struct board *b = board_new();
 	pid_t kids[WORKERS];
 	long before = start_workers(p, b, kids, PP_EBACKEND, "/health");
@@ -175,7 +160,7 @@ static void test_backend_down_fails_fast_and_recovers(void)
 	usleep(1500 * 1000);
 	int not_recovered = stop_workers(b, kids);
 	usleep(200 * 1000);
-	int threads1 = count_dir(d.pid, "task"), fds1 = count_dir(d.pid, "fd");
+	int threads1 = pp_test_proc_entries(d.pid, "task"), fds1 = pp_test_proc_entries(d.pid, "fd");
 	printf("\n    ok before %ld; failed while down %ld (slowest failure %.1f ms); worst time to an error %.0f ms;"
 	       " worst recovery after the backend returned %.0f ms; threads %d -> %d, fds %d -> %d",
 	       before, failed_while_down, b->max_fail_latency_ns / 1e6, b->worst_fail_ns / 1e6,

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "daemon_proc.h"
 #include "phantompool.h"
+#include "segment.h"
 #include "testutil.h"
 
 #define MAXC 8
@@ -79,17 +80,10 @@ static void test_health_and_prefix(void)
  * the response ring on purpose.) */
 static void assert_token_not_in_segment(void)
 {
-	char path[128];
-	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", daemon_.pool);
-	int fd = open(path, O_RDONLY);
-	CU_ASSERT_FATAL(fd >= 0);
-	struct stat st;
-	fstat(fd, &st);
-	char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	CU_ASSERT_FATAL(m != MAP_FAILED);
-	CU_ASSERT_PTR_NULL(memmem(m, (size_t)st.st_size, token, strlen(token)));
-	munmap(m, (size_t)st.st_size);
+	struct pp_seg seg;
+	CU_ASSERT_FATAL(pp_seg_attach(daemon_.pool, false, &seg) == 0);
+	CU_ASSERT_PTR_NULL(memmem(seg.base, seg.size, token, strlen(token)));
+	pp_seg_unmap(&seg);
 }
 
 static void test_token_added_and_never_in_segment(void)

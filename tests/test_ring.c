@@ -18,15 +18,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 /* A shared mapping: the ctl block, then cap data bytes.  MAP_SHARED so a
  * fork shares it, exactly as with the segment. */
 struct shared_ring {
@@ -106,7 +97,7 @@ static void test_stream_content(void)
 	ctl.head = ctl.tail = UINT32_MAX - 1000;
 	CU_ASSERT_EQUAL_FATAL(pp_ring_init_view(&r, &ctl, data, 128), 0);
 	for (int iter = 0; iter < 50000; iter++) {
-		size_t n = xorshift(&seed_n) % 200;
+		size_t n = pp_test_xorshift(&seed_n) % 200;
 		for (size_t i = 0; i < n; i++)
 			buf[i] = (uint8_t)(next_in + i * 7u);
 		ssize_t w = pp_ring_write(&r, buf, n);
@@ -115,7 +106,7 @@ static void test_stream_content(void)
 		for (ssize_t i = 0; i < w; i++)
 			CU_ASSERT_EQUAL_FATAL(buf[i], (uint8_t)(next_in + (uint32_t)i * 7u));
 		next_in += (uint32_t)w * 7u;
-		size_t m = xorshift(&seed_n) % 200;
+		size_t m = pp_test_xorshift(&seed_n) % 200;
 		ssize_t k = pp_ring_read(&r, buf, m);
 		CU_ASSERT_FATAL(k >= 0 && (size_t)k <= m);
 		for (ssize_t i = 0; i < k; i++) {
@@ -202,21 +193,21 @@ static void test_corrupt_indices(void)
 	/* random hostile indices, every operation in bounds or -EPROTO */
 	uint64_t seed = 12345;
 	for (int i = 0; i < 200000; i++) {
-		uint32_t h = (uint32_t)xorshift(&seed), t = (uint32_t)xorshift(&seed);
+		uint32_t h = (uint32_t)pp_test_xorshift(&seed), t = (uint32_t)pp_test_xorshift(&seed);
 		if (i & 1)
-			t = h - (uint32_t)(xorshift(&seed) % (2 * cap));
+			t = h - (uint32_t)(pp_test_xorshift(&seed) % (2 * cap));
 		ctl.head = h;
 		ctl.tail = t;
 		CU_ASSERT_FATAL(pp_ring_init_view(&r, &ctl, data, cap) == 0 ||
 				(uint32_t)(h - t) > cap);
 		r.cached_tail = t;
 		r.cached_head = t; /* as a consumer with tail t */
-		ssize_t k = pp_ring_read(&r, buf, xorshift(&seed) % sizeof buf);
+		ssize_t k = pp_ring_read(&r, buf, pp_test_xorshift(&seed) % sizeof buf);
 		CU_ASSERT_FATAL(k == -EPROTO || (k >= 0 && k <= (ssize_t)cap));
 		CU_ASSERT_FATAL(k != -EPROTO || (uint32_t)(h - t) > cap);
 		r.cached_head = h; /* as a producer with head h */
 		r.cached_tail = h;
-		k = pp_ring_write(&r, buf, xorshift(&seed) % sizeof buf);
+		k = pp_ring_write(&r, buf, pp_test_xorshift(&seed) % sizeof buf);
 		CU_ASSERT_FATAL(k == -EPROTO || (k >= 0 && k <= (ssize_t)cap));
 		uint8_t scratch[PAGE];
 		struct pp_frame f;
@@ -323,7 +314,7 @@ static uint8_t *stream_source(void)
 		CU_ASSERT_FATAL(src != NULL);
 		uint64_t s = 0x9e3779b97f4a7c15ull;
 		for (size_t i = 0; i < STREAM_BYTES; i += 8) {
-			uint64_t v = xorshift(&s);
+			uint64_t v = pp_test_xorshift(&s);
 			memcpy(src + i, &v, 8);
 		}
 	}

@@ -9,6 +9,7 @@
 
 #include <CUnit/CUnit.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct pp_test {
@@ -31,6 +32,13 @@ const char *pp_test_build_path(const char *name);
 /* Wait for child pid; returns its exit status (0..255), 128+signal if it
  * was killed, or -1 if waitpid failed. */
 int pp_test_wait_child(pid_t pid);
+
+/* xorshift64: a small seedable generator for tests (*s must not be 0). */
+uint64_t pp_test_xorshift(uint64_t *s);
+
+/* Entries of /proc/<pid>/<what> ("task": threads, "fd": open files),
+ * "." and ".." not counted; -1 if the directory cannot be read. */
+int pp_test_proc_entries(pid_t pid, const char *what);
 
 #define PP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
