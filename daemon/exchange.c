@@ -487,17 +487,6 @@ static bool serve_transfer(struct pd_slot_worker *w, struct pd_exchange *x, int 
 	return ok;
 }
 
-static bool serve(struct pd_slot_worker *w, const struct pp_frame_req_head *h);
-
-bool pd_exchange_serve(struct pd_slot_worker *w, const struct pp_frame_req_head *h)
-{
-	_Atomic uint32_t *inflight = &w->d->seg.hdr->inflight; /* for spin.h */
-	atomic_fetch_add_explicit(inflight, 1, memory_order_relaxed);
-	bool ok = serve(w, h);
-	atomic_fetch_sub_explicit(inflight, 1, memory_order_relaxed);
-	return ok;
-}
-
 /* pd_exchange_serve without the in-flight count. */
 static bool serve(struct pd_slot_worker *w, const struct pp_frame_req_head *h)
 {
@@ -521,5 +510,14 @@ static bool serve(struct pd_slot_worker *w, const struct pp_frame_req_head *h)
 	}
 	w->last_used_ns = pp_now_ns();
 	count_exchange(w, &x, code, t0);
+	return ok;
+}
+
+bool pd_exchange_serve(struct pd_slot_worker *w, const struct pp_frame_req_head *h)
+{
+	_Atomic uint32_t *inflight = &w->d->seg.hdr->inflight; /* for spin.h */
+	atomic_fetch_add_explicit(inflight, 1, memory_order_relaxed);
+	bool ok = serve(w, h);
+	atomic_fetch_sub_explicit(inflight, 1, memory_order_relaxed);
 	return ok;
 }
