@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "backend.h"
+#include "bell.h"
 #include "options.h"
 #include "segment.h"
 
@@ -26,6 +27,11 @@ struct pd_daemon {
 	struct pidfh *pidfile;
 	atomic_bool stopping;
 	struct pd_slot_worker *workers; /* [seg.nslots] */
+	struct pd_loop *loops;       /* [nloops] serving loops (loop.h) */
+	uint32_t nloops;
+	struct pp_bell bell;         /* where the loops' doorbells live */
+	unsigned shm_mode;           /* the segment's mode and group, for the bells */
+	gid_t shm_gid;
 	struct pd_backends backends; /* the PhantomDB nodes */
 	int lock_kind;               /* pp_owner_lock_kind() */
 	int argc;                    /* saved for reloads */

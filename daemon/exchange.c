@@ -10,6 +10,7 @@
  */
 #include "exchange.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,21 @@ static struct pp_xfer worker_xfer(struct pd_exchange *x, struct pp_ring *ring)
 				 .check = pd_worker_abort_reason, .ctx = x->w };
 }
 
+/* Encode f into the batch without publishing (a serving loop never
+ * waits for ring space).  Returns 0, PD_WOULD_WAIT when the batch is
+ * full, or a PP_E* code. */
+#define PD_WOULD_WAIT 1
+static int batch_add_nb(struct pp_batch *b, const struct pp_frame *f)
+{
+	ssize_t n = pp_frame_encode(f, b->buf + b->len, b->cap - b->len);
+	if (n == -EMSGSIZE)
+		return b->len ? PD_WOULD_WAIT : PP_ETOOBIG;
+	if (n < 0)
+		return PP_EINVAL;
+	b->len += (uint32_t)n;
+	return 0;
+}
+
 /* ---- response side ------------------------------------------------ */
 
 static int send_resp_head(struct pd_exchange *x)
@@ -65,10 +81,83 @@ static int send_resp_head(struct pd_exchange *x)
 	if (curl_easy_header(e, "X-Request-Id", 0, CURLH_HEADER, -1, &rid) == CURLHE_OK &&
 	    pp_frame_header_ok("x-request-id", 12, rid->value, strlen(rid->value)))
 		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("x-request-id"), { rid->value, (uint32_t)strlen(rid->value) } };
+	if (x->nonblock)
+		return batch_add_nb(&x->w->out, &f); /* the caller sets head_sent */
 	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
 	int r = pp_xfer_add(&xf, &x->w->out, &f);
 	x->head_sent = r == 0;
 	return r;
+}
+
+/* Publish the batch if the ring has room for all of it now.  Returns 0
+ * (published, or nothing to publish), PD_WOULD_WAIT, or PP_EPROTO. */
+static int flush_nb(struct pd_exchange *x)
+{
+	struct pp_batch *b = &x->w->out;
+	if (!b->len)
+		return 0;
+	ssize_t room = pp_ring_writable(&x->w->resp);
+	if (room < 0)
+		return PP_EPROTO;
+	if ((size_t)room < b->len)
+		return PD_WOULD_WAIT;
+	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
+	return pp_xfer_flush(&xf, b); /* fits: does not wait */
+}
+
+/* Whether the response body is complete with what libcurl has passed us. */
+static bool body_complete(CURL *e)
+{
+	curl_off_t clen = -1, got = 0;
+	curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+	curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &got);
+	return clen >= 0 && got >= clen;
+}
+
+/* The loop's write callback: take the data only if all of its frames fit
+ * the batch now; else pause (libcurl keeps the data and hands it to the
+ * slot thread's callback on resume). */
+static size_t on_write_nb(struct pd_exchange *x, const char *data, size_t total)
+{
+	struct pp_batch *b = &x->w->out;
+	if (x->escalate)
+		return CURL_WRITEFUNC_PAUSE;
+	uint32_t mark = b->len;
+	bool head_was = x->head_sent;
+	int r = 0;
+	if (!x->head_sent) {
+		r = send_resp_head(x);
+		if (r == PD_WOULD_WAIT || r == 0)
+			x->head_sent = r == 0;
+	}
+	uint32_t chunk = pp_frame_chunk(x->w->d->seg.ring_size);
+	for (size_t off = 0; !r && off < total;) {
+		uint32_t n = total - off < chunk ? (uint32_t)(total - off) : chunk;
+		struct pp_frame f = { .type = PP_FRAME_BODY, .body = { (const uint8_t *)data + off, n } };
+		r = batch_add_nb(b, &f);
+		off += n;
+	}
+	if (r == PD_WOULD_WAIT) {
+		b->len = mark;
+		x->head_sent = head_was;
+		x->escalate = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (r) {
+		x->err = r;
+		return 0;
+	}
+	x->resp_bytes += total;
+	/* Hand the worker what we have unless END follows in this publish; a
+	 * full ring leaves the batch for the slot thread to publish. */
+	if (!body_complete(x->w->easy) && (r = flush_nb(x)) != 0) {
+		if (r != PD_WOULD_WAIT) {
+			x->err = r;
+			return 0;
+		}
+		x->escalate = true;
+	}
+	return total;
 }
 
 /* libcurl write callback: the response body, chunked into BODY frames;
@@ -77,9 +166,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct pd_exchange *x = ud;
 	size_t total = size * nmemb;
-	x->resp_bytes += total;
-	if (x->internal)
+	if (x->internal) {
+		x->resp_bytes += total;
 		return total;
+	}
+	if (x->nonblock)
+		return on_write_nb(x, data, total);
+	x->resp_bytes += total;
 	if (!x->head_sent && (x->err = send_resp_head(x)) != 0)
 		return 0;
 	uint32_t chunk = pp_frame_chunk(x->w->d->seg.ring_size);
@@ -93,39 +186,53 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 	}
 	/* Hand the worker what we have now, unless the body is complete (then
 	 * END follows in the same publish: one wakeup for the whole answer). */
-	curl_off_t clen = -1, got = 0;
-	curl_easy_getinfo(x->w->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
-	curl_easy_getinfo(x->w->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
-	if ((clen < 0 || got < clen) && (x->err = pp_xfer_flush(&xf, &x->w->out)) != 0)
+	if (!body_complete(x->w->easy) && (x->err = pp_xfer_flush(&xf, &x->w->out)) != 0)
 		return 0;
 	return total;
 }
 
 /* ---- request side ------------------------------------------------- */
 
-/* Take the next request frame for the body: BODY sets pend, END sets
- * req_end.  Returns 0 or a PP_E* code. */
+/* A request frame after the head: BODY sets pend, END sets req_end.
+ * Returns 0 or a PP_E* code. */
+static int body_frame(struct pd_exchange *x, const struct pp_frame *f)
+{
+	if (f->type == PP_FRAME_END) {
+		x->req_end = true;
+		return x->declared >= 0 && x->body_seen != (uint64_t)x->declared ? PP_EPROTO : 0;
+	}
+	if (f->type != PP_FRAME_BODY)
+		return PP_EPROTO;
+	x->body_seen += f->body.len;
+	uint64_t max = pd_live(x->w->d)->opt.max_body;
+	if ((x->declared >= 0 && x->body_seen > (uint64_t)x->declared) || (max && x->body_seen > max))
+		return PP_ETOOBIG;
+	x->pend = f->body.data;
+	x->pend_len = f->body.len;
+	return 0;
+}
+
+/* Take the next request frame for the body, waiting for it unless the
+ * exchange is non-blocking (then PD_WOULD_WAIT when none is there yet).
+ * Returns 0 or a PP_E* code. */
 static int take_body_frame(struct pd_exchange *x)
 {
 	struct pd_slot_worker *w = x->w;
 	struct pp_frame f;
-	struct pp_xfer xf = worker_xfer(x, &w->req);
-	int r = pp_xfer_take(&xf, w->scratch, pp_frame_max(w->d->seg.ring_size), &f);
-	if (r)
-		return r;
-	if (f.type == PP_FRAME_END) {
-		x->req_end = true;
-		return x->declared >= 0 && x->body_seen != (uint64_t)x->declared ? PP_EPROTO : 0;
+	uint32_t max = pp_frame_max(w->d->seg.ring_size);
+	if (x->nonblock) {
+		int r = pp_frame_take(&w->req, w->scratch, max, &f);
+		if (r == 0)
+			return PD_WOULD_WAIT;
+		if (r < 0)
+			return PP_EPROTO;
+	} else {
+		struct pp_xfer xf = worker_xfer(x, &w->req);
+		int r = pp_xfer_take(&xf, w->scratch, max, &f);
+		if (r)
+			return r;
 	}
-	if (f.type != PP_FRAME_BODY)
-		return PP_EPROTO;
-	x->body_seen += f.body.len;
-	uint64_t max = pd_live(w->d)->opt.max_body;
-	if ((x->declared >= 0 && x->body_seen > (uint64_t)x->declared) || (max && x->body_seen > max))
-		return PP_ETOOBIG;
-	x->pend = f.body.data;
-	x->pend_len = f.body.len;
-	return 0;
+	return body_frame(x, &f);
 }
 
 /* libcurl read callback: the request body, out of the request ring. */
@@ -136,7 +243,12 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
 	while (!x->pend_len) {
 		if (x->req_end || x->internal)
 			return 0;
-		if ((x->err = take_body_frame(x)) != 0)
+		int r = take_body_frame(x);
+		if (r == PD_WOULD_WAIT) {
+			x->escalate = true; /* the slot thread waits for the body */
+			return CURL_READFUNC_PAUSE;
+		}
+		if ((x->err = r) != 0)
 			return CURL_READFUNC_ABORT;
 	}
 	size_t n = cap < x->pend_len ? cap : x->pend_len;
@@ -154,7 +266,7 @@ static int drain_request(struct pd_exchange *x)
 		x->pend_len = 0;
 		int r = take_body_frame(x);
 		if (r && r != PP_ETOOBIG)
-			return r;
+			return r; /* PD_WOULD_WAIT too */
 	}
 	return 0;
 }
@@ -170,15 +282,14 @@ static int map_curl_error(CURLcode c)
 	}
 }
 
-/* Run the configured transfer on the slot's multi handle, checking for a
- * reset or shutdown every slice.  Returns the transfer's result;
- * *interrupted says whether we stopped it ourselves. */
-CURLcode pd_run_transfer(struct pd_slot_worker *w, struct pd_exchange *x, bool *interrupted)
+/* Drive the transfer already on the slot's multi handle to its end,
+ * checking for a reset or shutdown every slice.  Returns the transfer's
+ * result; *interrupted says whether we stopped it ourselves. */
+static CURLcode drive_transfer(struct pd_slot_worker *w, struct pd_exchange *x, bool *interrupted)
 {
 	CURLcode res = CURLE_OK;
 	int running = 1;
 	*interrupted = false;
-	curl_multi_add_handle(w->multi, w->easy);
 	while (running) {
 		if (curl_multi_perform(w->multi, &running) != CURLM_OK) {
 			res = CURLE_FAILED_INIT;
@@ -200,6 +311,12 @@ CURLcode pd_run_transfer(struct pd_slot_worker *w, struct pd_exchange *x, bool *
 			res = m->data.result;
 	curl_multi_remove_handle(w->multi, w->easy);
 	return res;
+}
+
+CURLcode pd_run_transfer(struct pd_slot_worker *w, struct pd_exchange *x, bool *interrupted)
+{
+	curl_multi_add_handle(w->multi, w->easy);
+	return drive_transfer(w, x, interrupted);
 }
 
 /* Method and body options for this request (the handle is reused, so
@@ -371,7 +488,7 @@ static bool finish_exchange(struct pd_slot_worker *w, struct pd_exchange *x, CUR
 		int r = drain_request(x);
 		if (!r && !x->head_sent)
 			r = send_resp_head(x);
-		if (!r)
+		if (!r && !x->end_added)
 			r = pp_xfer_add(&xf, &w->out, &end);
 		if (!r)
 			r = pp_xfer_flush(&xf, &w->out);
@@ -466,11 +583,10 @@ void pd_note_connection(struct pd_slot_worker *w, uint32_t backend)
 	pp_stats_end(s);
 }
 
-/* Run a checked, set-up request and finish the exchange. */
-static bool serve_transfer(struct pd_slot_worker *w, struct pd_exchange *x, int *code)
+/* After a transfer: count a new connection and tell the backend tracker
+ * whether the node answered.  Returns the exchange's PP_E* code. */
+static int note_outcome(struct pd_slot_worker *w, struct pd_exchange *x, CURLcode res, bool interrupted)
 {
-	bool interrupted;
-	CURLcode res = pd_run_transfer(w, x, &interrupted);
 	pd_note_connection(w, w->cache.backend);
 	if (!interrupted) {
 		bool unreachable = pd_curl_unreachable(w->easy, res);
@@ -479,45 +595,129 @@ static bool serve_transfer(struct pd_slot_worker *w, struct pd_exchange *x, int 
 		if (unreachable || res != CURLE_OK)
 			atomic_store_explicit(&pd_wslot(w)->conn_since_ns, 0, memory_order_relaxed);
 	}
-	*code = res == CURLE_OK ? 0 : x->err ? x->err : map_curl_error(res);
-	bool ok = finish_exchange(w, x, res, interrupted);
+	return res == CURLE_OK ? 0 : x->err ? x->err : map_curl_error(res);
+}
+
+/* The exchange is over: count it and leave the in-flight count. */
+static void close_exchange(struct pd_slot_worker *w, int code)
+{
+	w->last_used_ns = pp_now_ns();
+	count_exchange(w, &w->x, code, w->x.t0);
+	atomic_fetch_sub_explicit(&w->d->seg.hdr->inflight, 1, memory_order_relaxed);
+}
+
+/* Finish (waiting as needed) and close.  Returns false when the slot
+ * must wait for a reset. */
+static bool finish_and_close(struct pd_slot_worker *w, CURLcode res, bool interrupted, int code)
+{
+	bool ok = finish_exchange(w, &w->x, res, interrupted);
 	/* A transfer we cut short may have left bytes on the wire: the reset
 	 * that follows drops the connection. */
 	w->conn_dirty |= interrupted || !ok;
+	close_exchange(w, code);
 	return ok;
 }
 
-/* pd_exchange_serve without the in-flight count. */
-static bool serve(struct pd_slot_worker *w, const struct pp_frame_req_head *h)
+int pd_exchange_open(struct pd_slot_worker *w, const struct pp_frame_req_head *h, bool nonblock)
 {
+	struct pd_exchange *x = &w->x;
 	uint64_t t0 = pp_now_ns();
-	struct pd_exchange x = { .w = w, .declared = h->body_len };
-	x.deadline_ns = t0 + (uint64_t)pd_live(w->d)->opt.request_timeout_ms * PP_NS_PER_MS;
+	*x = (struct pd_exchange){ .w = w, .declared = h->body_len, .t0 = t0, .nonblock = nonblock };
+	x->deadline_ns = t0 + (uint64_t)pd_live(w->d)->opt.request_timeout_ms * PP_NS_PER_MS;
+	/* In flight from now until close_exchange (spin.h reads it). */
+	atomic_fetch_add_explicit(&w->d->seg.hdr->inflight, 1, memory_order_relaxed);
 	int r = check_head(h, pd_live(w->d)->opt.max_body);
 	if (!r && pd_backend_fail_fast(&w->d->backends))
 		r = PP_EBACKEND; /* down: answer now instead of after a connect timeout */
 	if (!r)
-		r = setup_request(w, &x, h);
-	bool ok;
-	int code = r;
-	if (r) {
-		/* Rejected before sending: drain the body, answer with the reason. */
-		ok = drain_request(&x) == 0;
-		code = ok ? r : PP_EPROTO;
-		pd_exchange_put_error(&x, code, r == PP_EBACKEND ? "PhantomDB backend is down" : pp_strerror(code));
-	} else {
-		ok = serve_transfer(w, &x, &code);
-	}
-	w->last_used_ns = pp_now_ns();
-	count_exchange(w, &x, code, t0);
+		r = setup_request(w, x, h);
+	x->rejected = r;
+	return r;
+}
+
+/* A refused head: drain the request, answer with the reason. */
+static bool reject(struct pd_slot_worker *w)
+{
+	struct pd_exchange *x = &w->x;
+	int r = x->rejected;
+	bool ok = drain_request(x) == 0;
+	int code = ok ? r : PP_EPROTO;
+	pd_exchange_put_error(x, code, r == PP_EBACKEND ? "PhantomDB backend is down" : pp_strerror(code));
+	close_exchange(w, code);
 	return ok;
 }
 
-bool pd_exchange_serve(struct pd_slot_worker *w, const struct pp_frame_req_head *h)
+/* The request ring or the frames in it are unusable: no answer can be
+ * trusted any more; the slot waits for a reset. */
+static enum pd_esc done_broken(struct pd_slot_worker *w, int code)
 {
-	_Atomic uint32_t *inflight = &w->d->seg.hdr->inflight; /* for spin.h */
-	atomic_fetch_add_explicit(inflight, 1, memory_order_relaxed);
-	bool ok = serve(w, h);
-	atomic_fetch_sub_explicit(inflight, 1, memory_order_relaxed);
-	return ok;
+	w->conn_dirty = true;
+	atomic_store_explicit(&w->broken, true, memory_order_relaxed);
+	w->out.len = 0;
+	close_exchange(w, code);
+	return PD_ESC_NONE;
+}
+
+enum pd_esc pd_exchange_done(struct pd_slot_worker *w, CURLcode res)
+{
+	struct pd_exchange *x = &w->x;
+	curl_multi_remove_handle(w->multi, w->easy);
+	x->res = res;
+	x->code = note_outcome(w, x, res, false);
+	if (res != CURLE_OK)
+		return PD_ESC_FINISH; /* drain and answer the error: may wait */
+	pd_set_conn_state(w, PP_CONN_UP);
+	/* What finish_exchange does, without waiting: take the rest of the
+	 * request (a bodiless one still has its END), then RESP_HEAD and END
+	 * in one publish. */
+	int r = drain_request(x);
+	if (!r && !x->head_sent && (r = send_resp_head(x)) == 0)
+		x->head_sent = true;
+	if (!r) {
+		struct pp_frame end = { .type = PP_FRAME_END };
+		if ((r = batch_add_nb(&w->out, &end)) == 0)
+			x->end_added = true;
+	}
+	if (!r)
+		r = flush_nb(x);
+	if (r == PD_WOULD_WAIT)
+		return PD_ESC_FINISH;
+	if (r)
+		return done_broken(w, x->code);
+	close_exchange(w, x->code);
+	return PD_ESC_NONE;
+}
+
+bool pd_exchange_resume(struct pd_slot_worker *w, enum pd_esc esc)
+{
+	struct pd_exchange *x = &w->x;
+	x->nonblock = false;
+	x->escalate = false;
+	if (esc == PD_ESC_REJECT)
+		return reject(w);
+	if (esc == PD_ESC_FINISH)
+		return finish_and_close(w, x->res, false, x->code);
+	/* PD_ESC_TRANSFER: publish what the loop could not, then let libcurl
+	 * go on (a paused write callback gets its data again, now allowed to
+	 * wait). */
+	CURLcode res;
+	bool interrupted = false;
+	struct pp_xfer xf = worker_xfer(x, &w->resp);
+	if (w->out.len && (x->err = pp_xfer_flush(&xf, &w->out)) != 0) {
+		curl_multi_remove_handle(w->multi, w->easy); /* libcurl closes the connection */
+		res = CURLE_WRITE_ERROR;
+		interrupted = x->err == PP_ELOST || x->err == PP_ESHUTDOWN;
+	} else {
+		curl_easy_pause(w->easy, CURLPAUSE_CONT);
+		res = drive_transfer(w, x, &interrupted);
+	}
+	int code = note_outcome(w, x, res, interrupted);
+	return finish_and_close(w, res, interrupted, code);
+}
+
+void pd_exchange_abort(struct pd_slot_worker *w, int code)
+{
+	w->x.err = code;
+	curl_multi_remove_handle(w->multi, w->easy);
+	done_broken(w, code);
 }

@@ -10,26 +10,27 @@
 #include "frame.h"
 #include "slot_worker.h"
 
-struct pd_exchange {
-	struct pd_slot_worker *w;
-	bool internal;         /* a health check: no rings involved */
-	int64_t declared;      /* request body length, -1 unknown */
-	uint64_t body_seen;
-	uint64_t resp_bytes;   /* response body bytes received */
-	bool req_end;          /* END taken from the request ring */
-	const uint8_t *pend;   /* unread part of the last BODY frame (in scratch) */
-	uint32_t pend_len;
-	bool head_sent;
-	int err;               /* PP_E* code that made a callback stop the transfer */
-	uint64_t deadline_ns;
-	char errbuf[CURL_ERROR_SIZE];
-};
+/* struct pd_exchange and enum pd_esc: slot_worker.h. */
 
-/* Serve the request whose head is *h (pointing into the slot's scratch):
- * run it on the slot's connection and answer in the response ring.
- * Returns false when the slot must wait for a reset before serving again
- * (its request ring is unusable, or a reset or shutdown cut it short). */
-bool pd_exchange_serve(struct pd_slot_worker *w, const struct pp_frame_req_head *h);
+/* Begin the exchange whose head is *h (pointing into the slot's scratch)
+ * in w->x: check the head and point the easy handle at the request.
+ * nonblock: a serving loop runs it.  Returns 0 (ready to run: add the
+ * easy handle to the slot's multi), or the PP_E* code it must be refused
+ * with (see pd_exchange_resume(PD_ESC_REJECT)). */
+int pd_exchange_open(struct pd_slot_worker *w, const struct pp_frame_req_head *h, bool nonblock);
+
+/* A serving loop's transfer is done (res): record its outcome and finish
+ * the exchange if that needs no wait.  Returns PD_ESC_NONE when the
+ * exchange is closed, else what the slot thread must still do. */
+enum pd_esc pd_exchange_done(struct pd_slot_worker *w, CURLcode res);
+
+/* The slot thread carries on what a loop left (esc).  Returns false when
+ * the slot must wait for a reset before serving again. */
+bool pd_exchange_resume(struct pd_slot_worker *w, enum pd_esc esc);
+
+/* A serving loop stops its transfer (code: PP_ELOST for a reset,
+ * PP_ESHUTDOWN): the connection is dropped at the reset that follows. */
+void pd_exchange_abort(struct pd_slot_worker *w, int code);
 
 /* Answer the exchange with an ERROR frame (after anything batched). */
 void pd_exchange_put_error(struct pd_exchange *x, int code, const char *msg);

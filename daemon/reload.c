@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "loop.h"
 #include "slot_worker.h"
 
 #define MAX_RETIRED 16
@@ -112,7 +113,20 @@ static void keep_fixed(struct pd_options *n, const struct pd_options *o)
 		n->min_conns = n->max_conns;
 }
 
-/* Retire old settings until every slot thread has stepped past them. */
+/* The threads that read the settings: the slot threads, then the serving
+ * loops (fixed once the daemon runs). */
+static uint32_t nreaders(const struct pd_daemon *d)
+{
+	return d->seg.nslots + (d->loops ? d->nloops : 0);
+}
+
+static uint64_t reader_epoch(struct pd_daemon *d, uint32_t i)
+{
+	return i < d->seg.nslots ? atomic_load(&d->workers[i].epoch) : atomic_load(&d->loops[i - d->seg.nslots].epoch);
+}
+
+/* Retire old settings until every slot thread and loop has stepped past
+ * them. */
 static void retire(struct pd_daemon *d, struct pd_live *old)
 {
 	if (nretired == MAX_RETIRED) {
@@ -120,9 +134,9 @@ static void retire(struct pd_daemon *d, struct pd_live *old)
 		while (nretired == MAX_RETIRED)
 			pd_reload_collect(d);
 	}
-	uint64_t *ep = calloc(d->seg.nslots, sizeof *ep);
-	for (uint32_t i = 0; ep && i < d->seg.nslots; i++)
-		ep[i] = atomic_load(&d->workers[i].epoch);
+	uint64_t *ep = calloc(nreaders(d), sizeof *ep);
+	for (uint32_t i = 0; ep && i < nreaders(d); i++)
+		ep[i] = reader_epoch(d, i);
 	retired[nretired++] = (struct retired){ old, ep };
 }
 
@@ -159,8 +173,8 @@ void pd_reload_collect(struct pd_daemon *d)
 {
 	for (unsigned k = 0; k < nretired;) {
 		bool quiet = retired[k].epochs != NULL; /* no snapshot: never provably quiet */
-		for (uint32_t i = 0; quiet && retired[k].epochs && i < d->seg.nslots; i++)
-			quiet = atomic_load(&d->workers[i].epoch) != retired[k].epochs[i];
+		for (uint32_t i = 0; quiet && retired[k].epochs && i < nreaders(d); i++)
+			quiet = reader_epoch(d, i) != retired[k].epochs[i];
 		if (!quiet) {
 			k++;
 			continue;

@@ -14,6 +14,7 @@
 #include "exchange.h"
 #include "futex.h"
 #include "log.h"
+#include "loop.h"
 #include "maintain.h"
 #include "phantompool.h"
 #include "slot.h"
@@ -68,6 +69,7 @@ static int open_handles(struct pd_slot_worker *w)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	apply_conn_options(w, e, pd_live(w->d));
+	pd_loop_setup_multi(w, m);
 	pthread_mutex_lock(&w->multi_lock);
 	w->multi = m;
 	w->easy = e;
@@ -111,7 +113,7 @@ static void slot_reset(struct pd_slot_worker *w)
 		pd_slot_drop_connection(w);
 	bool dropped = w->conn_dirty;
 	w->conn_dirty = false;
-	w->broken = false;
+	atomic_store_explicit(&w->broken, false, memory_order_relaxed);
 	if (atomic_exchange(&w->reinit_lock, false)) {
 		/* The lock was scribbled on; no live thread holds it (checked by
 		 * the reaper).  Make it a fresh robust mutex. */
@@ -139,84 +141,112 @@ void pd_slot_drop_connection(struct pd_slot_worker *w)
 	atomic_store_explicit(&pd_wslot(w)->conn_since_ns, 0, memory_order_relaxed);
 }
 
-static bool request_ready(void *ring)
+void pd_slot_apply_options(struct pd_slot_worker *w)
 {
-	return pp_frame_ready(ring);
-}
-
-/* Wait for the next request head and serve it, or reset the slot. */
-static void worker_step(struct pd_slot_worker *w)
-{
-	struct pp_slot *s = pd_wslot(w);
-	/* A quiescent point: settings read before this step may be freed. */
-	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
 	const struct pd_live *lv = pd_live(w->d);
 	if (w->applied_gen != lv->gen)
 		apply_conn_options(w, w->easy, lv);
-	if (atomic_load_explicit(&s->state, memory_order_acquire) == PP_SLOT_RESETTING) {
-		slot_reset(w);
-		return;
+}
+
+void pd_slot_kick(struct pd_slot_worker *w)
+{
+	atomic_fetch_add_explicit(&w->kick, 1, memory_order_release);
+	pp_futex_wake(&w->kick, 1);
+}
+
+/* Carry on what the loop handed over (we own the handles). */
+static void serve_escalated(struct pd_slot_worker *w)
+{
+	enum pd_esc esc = w->esc;
+	w->esc = PD_ESC_NONE;
+	if (esc == PD_ESC_GARBAGE) {
+		struct pd_exchange x = { .w = w, .deadline_ns = pp_now_ns() + PD_SLICE_MS * PP_NS_PER_MS };
+		pd_exchange_put_error(&x, PP_EPROTO, "malformed request frames");
+		atomic_store_explicit(&w->broken, true, memory_order_relaxed);
+	} else if (!pd_exchange_resume(w, esc)) {
+		atomic_store_explicit(&w->broken, true, memory_order_relaxed);
 	}
-	uint64_t slice = pp_now_ns() + PD_SLICE_MS * PP_NS_PER_MS;
-	if (w->broken) {
+}
+
+/* Housekeeping that needs the handles: a reset, a broken ring, health
+ * checks and idle connections.  Returns the state word to sleep on when
+ * the slot waits for its holder to let go (broken), else NULL. */
+static _Atomic uint32_t *housekeep(struct pd_slot_worker *w, uint32_t *expect)
+{
+	struct pp_slot *s = pd_wslot(w);
+	pd_slot_apply_options(w);
+	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (st == PP_SLOT_RESETTING) {
+		slot_reset(w);
+		return NULL;
+	}
+	if (atomic_load_explicit(&w->broken, memory_order_relaxed)) {
 		/* Nobody holds the slot: reset it ourselves (no claimer can take
 		 * it while it shows RESETTING). */
-		uint32_t st = PP_SLOT_FREE;
+		st = PP_SLOT_FREE;
 		if (atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_RESETTING)) {
 			slot_reset(w);
-			return;
+			return NULL;
 		}
 		/* Held: wait until its holder releases it and the reaper resets
 		 * it (it wakes this word). */
-		pp_futex_wait(&s->state, st, slice);
+		*expect = st;
+		return &s->state;
+	}
+	if (st == PP_SLOT_FREE && !pp_frame_ready(&w->req))
+		pd_maintain(w);
+	return NULL;
+}
+
+/* Whether housekeeping may have work: a reset, a broken ring, new
+ * settings, or a free slot (health checks, idle connections). */
+static bool housekeeping_due(struct pd_slot_worker *w)
+{
+	uint32_t st = atomic_load_explicit(&pd_wslot(w)->state, memory_order_relaxed);
+	return st == PP_SLOT_RESETTING || st == PP_SLOT_FREE ||
+	       atomic_load_explicit(&w->broken, memory_order_relaxed) || w->applied_gen != pd_live(w->d)->gen;
+}
+
+/* One step of the slot thread: finish what the loop handed over, or do
+ * housekeeping when the handles are free, then sleep until kicked (at
+ * most a slice). */
+static void worker_step(struct pd_slot_worker *w)
+{
+	/* A quiescent point: settings read before this step may be freed. */
+	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
+	uint32_t kick = atomic_load_explicit(&w->kick, memory_order_acquire);
+	uint64_t slice = pp_now_ns() + PD_SLICE_MS * PP_NS_PER_MS;
+	/* Acquire: pairs with the loop's release in hand_to_thread (loop.c). */
+	if (atomic_load_explicit(&w->owner, memory_order_acquire) == PD_OWN_THREAD) {
+		serve_escalated(w);
+		atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_seq_cst);
+		if (pp_frame_ready(&w->req))
+			pd_loop_wake(w);
 		return;
 	}
-	struct pp_frame f;
-	int r = pp_frame_take(&w->req, w->scratch, pp_frame_max(w->d->seg.ring_size), &f);
-	if (r == 0) {
-		if (atomic_load_explicit(&s->state, memory_order_relaxed) == PP_SLOT_FREE)
-			pd_maintain(w);
-		bool first_wait = !w->idle_since_ns;
-		if (first_wait) {
-			w->idle_since_ns = pp_now_ns();
-			/* Where we wait: the worker spins for our answer only if
-			 * it runs on another CPU (spin.h). */
-			pp_spin_publish_cpu(&s->daemon_cpu);
-		}
-		/* A worker that sends its next request soon finds us spinning
-		 * (no futex wake on either side); else sleep on the ring.  Only
-		 * right after an exchange: an idle slot waking every slice to
-		 * look around does not spin. */
-		if (!first_wait || !pp_spin_wait(&w->spin, request_ready, &w->req))
-			pp_frame_wait(&w->req, slice, 0);
-		return;
+	_Atomic uint32_t *word = &w->kick;
+	uint32_t expect = kick;
+	uint32_t own = PD_OWN_NONE;
+	if (housekeeping_due(w) &&
+	    atomic_compare_exchange_strong_explicit(&w->owner, &own, PD_OWN_THREAD, memory_order_acquire,
+						    memory_order_relaxed)) {
+		_Atomic uint32_t *held = housekeep(w, &expect);
+		/* Give the handles back; ring the loop if a request came. */
+		atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_seq_cst);
+		if (pp_frame_ready(&w->req))
+			pd_loop_wake(w);
+		if (held)
+			word = held;
+		else
+			expect = kick;
 	}
-	if (w->idle_since_ns) {
-		pp_spin_note(&w->spin, pp_now_ns() - w->idle_since_ns);
-		w->idle_since_ns = 0;
-	}
-	/* A new exchange starts with an empty response ring; anything else
-	 * means two parties used the slot: never hand out a stale answer. */
-	bool resp_dirty = r == 1 && f.type == PP_FRAME_REQ_HEAD &&
-			  pp_ring_writable(&w->resp) != (ssize_t)w->d->seg.ring_size;
-	if (r < 0 || f.type != PP_FRAME_REQ_HEAD || resp_dirty) {
-		struct pd_exchange x = { .w = w, .deadline_ns = slice };
-		pd_warn("slot %u: %s in the request ring (%d, type %d); resetting it", w->idx,
-			resp_dirty ? "a request over an unread response" : "garbage", r, r > 0 ? (int)f.type : 0);
-		pd_exchange_put_error(&x, PP_EPROTO, "malformed request frames");
-		w->broken = true;
-		return;
-	}
-	if (!pd_exchange_serve(w, &f.req))
-		w->broken = true;
+	if (!atomic_load_explicit(&w->d->stopping, memory_order_relaxed))
+		pp_futex_wait(word, expect, slice);
 }
 
 static void *worker_main(void *arg)
 {
 	struct pd_slot_worker *w = arg;
-	w->spin = (struct pp_spin){ .hdr = w->d->seg.hdr, .claims = w->d->seg.spin_claims,
-				    .peer_cpu = &pd_wslot(w)->worker_cpu, .avg_ns = &w->spin_avg_ns,
-				    .inflight_max = 0 };
 	if (w->idx < pd_live(w->d)->opt.min_conns)
 		pd_health_check(w, UINT32_MAX); /* warm before the daemon reports ready */
 	atomic_store(&w->warm_done, true);
@@ -229,6 +259,7 @@ static void *worker_main(void *arg)
 static void slot_wake(struct pd_slot_worker *w)
 {
 	struct pp_slot *s = pd_wslot(w);
+	pd_slot_kick(w);
 	pp_futex_wake(&s->state, INT32_MAX);
 	/* The thread sleeps on one of these rings or in curl_multi_poll. */
 	pp_ring_wake_all(&s->req);
@@ -237,6 +268,9 @@ static void slot_wake(struct pd_slot_worker *w)
 	if (w->multi)
 		curl_multi_wakeup(w->multi);
 	pthread_mutex_unlock(&w->multi_lock);
+	/* Or its loop runs the exchange. */
+	if (w->d->loops)
+		pd_loop_wake(w);
 }
 
 void pd_slot_request_reset(struct pd_slot_worker *w, uint32_t lock_word)
@@ -251,10 +285,13 @@ int pd_slots_start(struct pd_daemon *d)
 	d->workers = calloc(n, sizeof *d->workers);
 	if (!d->workers)
 		return -1;
+	d->nloops = pd_loops_count(n);
 	for (uint32_t i = 0; i < n; i++) {
 		struct pd_slot_worker *w = &d->workers[i];
 		w->d = d;
 		w->idx = i;
+		w->loop = i % d->nloops;
+		w->sock = CURL_SOCKET_BAD;
 		pthread_mutex_init(&w->multi_lock, NULL);
 		w->scratch = malloc(pp_frame_max(d->seg.ring_size));
 		w->out.cap = pp_frame_max(d->seg.ring_size);
@@ -273,7 +310,8 @@ int pd_slots_start(struct pd_daemon *d)
 			struct timespec ts = { 0, 2000000 };
 			nanosleep(&ts, NULL);
 		}
-	return 0;
+	/* The slot threads hold no handles now: the loops take over. */
+	return pd_loops_start(d);
 }
 
 void pd_slots_stop(struct pd_daemon *d)
@@ -281,6 +319,7 @@ void pd_slots_stop(struct pd_daemon *d)
 	if (!d->workers)
 		return;
 	atomic_store(&d->stopping, true);
+	pd_loops_stop(d); /* first: they hand nothing to the threads any more */
 	for (uint32_t i = 0; i < d->seg.nslots; i++)
 		if (d->workers[i].started)
 			slot_wake(&d->workers[i]);

@@ -17,9 +17,52 @@
 #include "frame.h"
 #include "xfer.h"
 
-struct pd_exchange;
-
 #define PD_SLICE_MS 50 /* longest sleep of a slot thread between checks */
+
+struct pd_slot_worker;
+
+/* One request/response exchange on a slot (exchange.c drives it). */
+struct pd_exchange {
+	struct pd_slot_worker *w;
+	bool internal;         /* a health check: no rings involved */
+	/* Run by a serving loop (loop.h): the callbacks never wait.  Where
+	 * they would (request body not there yet, response ring full) they
+	 * set escalate and pause the transfer; the slot thread resumes it. */
+	bool nonblock;
+	bool escalate;
+	int64_t declared;      /* request body length, -1 unknown */
+	uint64_t body_seen;
+	uint64_t resp_bytes;   /* response body bytes received */
+	bool req_end;          /* END taken from the request ring */
+	const uint8_t *pend;   /* unread part of the last BODY frame (in scratch) */
+	uint32_t pend_len;
+	bool head_sent;
+	bool end_added;        /* END is in the batch (a loop left the flush) */
+	int err;               /* PP_E* code that made a callback stop the transfer */
+	int rejected;          /* PP_E* code the head was refused with, 0 if none */
+	CURLcode res;          /* the transfer's result, once done */
+	int code;              /* and the PP_E* code it counts as */
+	uint64_t t0;           /* when the exchange began (latency figures) */
+	uint64_t deadline_ns;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* What a serving loop leaves for the slot thread (pd_slot_worker.esc). */
+enum pd_esc {
+	PD_ESC_NONE,
+	PD_ESC_REJECT,   /* the head was refused: drain the request, answer ERROR */
+	PD_ESC_TRANSFER, /* a callback had to wait: flush, resume, finish */
+	PD_ESC_FINISH,   /* the transfer is done; finishing it has to wait */
+	PD_ESC_GARBAGE,  /* the request ring held no valid head: answer, reset */
+};
+
+/* Who drives a slot's libcurl handles (pd_slot_worker.owner). */
+enum pd_owner {
+	PD_OWN_NONE,   /* nobody: either may take them (compare-and-swap) */
+	PD_OWN_LOOP,   /* its serving loop, for an exchange (loop.h) */
+	PD_OWN_THREAD, /* its slot thread: a reset, a health check, or an
+			* exchange the loop escalated */
+};
 
 /* The last request's URL and header list, reused when they repeat. */
 struct pd_req_cache {
@@ -46,14 +89,24 @@ struct pd_slot_worker {
 	struct pp_batch out;           /* response frames not yet published */
 	struct pd_req_cache cache;
 	bool conn_dirty;               /* the next reset must drop the connection */
-	bool broken;                   /* request ring unusable until a reset */
+	_Atomic bool broken;           /* request ring unusable until a reset */
 	_Atomic uint32_t reset_lock_word; /* dead lock word to clear after a reset */
 	_Atomic bool warm_done;
 	uint64_t last_used_ns;         /* end of the last exchange or health check */
-	struct pp_spin spin;           /* waiting for the next request (spin.h) */
-	uint32_t spin_avg_ns;          /* its average wait */
-	uint64_t idle_since_ns;        /* when the current wait for a request began, 0: none */
 	uint64_t applied_gen;          /* pd_live generation of the handle's options */
+	/* Sharing the handles with the serving loop.  Everything above and
+	 * x, esc, sock* and timer_ns belong to whoever holds owner: a CAS
+	 * from PD_OWN_NONE (acquire) takes them, a store of PD_OWN_NONE
+	 * (release) gives them back. */
+	_Atomic uint32_t owner;        /* enum pd_owner */
+	_Atomic uint32_t kick;         /* the slot thread sleeps on it; bumped to wake it */
+	uint32_t loop;                 /* which serving loop watches the slot */
+	struct pd_exchange x;          /* the exchange in progress */
+	bool active;                   /* x runs on the loop */
+	enum pd_esc esc;               /* what the loop left for the thread */
+	curl_socket_t sock;            /* libcurl's socket for x (loop), or CURL_SOCKET_BAD */
+	int sock_what;                 /* CURL_POLL_* libcurl wants on it */
+	uint64_t timer_ns;             /* libcurl's next timeout for x, 0: none */
 	_Atomic uint64_t epoch;        /* bumped every step (reload.c frees old settings) */
 	/* Corruption handling (reaper, main thread; reinit_lock read by the
 	 * slot thread after the RESETTING handover). */
@@ -92,6 +145,13 @@ int pd_slots_start(struct pd_daemon *d);
 /* Stop and join every thread, free the handles.  Safe on a partly
  * started set. */
 void pd_slots_stop(struct pd_daemon *d);
+
+/* Wake w's slot thread (it sleeps on w->kick between steps). */
+void pd_slot_kick(struct pd_slot_worker *w);
+
+/* Re-apply the connection options if a reload changed them (the caller
+ * owns the handles). */
+void pd_slot_apply_options(struct pd_slot_worker *w);
 
 /* Reaper: the slot was moved to RESETTING; its thread resets it and
  * returns it to FREE, then clears lock_word if it still shows the dead

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "phantompool.h"
+#include "bell.h"
 #include "frame.h"
 #include "xfer.h"
 #include "spin.h"
@@ -49,6 +50,7 @@ struct pp_lease {
  * until pp_detach. */
 struct pp_att {
 	struct pp_seg seg;       /* immutable after attach */
+	struct pp_bell bell;     /* the daemon loops' doorbells (bell.h) */
 	struct pp_lease *leases; /* [seg.nslots] */
 	pp_pool *pool;
 	_Atomic bool stale;      /* a call saw its daemon gone */

@@ -51,8 +51,11 @@ static struct pp_att *att_open(pp_pool *p, int *err)
 		r = PP_EDAEMON;
 	if (!r && !(a->leases = calloc(a->seg.nslots, sizeof *a->leases)))
 		r = PP_ENOMEM;
+	if (!r)
+		r = pp_bell_init(&a->bell, a->seg.shm_name);
 	if (r) {
 		pp_seg_unmap(&a->seg);
+		free(a->leases);
 		free(a);
 		*err = r;
 		return NULL;
@@ -65,6 +68,7 @@ static struct pp_att *att_open(pp_pool *p, int *err)
 
 static void att_free(struct pp_att *a)
 {
+	pp_bell_close(&a->bell);
 	pp_seg_unmap(&a->seg);
 	for (uint32_t i = 0; i < a->seg.nslots; i++) {
 		free(a->leases[i].scratch);

@@ -36,7 +36,7 @@
 #include "ring.h"
 
 #define PP_SHM_MAGIC 0x4c4f4f504d544850ull /* "PHTMPOOL" read little-endian */
-#define PP_LAYOUT_VERSION 4u /* 2: waiter table; 3: FIFO handoff queue; 4: spin claims */
+#define PP_LAYOUT_VERSION 5u /* 2: waiter table; 3: FIFO handoff queue; 4: spin claims; 5: loop doorbells */
 #define PP_POOL_NAME_MAX 40 /* characters, without the NUL */
 #define PP_MAX_SLOTS 4096u
 #define PP_RING_MIN 4096u

@@ -28,6 +28,8 @@
  */
 #include "ring.h"
 
+#include "bell.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -152,6 +154,7 @@ int pp_ring_init_view(struct pp_ring *r, struct pp_ring_ctl *ctl, void *data, ui
 	r->data = data;
 	r->cap = cap;
 	r->mask = cap - 1;
+	r->bell = NULL;
 	uint32_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
 	uint32_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
 	r->cached_tail = t;
@@ -207,8 +210,16 @@ int pp_ring_publish(struct pp_ring *r, uint32_t n)
 	r->cached_head += n;
 	prod_store_head(r->ctl, r->cached_head);
 	publish_fence_before_waiter_check();
-	if (atomic_load_explicit(&r->ctl->head_waiter, memory_order_relaxed))
+	uint32_t hw = atomic_load_explicit(&r->ctl->head_waiter, memory_order_relaxed);
+	if (hw >= PP_BELL_WAITER && r->bell) {
+		/* A serving loop sleeps in poll (bell.h): ring it once, however
+		 * many frames follow before it wakes. */
+		hw = atomic_exchange_explicit(&r->ctl->head_waiter, 0, memory_order_relaxed);
+		if (hw >= PP_BELL_WAITER)
+			pp_bell_ring(r->bell, hw - PP_BELL_WAITER);
+	} else if (hw) {
 		pp_futex_wake(&r->ctl->head, INT32_MAX);
+	}
 	return 0;
 }
 

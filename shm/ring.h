@@ -82,12 +82,18 @@ _Static_assert(alignof(struct pp_ring_ctl) == PP_CACHELINE, "cache-line aligned"
 _Static_assert(sizeof(_Atomic uint32_t) == 4, "futex words are 32-bit");
 
 /* A process-private view of one ring. */
+struct pp_bell;
+
 struct pp_ring {
 	struct pp_ring_ctl *ctl; /* in the segment */
 	uint8_t *data;           /* in the segment, cap bytes */
 	uint32_t cap, mask;      /* trusted: from the caller's config */
 	uint32_t cached_head;    /* producer: its own head; consumer: last head seen */
 	uint32_t cached_tail;    /* consumer: its own tail; producer: last tail seen */
+	/* Producer: where to ring when the consumer's head_waiter asks for a
+	 * bell (bell.h); NULL: futex wake only.  Set by the caller after
+	 * pp_ring_init_view. */
+	struct pp_bell *bell;
 };
 
 /* Set up a view of the ring ctl/data with capacity cap (a power of two in
