@@ -84,6 +84,7 @@ static void hand_to_thread(struct pd_slot_worker *w, enum pd_esc esc)
 {
 	w->active = false;
 	w->esc = esc;
+	atomic_fetch_add_explicit(&w->d->seg.hdr->escalations, 1, memory_order_relaxed);
 	/* Release: the thread sees x, esc and the handles as we left them. */
 	atomic_store_explicit(&w->owner, PD_OWN_THREAD, memory_order_release);
 	pd_slot_kick(w);
@@ -329,6 +330,7 @@ int pd_loops_start(struct pd_daemon *d)
 	if (!d->loops)
 		return -1;
 	uint32_t per = d->seg.nslots / n + 1;
+	atomic_store_explicit(&d->seg.hdr->loops, n, memory_order_relaxed);
 	for (uint32_t k = 0; k < n; k++) {
 		struct pd_loop *L = &d->loops[k];
 		*L = (struct pd_loop){ .d = d, .idx = k, .bell = -1 };

@@ -134,6 +134,8 @@ static void read_header_live(const struct pp_shm_header *h, struct dump_header *
 	o->backend_failovers = HLD(h, backend_failovers);
 	o->spin_hits = HLD(h, spin_hits);
 	o->spin_misses = HLD(h, spin_misses);
+	o->escalations = HLD(h, escalations);
+	o->loops = HLD(h, loops);
 	o->backend_index = HLD(h, backend_index);
 	o->backend_up = HLD(h, backend_up);
 }
@@ -214,6 +216,8 @@ static void derive_pool(struct dump_snapshot *s)
 	p->backend_failovers = h->backend_failovers;
 	p->spin_hits = h->spin_hits;
 	p->spin_misses = h->spin_misses;
+	p->escalations = h->escalations;
+	p->loops = h->loops;
 	p->lease_wait_slept = 0;
 	for (int b = 0; b < PP_HIST_BUCKETS; b++)
 		p->lease_wait_slept = dump_sat_add(p->lease_wait_slept, h->lease_wait_hist[b]);

@@ -45,6 +45,8 @@ struct dump_header {
 	uint64_t lease_wait_hist[PP_HIST_BUCKETS];
 	uint64_t backend_failovers;
 	uint64_t spin_hits, spin_misses;
+	uint64_t escalations;
+	uint32_t loops;
 	uint32_t backend_index, backend_up;
 	char pool_name[sizeof(((struct pp_shm_header *)0)->pool_name) + 1]; /* valid UTF-8 */
 	char backend[sizeof(((struct pp_shm_header *)0)->backend) + 1];     /* valid UTF-8 */
@@ -86,6 +88,7 @@ struct dump_pool {
 	uint64_t reclaims;
 	uint64_t backend_failovers;
 	uint64_t spin_hits, spin_misses;
+	uint64_t escalations, loops;
 	uint64_t lease_wait_slept;   /* total of the lease-wait histogram */
 	uint64_t lease_wait_zero;    /* leases - lease_wait_slept (0 if negative) */
 	uint64_t lease_wait_count;   /* lease_wait_zero + lease_wait_slept */

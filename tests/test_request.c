@@ -228,6 +228,55 @@ static void test_64mib_download_through_64kib_rings(void)
 	CU_ASSERT_EQUAL(pp_release(l), 0);
 }
 
+/* The pool's escalation count and loop count, read from the segment. */
+static uint64_t escalations(uint32_t *loops)
+{
+	struct pp_seg seg;
+	if (pp_seg_attach(daemon_.pool, false, &seg) != 0)
+		return UINT64_MAX;
+	uint64_t e = atomic_load(&seg.hdr->escalations);
+	*loops = atomic_load(&seg.hdr->loops);
+	pp_seg_unmap(&seg);
+	return e;
+}
+
+/* Requests whose frames fit the rings run on the serving loops alone; a
+ * response larger than the ring is handed to the slot's thread. */
+static void test_small_exchanges_stay_on_the_loop(void)
+{
+	uint32_t loops = 0;
+	uint64_t e0 = escalations(&loops);
+	CU_ASSERT_FATAL(e0 != UINT64_MAX);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	CU_ASSERT(loops >= 1 && loops <= MAXC && (long)loops <= (cpus > 0 ? cpus : 1));
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(pool, 1000, &l) == 0);
+	static char body[2000];
+	memset(body, 'x', sizeof body);
+	int ok = 0;
+	for (int i = 0; i < 100; i++) {
+		pp_resp resp;
+		ok += get(l, "/health", &resp) == 0 && resp.status == 200;
+		pp_resp_free(&resp);
+		pp_req req = { .method = "POST", .path = "/_debug/echo", .body = body, .body_len = sizeof body };
+		ok += pp_request(l, &req, &resp) == 0 && resp.status == 200 && resp.body_len == sizeof body;
+		pp_resp_free(&resp);
+	}
+	CU_ASSERT_EQUAL(ok, 200);
+	uint64_t e1 = escalations(&loops);
+	printf("\n    %u serving loops; escalations: %llu after 200 small exchanges", loops,
+	       (unsigned long long)(e1 - e0));
+	CU_ASSERT_EQUAL(e1, e0);
+	pp_resp resp;
+	CU_ASSERT_EQUAL(get(l, "/_debug/bytes?bytes=1000000", &resp), 0);
+	CU_ASSERT_EQUAL(resp.body_len, 1000000);
+	pp_resp_free(&resp);
+	uint64_t e2 = escalations(&loops);
+	printf(", %llu after a 1 MB download", (unsigned long long)(e2 - e1));
+	CU_ASSERT(e2 >= e1 + 1);
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+}
+
 /* After each bad request the same lease serves a good one. */
 static void assert_lease_still_works(struct pp_lease *l)
 {
@@ -294,6 +343,7 @@ int main(void)
 		{ "64 processes x 1000 requests reach their sender", test_64_processes_responses_reach_their_sender },
 		{ "64 MiB upload through 64 KiB rings", test_64mib_upload_through_64kib_rings },
 		{ "64 MiB download through 64 KiB rings", test_64mib_download_through_64kib_rings },
+		{ "small exchanges stay on the serving loop, large ones escalate", test_small_exchanges_stay_on_the_loop },
 		{ "bad path, method, header, size: own errors, lease usable", test_bad_requests_get_their_own_error },
 		{ "request timeout; connection dropped mid-response", test_timeout_and_dropped_connection },
 	};

@@ -810,6 +810,7 @@ static const struct jfield pool_schema[] = {
 	{ "ring_bytes", J_INT, NULL },    { "lease_timeout_ms", J_INT, NULL },
 	{ "request_timeout_ms", J_INT, NULL }, { "spin_us", J_INT, NULL },
 	{ "spin_hits", J_INT, NULL },     { "spin_misses", J_INT, NULL },
+	{ "loops", J_INT, NULL },         { "escalations", J_INT, NULL },
 	{ "max_body_bytes", J_INT, NULL },
 	{ "waiting_workers", J_INT, NULL }, { "leases", J_INT, NULL },
 	{ "lease_waits", J_INT, NULL },   { "lease_timeouts", J_INT, NULL },
