@@ -70,13 +70,11 @@ void pd_loop_wake(struct pd_slot_worker *w)
 
 /* ---- handing the handles over ------------------------------------- */
 
-/* Give the handles back; if a request came meanwhile, ring the loop (it
- * skipped the slot while someone else held them). */
+/* The loop gives the handles back.  No bell: the loop itself looks at
+ * the ring again in its next step. */
 static void release(struct pd_slot_worker *w)
 {
-	atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_seq_cst);
-	if (pp_frame_ready(&w->req))
-		pd_loop_wake(w);
+	atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_release);
 }
 
 /* Leave the rest of the exchange to the slot thread. */
