@@ -65,6 +65,8 @@ uint32_t pd_loops_count(uint32_t nslots)
 
 void pd_loop_wake(struct pd_slot_worker *w)
 {
+	/* It sleeps on one or the other. */
+	pp_bell_wake_word(&w->d->bell, w->loop);
 	pp_bell_ring(&w->d->bell, w->loop);
 }
 
@@ -210,10 +212,10 @@ static bool any_ready(void *ctx)
 	return false;
 }
 
-/* Ask the workers of our idle slots to ring the bell (1) or not (0). */
-static void want_bell(struct pd_loop *L, bool on)
+/* Ask the workers of our idle slots to ring (on: with the head_waiter
+ * value mine) or not any more (off: clear mine where it still stands). */
+static void want_bell(struct pd_loop *L, bool on, uint32_t mine)
 {
-	uint32_t mine = PP_BELL_WAITER + L->idx;
 	EACH_SLOT(L, i) {
 		struct pd_slot_worker *w = &L->d->workers[i];
 		_Atomic uint32_t *hw = &w->req.ctl->head_waiter;
@@ -239,12 +241,26 @@ static void sleep_step(struct pd_loop *L)
 	L->after_exchange = false;
 	if (first && pp_spin_wait(&L->spin, any_ready, L))
 		return;
-	want_bell(L, true);
+	/* Nothing in flight: no socket to watch, so sleep on the wake word
+	 * (a futex wake is cheaper for the worker than a datagram). */
+	bool idle = true;
+	EACH_SLOT(L, i)
+		idle &= !d->workers[i].active;
+	_Atomic uint32_t *word = &d->seg.hdr->loop_wake[L->idx].word;
+	uint32_t seen = atomic_load_explicit(word, memory_order_acquire);
+	uint32_t mine = (idle ? PP_BELL_WORD : PP_BELL_WAITER) + L->idx;
+	want_bell(L, true, mine);
 	/* Pairs with the fence after the worker's head store (ring.c [S']):
 	 * either it sees our waiter value and rings, or we see its request. */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (any_ready(L)) {
-		want_bell(L, false);
+		want_bell(L, false, mine);
+		return;
+	}
+	if (idle) {
+		/* A bump after `seen` makes the wait return at once. */
+		pp_futex_wait(word, seen, now + PD_SLICE_MS * PP_NS_PER_MS);
+		want_bell(L, false, mine);
 		return;
 	}
 	nfds_t k = 0;
@@ -266,7 +282,7 @@ static void sleep_step(struct pd_loop *L)
 	uint64_t t = pp_now_ns();
 	int ms = until > t ? (int)((until - t + PP_NS_PER_MS - 1) / PP_NS_PER_MS) : 0;
 	int n = poll(L->pfd, k, ms);
-	want_bell(L, false);
+	want_bell(L, false, mine);
 	if (n <= 0)
 		return;
 	if (L->pfd[0].revents)
@@ -361,6 +377,7 @@ void pd_loops_stop(struct pd_daemon *d)
 	for (uint32_t k = 0; k < d->nloops; k++) {
 		struct pd_loop *L = &d->loops[k];
 		if (L->started) {
+			pp_bell_wake_word(&d->bell, k);
 			pp_bell_ring(&d->bell, k);
 			pthread_join(L->thread, NULL);
 		}

@@ -15,8 +15,9 @@
  * closing idle connections.  pd_slot_worker.owner says which of the two
  * may touch the slot's handles.
  *
- * An idle loop sleeps in poll on its doorbell (shm/bell.h) and the
- * sockets of its exchanges in flight, for at most PD_SLICE_MS.  Right
+ * A loop with exchanges in flight sleeps in poll on its doorbell socket
+ * (shm/bell.h) and their sockets; one with none sleeps on its wake word
+ * in the segment header; either for at most PD_SLICE_MS.  Right
  * after an exchange it may spin first (shm/spin.h), as the slot threads
  * did. */
 #ifndef PD_LOOP_H
@@ -29,10 +30,11 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "layout.h"
 #include "spin.h"
 #include "slot_worker.h"
 
-#define PD_LOOPS_MAX 16u
+#define PD_LOOPS_MAX PP_LOOPS_MAX
 
 struct pd_loop {
 	struct pd_daemon *d;

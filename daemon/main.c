@@ -86,6 +86,7 @@ static int create_segment(struct pd_daemon *d)
 		pd_err("segment name %s too long for its doorbell path", d->seg.shm_name);
 		return -1;
 	}
+	d->bell.hdr = d->seg.hdr;
 	return 0;
 }
 

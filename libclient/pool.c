@@ -51,8 +51,8 @@ static struct pp_att *att_open(pp_pool *p, int *err)
 		r = PP_EDAEMON;
 	if (!r && !(a->leases = calloc(a->seg.nslots, sizeof *a->leases)))
 		r = PP_ENOMEM;
-	if (!r)
-		r = pp_bell_init(&a->bell, a->seg.shm_name);
+	if (!r && (r = pp_bell_init(&a->bell, a->seg.shm_name)) == 0)
+		a->bell.hdr = a->seg.hdr;
 	if (r) {
 		pp_seg_unmap(&a->seg);
 		free(a->leases);

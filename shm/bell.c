@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "futex.h"
 #include "phantompool.h"
 
 int pp_bell_init(struct pp_bell *b, const char *shm_name)
@@ -19,6 +20,7 @@ int pp_bell_init(struct pp_bell *b, const char *shm_name)
 	/* Room for the largest k and the NUL in sun_path. */
 	for (uint32_t k = 0; k < PP_BELL_MAX; k++)
 		atomic_init(&b->fd[k], -1);
+	b->hdr = NULL;
 	if (n < 0 || (size_t)n + 4 > sizeof b->prefix || (size_t)n + 4 > sizeof ((struct sockaddr_un *)0)->sun_path)
 		return PP_ENAME;
 	return 0;
@@ -80,6 +82,25 @@ void pp_bell_ring(struct pp_bell *b, uint32_t k)
 		if (atomic_compare_exchange_strong(&b->fd[k], &expected, -1))
 			close(fd);
 	}
+}
+
+void pp_bell_wake_word(struct pp_bell *b, uint32_t k)
+{
+	if (!b->hdr)
+		return;
+	_Atomic uint32_t *w = &b->hdr->loop_wake[k % PP_LOOPS_MAX].word;
+	/* The bump makes a loop that is about to sleep on the old value
+	 * return at once (futex_wait compares). */
+	atomic_fetch_add_explicit(w, 1, memory_order_release);
+	pp_futex_wake(w, 1);
+}
+
+void pp_bell_answer(struct pp_bell *b, uint32_t waiter)
+{
+	if (waiter >= PP_BELL_WORD)
+		pp_bell_wake_word(b, waiter - PP_BELL_WORD);
+	else if (waiter >= PP_BELL_WAITER)
+		pp_bell_ring(b, waiter - PP_BELL_WAITER);
 }
 
 void pp_bell_close(struct pp_bell *b)

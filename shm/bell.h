@@ -1,20 +1,27 @@
 /* bell.h - the doorbell a worker rings to wake a daemon serving loop.
  *
- * A serving loop (daemon/loop.h) waits for backend sockets and for new
- * requests at once, so it cannot sleep on a futex.  It sleeps in poll(2)
- * instead, on a unix datagram socket bound next to the segment:
+ * A serving loop (daemon/loop.h) that has exchanges in flight waits for
+ * their backend sockets and for new requests at once, so it cannot sleep
+ * on a futex.  It sleeps in poll(2) instead, on a unix datagram socket
+ * bound next to the segment:
  *
  *     /dev/shm/phantompool-<pool>.bell<k>     (k: the loop's number)
  *
- * Before it sleeps, a loop writes PP_BELL_WAITER + k into the head_waiter
- * word of each request ring it watches (ring.h); a worker that publishes a
- * request and finds such a value sends one byte to bell k instead of a
+ * A loop with nothing in flight sleeps on its wake word in the segment
+ * header (loop_wake[k]) instead: a futex wake is cheaper than a datagram,
+ * above all for a fresh process (a CGI program), where creating and
+ * connecting the socket costs some 40 µs.
+ *
+ * Before it sleeps, a loop writes into the head_waiter word of each
+ * request ring it watches PP_BELL_WAITER + k (socket) or
+ * PP_BELL_WAITER + PP_LOOPS_MAX + k (wake word); a worker that publishes a
+ * request and finds such a value clears it and rings, instead of a plain
  * futex wake.  The socket lives on the filesystem (not the abstract
  * namespace) so that workers in another network namespace reach it and so
  * that the segment's mode and group guard it.
  *
- * Lost bells cost latency, never data: a loop rescans every ring it
- * watches at least every 50 ms, and the byte carries no meaning.
+ * Lost rings cost latency, never data: a loop rescans every ring it
+ * watches at least every 50 ms, and a ring carries no meaning.
  */
 #ifndef PP_BELL_H
 #define PP_BELL_H
@@ -23,9 +30,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* head_waiter values >= PP_BELL_WAITER mean "ring bell (value - 8)". */
+#include "layout.h"
+
+/* head_waiter values: PP_BELL_WAITER + k: send to bell socket k;
+ * PP_BELL_WAITER + PP_LOOPS_MAX + k: bump and wake loop_wake[k]. */
 #define PP_BELL_WAITER 8u
-#define PP_BELL_MAX 64u /* loops per daemon */
+#define PP_BELL_MAX PP_LOOPS_MAX
+#define PP_BELL_WORD (PP_BELL_WAITER + PP_LOOPS_MAX)
 
 /* Where a segment's bells live: the path prefix, bell k being
  * "<prefix><k>".  Filled by pp_bell_init from the segment's shm name. */
@@ -35,6 +46,9 @@ struct pp_bell {
 	 * connected, so a ring skips the path lookup.  Shared by the threads
 	 * of a process and inherited by forked children. */
 	_Atomic int fd[PP_BELL_MAX];
+	/* The segment header's loop wake words ([PP_LOOPS_MAX]); NULL: use
+	 * the sockets only. */
+	struct pp_shm_header *hdr;
 };
 
 /* Set b up for the segment named shm_name ("/phantompool-<pool>").
@@ -46,6 +60,14 @@ int pp_bell_init(struct pp_bell *b, const char *shm_name);
  * Connects a socket to bell k on first use (close-on-exec), and again
  * once if the daemon's socket was replaced. */
 void pp_bell_ring(struct pp_bell *b, uint32_t k);
+
+/* Worker: bump loop k's wake word and futex-wake it (no-op without
+ * b->hdr). */
+void pp_bell_wake_word(struct pp_bell *b, uint32_t k);
+
+/* Ring as a head_waiter value >= PP_BELL_WAITER asks: the wake word or
+ * the socket. */
+void pp_bell_answer(struct pp_bell *b, uint32_t waiter);
 
 /* Close the sockets pp_bell_ring opened. */
 void pp_bell_close(struct pp_bell *b);

@@ -45,6 +45,7 @@
 #define PP_MAX_WAITERS 1024u /* sleepers tracked at once; more still wait, in slices */
 #define PP_WAITER_WORDS (PP_MAX_WAITERS / 64)
 #define PP_SPIN_CLAIMS 8 /* most spinners at once (spin.h) */
+#define PP_LOOPS_MAX 16  /* most serving loops a daemon runs (daemon/loop.h, shm/bell.h) */
 #define PP_HIST_BUCKETS 32 /* log2 histograms in microseconds: up to ~35 min */
 
 /* Daemon lifecycle, pp_shm_header.daemon_state. */
@@ -167,6 +168,12 @@ struct pp_shm_header {
 	_Atomic uint64_t escalations;
 	_Atomic uint32_t loops;       /* D: serving loops (threads) the daemon runs */
 	uint32_t reserved3;
+	/* Wake words of the serving loops (bell.h): loop k sleeps on
+	 * loop_wake[k].word when it has no exchange in flight; a worker bumps
+	 * the word and futex-wakes it.  W, D.  Timing only. */
+	struct {
+		alignas(PP_CACHELINE) _Atomic uint32_t word;
+	} loop_wake[PP_LOOPS_MAX];
 };
 
 /* A waiter record: held (robust mutex, process-shared) by a worker while

@@ -215,8 +215,7 @@ int pp_ring_publish(struct pp_ring *r, uint32_t n)
 		/* A serving loop sleeps in poll (bell.h): ring it once, however
 		 * many frames follow before it wakes. */
 		hw = atomic_exchange_explicit(&r->ctl->head_waiter, 0, memory_order_relaxed);
-		if (hw >= PP_BELL_WAITER)
-			pp_bell_ring(r->bell, hw - PP_BELL_WAITER);
+		pp_bell_answer(r->bell, hw);
 	} else if (hw) {
 		pp_futex_wake(&r->ctl->head, INT32_MAX);
 	}

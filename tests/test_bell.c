@@ -1,12 +1,14 @@
 /* test_bell.c - the doorbell a worker rings to wake a serving loop
- * (shm/bell.c) and the ring publish that decides between bell and futex
- * (shm/ring.c): a ring is heard, a publish rings only when the consumer's
- * waiter word asks for that bell and only once, a bell nobody listens to
+ * (shm/bell.c) and the ring publish that decides between bell, wake word
+ * and futex (shm/ring.c): a ring is heard, a publish rings only when the
+ * consumer's waiter word asks for that bell and only once, an idle loop's
+ * wake word is bumped and woken without a datagram, a bell nobody listens to
  * neither blocks nor raises SIGPIPE, a replaced daemon socket is found
  * again, a full queue never blocks, forked children ring through the
  * parent's socket, and the socket file gets the segment's mode. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +21,8 @@
 
 #include "bell.h"
 #include "clock.h"
+#include "futex.h"
+#include "layout.h"
 #include "ring.h"
 #include "testutil.h"
 
@@ -100,6 +104,55 @@ static void test_publish_rings_only_when_asked(void)
 	CU_ASSERT_FALSE(heard(fd, 0));
 	close(fd);
 	pp_bell_unlink(&bell, 1);
+}
+
+/* A loop with nothing in flight sleeps on its wake word: the publish
+ * bumps the word and wakes the sleeper, and sends no datagram. */
+static struct pp_shm_header *wake_hdr;
+
+static void *sleep_on_word(void *arg)
+{
+	_Atomic uint32_t *w = &wake_hdr->loop_wake[2].word;
+	uint32_t seen = *(uint32_t *)arg;
+	uint64_t t0 = pp_now_ns();
+	while (atomic_load(w) == seen && pp_now_ns() - t0 < 5 * PP_NS_PER_S)
+		pp_futex_wait(w, seen, t0 + 5 * PP_NS_PER_S);
+	return NULL;
+}
+
+static void test_publish_wakes_the_word(void)
+{
+	int fd = pp_bell_bind(&bell, 2, 0600, (gid_t)-1);
+	CU_ASSERT_FATAL(fd >= 0);
+	wake_hdr = aligned_alloc(PP_CACHELINE, sizeof *wake_hdr); /* the header is 64-aligned */
+	CU_ASSERT_FATAL(wake_hdr != NULL);
+	memset(wake_hdr, 0, sizeof *wake_hdr);
+	bell.hdr = wake_hdr;
+	static struct pp_ring_ctl ctl __attribute__((aligned(64)));
+	static uint8_t data[256];
+	struct pp_ring r;
+	CU_ASSERT_FATAL(pp_ring_init_view(&r, &ctl, data, sizeof data) == 0);
+	r.bell = &bell;
+	uint32_t seen = atomic_load(&wake_hdr->loop_wake[2].word);
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, sleep_on_word, &seen) == 0);
+	usleep(20 * 1000); /* let it sleep */
+	atomic_store(&ctl.head_waiter, PP_BELL_WORD + 2);
+	uint64_t t0 = pp_now_ns();
+	CU_ASSERT_EQUAL(pp_ring_write(&r, "w", 1), 1);
+	pthread_join(t, NULL);
+	double ms = (double)(pp_now_ns() - t0) / 1e6;
+	printf("\n    sleeper on the wake word back after %.2f ms", ms);
+	CU_ASSERT(ms < 1000);
+	CU_ASSERT_EQUAL(atomic_load(&wake_hdr->loop_wake[2].word), seen + 1);
+	CU_ASSERT_EQUAL(atomic_load(&ctl.head_waiter), 0);
+	CU_ASSERT_FALSE(heard(fd, 0)); /* no datagram */
+	/* Words of other loops are untouched. */
+	CU_ASSERT_EQUAL(atomic_load(&wake_hdr->loop_wake[1].word), 0);
+	bell.hdr = NULL;
+	free(wake_hdr);
+	close(fd);
+	pp_bell_unlink(&bell, 2);
 }
 
 static void test_nobody_listening(void)
@@ -191,6 +244,7 @@ int main(void)
 	static const struct pp_test tests[] = {
 		{ "a ring is heard and drained; socket file mode", test_ring_is_heard_and_drained },
 		{ "publish rings only for a bell waiter, once", test_publish_rings_only_when_asked },
+		{ "publish wakes an idle loop's wake word, no datagram", test_publish_wakes_the_word },
 		{ "no listener: no block, no SIGPIPE", test_nobody_listening },
 		{ "a replaced daemon socket is found again", test_replaced_socket_found_again },
 		{ "a full queue never blocks", test_full_queue_never_blocks },
