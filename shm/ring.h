@@ -57,8 +57,10 @@ struct pp_ring_ctl {
 	/* Bytes ever produced (free-running).  Writer: producer.  Reader:
 	 * consumer (load-acquire; untrusted).  The consumer futex-waits on it. */
 	alignas(PP_CACHELINE) _Atomic uint32_t head;
-	/* 1 while the consumer sleeps (or is about to) on head.  Writer:
-	 * consumer.  Reader: producer, after publishing head. */
+	/* 1 while the consumer sleeps (or is about to) on head; >=
+	 * PP_BELL_WAITER while a daemon serving loop sleeps and wants to be
+	 * rung instead (bell.h).  Writer: consumer (the producer clears a
+	 * bell value when it rings).  Reader: producer, after publishing head. */
 	_Atomic uint32_t head_waiter;
 	uint8_t pad_head[PP_CACHELINE - 2 * sizeof(uint32_t)];
 
