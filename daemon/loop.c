@@ -133,7 +133,7 @@ static bool takeable(struct pd_slot_worker *w)
  * Returns whether anything happened. */
 static bool intake(struct pd_loop *L, struct pd_slot_worker *w)
 {
-	if (!takeable(w) || !pp_frame_ready(&w->req))
+	if (!takeable(w) || !pd_request_waiting(w))
 		return false;
 	uint32_t own = PD_OWN_NONE;
 	/* Acquire: the thread's last use of the handles happened before. */
@@ -206,7 +206,7 @@ static bool any_ready(void *ctx)
 	struct pd_loop *L = ctx;
 	EACH_SLOT(L, i) {
 		struct pd_slot_worker *w = &L->d->workers[i];
-		if (takeable(w) && pp_frame_ready(&w->req))
+		if (takeable(w) && pd_request_waiting(w))
 			return true;
 	}
 	return false;
@@ -218,7 +218,9 @@ static void want_bell(struct pd_loop *L, bool on, uint32_t mine)
 {
 	EACH_SLOT(L, i) {
 		struct pd_slot_worker *w = &L->d->workers[i];
-		_Atomic uint32_t *hw = &w->req.ctl->head_waiter;
+		/* The segment's word, not through w->req: that view belongs to
+		 * whoever holds the handles (a reset rebuilds it). */
+		_Atomic uint32_t *hw = &pd_wslot(w)->req.head_waiter;
 		if (on && takeable(w)) {
 			atomic_store_explicit(hw, mine, memory_order_relaxed);
 		} else if (!on) {

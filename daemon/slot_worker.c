@@ -48,7 +48,7 @@ static void apply_conn_options(struct pd_slot_worker *w, CURL *e, const struct p
 	curl_easy_setopt(e, CURLOPT_CAPATH, *o->ca_path ? o->ca_path : NULL);
 	curl_easy_setopt(e, CURLOPT_SSLCERT, *o->tls_cert ? o->tls_cert : NULL);
 	curl_easy_setopt(e, CURLOPT_SSLKEY, *o->tls_key ? o->tls_key : NULL);
-	w->applied_gen = lv->gen;
+	atomic_store_explicit(&w->applied_gen, lv->gen, memory_order_relaxed);
 }
 
 /* Fresh easy + multi handles with the options every request shares. */
@@ -144,8 +144,17 @@ void pd_slot_drop_connection(struct pd_slot_worker *w)
 void pd_slot_apply_options(struct pd_slot_worker *w)
 {
 	const struct pd_live *lv = pd_live(w->d);
-	if (w->applied_gen != lv->gen)
+	if (atomic_load_explicit(&w->applied_gen, memory_order_relaxed) != lv->gen)
 		apply_conn_options(w, w->easy, lv);
+}
+
+bool pd_request_waiting(struct pd_slot_worker *w)
+{
+	struct pp_seg *seg = &w->d->seg;
+	struct pp_ring v; /* a throwaway view: the owner's caches its indices */
+	if (pp_ring_init_view(&v, &pd_wslot(w)->req, pp_seg_req_data(seg, w->idx), seg->ring_size) != 0)
+		return true; /* inconsistent indices: the owner's take reports them */
+	return pp_frame_ready(&v);
 }
 
 void pd_slot_kick(struct pd_slot_worker *w)
@@ -204,7 +213,8 @@ static bool housekeeping_due(struct pd_slot_worker *w)
 {
 	uint32_t st = atomic_load_explicit(&pd_wslot(w)->state, memory_order_relaxed);
 	return st == PP_SLOT_RESETTING || st == PP_SLOT_FREE ||
-	       atomic_load_explicit(&w->broken, memory_order_relaxed) || w->applied_gen != pd_live(w->d)->gen;
+	       atomic_load_explicit(&w->broken, memory_order_relaxed) ||
+	       atomic_load_explicit(&w->applied_gen, memory_order_relaxed) != pd_live(w->d)->gen;
 }
 
 /* One step of the slot thread: finish what the loop handed over, or do
@@ -220,7 +230,7 @@ static void worker_step(struct pd_slot_worker *w)
 	if (atomic_load_explicit(&w->owner, memory_order_acquire) == PD_OWN_THREAD) {
 		serve_escalated(w);
 		atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_seq_cst);
-		if (pp_frame_ready(&w->req))
+		if (pd_request_waiting(w))
 			pd_loop_wake(w);
 		return;
 	}
@@ -233,7 +243,7 @@ static void worker_step(struct pd_slot_worker *w)
 		_Atomic uint32_t *held = housekeep(w, &expect);
 		/* Give the handles back; ring the loop if a request came. */
 		atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_seq_cst);
-		if (pp_frame_ready(&w->req))
+		if (pd_request_waiting(w))
 			pd_loop_wake(w);
 		if (held)
 			word = held;

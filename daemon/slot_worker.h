@@ -93,7 +93,9 @@ struct pd_slot_worker {
 	_Atomic uint32_t reset_lock_word; /* dead lock word to clear after a reset */
 	_Atomic bool warm_done;
 	uint64_t last_used_ns;         /* end of the last exchange or health check */
-	uint64_t applied_gen;          /* pd_live generation of the handle's options */
+	/* pd_live generation of the handle's options.  Written by the owner;
+	 * the slot thread also reads it unowned, as a hint (relaxed). */
+	_Atomic uint64_t applied_gen;
 	/* Sharing the handles with the serving loop.  Everything above and
 	 * x, esc, sock* and timer_ns belong to whoever holds owner: a CAS
 	 * from PD_OWN_NONE (acquire) takes them, a store of PD_OWN_NONE
@@ -145,6 +147,12 @@ int pd_slots_start(struct pd_daemon *d);
 /* Stop and join every thread, free the handles.  Safe on a partly
  * started set. */
 void pd_slots_stop(struct pd_daemon *d);
+
+/* Whether a whole frame waits in w's request ring, judged from the
+ * segment alone.  For callers that do not hold w's handles: the ring view
+ * w->req belongs to the holder (reading through it updates its cached
+ * indices).  A hint: the holder may be taking the frame meanwhile. */
+bool pd_request_waiting(struct pd_slot_worker *w);
 
 /* Wake w's slot thread (it sleeps on w->kick between steps). */
 void pd_slot_kick(struct pd_slot_worker *w);
