@@ -345,6 +345,8 @@ int pd_loops_start(struct pd_daemon *d)
 	d->loops = calloc(n, sizeof *d->loops);
 	if (!d->loops)
 		return -1;
+	for (uint32_t k = 0; k < n; k++)
+		d->loops[k].bell = -1; /* so a stop after a failed start closes only what was opened */
 	uint32_t per = d->seg.nslots / n + 1;
 	atomic_store_explicit(&d->seg.hdr->loops, n, memory_order_relaxed);
 	for (uint32_t k = 0; k < n; k++) {

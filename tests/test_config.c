@@ -790,6 +790,32 @@ static void test_binary_check_config(void)
 	free(text);
 }
 
+/* Something else holds the path of a serving loop's doorbell: the daemon
+ * refuses to start, says why, and leaves no segment or pidfile behind. */
+static void test_binary_doorbell_taken(void)
+{
+	char out[PATH_MAX], err[PATH_MAX], pidfile[PATH_MAX], bell[PATH_MAX], seg[PATH_MAX];
+	const char *pool = pp_test_pool_name("bellx");
+	snprintf(out, sizeof out, "%s/out", tmpdir);
+	snprintf(err, sizeof err, "%s/err", tmpdir);
+	snprintf(pidfile, sizeof pidfile, "%s/bellx.pid", tmpdir);
+	snprintf(bell, sizeof bell, "/dev/shm/phantompool-%s.bell0", pool);
+	snprintf(seg, sizeof seg, "/dev/shm/phantompool-%s", pool);
+	CU_ASSERT_FATAL(mkdir(bell, 0700) == 0); /* cannot be unlinked or bound over */
+	const char *args[] = { "-f", "-p", pool, "--pidfile", pidfile, "-b", "http://127.0.0.1:1",
+			       "--min", "0", "--max", "2", NULL };
+	CU_ASSERT_EQUAL(run_daemon(args, out, err), 1);
+	char *text = read_text(err);
+	CU_ASSERT(text && strstr(text, "cannot bind the doorbell") && strstr(text, bell));
+	if (text)
+		printf("\n    %.*s", (int)strcspn(strstr(text, "cannot") ? strstr(text, "cannot") : text, "\n"),
+		       strstr(text, "cannot") ? strstr(text, "cannot") : text);
+	free(text);
+	CU_ASSERT_EQUAL(access(seg, F_OK), -1);
+	CU_ASSERT_EQUAL(access(pidfile, F_OK), -1);
+	rmdir(bell);
+}
+
 /* ---- suite -------------------------------------------------------------- */
 
 static int suite_setup(void)
@@ -828,6 +854,7 @@ int main(void)
 		{ "loading again (reload) gives the same settings", test_load_again },
 		{ "--print-config output loads back the same", test_print_round_trip },
 		{ "phantompoold --check-config: exit 0 / 2, FILE:LINE on stderr", test_binary_check_config },
+		{ "doorbell path taken: refuses to start, says why, leaves nothing", test_binary_doorbell_taken },
 	};
 	return pp_test_main("config", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
 }
