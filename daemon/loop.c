@@ -56,11 +56,12 @@ void pd_loop_setup_multi(struct pd_slot_worker *w, CURLM *m)
 	curl_multi_setopt(m, CURLMOPT_TIMERDATA, w);
 }
 
-uint32_t pd_loops_count(uint32_t nslots)
+uint32_t pd_loops_count(uint32_t nslots, uint32_t wanted)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	uint32_t n = cpus < 1 ? 1 : cpus > (long)PD_LOOPS_MAX ? PD_LOOPS_MAX : (uint32_t)cpus;
-	return n < nslots ? n : nslots;
+	long n = wanted ? (long)wanted : cpus;
+	n = n < 1 ? 1 : n > (long)PD_LOOPS_MAX ? (long)PD_LOOPS_MAX : n;
+	return (uint32_t)n < nslots ? (uint32_t)n : nslots;
 }
 
 void pd_loop_wake(struct pd_slot_worker *w)

@@ -51,9 +51,10 @@ struct pd_loop {
 	uint32_t *pfd_slot;            /* slot of pfd[j], j >= 1 */
 };
 
-/* How many loops a daemon with nslots slots runs: one per online CPU,
- * at most PD_LOOPS_MAX and at most nslots. */
-uint32_t pd_loops_count(uint32_t nslots);
+/* How many loops a daemon with nslots slots runs: `wanted` (the loops
+ * setting), or one per online CPU when it is 0; at most PD_LOOPS_MAX and
+ * at most nslots. */
+uint32_t pd_loops_count(uint32_t nslots, uint32_t wanted);
 
 /* Bind the doorbells and start the loops (the slot threads run already).
  * Returns 0, or -1 after logging. */

@@ -82,6 +82,7 @@ static const struct opt_def opt_table[] = {
 	{ "health-interval", 0,   OPT_U32,    CFL,       F(health_interval_ms), 0, 86400000,                NULL,         "30000",                 "MS",     "GET /health on idle connections this often, 0 = off" },
 	{ "leak-threshold",  0,   OPT_U32,    CFL,       F(leak_threshold_ms),  0, 86400000,                NULL,         "0",                     "MS",     "log leases held longer than this, 0 = off" },
 	{ "spin-us",         0,   OPT_U32,    CFL,       F(spin_us),            0, 1000,                    NULL,         "100",                   "US",     "spin this long for a peer on another CPU before sleeping, 0 = never" },
+	{ "loops",           0,   OPT_U32,    CF,        F(loops),              0, PP_LOOPS_MAX,            NULL,         "0",                     "N",      "serving loops (threads running the exchanges), 0 = one per CPU" },
 	{ "drain-timeout",   0,   OPT_U32,    CFL,       F(drain_timeout_ms),   0, 3600000,                 NULL,         "10000",                 "MS",     "on SIGTERM, wait this long for leases to end" },
 	{ "max-body",        0,   OPT_U32,    CFL,       F(max_body),           0, UINT32_MAX,              NULL,         "0",                     "BYTES",  "largest request body, 0 = no limit" },
 	{ "mode",            0,   OPT_MODE,   CF,        F(mode),               0, 0777,                    NULL,         "0600",                  "OCTAL",  "segment mode" },

@@ -37,6 +37,7 @@ struct pd_options {
 	uint32_t health_interval_ms; /* GET /health on an idle connection; 0 = off */
 	uint32_t leak_threshold_ms;  /* log a lease held longer; 0 = off */
 	uint32_t spin_us;            /* spin budget per wait (spin.h); 0 = never spin */
+	uint32_t loops;              /* serving loops (daemon/loop.h); 0 = one per CPU */
 	uint32_t drain_timeout_ms;   /* SIGTERM: wait this long for leases to end */
 	uint32_t max_body;         /* bytes a request body may have; 0 = unlimited */
 	unsigned mode;             /* segment mode */

@@ -295,7 +295,7 @@ int pd_slots_start(struct pd_daemon *d)
 	d->workers = calloc(n, sizeof *d->workers);
 	if (!d->workers)
 		return -1;
-	d->nloops = pd_loops_count(n);
+	d->nloops = pd_loops_count(n, pd_live(d)->opt.loops);
 	for (uint32_t i = 0; i < n; i++) {
 		struct pd_slot_worker *w = &d->workers[i];
 		w->d = d;

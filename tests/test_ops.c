@@ -119,6 +119,56 @@ static uint32_t segment_spin_us(const char *pool)
 	return us;
 }
 
+/* The loops in use, as the segment says. */
+static uint32_t segment_loops(const char *pool)
+{
+	struct pp_seg seg;
+	if (pp_seg_attach(pool, false, &seg) != 0)
+		return UINT32_MAX;
+	uint32_t n = atomic_load(&seg.hdr->loops);
+	pp_seg_unmap(&seg);
+	return n;
+}
+
+/* --loops: one loop serves every slot; more loops than slots are capped;
+ * the default is one per CPU.  Requests from several processes at once
+ * are served either way. */
+static void test_loops_setting(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *wanted[] = { "1", "9", NULL };
+	uint32_t expect[] = { 1, 4, (uint32_t)(cpus < 4 ? cpus : 4) };
+	for (int c = 0; c < 3; c++) {
+		struct pp_daemon_proc d;
+		const char *with[] = { "-b", be.url, "--max", "4", "--min", "1", "--loops", wanted[c], NULL };
+		const char *without[] = { "-b", be.url, "--max", "4", "--min", "1", NULL };
+		CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("loops"), wanted[c] ? with : without) == 0);
+		uint32_t n = segment_loops(d.pool);
+		printf("%s--loops %s: %u", c ? ", " : "\n    ", wanted[c] ? wanted[c] : "(default)", n);
+		CU_ASSERT_EQUAL(n, expect[c]);
+		pid_t kids[4];
+		for (int k = 0; k < 4; k++) {
+			kids[k] = fork();
+			if (kids[k] == 0) {
+				pp_pool *p;
+				int ok = 0;
+				if (pp_attach(d.pool, &p) == 0)
+					for (int i = 0; i < 50; i++)
+						ok += get_status(p, "/health") == 200;
+				_exit(ok == 50 ? 0 : 1);
+			}
+		}
+		int good = 0;
+		for (int k = 0; k < 4; k++)
+			good += pp_test_wait_child(kids[k]) == 0;
+		CU_ASSERT_EQUAL(good, 4);
+		CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	}
+	pp_backend_stop(&be);
+}
+
 static void test_sighup_reload(void)
 {
 	const char *tok_path = "/tmp/pp-test-ops.token", *conf = "/tmp/pp-test-ops.conf", *log = "/tmp/pp-test-ops.log";
@@ -304,6 +354,7 @@ int main(void)
 {
 	static const struct pp_test tests[] = {
 		{ "min warm, idle close down to min, max lifetime", test_min_warm_idle_close_and_lifetime },
+		{ "--loops: one loop, capped at the slots, one per CPU by default", test_loops_setting },
 		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
