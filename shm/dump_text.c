@@ -126,6 +126,14 @@ static void line_requests(char *buf, size_t len, const struct dump_snapshot *s)
 		 (unsigned long long)t->connects);
 }
 
+static void line_serving(char *buf, size_t len, const struct dump_snapshot *s)
+{
+	const struct dump_pool *p = &s->pool_figs;
+	snprintf(buf, len, "%llu loops, %llu exchanges escalated to slot threads; spin %llu us: %llu hits, %llu misses",
+		 (unsigned long long)p->loops, (unsigned long long)p->escalations, (unsigned long long)p->spin_us,
+		 (unsigned long long)p->spin_hits, (unsigned long long)p->spin_misses);
+}
+
 static const struct {
 	const char *label;
 	line_fmt *fmt;
@@ -134,6 +142,7 @@ static const struct {
 	{ "generation", line_generation }, { "backend", line_backend },
 	{ "slots", line_slots },       { "leases", line_leases },
 	{ "lease wait", line_lease_wait }, { "requests", line_requests },
+	{ "serving", line_serving },
 };
 
 /* --- the slot table: one formatter per column. */

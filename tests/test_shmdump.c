@@ -754,6 +754,13 @@ static void check_workload_text(const char *pool)
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, want));
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, "lease wait  p50 0  p99 "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, "estimated"));
+	/* The daemon's loops (>= 1) and its escalations (small requests: 0). */
+	unsigned loops = 0, esc = 1;
+	const char *sv = strstr(t, "\nserving     ");
+	CU_ASSERT_FATAL(sv != NULL);
+	CU_ASSERT_EQUAL(sscanf(sv, "\nserving     %u loops, %u exchanges escalated", &loops, &esc), 2);
+	CU_ASSERT(loops >= 1);
+	CU_ASSERT_EQUAL(esc, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, backend.url));
 	if (!strstr(t, want))
 		fprintf(stderr, "%s", t);
