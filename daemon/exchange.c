@@ -81,10 +81,8 @@ static int send_resp_head(struct pd_exchange *x)
 	if (curl_easy_header(e, "X-Request-Id", 0, CURLH_HEADER, -1, &rid) == CURLHE_OK &&
 	    pp_frame_header_ok("x-request-id", 12, rid->value, strlen(rid->value)))
 		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("x-request-id"), { rid->value, (uint32_t)strlen(rid->value) } };
-	if (x->nonblock)
-		return batch_add_nb(&x->w->out, &f); /* the caller sets head_sent */
 	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
-	int r = pp_xfer_add(&xf, &x->w->out, &f);
+	int r = x->nonblock ? batch_add_nb(&x->w->out, &f) : pp_xfer_add(&xf, &x->w->out, &f);
 	x->head_sent = r == 0;
 	return r;
 }
@@ -125,11 +123,8 @@ static size_t on_write_nb(struct pd_exchange *x, const char *data, size_t total)
 	uint32_t mark = b->len;
 	bool head_was = x->head_sent;
 	int r = 0;
-	if (!x->head_sent) {
+	if (!x->head_sent)
 		r = send_resp_head(x);
-		if (r == PD_WOULD_WAIT || r == 0)
-			x->head_sent = r == 0;
-	}
 	uint32_t chunk = pp_frame_chunk(x->w->d->seg.ring_size);
 	for (size_t off = 0; !r && off < total;) {
 		uint32_t n = total - off < chunk ? (uint32_t)(total - off) : chunk;
@@ -631,7 +626,7 @@ int pd_exchange_open(struct pd_slot_worker *w, const struct pp_frame_req_head *h
 		r = PP_EBACKEND; /* down: answer now instead of after a connect timeout */
 	if (!r)
 		r = setup_request(w, x, h);
-	x->rejected = r;
+	x->code = r; /* what a refused head is answered and counted with */
 	return r;
 }
 
@@ -639,7 +634,7 @@ int pd_exchange_open(struct pd_slot_worker *w, const struct pp_frame_req_head *h
 static bool reject(struct pd_slot_worker *w)
 {
 	struct pd_exchange *x = &w->x;
-	int r = x->rejected;
+	int r = x->code;
 	bool ok = drain_request(x) == 0;
 	int code = ok ? r : PP_EPROTO;
 	pd_exchange_put_error(x, code, r == PP_EBACKEND ? "PhantomDB backend is down" : pp_strerror(code));
@@ -671,8 +666,8 @@ enum pd_esc pd_exchange_done(struct pd_slot_worker *w, CURLcode res)
 	 * request (a bodiless one still has its END), then RESP_HEAD and END
 	 * in one publish. */
 	int r = drain_request(x);
-	if (!r && !x->head_sent && (r = send_resp_head(x)) == 0)
-		x->head_sent = true;
+	if (!r && !x->head_sent)
+		r = send_resp_head(x);
 	if (!r) {
 		struct pp_frame end = { .type = PP_FRAME_END };
 		if ((r = batch_add_nb(&w->out, &end)) == 0)

@@ -120,6 +120,16 @@ static bool after_action(struct pd_slot_worker *w)
 	return false;
 }
 
+/* Let libcurl act on w's socket (ev: CURL_CSELECT_*) or, with
+ * CURL_SOCKET_TIMEOUT, on its due timer; then see where the exchange is.
+ * Returns whether it left the loop. */
+static bool drive(struct pd_slot_worker *w, curl_socket_t sock, int ev)
+{
+	int running;
+	curl_multi_socket_action(w->multi, sock, ev, &running);
+	return after_action(w);
+}
+
 /* ---- one step ------------------------------------------------------ */
 
 /* Whether the loop may take a request from w now. */
@@ -173,9 +183,7 @@ static bool intake(struct pd_loop *L, struct pd_slot_worker *w)
 	w->active = true;
 	w->timer_ns = 0;
 	curl_multi_add_handle(w->multi, w->easy);
-	int running;
-	curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	after_action(w);
+	drive(w, CURL_SOCKET_TIMEOUT, 0); /* starts it: adding set a 0 timeout */
 	return true;
 }
 
@@ -187,16 +195,14 @@ static bool tend(struct pd_slot_worker *w, uint64_t now)
 	if (why) {
 		w->active = false;
 		pd_exchange_abort(w, why);
-		atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_release);
+		release(w);
 		pd_slot_kick(w); /* the thread resets the slot */
 		return true;
 	}
 	if (!w->timer_ns || w->timer_ns > now)
 		return false;
 	w->timer_ns = 0;
-	int running;
-	curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	after_action(w);
+	drive(w, CURL_SOCKET_TIMEOUT, 0);
 	return true;
 }
 
@@ -297,9 +303,7 @@ static void sleep_step(struct pd_loop *L)
 			continue;
 		int ev = (re & (POLLIN | POLLHUP) ? CURL_CSELECT_IN : 0) | (re & POLLOUT ? CURL_CSELECT_OUT : 0) |
 			 (re & (POLLERR | POLLNVAL) ? CURL_CSELECT_ERR : 0);
-		int running;
-		curl_multi_socket_action(w->multi, w->sock, ev, &running);
-		if (after_action(w))
+		if (drive(w, w->sock, ev))
 			L->after_exchange = true;
 	}
 }

@@ -168,13 +168,15 @@ static void serve_escalated(struct pd_slot_worker *w)
 {
 	enum pd_esc esc = w->esc;
 	w->esc = PD_ESC_NONE;
+	bool ok = false;
 	if (esc == PD_ESC_GARBAGE) {
 		struct pd_exchange x = { .w = w, .deadline_ns = pp_now_ns() + PD_SLICE_MS * PP_NS_PER_MS };
 		pd_exchange_put_error(&x, PP_EPROTO, "malformed request frames");
-		atomic_store_explicit(&w->broken, true, memory_order_relaxed);
-	} else if (!pd_exchange_resume(w, esc)) {
-		atomic_store_explicit(&w->broken, true, memory_order_relaxed);
+	} else {
+		ok = pd_exchange_resume(w, esc);
 	}
+	if (!ok)
+		atomic_store_explicit(&w->broken, true, memory_order_relaxed);
 }
 
 /* Housekeeping that needs the handles: a reset, a broken ring, health
@@ -207,6 +209,15 @@ static _Atomic uint32_t *housekeep(struct pd_slot_worker *w, uint32_t *expect)
 	return NULL;
 }
 
+/* The thread gives the handles back; if a request came while it held
+ * them, ring the loop (which skipped the slot meanwhile). */
+static void thread_release(struct pd_slot_worker *w)
+{
+	atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_seq_cst);
+	if (pd_request_waiting(w))
+		pd_loop_wake(w);
+}
+
 /* Whether housekeeping may have work: a reset, a broken ring, new
  * settings, or a free slot (health checks, idle connections). */
 static bool housekeeping_due(struct pd_slot_worker *w)
@@ -229,9 +240,7 @@ static void worker_step(struct pd_slot_worker *w)
 	/* Acquire: pairs with the loop's release in hand_to_thread (loop.c). */
 	if (atomic_load_explicit(&w->owner, memory_order_acquire) == PD_OWN_THREAD) {
 		serve_escalated(w);
-		atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_seq_cst);
-		if (pd_request_waiting(w))
-			pd_loop_wake(w);
+		thread_release(w);
 		return;
 	}
 	_Atomic uint32_t *word = &w->kick;
@@ -241,14 +250,9 @@ static void worker_step(struct pd_slot_worker *w)
 	    atomic_compare_exchange_strong_explicit(&w->owner, &own, PD_OWN_THREAD, memory_order_acquire,
 						    memory_order_relaxed)) {
 		_Atomic uint32_t *held = housekeep(w, &expect);
-		/* Give the handles back; ring the loop if a request came. */
-		atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_seq_cst);
-		if (pd_request_waiting(w))
-			pd_loop_wake(w);
+		thread_release(w);
 		if (held)
-			word = held;
-		else
-			expect = kick;
+			word = held; /* and expect is the state housekeep saw */
 	}
 	if (!atomic_load_explicit(&w->d->stopping, memory_order_relaxed))
 		pp_futex_wait(word, expect, slice);

@@ -39,9 +39,8 @@ struct pd_exchange {
 	bool head_sent;
 	bool end_added;        /* END is in the batch (a loop left the flush) */
 	int err;               /* PP_E* code that made a callback stop the transfer */
-	int rejected;          /* PP_E* code the head was refused with, 0 if none */
 	CURLcode res;          /* the transfer's result, once done */
-	int code;              /* and the PP_E* code it counts as */
+	int code;              /* the PP_E* code it counts as (a refused head: why) */
 	uint64_t t0;           /* when the exchange began (latency figures) */
 	uint64_t deadline_ns;
 	char errbuf[CURL_ERROR_SIZE];
