@@ -30,8 +30,7 @@ struct pd_daemon {
 	struct pd_loop *loops;       /* [nloops] serving loops (loop.h) */
 	uint32_t nloops;
 	struct pp_bell bell;         /* where the loops' doorbells live */
-	unsigned shm_mode;           /* the segment's mode and group, for the bells */
-	gid_t shm_gid;
+	gid_t shm_gid;               /* the segment's group, for the bells (mode: opt.mode) */
 	struct pd_backends backends; /* the PhantomDB nodes */
 	int lock_kind;               /* pp_owner_lock_kind() */
 	int argc;                    /* saved for reloads */

@@ -361,7 +361,7 @@ int pd_loops_start(struct pd_daemon *d)
 					    .peer_cpu = NULL, .avg_ns = &L->spin_avg_ns, .inflight_max = 0 };
 		L->pfd = calloc(per + 1, sizeof *L->pfd);
 		L->pfd_slot = calloc(per + 1, sizeof *L->pfd_slot);
-		L->bell = pp_bell_bind(&d->bell, k, d->shm_mode, d->shm_gid);
+		L->bell = pp_bell_bind(&d->bell, k, d->opt.mode, d->shm_gid);
 		if (L->bell < 0) {
 			pd_err("cannot bind the doorbell %s%u: %s", d->bell.prefix, k, strerror(-L->bell));
 			return -1;

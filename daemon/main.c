@@ -80,7 +80,6 @@ static int create_segment(struct pd_daemon *d)
 		pd_err("cannot create segment /phantompool-%s: %s", d->opt.pool, strerror(-r));
 		return -1;
 	}
-	d->shm_mode = cfg.mode;
 	d->shm_gid = cfg.gid;
 	if (pp_bell_init(&d->bell, d->seg.shm_name) != 0) {
 		pd_err("segment name %s too long for its doorbell path", d->seg.shm_name);

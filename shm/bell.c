@@ -2,7 +2,6 @@
 #include "bell.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,11 +15,11 @@
 
 int pp_bell_init(struct pp_bell *b, const char *shm_name)
 {
-	int n = snprintf(b->prefix, sizeof b->prefix, "/dev/shm%s.bell", shm_name);
-	/* Room for the largest k and the NUL in sun_path. */
 	for (uint32_t k = 0; k < PP_BELL_MAX; k++)
 		atomic_init(&b->fd[k], -1);
 	b->hdr = NULL;
+	int n = snprintf(b->prefix, sizeof b->prefix, "/dev/shm%s.bell", shm_name);
+	/* Room for the largest k and the NUL in sun_path. */
 	if (n < 0 || (size_t)n + 4 > sizeof b->prefix || (size_t)n + 4 > sizeof ((struct sockaddr_un *)0)->sun_path)
 		return PP_ENAME;
 	return 0;
