@@ -118,7 +118,7 @@ static int prepare_lease(struct pp_lease *l)
 	if (pp_ring_init_view(&l->req, &s->req, pp_seg_req_data(seg, l->slot), seg->ring_size) ||
 	    pp_ring_init_view(&l->resp, &s->resp, pp_seg_resp_data(seg, l->slot), seg->ring_size))
 		return PP_EPROTO;
-	l->req.bell = &l->att->bell; /* the daemon's loop may sleep in poll */
+	l->req.bell = &l->att->bell; /* how to wake a sleeping serving loop (bell.h) */
 	/* Between exchanges both rings are empty.  Bytes left over mean the
 	 * slot was shared or scribbled on: never read someone else's answer. */
 	if (pp_ring_readable(&l->resp) != 0 || pp_ring_writable(&l->req) != (ssize_t)seg->ring_size)
@@ -226,7 +226,7 @@ int pp_stream_read_head(struct pp_lease *l, pp_resp *resp)
 	memset(resp, 0, sizeof *resp);
 	struct pp_frame f = { .type = PP_FRAME_END };
 	struct pp_xfer out = client_xfer(l, &l->req), in = client_xfer(l, &l->resp);
-	/* Where we wait for the answer: the daemon's thread spins only if
+	/* Where we wait for the answer: the daemon's loop spins only if
 	 * this is another CPU (spin.h). */
 	pp_spin_publish_cpu(&pp_seg_slot(&l->att->seg, l->slot)->worker_cpu);
 	if ((r = pp_xfer_add(&out, &l->out, &f)) != 0 || (r = pp_xfer_flush(&out, &l->out)) != 0)

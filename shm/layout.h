@@ -157,7 +157,7 @@ struct pp_shm_header {
 	/* --- spin claims (spin.h): entry i holds the CLOCK_MONOTONIC deadline
 	 * of the spin holding it, 0 or a past time when free.  W and D CAS. */
 	alignas(PP_CACHELINE) _Atomic uint64_t spin_until_ns[PP_SPIN_CLAIMS];
-	/* Exchanges the daemon is serving right now (D, its slot threads);
+	/* Exchanges the daemon is serving right now (D: its loops and slot threads);
 	 * a spin needs the pool nearly idle (spin.h).  Timing only. */
 	alignas(PP_CACHELINE) _Atomic uint32_t inflight;
 	uint32_t reserved2;

@@ -28,11 +28,10 @@
  */
 #include "ring.h"
 
-#include "bell.h"
-
 #include <errno.h>
 #include <string.h>
 
+#include "bell.h"
 #include "clock.h"
 #include "cpu.h"
 #include "futex.h"

@@ -1,7 +1,7 @@
 /* spin.h - adaptive spinning before a futex sleep.
  *
- * A request through the pool is two hand-offs (worker -> daemon thread ->
- * worker).  When the two parties run on different CPUs, each futex wake of
+ * A request through the pool is two hand-offs (worker -> daemon serving
+ * loop -> worker).  When the two parties run on different CPUs, each futex wake of
  * a sleeping peer costs both sides a system call, a context switch and an
  * inter-processor interrupt (tens of microseconds on a VM), while the wait
  * itself is often shorter: the daemon's keep-alive round trip, or a
@@ -19,7 +19,7 @@
  *     waiter) of at most PP_SPIN_AVG_FACTOR budgets.  Under load, or against
  *     a slow backend, waits are long and nobody spins;
  *   - the pool is nearly idle: the daemon serves at most inflight_max
- *     exchanges (the worker's own: 1; a slot thread between two requests:
+ *     exchanges (the worker's own: 1; a serving loop between two requests:
  *     0).  Under load every CPU has work, and a spinner would only take
  *     its time from the exchanges in flight;
  *   - it gets one of the pool's spin claims: at most (online CPUs - 1)
@@ -28,8 +28,8 @@
  *     so the claim of a spinner killed mid-spin lapses by itself.  With
  *     none free, the waiter watches for PP_SPIN_CLAIM_WAIT_NS: the claim
  *     is usually the peer's, given back as soon as our publish reaches it.
- * A spin never lasts longer than the budget; the waiter then sleeps on the
- * futex exactly as it would have.  Spinning changes timing, never results.
+ * A spin never lasts longer than the budget; the waiter then sleeps (on the
+ * futex, or a loop in poll or on its wake word) exactly as it would have.  Spinning changes timing, never results.
  */
 #ifndef PP_SPIN_H
 #define PP_SPIN_H
