@@ -63,6 +63,15 @@ static inline uint32_t pd_backend_gen(struct pd_backends *b)
 	return atomic_load_explicit(&b->gen, memory_order_acquire);
 }
 
+/* True when there is nothing to probe: the first node is in use and
+ * answers.  Slot threads then sleep long (PD_QUIET_MS); otherwise they
+ * wake every PD_SLICE_MS so probes run on their backoff schedule. */
+static inline bool pd_backends_settled(struct pd_backends *b)
+{
+	return !atomic_load_explicit(&b->down, memory_order_relaxed) &&
+	       atomic_load_explicit(&b->current, memory_order_relaxed) == 0;
+}
+
 /* True while the node in use is down and no probe is due: fail requests
  * fast with PP_EBACKEND. */
 bool pd_backend_fail_fast(struct pd_backends *b);

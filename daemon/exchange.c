@@ -576,6 +576,7 @@ void pd_note_connection(struct pd_slot_worker *w, uint32_t backend)
 	atomic_fetch_add_explicit(&s->connects, 1, memory_order_relaxed);
 	atomic_store_explicit(&s->conn_since_ns, pp_now_ns(), memory_order_relaxed);
 	pp_stats_end(s);
+	pd_slot_kick(w); /* its thread schedules the new connection's upkeep */
 }
 
 /* After a transfer: count a new connection and tell the backend tracker
@@ -587,8 +588,10 @@ static int note_outcome(struct pd_slot_worker *w, struct pd_exchange *x, CURLcod
 		bool unreachable = pd_curl_unreachable(w->easy, res);
 		pd_backend_report(&w->d->backends, w->cache.backend, !unreachable,
 				  x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
-		if (unreachable || res != CURLE_OK)
+		if (unreachable || res != CURLE_OK) {
 			atomic_store_explicit(&pd_wslot(w)->conn_since_ns, 0, memory_order_relaxed);
+			pd_slot_kick(w); /* probe the node, or reopen a min connection */
+		}
 	}
 	return res == CURLE_OK ? 0 : x->err ? x->err : map_curl_error(res);
 }
@@ -596,7 +599,7 @@ static int note_outcome(struct pd_slot_worker *w, struct pd_exchange *x, CURLcod
 /* The exchange is over: count it and leave the in-flight count. */
 static void close_exchange(struct pd_slot_worker *w, int code)
 {
-	w->last_used_ns = pp_now_ns();
+	atomic_store_explicit(&w->last_used_ns, pp_now_ns(), memory_order_relaxed);
 	count_exchange(w, &w->x, code, w->x.t0);
 	atomic_fetch_sub_explicit(&w->d->seg.hdr->inflight, 1, memory_order_relaxed);
 }
@@ -648,6 +651,7 @@ static enum pd_esc done_broken(struct pd_slot_worker *w, int code)
 {
 	w->conn_dirty = true;
 	atomic_store_explicit(&w->broken, true, memory_order_relaxed);
+	pd_slot_kick(w); /* its thread resets the slot */
 	w->out.len = 0;
 	close_exchange(w, code);
 	return PD_ESC_NONE;

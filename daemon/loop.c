@@ -11,6 +11,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -327,6 +328,9 @@ static void loop_step(struct pd_loop *L)
 static void *loop_main(void *arg)
 {
 	struct pd_loop *L = arg;
+	char name[16];
+	snprintf(name, sizeof name, "pp-loop%u", L->idx);
+	pthread_setname_np(pthread_self(), name); /* for top -H, ps -L */
 	while (!atomic_load_explicit(&L->d->stopping, memory_order_relaxed))
 		loop_step(L);
 	/* Shutdown: stop what is in flight; the slot threads answer nothing

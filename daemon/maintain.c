@@ -45,16 +45,32 @@ bool pd_health_check(struct pd_slot_worker *w, uint32_t backend)
 	if (!healthy)
 		pd_debug("slot %u: health check of backend %u: %s (HTTP %ld)", w->idx, idx,
 			 res == CURLE_OK ? "unhealthy" : x.errbuf[0] ? x.errbuf : curl_easy_strerror(res), status);
-	w->last_used_ns = pp_now_ns();
+	atomic_store_explicit(&w->last_used_ns, pp_now_ns(), memory_order_relaxed);
 	return healthy;
 }
 
-void pd_maintain(struct pd_slot_worker *w)
+uint64_t pd_upkeep_due(struct pd_slot_worker *w)
+{
+	const struct pd_options *o = &pd_live(w->d)->opt;
+	uint64_t next = UINT64_MAX;
+	uint64_t last = atomic_load_explicit(&w->last_used_ns, memory_order_relaxed);
+	if (!atomic_load_explicit(&pd_wslot(w)->conn_since_ns, memory_order_relaxed))
+		return next;
+	if (o->health_interval_ms)
+		next = last + (uint64_t)o->health_interval_ms * PP_NS_PER_MS;
+	if (w->idx >= o->min_conns && o->idle_timeout_ms) {
+		uint64_t t = last + (uint64_t)o->idle_timeout_ms * PP_NS_PER_MS;
+		next = next < t ? next : t;
+	}
+	return next;
+}
+
+uint64_t pd_maintain(struct pd_slot_worker *w)
 {
 	struct pd_daemon *d = w->d;
 	struct pp_slot *s = pd_wslot(w);
 	uint64_t now = pp_now_ns();
-	uint64_t idle = now - w->last_used_ns;
+	uint64_t idle = now - atomic_load_explicit(&w->last_used_ns, memory_order_relaxed);
 	uint32_t probe_idx;
 	bool connected = atomic_load_explicit(&s->conn_since_ns, memory_order_relaxed) != 0;
 	if (pd_backend_probe_due(&d->backends, &probe_idx)) {
@@ -62,13 +78,17 @@ void pd_maintain(struct pd_slot_worker *w)
 	} else if (connected && pd_live(d)->opt.health_interval_ms &&
 		   idle >= (uint64_t)pd_live(d)->opt.health_interval_ms * PP_NS_PER_MS) {
 		pd_health_check(w, UINT32_MAX);
-	} else if (!connected && w->idx < pd_live(d)->opt.min_conns && !pd_backend_fail_fast(&d->backends) &&
-		   idle >= (uint64_t)PD_BACKOFF_MIN_MS * PP_NS_PER_MS) {
+	} else if (!connected && w->idx < pd_live(d)->opt.min_conns && !pd_backend_fail_fast(&d->backends)) {
+		if (idle < (uint64_t)PD_BACKOFF_MIN_MS * PP_NS_PER_MS)
+			return 0;
 		pd_health_check(w, UINT32_MAX); /* keep min connections open */
 	} else if (connected && w->idx >= pd_live(d)->opt.min_conns && pd_live(d)->opt.idle_timeout_ms &&
 		   idle >= (uint64_t)pd_live(d)->opt.idle_timeout_ms * PP_NS_PER_MS) {
 		pd_info("slot %u: closing connection idle for %llu ms", w->idx,
 			(unsigned long long)(idle / PP_NS_PER_MS));
 		pd_slot_drop_connection(w);
+	} else {
+		return pd_upkeep_due(w);
 	}
+	return 0;
 }

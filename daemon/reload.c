@@ -166,6 +166,7 @@ int pd_reload(struct pd_daemon *d)
 	n->gen = cur->gen + 1;
 	struct pd_live *old = atomic_exchange_explicit(&d->live, n, memory_order_acq_rel);
 	retire(d, old);
+	pd_slots_kick_all(d); /* apply the new settings now, and step past the old */
 	pd_info("reloaded%s%s", *n->opt.config_file ? " " : "", n->opt.config_file);
 	return 0;
 }

@@ -180,14 +180,16 @@ static void serve_escalated(struct pd_slot_worker *w)
 }
 
 /* Housekeeping that needs the handles: a reset, a broken ring, health
- * checks and idle connections.  Returns the state word to sleep on when
+ * checks and idle connections.  Sets *due to 0 after a reset, to what
+ * pd_maintain returns for a free slot, else leaves it.  Returns the state word to sleep on when
  * the slot waits for its holder to let go (broken), else NULL. */
-static _Atomic uint32_t *housekeep(struct pd_slot_worker *w, uint32_t *expect)
+static _Atomic uint32_t *housekeep(struct pd_slot_worker *w, uint32_t *expect, uint64_t *due)
 {
 	struct pp_slot *s = pd_wslot(w);
 	pd_slot_apply_options(w);
 	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 	if (st == PP_SLOT_RESETTING) {
+		*due = 0;
 		slot_reset(w);
 		return NULL;
 	}
@@ -195,6 +197,7 @@ static _Atomic uint32_t *housekeep(struct pd_slot_worker *w, uint32_t *expect)
 		/* Nobody holds the slot: reset it ourselves (no claimer can take
 		 * it while it shows RESETTING). */
 		st = PP_SLOT_FREE;
+		*due = 0;
 		if (atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_RESETTING)) {
 			slot_reset(w);
 			return NULL;
@@ -205,7 +208,7 @@ static _Atomic uint32_t *housekeep(struct pd_slot_worker *w, uint32_t *expect)
 		return &s->state;
 	}
 	if (st == PP_SLOT_FREE && !pp_frame_ready(&w->req))
-		pd_maintain(w);
+		*due = pd_maintain(w);
 	return NULL;
 }
 
@@ -228,15 +231,32 @@ static bool housekeeping_due(struct pd_slot_worker *w)
 	       atomic_load_explicit(&w->applied_gen, memory_order_relaxed) != pd_live(w->d)->gen;
 }
 
+/* How long a slot thread may sleep when nothing kicks it.  Everything
+ * that needs it promptly kicks it: an escalation, a reset, a broken ring
+ * or a lost connection (exchange.c), a reload, the stop.  So a quiet slot
+ * sleeps until its next upkeep (`due`, see pd_maintain), at most
+ * PD_QUIET_MS; while a node is down or being probed, or the upkeep is
+ * pending, it wakes every PD_SLICE_MS. */
+static uint64_t wake_at(struct pd_slot_worker *w, uint64_t now, uint64_t due)
+{
+	uint64_t soon = now + PD_SLICE_MS * PP_NS_PER_MS;
+	if (!pd_backends_settled(&w->d->backends))
+		return soon;
+	uint64_t t = now + PD_QUIET_MS * PP_NS_PER_MS;
+	if (due < t)
+		t = due;
+	return t > soon ? t : soon;
+}
+
 /* One step of the slot thread: finish what the loop handed over, or do
  * housekeeping when the handles are free, then sleep until kicked (at
- * most a slice). */
+ * most until wake_at). */
 static void worker_step(struct pd_slot_worker *w)
 {
 	/* A quiescent point: settings read before this step may be freed. */
 	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
 	uint32_t kick = atomic_load_explicit(&w->kick, memory_order_acquire);
-	uint64_t slice = pp_now_ns() + PD_SLICE_MS * PP_NS_PER_MS;
+	uint64_t now = pp_now_ns(), due = pd_upkeep_due(w);
 	/* Acquire: pairs with the loop's release in hand_to_thread (loop.c). */
 	if (atomic_load_explicit(&w->owner, memory_order_acquire) == PD_OWN_THREAD) {
 		serve_escalated(w);
@@ -246,21 +266,29 @@ static void worker_step(struct pd_slot_worker *w)
 	_Atomic uint32_t *word = &w->kick;
 	uint32_t expect = kick;
 	uint32_t own = PD_OWN_NONE;
-	if (housekeeping_due(w) &&
-	    atomic_compare_exchange_strong_explicit(&w->owner, &own, PD_OWN_THREAD, memory_order_acquire,
-						    memory_order_relaxed)) {
-		_Atomic uint32_t *held = housekeep(w, &expect);
-		thread_release(w);
-		if (held)
-			word = held; /* and expect is the state housekeep saw */
+	if (housekeeping_due(w)) {
+		if (atomic_compare_exchange_strong_explicit(&w->owner, &own, PD_OWN_THREAD, memory_order_acquire,
+							    memory_order_relaxed)) {
+			_Atomic uint32_t *held = housekeep(w, &expect, &due);
+			thread_release(w);
+			if (held) {
+				word = held; /* and expect is the state housekeep saw */
+				due = 0;
+			}
+		} else {
+			due = 0; /* the loop holds the handles: look again soon */
+		}
 	}
 	if (!atomic_load_explicit(&w->d->stopping, memory_order_relaxed))
-		pp_futex_wait(word, expect, slice);
+		pp_futex_wait(word, expect, wake_at(w, now, due));
 }
 
 static void *worker_main(void *arg)
 {
 	struct pd_slot_worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof name, "pp-slot%u", w->idx);
+	pthread_setname_np(pthread_self(), name); /* for top -H, ps -L */
 	if (w->idx < pd_live(w->d)->opt.min_conns)
 		pd_health_check(w, UINT32_MAX); /* warm before the daemon reports ready */
 	atomic_store(&w->warm_done, true);
@@ -285,6 +313,13 @@ static void slot_wake(struct pd_slot_worker *w)
 	/* Or its loop runs the exchange. */
 	if (w->d->loops)
 		pd_loop_wake(w);
+}
+
+void pd_slots_kick_all(struct pd_daemon *d)
+{
+	for (uint32_t i = 0; d->workers && i < d->seg.nslots; i++)
+		if (d->workers[i].started)
+			pd_slot_kick(&d->workers[i]);
 }
 
 void pd_slot_request_reset(struct pd_slot_worker *w, uint32_t lock_word)

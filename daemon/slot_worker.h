@@ -1,10 +1,12 @@
 /* slot_worker.h - one thread and one libcurl handle per slot.
  *
- * A slot's thread waits for a request head in the slot's request ring,
- * sends the request on the slot's own keep-alive connection (so the TCP
- * connection and its TLS session stay with the slot), streams the request
- * body out of the ring and the response back into the response ring, and
- * resets the slot when the reaper hands it over. */
+ * Each slot has its own easy + multi handle, so the TCP connection and its
+ * TLS session stay with the slot.  A serving loop (loop.h) runs the slot's
+ * exchanges; the slot's thread finishes the ones a loop hands over (those
+ * that would have to wait), resets the slot when the reaper hands it over,
+ * and does its upkeep (health checks, idle close, min connections, new
+ * settings).  It sleeps on its kick word between steps (see wake_at in
+ * slot_worker.c). */
 #ifndef PD_SLOT_WORKER_H
 #define PD_SLOT_WORKER_H
 
@@ -17,7 +19,8 @@
 #include "frame.h"
 #include "xfer.h"
 
-#define PD_SLICE_MS 50 /* longest sleep of a slot thread between checks */
+#define PD_SLICE_MS 50   /* a slot thread's sleep while something is pending */
+#define PD_QUIET_MS 1000 /* its longest sleep when nothing is (and nobody kicks) */
 
 struct pd_slot_worker;
 
@@ -91,7 +94,8 @@ struct pd_slot_worker {
 	_Atomic bool broken;           /* request ring unusable until a reset */
 	_Atomic uint32_t reset_lock_word; /* dead lock word to clear after a reset */
 	_Atomic bool warm_done;
-	uint64_t last_used_ns;         /* end of the last exchange or health check */
+	_Atomic uint64_t last_used_ns; /* end of the last exchange or health check (relaxed:
+					  read by the thread while the loop serves) */
 	/* pd_live generation of the handle's options.  Written by the owner;
 	 * the slot thread also reads it unowned, as a hint (relaxed). */
 	_Atomic uint64_t applied_gen;
@@ -159,6 +163,10 @@ void pd_slot_kick(struct pd_slot_worker *w);
 /* Re-apply the connection options if a reload changed them (the caller
  * owns the handles). */
 void pd_slot_apply_options(struct pd_slot_worker *w);
+
+/* Kick every slot thread (a reload: apply the new settings, step past
+ * the old ones). */
+void pd_slots_kick_all(struct pd_daemon *d);
 
 /* Reaper: the slot was moved to RESETTING; its thread resets it and
  * returns it to FREE, then clears lock_word if it still shows the dead

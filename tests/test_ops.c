@@ -169,6 +169,69 @@ static void test_loops_setting(void)
 	pp_backend_stop(&be);
 }
 
+/* Context switches so far of d's threads named name_prefix*, and how
+ * many such threads there are (from /proc/PID/task). */
+static long thread_switches(pid_t pid, const char *name_prefix, int *nthreads)
+{
+	char path[96], line[128];
+	long total = 0;
+	*nthreads = 0;
+	for (int tid = pid; tid < pid + 4096; tid++) {
+		snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, tid);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		bool match = fgets(line, sizeof line, f) && strncmp(line, name_prefix, strlen(name_prefix)) == 0;
+		fclose(f);
+		if (!match)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, tid);
+		if (!(f = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof line, f))
+			if (!strncmp(line, "voluntary_ctxt_switches:", 24) || !strncmp(line, "nonvoluntary_ctxt_switches:", 27))
+				total += atol(strchr(line, ':') + 1);
+		fclose(f);
+		(*nthreads)++;
+	}
+	return total;
+}
+
+/* An idle pool keeps its slot threads asleep: they wake for their next
+ * upkeep (at most once a second), not every 50 ms; a kick still reaches
+ * them at once (a reload applies). */
+static void test_idle_slot_threads_sleep(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--min", "8", "--max", "8", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("idle"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	sleep_ms(300);
+	int n, n2, nloops;
+	long s0 = thread_switches(d.pid, "pp-slot", &n);
+	sleep_ms(3000);
+	long s1 = thread_switches(d.pid, "pp-slot", &n2);
+	thread_switches(d.pid, "pp-loop", &nloops);
+	double per_thread_per_s = n ? (double)(s1 - s0) / n / 3.0 : -1;
+	printf("\n    idle: %d slot threads, %.1f wakeups/s each (50 ms slices would be 20); %d loops",
+	       n, per_thread_per_s, nloops);
+	CU_ASSERT_EQUAL(n, 8);
+	CU_ASSERT_EQUAL(n2, 8);
+	CU_ASSERT(nloops >= 1);
+	CU_ASSERT(per_thread_per_s >= 0 && per_thread_per_s <= 3.0);
+	/* Still served at once after the quiet spell. */
+	uint64_t t0 = pp_now_ns();
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	CU_ASSERT((pp_now_ns() - t0) / PP_NS_PER_MS < 100);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+}
+
 static void test_sighup_reload(void)
 {
 	const char *tok_path = "/tmp/pp-test-ops.token", *conf = "/tmp/pp-test-ops.conf", *log = "/tmp/pp-test-ops.log";
@@ -359,6 +422,7 @@ int main(void)
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "leak detection: logged and flagged", test_leak_detection },
+		{ "idle slot threads sleep until their next upkeep", test_idle_slot_threads_sleep },
 	};
 	return pp_test_main("ops", tests, PP_ARRAY_LEN(tests), NULL, NULL);
 }
