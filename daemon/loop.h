@@ -3,9 +3,10 @@
  * A serving loop watches the request rings of its share of the slots
  * (slot i belongs to loop i % nloops; one loop per CPU) and runs every
  * exchange it finds on the slot's own libcurl handles through libcurl's
- * socket interface, all of them from one poll(2).  Under load a loop goes
- * from one ready exchange to the next without sleeping, so the daemon
- * does not pay a thread wakeup per request as a thread per slot would.
+ * socket interface, all of them from one poll(2).  A loop runs every
+ * exchange that is ready when it wakes before it sleeps again, so it
+ * sleeps at most once per request (less under heavy load), where a thread
+ * per slot slept twice.
  *
  * A loop never waits for a worker.  When an exchange would (the request
  * body is not in the ring yet, the response does not fit the ring, an
