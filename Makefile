@@ -187,7 +187,7 @@ deps:
 	fi
 
 clean:
-	rm -rf $(B) build-san
+	rm -rf $(B) build-san build-tsan
 
 # Fragments for one concern each (install, benchmarks...): mk/*.mk.
 include $(wildcard mk/*.mk)
