@@ -576,9 +576,9 @@ static void set_cell_env(struct cell_env *env, int be, int mode)
 		env->conns_arg = be == BE_REF ? (void *)&ps.ref_info : (void *)&ps.be_port;
 	}
 	if (mode == M_PROXY)
-		env->cpu_servers[k++] = &ps.proxy;
+		env->cpu_servers[k++] = env->cpu_mid = &ps.proxy;
 	if (mode_defs[mode].needs_pool)
-		env->cpu_servers[k++] = &ps.daemon;
+		env->cpu_servers[k++] = env->cpu_mid = &ps.daemon;
 	env->cpu_servers[k] = NULL;
 }
 

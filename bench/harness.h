@@ -183,6 +183,7 @@ struct cell {
 	double cpu_us_req;       /* workers + servers, per request */
 	double cpu_workers_us_req;
 	double cpu_servers_us_req;
+	double cpu_mid_us_req;   /* the daemon's or the proxy's part of cpu_servers_us_req */
 	long conns_opened;       /* backend connections accepted during the cell, -1 unknown */
 	long conns_open;         /* backend connections open mid-window, -1 unknown */
 	double lw_p50, lw_p999, lw_max; /* pp_lease wait, us (pool_lease) */
@@ -195,6 +196,7 @@ struct cell {
 struct cell_env {
 	const struct target *t;
 	struct server *cpu_servers[4];  /* summed into cpu_servers, NULL-terminated */
+	struct server *cpu_mid;         /* the one between workers and backend (daemon, proxy), or NULL */
 	/* backend connection counter: returns 0 with accepted/open, or -1 */
 	int (*conns)(void *arg, long *accepted, long *open);
 	void *conns_arg;

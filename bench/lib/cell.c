@@ -11,7 +11,8 @@
  *   CPU: each worker's getrusage(SELF)+getrusage(CHILDREN) (CGI children
  *   are reaped per request) from go to its end, plus the servers' utime +
  *   stime from /proc/<pid>/stat at go and after the last worker exited,
- *   divided by every request completed since go;
+ *   divided by every request completed since go (the daemon's or the
+ *   proxy's share also on its own);
  *   backend connections: accepted from before the fork to after the reap
  *   (so a worker's own connect counts), and open in the middle of the window.
  */
@@ -339,6 +340,7 @@ int cell_run(struct cell *c, const struct cell_env *env)
 	if (start_workers(c, env, pids) != 0)
 		return -1;
 	uint64_t scpu0 = servers_cpu(env);
+	uint64_t mid0 = env->cpu_mid ? srv_cpu_ns(env->cpu_mid) : 0;
 	uint64_t busy0 = machine_busy_ns();
 	uint64_t go = pp_now_ns();
 	sh->t0 = go + (uint64_t)(env->warm_secs * 1e9);
@@ -351,6 +353,7 @@ int cell_run(struct cell *c, const struct cell_env *env)
 	sleep_until(sh->t1);
 	int killed = reap_workers(pids, n, sh->t1 + 60 * PP_NS_PER_S);
 	uint64_t scpu1 = servers_cpu(env);
+	uint64_t mid1 = env->cpu_mid ? srv_cpu_ns(env->cpu_mid) : 0;
 	uint64_t busy1 = machine_busy_ns();
 	uint64_t wall = pp_now_ns() - go;
 	if (env->conns)
@@ -358,6 +361,7 @@ int cell_run(struct cell *c, const struct cell_env *env)
 	aggregate(c, n, 0);
 	uint64_t nt = c->requests_all;
 	c->cpu_servers_us_req = nt ? (double)(scpu1 - scpu0) / 1000.0 / (double)nt : 0;
+	c->cpu_mid_us_req = nt ? (double)(mid1 - mid0) / 1000.0 / (double)nt : 0;
 	c->cpu_us_req = c->cpu_workers_us_req + c->cpu_servers_us_req;
 	/* What else ran meanwhile (other users of the machine, kernel
 	 * threads): machine busy time less the CPU we account for. */

@@ -64,10 +64,11 @@ static void row(FILE *f, const struct cell *c)
 	num(p99, sizeof p99, c->p99);
 	num(p999, sizeof p999, c->p999);
 	num(cpu, sizeof cpu, c->cpu_us_req);
-	snprintf(split, sizeof split, "%.1f+%.1f", c->cpu_workers_us_req, c->cpu_servers_us_req);
+	snprintf(split, sizeof split, "%.1f+%.1f+%.1f", c->cpu_workers_us_req, c->cpu_mid_us_req,
+		 c->cpu_servers_us_req - c->cpu_mid_us_req);
 	snprintf(opened, sizeof opened, c->conns_opened >= 0 ? "%ld" : "?", c->conns_opened);
 	snprintf(open, sizeof open, c->conns_open >= 0 ? "%ld" : "?", c->conns_open);
-	fprintf(f, "%-5s %-5s %-10s %5s %4d %9s %8s %8s %8s %8s %15s %7s %5s %6llu %4.0f%s",
+	fprintf(f, "%-5s %-5s %-10s %5s %4d %9s %8s %8s %8s %8s %19s %7s %5s %6llu %4.0f%s",
 		placement_names[c->placement], be_name(c), mode_defs[c->mode].name, slots, c->workers, rps, p50, p99,
 		p999, cpu, split, opened, open, (unsigned long long)c->errors, c->bg_pct, c->tries > 1 ? "*" : "");
 	if (c->mode == M_POOL_LEASE)
@@ -79,8 +80,8 @@ static void row(FILE *f, const struct cell *c)
 
 static void header(FILE *f)
 {
-	fprintf(f, "%-5s %-5s %-10s %5s %4s %9s %8s %8s %8s %8s %15s %7s %5s %6s %4s\n", "place", "bknd",
-		"mode", "slots", "wrk", "req/s", "p50 us", "p99 us", "p99.9us", "CPU us/r", "(workers+srv)", "conns+",
+	fprintf(f, "%-5s %-5s %-10s %5s %4s %9s %8s %8s %8s %8s %19s %7s %5s %6s %4s\n", "place", "bknd",
+		"mode", "slots", "wrk", "req/s", "p50 us", "p99 us", "p99.9us", "CPU us/r", "(wrk+mid+backend)", "conns+",
 		"open", "errors", "bg%");
 }
 
@@ -98,7 +99,8 @@ void report_cell_line(const struct cell *c)
 void report_table(FILE *f, const struct cell *cells, int n)
 {
 	fprintf(f, "\nphantompool benchmark: GET /health, every mode on the same workload\n"
-		   "CPU us/r: CPU of workers (and their CGI children) + servers per request; conns+: backend\n"
+		   "CPU us/r: CPU per request of the workers (and their CGI children), the middle (the daemon or\n"
+		   "the nginx proxy; 0 for direct modes) and the backend; conns+: backend\n"
 		   "connections accepted during the cell; open: backend connections open mid-window; bg%%: CPU\n"
 		   "busy outside the measured processes (other users of the machine), %% of all CPUs; *: the\n"
 		   "quietest of several runs of that cell (rerun while bg%% was high)\n\n");
@@ -149,6 +151,7 @@ void report_values(FILE *f, const struct cell *cells, int n)
 		fprintf(f, "cell_%s_cpu_per_req %.2f us\n", l, c->cpu_us_req);
 		fprintf(f, "cell_%s_cpu_workers_per_req %.2f us\n", l, c->cpu_workers_us_req);
 		fprintf(f, "cell_%s_cpu_servers_per_req %.2f us\n", l, c->cpu_servers_us_req);
+		fprintf(f, "cell_%s_cpu_middle_per_req %.2f us\n", l, c->cpu_mid_us_req);
 		if (c->conns_opened >= 0)
 			fprintf(f, "cell_%s_conns_opened %ld count\n", l, c->conns_opened);
 		if (c->conns_open >= 0)
@@ -171,7 +174,7 @@ int report_csv(const char *path, const struct cell *cells, int n)
 	if (!f)
 		return -1;
 	fprintf(f, "placement,backend,mode,slots,workers,round,ran,secs,requests,errors,rps,p50_us,p99_us,p999_us,max_us,"
-		   "cpu_us_per_req,cpu_workers_us_per_req,cpu_servers_us_per_req,conns_opened,conns_open,"
+		   "cpu_us_per_req,cpu_workers_us_per_req,cpu_servers_us_per_req,cpu_middle_us_per_req,conns_opened,conns_open,"
 		   "lease_wait_p50_us,lease_wait_p999_us,lease_wait_max_us,lease_wait_worker_ratio,background_cpu_pct,tries,note\n");
 	for (int i = 0; i < n; i++) {
 		const struct cell *c = &cells[i];
@@ -180,12 +183,12 @@ int report_csv(const char *path, const struct cell *cells, int n)
 		for (char *p = note; *p; p++)
 			if (*p == '"' || *p == ',' || *p == '\n')
 				*p = ' ';
-		fprintf(f, "%s,%s,%s,%d,%d,%d,%d,%.3f,%llu,%llu,%.1f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%ld,%ld,%.2f,%.2f,"
+		fprintf(f, "%s,%s,%s,%d,%d,%d,%d,%.3f,%llu,%llu,%.1f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%.3f,%ld,%ld,%.2f,%.2f,"
 			   "%.2f,%.3f,%.1f,%d,%s\n",
 			placement_names[c->placement], be_name(c), mode_defs[c->mode].name, c->slots, c->workers,
 			c->round, c->ran, c->secs, (unsigned long long)c->requests, (unsigned long long)c->errors, c->rps, c->p50,
 			c->p99, c->p999, c->max, c->cpu_us_req, c->cpu_workers_us_req, c->cpu_servers_us_req,
-			c->conns_opened, c->conns_open, c->lw_p50, c->lw_p999, c->lw_max, c->lw_worker_ratio, c->bg_pct, c->tries, note);
+			c->cpu_mid_us_req, c->conns_opened, c->conns_open, c->lw_p50, c->lw_p999, c->lw_max, c->lw_worker_ratio, c->bg_pct, c->tries, note);
 	}
 	return fclose(f);
 }
