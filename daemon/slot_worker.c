@@ -181,8 +181,9 @@ static void serve_escalated(struct pd_slot_worker *w)
 
 /* Housekeeping that needs the handles: a reset, a broken ring, health
  * checks and idle connections.  Sets *due to 0 after a reset, to what
- * pd_maintain returns for a free slot, else leaves it.  Returns the state word to sleep on when
- * the slot waits for its holder to let go (broken), else NULL. */
+ * pd_maintain returns for a free slot, else leaves it.  Returns the state
+ * word to sleep on when the slot waits for its holder to let go (broken),
+ * else NULL. */
 static _Atomic uint32_t *housekeep(struct pd_slot_worker *w, uint32_t *expect, uint64_t *due)
 {
 	struct pp_slot *s = pd_wslot(w);
