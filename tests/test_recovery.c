@@ -1,7 +1,8 @@
 /* test_recovery.c - the pool recovers by itself: a daemon killed under
  * load (workers get PP_EDAEMON fast, then re-attach to its replacement),
- * a backend stopped under load (requests fail fast with PP_EBACKEND, and
- * succeed again soon after it returns), with no thread or fd leaks. */
+ * a backend stopped under load or while the pool idles (requests fail
+ * fast with PP_EBACKEND, and succeed again soon after it returns), with no
+ * thread or fd leaks. */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -178,11 +179,66 @@ static void test_backend_down_fails_fast_and_recovers(void)
 	pp_backend_stop(&be);
 }
 
+/* GET /health once: the pp_do result, the HTTP status in *status. */
+static int get_health(pp_pool *p, int *status)
+{
+	pp_req req = { .method = "GET", .path = "/health" };
+	pp_resp resp;
+	int rc = pp_do(p, &req, &resp);
+	*status = rc == 0 ? resp.status : 0;
+	if (rc == 0)
+		pp_resp_free(&resp);
+	return rc;
+}
+
+/* The same with an idle pool, whose slot threads are in their long sleep
+ * (up to 1 s): requests fail fast while the node is down, and succeed
+ * within the probe backoff (at most 500 ms) once it is back. */
+static void test_backend_down_while_idle_recovers(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--max", "4", "--min", "2", "--connect-timeout", "1000", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("bidle"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	int status;
+	CU_ASSERT_EQUAL(get_health(p, &status), 0);
+	CU_ASSERT_EQUAL(status, 200);
+	usleep(1500 * 1000); /* every slot thread is in its long sleep now */
+	char port[16];
+	snprintf(port, sizeof port, "%d", be.port);
+	pp_backend_stop(&be);
+	int failures = 0;
+	for (int i = 0; i < 3; i++)
+		failures += get_health(p, &status) != 0;
+	const char *again[] = { "--port", port, NULL };
+	CU_ASSERT_FATAL(pp_backend_start(&be, again) == 0);
+	uint64_t back = pp_now_ns(), ok_after = 0;
+	while (pp_now_ns() - back < 3000 * PP_NS_PER_MS) {
+		if (get_health(p, &status) == 0 && status == 200) {
+			ok_after = pp_now_ns() - back;
+			break;
+		}
+		usleep(10 * 1000);
+	}
+	printf("\n    idle pool, node stopped: %d of 3 requests failed; first success %.0f ms after it returned",
+	       failures, ok_after / 1e6);
+	CU_ASSERT_EQUAL(failures, 3);
+	CU_ASSERT(ok_after > 0);
+	CU_ASSERT(ok_after < 1000 * PP_NS_PER_MS); /* the probe backoff tops out at 500 ms */
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+}
+
 int main(void)
 {
 	static const struct pp_test tests[] = {
 		{ "daemon SIGKILLed under load, then replaced", test_daemon_killed_under_load_then_replaced },
 		{ "backend stopped under load: fail fast, recover", test_backend_down_fails_fast_and_recovers },
+		{ "backend stopped while the pool idles: fail fast, recover", test_backend_down_while_idle_recovers },
 	};
 	return pp_test_main("recovery", tests, PP_ARRAY_LEN(tests), NULL, NULL);
 }
