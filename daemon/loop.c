@@ -340,7 +340,7 @@ static void *loop_main(void *arg)
 		if (w->active) {
 			w->active = false;
 			pd_exchange_abort(w, PP_ESHUTDOWN);
-			atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_release);
+			release(w);
 		}
 	}
 	return NULL;

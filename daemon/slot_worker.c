@@ -257,13 +257,13 @@ static void worker_step(struct pd_slot_worker *w)
 	/* A quiescent point: settings read before this step may be freed. */
 	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
 	uint32_t kick = atomic_load_explicit(&w->kick, memory_order_acquire);
-	uint64_t now = pp_now_ns(), due = pd_upkeep_due(w);
 	/* Acquire: pairs with the loop's release in hand_to_thread (loop.c). */
 	if (atomic_load_explicit(&w->owner, memory_order_acquire) == PD_OWN_THREAD) {
 		serve_escalated(w);
 		thread_release(w);
 		return;
 	}
+	uint64_t now = pp_now_ns(), due = pd_upkeep_due(w);
 	_Atomic uint32_t *word = &w->kick;
 	uint32_t expect = kick;
 	uint32_t own = PD_OWN_NONE;

@@ -1,10 +1,10 @@
 /* spin.h - adaptive spinning before a futex sleep.
  *
  * A request through the pool is two hand-offs (worker -> daemon serving
- * loop -> worker).  When the two parties run on different CPUs, each futex wake of
- * a sleeping peer costs both sides a system call, a context switch and an
- * inter-processor interrupt (tens of microseconds on a VM), while the wait
- * itself is often shorter: the daemon's keep-alive round trip, or a
+ * loop -> worker).  When the two parties run on different CPUs, each futex
+ * wake of a sleeping peer costs both sides a system call, a context switch
+ * and an inter-processor interrupt (tens of microseconds on a VM), while the
+ * wait itself is often shorter: the daemon's keep-alive round trip, or a
  * worker's turnaround between two requests.  A waiter that spins through
  * such a wait sees the peer's publish directly, the peer skips the wake
  * (nobody raised the ring's waiter flag), and neither side sleeps.
@@ -29,7 +29,8 @@
  *     none free, the waiter watches for PP_SPIN_CLAIM_WAIT_NS: the claim
  *     is usually the peer's, given back as soon as our publish reaches it.
  * A spin never lasts longer than the budget; the waiter then sleeps (on the
- * futex, or a loop in poll or on its wake word) exactly as it would have.  Spinning changes timing, never results.
+ * futex, or a loop in poll or on its wake word) exactly as it would have.
+ * Spinning changes timing, never results.
  */
 #ifndef PP_SPIN_H
 #define PP_SPIN_H
