@@ -676,42 +676,41 @@ static void run_backend(int pl, int be)
 
 /* The cells the goals compare, again, interleaved, cfg.goal_rounds times
  * (nginx backend): each goal then uses the median of its matrix run and
- * these, so that one burst of noise does not decide it. */
+ * these, so that one burst of noise does not decide it.  Within a round
+ * only one middle server runs at a time (none for the direct cells, then
+ * the proxy, then the daemon), so each cell's `open` counts only its own
+ * mode's backend connections, as in the matrix. */
 static void run_goal_rounds(int pl)
 {
 	if (cfg.goal_rounds <= 0 || !ps.be_nginx.pid)
 		return;
 	int s = cfg.slots[cfg.nslots - 1];
 	static const int g3w[] = { 16, 64 };
-	int proxy_ok = cfg.modes[M_PROXY] && start_proxy(BE_NGINX) == 0;
-	int pool_ok = start_daemon(BE_NGINX, s) == 0;
+	int g3_in_loads[2] = { 0, 0 };
+	for (size_t k = 0; k < 2; k++)
+		for (int i = 0; i < cfg.nloads; i++)
+			g3_in_loads[k] |= cfg.loads[i] == g3w[k];
 	for (cur_round = 1; cur_round <= cfg.goal_rounds; cur_round++) {
 		run_cell(pl, BE_NGINX, M_DIRECT_KA, 0, 1);
-		if (pool_ok)
-			run_cell(pl, BE_NGINX, M_POOL_DO, s, 1);
 		run_cell(pl, BE_NGINX, M_DIRECT_KA, 0, 16);
-		for (size_t k = 0; k < sizeof g3w / sizeof g3w[0]; k++) {
-			int in_loads = 0;
-			for (int i = 0; i < cfg.nloads; i++)
-				in_loads |= cfg.loads[i] == g3w[k];
-			if (!in_loads)
-				continue;
-			if (pool_ok)
-				run_cell(pl, BE_NGINX, M_POOL_DO, s, g3w[k]);
-			if (proxy_ok)
-				run_cell(pl, BE_NGINX, M_PROXY, 0, g3w[k]);
-		}
 		run_cell(pl, BE_NGINX, M_CGI_NOOP, 0, 1);
-		if (pool_ok) {
+		if (cfg.modes[M_PROXY] && start_proxy(BE_NGINX) == 0) {
+			for (size_t k = 0; k < 2; k++)
+				if (g3_in_loads[k])
+					run_cell(pl, BE_NGINX, M_PROXY, 0, g3w[k]);
+			srv_stop(&ps.proxy);
+		}
+		if (start_daemon(BE_NGINX, s) == 0) {
+			run_cell(pl, BE_NGINX, M_POOL_DO, s, 1);
+			for (size_t k = 0; k < 2; k++)
+				if (g3_in_loads[k])
+					run_cell(pl, BE_NGINX, M_POOL_DO, s, g3w[k]);
 			run_cell(pl, BE_NGINX, M_CGI_POOL, s, 1);
 			run_cell(pl, BE_NGINX, M_CGI_STATIC, s, 1);
+			stop_daemon();
 		}
 	}
 	cur_round = 0;
-	if (pool_ok)
-		stop_daemon();
-	if (proxy_ok)
-		srv_stop(&ps.proxy);
 }
 
 static void run_placement(int pl)
