@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <bsd/stdlib.h>
 
 #include "clock.h"
@@ -51,6 +53,21 @@ static void apply_conn_options(struct pd_slot_worker *w, CURL *e, const struct p
 	atomic_store_explicit(&w->applied_gen, lv->gen, memory_order_relaxed);
 }
 
+/* Does the environment name a proxy setting (any variable whose name ends
+ * in _proxy, in any case: http_proxy, no_proxy, ALL_PROXY, ...)?  Nothing
+ * in the daemon changes its environment, so the answer holds for its whole
+ * life. */
+static bool env_names_a_proxy(void)
+{
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+		if (n >= 6 && strncasecmp(*e + n - 6, "_proxy", 6) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Fresh easy + multi handles with the options every request shares. */
 static int open_handles(struct pd_slot_worker *w)
 {
@@ -68,6 +85,14 @@ static int open_handles(struct pd_slot_worker *w)
 	pd_exchange_setup_handle(e);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* libcurl reads the proxy variables (no_proxy, http_proxy, all_proxy,
+	 * ...) again for every transfer: ten getenv calls a request.  With
+	 * none set, saying "no proxy" outright is the same answer without the
+	 * lookups; with any set, libcurl keeps reading them as always. */
+	if (!env_names_a_proxy()) {
+		curl_easy_setopt(e, CURLOPT_PROXY, "");
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	}
 	apply_conn_options(w, e, pd_live(w->d));
 	pd_loop_setup_multi(w, m);
 	pthread_mutex_lock(&w->multi_lock);

@@ -1,6 +1,7 @@
 /* test_ops.c - operating the daemon: warm min connections, idle close
  * down to min, max lifetime, SIGHUP reload (live values applied, fixed ones
- * kept), SIGTERM drain, failover between two backends, leak detection. */
+ * kept), SIGTERM drain, failover between two backends, leak detection,
+ * proxy variables in the daemon's environment. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -419,6 +420,60 @@ static void test_leak_detection(void)
 	unlink(log);
 }
 
+/* Start a daemon for a backend where nothing listens, with `proxy` and
+ * `no_proxy` (NULL: unset) in its environment, and return what GET
+ * /health gets through it: an HTTP status, or a PP_E* code. */
+static int health_via_env(const char *pool, const char *proxy, const char *no_proxy)
+{
+	static const char *const names[] = { "http_proxy", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY" };
+	char *saved[PP_ARRAY_LEN(names)];
+	for (size_t i = 0; i < PP_ARRAY_LEN(names); i++) {
+		const char *v = getenv(names[i]);
+		saved[i] = v ? strdup(v) : NULL;
+		unsetenv(names[i]);
+	}
+	if (proxy)
+		setenv("http_proxy", proxy, 1);
+	if (no_proxy)
+		setenv("no_proxy", no_proxy, 1);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", "http://127.0.0.1:1", "--max", "1", "--min", "0", "--connect-timeout", "500", NULL };
+	int started = pp_daemon_start(&d, pp_test_pool_name(pool), args);
+	for (size_t i = 0; i < PP_ARRAY_LEN(names); i++) {
+		if (saved[i])
+			setenv(names[i], saved[i], 1);
+		else
+			unsetenv(names[i]);
+		free(saved[i]);
+	}
+	CU_ASSERT_FATAL(started == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	int st = get_status(p, "/health");
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	return st;
+}
+
+/* The daemon skips libcurl's per-request proxy lookups when its
+ * environment names no proxy (slot_worker.c); with one named, libcurl must
+ * still honour it.  The "proxy" is the reference backend: it answers the
+ * absolute-form request for http://127.0.0.1:1/health with 404. */
+static void test_proxy_environment(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	long acc0 = accepted(&be);
+	CU_ASSERT_EQUAL(health_via_env("proxy-none", NULL, NULL), PP_EBACKEND);
+	CU_ASSERT_EQUAL(accepted(&be), acc0);
+	CU_ASSERT_EQUAL(health_via_env("proxy-env", be.url, NULL), 404);
+	CU_ASSERT(accepted(&be) > acc0);
+	long acc1 = accepted(&be);
+	CU_ASSERT_EQUAL(health_via_env("proxy-bypass", be.url, "127.0.0.1"), PP_EBACKEND);
+	CU_ASSERT_EQUAL(accepted(&be), acc1);
+	pp_backend_stop(&be);
+}
+
 int main(void)
 {
 	static const struct pp_test tests[] = {
@@ -429,6 +484,7 @@ int main(void)
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "leak detection: logged and flagged", test_leak_detection },
 		{ "idle slot threads sleep until their next upkeep", test_idle_slot_threads_sleep },
+		{ "proxy variables in the daemon's environment honoured, none: no proxy", test_proxy_environment },
 	};
 	return pp_test_main("ops", tests, PP_ARRAY_LEN(tests), NULL, NULL);
 }
