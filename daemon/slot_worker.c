@@ -86,7 +86,7 @@ static int open_handles(struct pd_slot_worker *w)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	/* libcurl reads the proxy variables (no_proxy, http_proxy, all_proxy,
-	 * ...) again for every transfer: ten getenv calls a request.  With
+	 * ...) again for every transfer: five getenv calls a request here.  With
 	 * none set, saying "no proxy" outright is the same answer without the
 	 * lookups; with any set, libcurl keeps reading them as always. */
 	if (!env_names_a_proxy()) {
