@@ -49,46 +49,60 @@ bool pd_health_check(struct pd_slot_worker *w, uint32_t backend)
 	return healthy;
 }
 
+/* When a connection last used at `last` is due its next health check, and
+ * when it may be closed as idle: UINT64_MAX when never (the setting is
+ * off, or the slot keeps one of the min connections). */
+static uint64_t health_at(const struct pd_options *o, uint64_t last)
+{
+	return o->health_interval_ms ? last + (uint64_t)o->health_interval_ms * PP_NS_PER_MS : UINT64_MAX;
+}
+
+static uint64_t idle_close_at(const struct pd_slot_worker *w, const struct pd_options *o, uint64_t last)
+{
+	return w->idx >= o->min_conns && o->idle_timeout_ms ? last + (uint64_t)o->idle_timeout_ms * PP_NS_PER_MS
+							    : UINT64_MAX;
+}
+
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 uint64_t pd_upkeep_due(struct pd_slot_worker *w)
 {
 	const struct pd_options *o = &pd_live(w->d)->opt;
-	uint64_t next = UINT64_MAX;
 	uint64_t last = atomic_load_explicit(&w->last_used_ns, memory_order_relaxed);
 	if (!atomic_load_explicit(&pd_wslot(w)->conn_since_ns, memory_order_relaxed))
-		return next;
-	if (o->health_interval_ms)
-		next = last + (uint64_t)o->health_interval_ms * PP_NS_PER_MS;
-	if (w->idx >= o->min_conns && o->idle_timeout_ms) {
-		uint64_t t = last + (uint64_t)o->idle_timeout_ms * PP_NS_PER_MS;
-		next = next < t ? next : t;
-	}
-	return next;
+		return UINT64_MAX;
+	return earlier(health_at(o, last), idle_close_at(w, o, last));
 }
 
 uint64_t pd_maintain(struct pd_slot_worker *w)
 {
 	struct pd_daemon *d = w->d;
+	const struct pd_options *o = &pd_live(d)->opt;
 	struct pp_slot *s = pd_wslot(w);
 	uint64_t now = pp_now_ns();
-	uint64_t idle = now - atomic_load_explicit(&w->last_used_ns, memory_order_relaxed);
+	uint64_t last = atomic_load_explicit(&w->last_used_ns, memory_order_relaxed);
+	uint64_t idle = now - last;
 	uint32_t probe_idx;
 	bool connected = atomic_load_explicit(&s->conn_since_ns, memory_order_relaxed) != 0;
+	uint64_t check_at = connected ? health_at(o, last) : UINT64_MAX;
+	uint64_t drop_at = connected ? idle_close_at(w, o, last) : UINT64_MAX;
 	if (pd_backend_probe_due(&d->backends, &probe_idx)) {
 		pd_health_check(w, probe_idx);
-	} else if (connected && pd_live(d)->opt.health_interval_ms &&
-		   idle >= (uint64_t)pd_live(d)->opt.health_interval_ms * PP_NS_PER_MS) {
+	} else if (now >= check_at) {
 		pd_health_check(w, UINT32_MAX);
-	} else if (!connected && w->idx < pd_live(d)->opt.min_conns && !pd_backend_fail_fast(&d->backends)) {
+	} else if (!connected && w->idx < o->min_conns && !pd_backend_fail_fast(&d->backends)) {
 		if (idle < (uint64_t)PD_BACKOFF_MIN_MS * PP_NS_PER_MS)
 			return 0;
 		pd_health_check(w, UINT32_MAX); /* keep min connections open */
-	} else if (connected && w->idx >= pd_live(d)->opt.min_conns && pd_live(d)->opt.idle_timeout_ms &&
-		   idle >= (uint64_t)pd_live(d)->opt.idle_timeout_ms * PP_NS_PER_MS) {
+	} else if (now >= drop_at) {
 		pd_info("slot %u: closing connection idle for %llu ms", w->idx,
 			(unsigned long long)(idle / PP_NS_PER_MS));
 		pd_slot_drop_connection(w);
 	} else {
-		return pd_upkeep_due(w);
+		return earlier(check_at, drop_at); /* pd_upkeep_due, from what we read */
 	}
 	return 0;
 }
