@@ -88,10 +88,13 @@ $(DAEMON): $(call obj,$(DAEMON_SRC)) $(SHM_LIB)
 $(SHMDUMP): $(call obj,$(DUMP_SRC)) $(SHM_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SHM_PKGS) jansson) -lrt -lm
 
-# The client library: only pp_* is exported (version script); the shm/
-# objects are linked in, so the .so needs no other phantompool file.
+# The client library: only the public API is exported (the version
+# script lists it); the shm/ objects are linked in, so the .so needs no
+# other phantompool file.  -Bsymbolic-functions: the library's own calls to
+# its public functions (pp_do -> pp_lease ...) bind directly too, so a CGI
+# program resolves no PLT entry of ours at startup.
 $(CLIENT_SO): $(call obj,$(CLIENT_SRC)) $(SHM_LIB) libclient/phantompool.map
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SO_NAME) \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SO_NAME) -Wl,-Bsymbolic-functions \
 	  -Wl,--version-script=libclient/phantompool.map -Wl,--no-undefined \
 	  -o $@ $(call obj,$(CLIENT_SRC)) -Wl,--whole-archive $(SHM_LIB) -Wl,--no-whole-archive \
 	  $(CLIENT_SO_LIBS) -lrt
