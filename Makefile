@@ -40,10 +40,12 @@ SHM_PKGS     := msgpack
 DAEMON_PKGS  := $(SHM_PKGS) libbsd libcurl inih
 CLIENT_PKGS  := $(SHM_PKGS) jansson
 # libphantompool.so carries msgpack-c inside (Debian's libmsgpackc.a is
-# position-independent; its symbols stay hidden by the version script), so
-# a CGI program loads two shared objects (this and jansson), not five.
+# position-independent; its symbols stay hidden by the version script) and
+# loads libjansson only when a typed helper first needs JSON
+# (libclient/jsonlib.h), so a CGI program loads one shared object besides
+# libc, not five.  jansson's headers are still needed to build it.
 MSGPACK_A    := $(filter /%,$(shell $(CC) -print-file-name=libmsgpackc.a 2>/dev/null))
-CLIENT_SO_LIBS = $(if $(MSGPACK_A),$(MSGPACK_A) $(call pc_libs,jansson),$(call pc_libs,$(CLIENT_PKGS)))
+CLIENT_SO_LIBS = $(if $(MSGPACK_A),$(MSGPACK_A),$(call pc_libs,$(SHM_PKGS)))
 TEST_PKGS    := $(CLIENT_PKGS) cunit libcurl
 BACKEND_PKGS := libmicrohttpd sqlite3 jansson
 

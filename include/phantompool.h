@@ -65,6 +65,7 @@ enum pp_error {
 	PP_EBADMETHOD = -19, /* method is not an HTTP token */
 	PP_ESTATE = -20,    /* call out of order for this lease's exchange */
 	PP_ENAME = -21,     /* pool name invalid (allowed: [A-Za-z0-9._-], 1..40) */
+	PP_ENOLIB = -22,    /* a library the call needs is missing: libjansson.so.4 (typed helpers with JSON) */
 };
 
 typedef struct pp_pool pp_pool;

@@ -6,14 +6,16 @@
  * the path (urlpath.h), serialises the body with jansson, sets the headers
  * and runs pp_do().  Bodies are always built as jansson values, never by
  * pasting strings; JSON text from the caller is parsed and its kind checked
- * before anything is sent.
+ * before anything is sent.  jansson is loaded on first use (jsonlib.h):
+ * every path that builds or parses JSON asks pp_json_lib() first and fails
+ * with PP_ENOLIB, sending nothing, when the library is missing.
  */
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonlib.h"
 #include "phantompool.h"
 #include "urlpath.h"
 
@@ -80,7 +82,7 @@ static int is_kind(const json_t *v, enum json_kind kind)
 /* Parse caller JSON text of the given kind.  Returns a new reference, or
  * NULL with *err set: PP_EINVAL when text is NULL, not JSON (trailing
  * garbage included) or of another kind, PP_ENOMEM when jansson ran out of
- * memory. */
+ * memory, PP_ENOLIB without jansson. */
 static json_t *parse_json_arg(const char *text, enum json_kind kind, int *err)
 {
 	json_error_t jerr;
@@ -89,6 +91,9 @@ static json_t *parse_json_arg(const char *text, enum json_kind kind, int *err)
 	*err = PP_EINVAL;
 	if (!text)
 		return NULL;
+	if ((*err = pp_json_lib()) != 0)
+		return NULL;
+	*err = PP_EINVAL;
 	v = json_loads(text, JSON_DECODE_ANY, &jerr);
 	if (!v) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
@@ -105,7 +110,8 @@ static json_t *parse_json_arg(const char *text, enum json_kind kind, int *err)
 
 /* json_pack() with its outcome as a PP_E* code: returns the new value with
  * *err = 0, or NULL with *err = PP_ENOMEM (out of memory) or PP_EINVAL (a
- * string that is not UTF-8, or a NULL "o").  As with json_pack(), "o"
+ * string that is not UTF-8, or a NULL "o"), PP_ENOLIB without jansson
+ * (then there can be no "o" reference).  As with json_pack(), "o"
  * references are stolen even on failure. */
 static json_t *pack(int *err, const char *fmt, ...)
 {
@@ -113,6 +119,8 @@ static json_t *pack(int *err, const char *fmt, ...)
 	va_list ap;
 	json_t *v;
 
+	if ((*err = pp_json_lib()) != 0)
+		return NULL;
 	va_start(ap, fmt);
 	v = json_vpack_ex(&jerr, 0, fmt, ap);
 	va_end(ap);
@@ -216,13 +224,15 @@ static json_t *column_json(const pp_column *col, int *err)
 }
 
 /* {"name": table, "columns": [Column...]} for pp_create_table.  Returns a
- * new reference, or NULL with *err set (PP_EINVAL, PP_ENOMEM). */
+ * new reference, or NULL with *err set (PP_EINVAL, PP_ENOMEM, PP_ENOLIB). */
 static json_t *table_json(const char *table, const pp_column *cols, size_t ncols, int *err)
 {
 	json_t *arr;
 
 	*err = PP_EINVAL;
 	if (!nonempty(table) || (ncols && !cols))
+		return NULL;
+	if ((*err = pp_json_lib()) != 0)
 		return NULL;
 	*err = PP_ENOMEM;
 	if (!(arr = json_array()))
@@ -242,7 +252,8 @@ static json_t *table_json(const char *table, const pp_column *cols, size_t ncols
 /* Copy the "transaction_id" string of a 2xx JSON response into id_out.
  * Returns 0 (also for a non-2xx response: id_out stays ""), PP_EPROTO
  * when a 2xx body has no transaction_id string, PP_ETOOBIG when the id
- * does not fit in id_len bytes with its NUL. */
+ * does not fit in id_len bytes with its NUL, PP_ENOLIB without jansson
+ * (pp_tx_begin asks before sending, so that cannot happen there). */
 static int tx_id_from_resp(const pp_resp *resp, char *id_out, size_t id_len)
 {
 	json_t *body;
@@ -251,6 +262,8 @@ static int tx_id_from_resp(const pp_resp *resp, char *id_out, size_t id_len)
 
 	if (resp->status < 200 || resp->status > 299)
 		return 0;
+	if (pp_json_lib() != 0)
+		return PP_ENOLIB;
 	body = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
 	id = json_string_value(json_object_get(body, "transaction_id"));
 	if (id && strlen(id) < id_len) {
@@ -365,10 +378,10 @@ int pp_query(pp_pool *p, const char *db, const char *sql, const char *params_jso
 
 	if (!nonempty(sql))
 		c.err = PP_EINVAL;
-	else if (!params_json)
-		c.err = (params = json_array()) ? 0 : PP_ENOMEM;
-	else
+	else if (params_json)
 		params = parse_json_arg(params_json, KIND_ARRAY, &c.err);
+	else if ((c.err = pp_json_lib()) == 0)
+		c.err = (params = json_array()) ? 0 : PP_ENOMEM;
 	if (params)
 		c.body = pack(&c.err, "{s:s, s:o}", "query", sql, "parameters", params);
 	return call_send(p, &c, resp);
@@ -427,6 +440,10 @@ int pp_tx_begin(pp_pool *p, char *id_out, size_t id_len, pp_resp *resp)
 		c.err = PP_EINVAL;
 	else
 		id_out[0] = '\0';
+	/* The answer is parsed with jansson: without it, do not begin a
+	 * transaction whose id could not be returned. */
+	if (!c.err)
+		c.err = pp_json_lib();
 	r = call_send(p, &c, resp);
 	return r ? r : tx_id_from_resp(resp, id_out, id_len);
 }

@@ -36,8 +36,7 @@ $(B)/bench/cgi/cgi_pool: $(B)/bench/cgi/cgi_pool.o $(B)/libphantompool.so
 	$(CC) $(SAN) -Wl,--as-needed -o $@ $< -L$(B) -lphantompool -Wl,-rpath,$(abspath $(B))
 
 $(B)/bench/cgi/cgi_static: $(B)/bench/cgi/cgi_pool.o $(CLIENT_A)
-	$(CC) $(SAN) -Wl,--as-needed -o $@ $< $(CLIENT_A) $(or $(MSGPACK_A),-lmsgpackc) \
-	  $(call pc_libs,jansson) -pthread -lrt
+	$(CC) $(SAN) -Wl,--as-needed -o $@ $< $(CLIENT_A) $(or $(MSGPACK_A),-lmsgpackc) -pthread -lrt
 
 # nginx, gnuplot, openssl: installed as root, else the apt-get line is
 # printed and the harness skips what it cannot run (and says so).

@@ -26,6 +26,7 @@ static const char *const error_text[] = {
 	[-PP_EBADMETHOD] = "invalid HTTP method",
 	[-PP_ESTATE] = "call out of order for this exchange",
 	[-PP_ENAME] = "invalid pool name",
+	[-PP_ENOLIB] = "a library the call needs is missing (libjansson.so.4)",
 };
 
 const char *pp_strerror(int err)

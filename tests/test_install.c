@@ -323,7 +323,7 @@ static void test_pkg_config_consumer(void)
 	/* The README's line for CGI programs: the archive and msgpack-c's, so
 	 * neither library is loaded at run time. */
 	CU_ASSERT_EQUAL(sh("cc %s -Wall -Werror -o %s/cgi %s $(pkg-config --cflags phantompool) %s/usr/lib/libphantompool.a "
-			   "-l:libmsgpackc.a -Wl,--as-needed -ljansson -pthread",
+			   "-l:libmsgpackc.a -pthread",
 			   san, work, src, dest), 0);
 	CU_ASSERT_EQUAL(sh("%s/cgi %s", work, pool), 0);
 	CU_ASSERT_EQUAL(sh("! LD_TRACE_LOADED_OBJECTS=1 %s/cgi | grep -E 'libphantompool|libmsgpack'", work), 0);
@@ -331,6 +331,48 @@ static void test_pkg_config_consumer(void)
 	char target[128];
 	snprintf(target, sizeof target, "installcheck%s%s%s", *san ? " SAN='" : "", san, *san ? "'" : "");
 	CU_ASSERT_EQUAL(make(target), 0);
+}
+
+/* A program using the typed helpers: argv[1] "ok" (jansson loads: a NULL
+ * pool is the first error) or "nolib" (it cannot: PP_ENOLIB before
+ * anything is sent); a helper without JSON works either way. */
+static const char json_consumer[] =
+	"#include <phantompool.h>\n"
+	"#include <stdio.h>\n"
+	"#include <string.h>\n"
+	"int main(int argc, char **argv)\n"
+	"{\n"
+	"\tpp_resp resp;\n"
+	"\tchar id[64];\n"
+	"\tint want = argc == 2 && strcmp(argv[1], \"ok\") == 0 ? PP_EINVAL : PP_ENOLIB;\n"
+	"\tint a = pp_insert(NULL, \"db\", \"t\", \"{\\\"a\\\": 1}\", &resp);\n"
+	"\tint b = pp_query(NULL, \"db\", \"SELECT 1\", NULL, &resp);\n"
+	"\tint c = pp_tx_begin(NULL, id, sizeof id, &resp);\n"
+	"\tint d = pp_health(NULL, &resp);\n"
+	"\tprintf(\"%d %d %d %d (want %d): %s\\n\", a, b, c, d, want, pp_strerror(a));\n"
+	"\treturn a == want && b == want && c == want && d == PP_EINVAL ? 0 : 1;\n"
+	"}\n";
+
+/* libphantompool.so loads libjansson only when a helper needs JSON: a
+ * program that never does starts without it, and one whose libjansson
+ * cannot be loaded gets PP_ENOLIB from exactly those helpers. */
+static void test_jansson_loaded_on_use(void)
+{
+	char src[PATH_MAX];
+	snprintf(src, sizeof src, "%s/json_consumer.c", work);
+	FILE *f = fopen(src, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(json_consumer, f);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(sh("cc %s -Wall -Werror -o %s/json_consumer %s $(pkg-config --cflags --libs phantompool)",
+				 san, work, src), 0);
+	CU_ASSERT_EQUAL(sh("! LD_LIBRARY_PATH=%s/usr/lib LD_TRACE_LOADED_OBJECTS=1 %s/json_consumer | grep jansson",
+			   dest, work), 0);
+	CU_ASSERT_EQUAL(sh("LD_LIBRARY_PATH=%s/usr/lib %s/json_consumer ok", dest, work), 0);
+	/* A libjansson.so.4 that is not a library, found first. */
+	CU_ASSERT_EQUAL_FATAL(sh("mkdir -p %s/badlib && echo 'not a library' > %s/badlib/libjansson.so.4", work, work), 0);
+	CU_ASSERT_EQUAL(sh("LD_LIBRARY_PATH=%s/usr/lib:%s/badlib %s/json_consumer nolib", dest, work, work), 0);
+	CU_ASSERT_STRING_EQUAL(last_output(), "-22 -22 -22 -1 (want -22): a library the call needs is missing (libjansson.so.4)\n");
 }
 
 /* The man pages render without a warning (when groff is here). */
@@ -442,6 +484,7 @@ int main(void)
 		{ "make install puts every file in place", test_install_puts_every_file },
 		{ "the library exports exactly the API", test_exports_exactly_the_api },
 		{ "a pkg-config consumer builds and runs (shared, static)", test_pkg_config_consumer },
+		{ "libjansson is loaded only when a helper needs JSON", test_jansson_loaded_on_use },
 		{ "the installed man pages render without warnings", test_man_pages_clean },
 		{ "the EXAMPLE of phantompool(3) compiles and runs", test_man_example_compiles },
 		{ "make uninstall leaves no file behind", test_uninstall_leaves_nothing },
