@@ -87,7 +87,11 @@ struct hpool {
 /* What the workers saw, in a MAP_SHARED page. */
 struct tally {
 	_Atomic int stop;
-	_Atomic long ok, wrong, failed;
+	_Atomic long ok, failed;
+	/* Answers that arrived but are not this request's: carrying another
+	 * request's id (an old answer replayed, or cross-talk), or this id
+	 * with a wrong status, length or byte (damaged in the ring). */
+	_Atomic long crossed, damaged;
 	_Atomic long by_code[32];
 };
 static struct tally *tally;
@@ -247,10 +251,11 @@ static void worker_main(pp_pool *p, int k)
 		if (r) {
 			count_failure(r);
 		} else {
-			int ok = strcmp(resp.request_id, id) == 0 && resp.status == 200 && resp.body_len == want;
+			int mine = strcmp(resp.request_id, id) == 0;
+			int ok = mine && resp.status == 200 && resp.body_len == want;
 			for (size_t j = 0; ok && j < want; j++)
 				ok = (uint8_t)resp.body[j] == (uint8_t)(j * 31 + 7);
-			atomic_fetch_add(ok ? &tally->ok : &tally->wrong, 1);
+			atomic_fetch_add(ok ? &tally->ok : mine ? &tally->damaged : &tally->crossed, 1);
 		}
 		pp_resp_free(&resp);
 		pp_release(l); /* may say PP_ELOST: the scribbler changed the token */
@@ -288,8 +293,8 @@ static int stop_workers(pid_t *pids)
 		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
 			crashed++;
 	}
-	printf("\n    workers: ok %ld, wrong %ld, failed %ld, crashed %d, hung %d", tally->ok, tally->wrong,
-	       tally->failed, crashed, hung);
+	printf("\n    workers: ok %ld, another's id %ld, damaged %ld, failed %ld, crashed %d, hung %d", tally->ok,
+	       tally->crossed, tally->damaged, tally->failed, crashed, hung);
 	for (int c = 1; c < 32; c++)
 		if (tally->by_code[c])
 			printf("; %s %ld", pp_strerror(-c), tally->by_code[c]);
