@@ -282,6 +282,17 @@ static void test_exports_exactly_the_api(void)
 	CU_ASSERT_EQUAL(exported, napi); /* and every API function is there */
 }
 
+/* Write text to work/name; the path goes to path.  Returns 0 or -1. */
+static int write_source(char *path, size_t cap, const char *name, const char *text)
+{
+	snprintf(path, cap, "%s/%s", work, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	int bad = fputs(text, f) < 0;
+	return (fclose(f) != 0 || bad) ? -1 : 0;
+}
+
 static const char consumer[] =
 	"#include <phantompool.h>\n"
 	"#include <stdio.h>\n"
@@ -302,11 +313,7 @@ static void test_pkg_config_consumer(void)
 	snprintf(want, sizeof want, "%d.%d.%d\n", PP_VERSION_MAJOR, PP_VERSION_MINOR, PP_VERSION_PATCH);
 	CU_ASSERT_STRING_EQUAL(last_output(), want); /* Makefile VERSION = header version */
 	char src[PATH_MAX];
-	snprintf(src, sizeof src, "%s/consumer.c", work);
-	FILE *f = fopen(src, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(consumer, f);
-	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(write_source(src, sizeof src, "consumer.c", consumer), 0);
 	/* Shared: the installed header and library, found by pkg-config. */
 	CU_ASSERT_EQUAL(sh("cc %s -Wall -Werror -o %s/shared %s $(pkg-config --cflags --libs phantompool)", san, work,
 			   src), 0);
@@ -359,11 +366,7 @@ static const char json_consumer[] =
 static void test_jansson_loaded_on_use(void)
 {
 	char src[PATH_MAX];
-	snprintf(src, sizeof src, "%s/json_consumer.c", work);
-	FILE *f = fopen(src, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(json_consumer, f);
-	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(write_source(src, sizeof src, "json_consumer.c", json_consumer), 0);
 	CU_ASSERT_EQUAL_FATAL(sh("cc %s -Wall -Werror -o %s/json_consumer %s $(pkg-config --cflags --libs phantompool)",
 				 san, work, src), 0);
 	CU_ASSERT_EQUAL(sh("! LD_LIBRARY_PATH=%s/usr/lib LD_TRACE_LOADED_OBJECTS=1 %s/json_consumer | grep jansson",
