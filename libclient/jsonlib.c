@@ -6,19 +6,21 @@
 
 #include "phantompool.h"
 
-/* The real functions, filled in by load(); one field per renamed name. */
+/* The real functions, filled in by load(): one field per renamed name,
+ * each typed by jansson.h's own prototype (json_loads is pp_jl_loads here,
+ * declared by jansson.h). */
 static struct {
-	json_t *(*loads)(const char *, size_t, json_error_t *);
-	json_t *(*loadb)(const char *, size_t, size_t, json_error_t *);
-	char *(*dumps)(const json_t *, size_t);
-	void (*delete)(json_t *);
-	json_t *(*object_get)(const json_t *, const char *);
-	const char *(*string_value)(const json_t *);
-	json_t *(*array)(void);
-	size_t (*array_size)(const json_t *);
-	json_t *(*array_get)(const json_t *, size_t);
-	int (*array_append_new)(json_t *, json_t *);
-	json_t *(*vpack_ex)(json_error_t *, size_t, const char *, va_list);
+	__typeof__(json_loads) *loads;
+	__typeof__(json_loadb) *loadb;
+	__typeof__(json_dumps) *dumps;
+	__typeof__(json_delete) *delete;
+	__typeof__(json_object_get) *object_get;
+	__typeof__(json_string_value) *string_value;
+	__typeof__(json_array) *array;
+	__typeof__(json_array_size) *array_size;
+	__typeof__(json_array_get) *array_get;
+	__typeof__(json_array_append_new) *array_append_new;
+	__typeof__(json_vpack_ex) *vpack_ex;
 } J;
 
 /* field, jansson's name */
