@@ -7,7 +7,8 @@
  * and runs pp_do().  Bodies are always built as jansson values, never by
  * pasting strings; JSON text from the caller is parsed and its kind checked
  * before anything is sent.  jansson is loaded on first use (jsonlib.h):
- * every path that builds or parses JSON asks pp_json_lib() first and fails
+ * the two places that build or parse JSON, pack() and parse_json_arg(),
+ * ask pp_json_lib() first, as does pp_tx_begin() before it sends, and fail
  * with PP_ENOLIB, sending nothing, when the library is missing.
  */
 #include <stdarg.h>
@@ -232,10 +233,7 @@ static json_t *table_json(const char *table, const pp_column *cols, size_t ncols
 	*err = PP_EINVAL;
 	if (!nonempty(table) || (ncols && !cols))
 		return NULL;
-	if ((*err = pp_json_lib()) != 0)
-		return NULL;
-	*err = PP_ENOMEM;
-	if (!(arr = json_array()))
+	if (!(arr = pack(err, "[]")))
 		return NULL;
 	for (size_t i = 0; i < ncols; i++) {
 		json_t *col = column_json(&cols[i], err);
@@ -252,8 +250,8 @@ static json_t *table_json(const char *table, const pp_column *cols, size_t ncols
 /* Copy the "transaction_id" string of a 2xx JSON response into id_out.
  * Returns 0 (also for a non-2xx response: id_out stays ""), PP_EPROTO
  * when a 2xx body has no transaction_id string, PP_ETOOBIG when the id
- * does not fit in id_len bytes with its NUL, PP_ENOLIB without jansson
- * (pp_tx_begin asks before sending, so that cannot happen there). */
+ * does not fit in id_len bytes with its NUL.  Only called once
+ * pp_json_lib() has succeeded (pp_tx_begin asks before sending). */
 static int tx_id_from_resp(const pp_resp *resp, char *id_out, size_t id_len)
 {
 	json_t *body;
@@ -262,8 +260,6 @@ static int tx_id_from_resp(const pp_resp *resp, char *id_out, size_t id_len)
 
 	if (resp->status < 200 || resp->status > 299)
 		return 0;
-	if (pp_json_lib() != 0)
-		return PP_ENOLIB;
 	body = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
 	id = json_string_value(json_object_get(body, "transaction_id"));
 	if (id && strlen(id) < id_len) {
@@ -378,11 +374,9 @@ int pp_query(pp_pool *p, const char *db, const char *sql, const char *params_jso
 
 	if (!nonempty(sql))
 		c.err = PP_EINVAL;
-	else if (params_json)
-		params = parse_json_arg(params_json, KIND_ARRAY, &c.err);
-	else if ((c.err = pp_json_lib()) == 0)
-		c.err = (params = json_array()) ? 0 : PP_ENOMEM;
-	if (params)
+	else if (!params_json)
+		c.body = pack(&c.err, "{s:s, s:[]}", "query", sql, "parameters");
+	else if ((params = parse_json_arg(params_json, KIND_ARRAY, &c.err)) != NULL)
 		c.body = pack(&c.err, "{s:s, s:o}", "query", sql, "parameters", params);
 	return call_send(p, &c, resp);
 }

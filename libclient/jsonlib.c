@@ -16,7 +16,6 @@ static struct {
 	__typeof__(json_delete) *delete;
 	__typeof__(json_object_get) *object_get;
 	__typeof__(json_string_value) *string_value;
-	__typeof__(json_array) *array;
 	__typeof__(json_array_size) *array_size;
 	__typeof__(json_array_get) *array_get;
 	__typeof__(json_array_append_new) *array_append_new;
@@ -31,7 +30,6 @@ static struct {
 	X(delete, "json_delete")                                                                   \
 	X(object_get, "json_object_get")                                                           \
 	X(string_value, "json_string_value")                                                       \
-	X(array, "json_array")                                                                     \
 	X(array_size, "json_array_size")                                                           \
 	X(array_get, "json_array_get")                                                             \
 	X(array_append_new, "json_array_append_new")                                               \
@@ -94,11 +92,6 @@ json_t *json_object_get(const json_t *object, const char *key)
 const char *json_string_value(const json_t *string)
 {
 	return J.string_value(string);
-}
-
-json_t *json_array(void)
-{
-	return J.array();
 }
 
 size_t json_array_size(const json_t *array)

@@ -21,7 +21,6 @@
 #define json_delete pp_jl_delete
 #define json_object_get pp_jl_object_get
 #define json_string_value pp_jl_string_value
-#define json_array pp_jl_array
 #define json_array_size pp_jl_array_size
 #define json_array_get pp_jl_array_get
 #define json_array_append_new pp_jl_array_append_new
