@@ -9,8 +9,8 @@
  * has loaded it.  jansson.h's prototypes thus type-check every call.
  *
  * Contract: call pp_json_lib() first, and no other function declared here
- * unless it returned 0.  Add a jansson function by adding it to the list
- * below and to SYMBOLS in jsonlib.c.
+ * unless it returned 0.  To use another jansson function, add it to the list
+ * below and, in jsonlib.c, to the struct J, to SYMBOLS and as a trampoline.
  */
 #ifndef PP_JSONLIB_H
 #define PP_JSONLIB_H
