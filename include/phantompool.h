@@ -143,6 +143,19 @@ PP_EXPORT const char *pp_strerror(int err);
 /* PP_VERSION_NUMBER of the library actually loaded. */
 PP_EXPORT int pp_version(void);
 
+/* For bindings that declare the public structs by hand (ctypes, cgo, Rust
+ * FFI, Node-API): the size the loaded library gives each struct.  Compare
+ * it with your own declaration when you load the library and refuse to run
+ * on a mismatch.  Returns 0 for an unknown `which`. */
+enum pp_abi_struct {
+	PP_ABI_REQ = 1,     /* pp_req */
+	PP_ABI_RESP = 2,    /* pp_resp */
+	PP_ABI_HEADER = 3,  /* pp_header */
+	PP_ABI_STATUS = 4,  /* pp_pool_status */
+	PP_ABI_COLUMN = 5,  /* pp_column */
+};
+PP_EXPORT size_t pp_abi_size(int which);
+
 /* ------------------------------------------------------------------ */
 /* Requests.  A request is forwarded to PhantomDB on the slot's own warm
  * keep-alive connection; the daemon adds the bearer token, Host and

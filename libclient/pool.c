@@ -238,3 +238,15 @@ int pp_version(void)
 {
 	return PP_VERSION_NUMBER;
 }
+
+size_t pp_abi_size(int which)
+{
+	switch (which) {
+	case PP_ABI_REQ: return sizeof(pp_req);
+	case PP_ABI_RESP: return sizeof(pp_resp);
+	case PP_ABI_HEADER: return sizeof(pp_header);
+	case PP_ABI_STATUS: return sizeof(pp_pool_status);
+	case PP_ABI_COLUMN: return sizeof(pp_column);
+	default: return 0;
+	}
+}
