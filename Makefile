@@ -49,8 +49,8 @@ CLIENT_SO_LIBS = $(if $(MSGPACK_A),$(MSGPACK_A),$(call pc_libs,$(SHM_PKGS)))
 TEST_PKGS    := $(CLIENT_PKGS) cunit libcurl
 BACKEND_PKGS := libmicrohttpd sqlite3 jansson
 
-DUMP_SRC     := shm/shmdump.c $(wildcard shm/dump_*.c)
-SHM_SRC      := $(filter-out $(DUMP_SRC),$(wildcard shm/*.c))
+DUMP_SRC     := $(wildcard shm/dump/*.c)
+SHM_SRC      := $(wildcard shm/*.c)
 DAEMON_SRC   := $(wildcard daemon/*.c)
 CLIENT_SRC   := $(wildcard libclient/*.c)
 BACKEND_SRC  := $(wildcard tests/backend/*.c)
@@ -124,15 +124,21 @@ $(B)/bench/%: $(B)/bench/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_A)
 $(B)/examples/%: $(B)/examples/%.o $(B)/libphantompool.so
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B) -lphantompool -Wl,-rpath,'$$ORIGIN/..' $(call pc_libs,jansson)
 
+# mk/*.mk fragments add their own suites (the language bindings) to
+# CHECK_MORE and their benchmarks to BENCH_MORE: make targets run after the
+# C suites.  The sanitizer lanes run the C suites only (CHECK_MORE=).
+CHECK_MORE   ?=
+BENCH_MORE   ?=
 check: all $(TESTS)
 	@PP_BUILD=$(B) tests/run-all $(TESTS)
+	@for t in $(CHECK_MORE); do echo "=== make $$t"; $(MAKE) --no-print-directory $$t || exit 1; done
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # built out of tree in build-san/ (B and SAN passed down).
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-sanitize:
 	@PP_CHAOS_KILLS=400 $(MAKE) --no-print-directory B=build-san SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 check
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 CHECK_MORE= check
 
 # The daemon's threads and the client's shared-memory code again under
 # ThreadSanitizer, built in build-tsan/.  test_chaos and test_lease are left
@@ -142,7 +148,7 @@ check-sanitize:
 TSAN_TESTS   := access backend bell config death hostile ops recovery request ring shmdump spin tls
 check-tsan:
 	@$(MAKE) --no-print-directory B=build-tsan SAN="-fsanitize=thread -Wno-tsan" CFLAGS="-O1 -g" \
-	  TSAN_OPTIONS=exitcode=66 TESTS="$(patsubst %,build-tsan/tests/test_%,$(TSAN_TESTS))" check
+	  TSAN_OPTIONS=exitcode=66 CHECK_MORE= TESTS="$(patsubst %,build-tsan/tests/test_%,$(TSAN_TESTS))" check
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on its seed corpus.
 FUZZ_SECONDS ?= 30
@@ -163,6 +169,7 @@ fuzz: $(FUZZ_TARGETS)
 
 bench: all $(BENCHES)
 	@PP_BUILD=$(B) bench/run-all $(BENCHES)
+	@for t in $(BENCH_MORE); do echo "=== make $$t"; $(MAKE) --no-print-directory $$t || exit 1; done
 
 # The long run: 1,000,000 requests, 1,000 reconnects, no growth.
 soak: all $(B)/bench/soak
