@@ -192,13 +192,18 @@ typedef struct pp_resp {
 /* Send one request on a lease and read the whole response into *resp.
  * Returns 0 when a response arrived (whatever its status), or
  * PP_EINVAL, PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG (body
- * or response over a limit), PP_EBACKEND (PhantomDB unreachable or the
- * connection broke), PP_ETIMEDOUT, PP_EDAEMON, PP_EPROTO, PP_ENOMEM,
- * PP_ENOTOWNER, PP_ERELEASED, PP_ESTATE.  After an error the lease stays
- * valid and usable for the next request. */
+ * or response over a limit, or a head larger than the ring can carry),
+ * PP_EBACKEND (PhantomDB unreachable or the connection broke),
+ * PP_ETIMEDOUT, PP_EDAEMON, PP_EPROTO, PP_ENOMEM, PP_ENOTOWNER,
+ * PP_ERELEASED, PP_ESTATE.  After an error the lease stays valid and
+ * usable for the next request.  Every argument (req's pointers, method,
+ * path, headers, body against body_len, the limits) is checked before
+ * anything is sent: a refused request changes nothing.  *resp (if not
+ * NULL) is zeroed first, so pp_resp_free() is safe after any return. */
 PP_EXPORT PP_NODISCARD int pp_request(struct pp_lease *l, const pp_req *req, pp_resp *resp);
 
-/* Lease (waiting up to the pool's acquire timeout), pp_request, release. */
+/* Lease (waiting up to the pool's acquire timeout), pp_request, release.
+ * Bad arguments are refused before a slot is taken. */
 PP_EXPORT PP_NODISCARD int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp);
 
 /* Free a response's body and zero it.  Accepts NULL. */
@@ -210,11 +215,14 @@ PP_EXPORT void pp_resp_free(pp_resp *resp);
  *   pp_stream_write(l, buf, n)         request body bytes (any number of calls)
  *   pp_stream_read_head(l, resp)       finishes the request, waits for the
  *        response head: fills status, content_type, request_id (body NULL)
- *   pp_stream_read(l, buf, n)          response body bytes: returns the
- *        count (> 0), 0 at the end of the body, or a negative PP_E* code
+ *   pp_stream_read(l, buf, n)          response body bytes (n >= 1): returns
+ *        the count (> 0), 0 at the end of the body, or a negative PP_E* code
  * Each returns 0 or a PP_E* code as pp_request does; PP_ESTATE when
- * called out of this order.  Releasing the lease mid-exchange is allowed:
- * the daemon resets the connection. */
+ * called out of this order.  A call refused for its arguments (PP_EINVAL,
+ * PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG for bytes beyond
+ * body_len or the body limit, PP_ESTATE) changes nothing: the exchange
+ * goes on from where it was.  Releasing the lease mid-exchange is
+ * allowed: the daemon resets the connection. */
 PP_EXPORT PP_NODISCARD int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len);
 PP_EXPORT PP_NODISCARD int pp_stream_write(struct pp_lease *l, const void *buf, size_t n);
 PP_EXPORT PP_NODISCARD int pp_stream_read_head(struct pp_lease *l, pp_resp *resp);

@@ -70,10 +70,18 @@ static void exchange_done(struct pp_lease *l)
 	atomic_store_explicit(&s->state, PP_SLOT_LEASED, memory_order_release);
 }
 
-/* Validate a request's head fields.  Returns 0 or the PP_E* code. */
-static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_len)
+/* Every check of a new exchange's arguments, run before anything changes:
+ * the pointers, the head fields (method, path, headers: the rules the
+ * daemon applies again), body_len, the body limit and, for a buffered
+ * request (with_body), the body pointer.  On success, when head is not
+ * NULL, *head is the REQ_HEAD frame (pointing into req).  Returns 0 or
+ * PP_EINVAL, PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG. */
+static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_len, bool with_body,
+		     struct pp_frame *head)
 {
 	if (!req || !req->method || !req->path || (req->nheaders && !req->headers))
+		return PP_EINVAL;
+	if (body_len < -1 || req->timeout_ms < 0 || (with_body && req->body_len && !req->body))
 		return PP_EINVAL;
 	if (!pp_frame_method_ok(req->method, strlen(req->method)))
 		return PP_EBADMETHOD;
@@ -88,11 +96,20 @@ static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_l
 		    !pp_frame_header_ok(h->name, strlen(h->name), h->value, strlen(h->value)))
 			return PP_EBADHEADER;
 	}
-	if (body_len < -1 || req->timeout_ms < 0)
-		return PP_EINVAL;
 	uint64_t max = seg->max_body;
 	if (max && body_len > (int64_t)max)
 		return PP_ETOOBIG;
+	if (!head)
+		return 0;
+	*head = (struct pp_frame){ .type = PP_FRAME_REQ_HEAD };
+	head->req.method = (struct pp_str){ req->method, (uint32_t)strlen(req->method) };
+	head->req.path = (struct pp_str){ req->path, (uint32_t)plen };
+	for (size_t i = 0; i < req->nheaders; i++)
+		head->req.headers[head->req.nheaders++] = (struct pp_hdr){
+			{ req->headers[i].name, (uint32_t)strlen(req->headers[i].name) },
+			{ req->headers[i].value, (uint32_t)strlen(req->headers[i].value) } };
+	head->req.body_len = body_len;
+	head->req.timeout_ms = (uint32_t)req->timeout_ms;
 	return 0;
 }
 
@@ -100,17 +117,26 @@ static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_l
  * experience, whichever slot it leases. */
 static __thread uint32_t resp_wait_avg_ns;
 
-/* Ring views and scratch for this lease's exchange. */
-static int prepare_lease(struct pp_lease *l)
+/* The lease's private buffers (scratch for frames taken, the batch of
+ * frames to publish), allocated on first use.  Changes nothing shared.
+ * Returns 0 or PP_ENOMEM. */
+static int lease_buffers(struct pp_lease *l)
 {
-	struct pp_seg *seg = &l->att->seg;
-	uint32_t max = pp_frame_max(seg->ring_size);
+	uint32_t max = pp_frame_max(l->att->seg.ring_size);
 	if (!l->scratch && !(l->scratch = malloc(max)))
 		return PP_ENOMEM;
 	if (!l->out.buf && !(l->out.buf = malloc(max)))
 		return PP_ENOMEM;
 	l->out.cap = max;
 	l->out.len = 0;
+	return 0;
+}
+
+/* Ring views for this lease's exchange (the slot is BUSY: ours).  Returns
+ * 0 or PP_EPROTO. */
+static int lease_rings(struct pp_lease *l)
+{
+	struct pp_seg *seg = &l->att->seg;
 	/* The handle checked the daemon at attach or within the last 100 ms:
 	 * skip the kill() of the first wait (it costs a CGI program ~40 us). */
 	l->alive_checked_ns = pp_now_coarse_ns();
@@ -129,6 +155,38 @@ static int prepare_lease(struct pp_lease *l)
 	return 0;
 }
 
+/* Start an exchange on an idle lease.  Everything that can be refused
+ * (every argument, a head too large for the ring, no memory) is refused
+ * before the slot turns BUSY, so a refusal leaves the lease as it was.
+ * The head is encoded into the lease's batch, published with the first
+ * body bytes or the END.  Returns 0 or a PP_E* code. */
+static int exchange_begin(struct pp_lease *l, const pp_req *req, int64_t body_len, bool with_body)
+{
+	struct pp_seg *seg = &l->att->seg;
+	struct pp_frame f;
+	int r = check_req(seg, req, body_len, with_body, &f);
+	if (r || (r = lease_buffers(l)) != 0)
+		return r;
+	ssize_t n = pp_frame_encode(&f, l->out.buf, l->out.cap);
+	if (n < 0)
+		return n == -EMSGSIZE ? PP_ETOOBIG : PP_EINVAL; /* the head cannot fit the ring */
+	struct pp_slot *s = pp_seg_slot(seg, l->slot);
+	uint32_t st = PP_SLOT_LEASED;
+	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY))
+		return PP_ELOST;
+	/* From here a failure leaves the slot BUSY: releasing it hands it to
+	 * the daemon for a reset. */
+	l->out.len = (uint32_t)n;
+	if ((r = lease_rings(l)) != 0)
+		return broken(l, r);
+	uint32_t tmo = req->timeout_ms ? (uint32_t)req->timeout_ms : seg->request_timeout_ms;
+	l->deadline_ns = pp_now_ns() + ((uint64_t)tmo + GRACE_MS) * PP_NS_PER_MS;
+	l->stage = PP_STAGE_SENDING;
+	l->declared = body_len;
+	l->sent = 0;
+	return 0;
+}
+
 int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
 {
 	int r = pp_lease_check(l);
@@ -136,35 +194,7 @@ int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
 		return r;
 	if (l->stage != PP_STAGE_IDLE)
 		return PP_ESTATE;
-	if ((r = check_req(&l->att->seg, req, body_len)) != 0)
-		return r;
-	struct pp_slot *s = pp_seg_slot(&l->att->seg, l->slot);
-	uint32_t st = PP_SLOT_LEASED;
-	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY))
-		return PP_ELOST;
-	/* From here a failure leaves the slot BUSY: releasing it hands it to
-	 * the daemon for a reset. */
-	if ((r = prepare_lease(l)) != 0)
-		return broken(l, r);
-	uint32_t tmo = req->timeout_ms ? (uint32_t)req->timeout_ms : l->att->seg.request_timeout_ms;
-	l->deadline_ns = pp_now_ns() + ((uint64_t)tmo + GRACE_MS) * PP_NS_PER_MS;
-	struct pp_frame f = { .type = PP_FRAME_REQ_HEAD };
-	f.req.method = (struct pp_str){ req->method, (uint32_t)strlen(req->method) };
-	f.req.path = (struct pp_str){ req->path, (uint32_t)strlen(req->path) };
-	for (size_t i = 0; i < req->nheaders; i++)
-		f.req.headers[f.req.nheaders++] = (struct pp_hdr){
-			{ req->headers[i].name, (uint32_t)strlen(req->headers[i].name) },
-			{ req->headers[i].value, (uint32_t)strlen(req->headers[i].value) } };
-	f.req.body_len = body_len;
-	f.req.timeout_ms = (uint32_t)req->timeout_ms;
-	/* Batched: published with the first body bytes or the END. */
-	struct pp_xfer xf = client_xfer(l, &l->req);
-	if ((r = pp_xfer_add(&xf, &l->out, &f)) != 0)
-		return broken(l, r);
-	l->stage = PP_STAGE_SENDING;
-	l->declared = body_len;
-	l->sent = 0;
-	return 0;
+	return exchange_begin(l, req, body_len, false);
 }
 
 int pp_stream_write(struct pp_lease *l, const void *buf, size_t n)
@@ -176,8 +206,9 @@ int pp_stream_write(struct pp_lease *l, const void *buf, size_t n)
 		return PP_ESTATE;
 	if (n && !buf)
 		return PP_EINVAL;
+	/* sent <= declared and sent <= max hold, so these cannot wrap. */
 	uint64_t max = l->att->seg.max_body;
-	if ((l->declared >= 0 && l->sent + n > (uint64_t)l->declared) || (max && l->sent + n > max))
+	if ((l->declared >= 0 && n > (uint64_t)l->declared - l->sent) || (max && n > max - l->sent))
 		return PP_ETOOBIG;
 	uint32_t chunk = pp_frame_chunk(l->att->seg.ring_size);
 	struct pp_xfer xf = client_xfer(l, &l->req);
@@ -257,8 +288,8 @@ long pp_stream_read(struct pp_lease *l, void *buf, size_t n)
 		return r;
 	if (l->stage != PP_STAGE_BODY)
 		return PP_ESTATE;
-	if (!buf && n)
-		return PP_EINVAL;
+	if (!buf || !n)
+		return PP_EINVAL; /* 0 bytes read would look like the end of the body */
 	while (!l->pend_len) {
 		struct pp_frame f;
 		struct pp_xfer in = client_xfer(l, &l->resp);
@@ -316,11 +347,17 @@ static int read_all(struct pp_lease *l, pp_resp *resp)
 
 int pp_request(struct pp_lease *l, const pp_req *req, pp_resp *resp)
 {
-	if (!resp || !req)
+	if (!resp)
 		return PP_EINVAL;
 	memset(resp, 0, sizeof *resp);
-	int r = pp_stream_begin(l, req, (int64_t)req->body_len);
-	if (!r && req->body_len)
+	int r = pp_lease_check(l);
+	if (r)
+		return r;
+	if (l->stage != PP_STAGE_IDLE)
+		return PP_ESTATE;
+	if ((r = exchange_begin(l, req, req ? (int64_t)req->body_len : 0, true)) != 0)
+		return r;
+	if (req->body_len)
 		r = pp_stream_write(l, req->body, req->body_len);
 	if (!r)
 		r = pp_stream_read_head(l, resp);
@@ -331,14 +368,18 @@ int pp_request(struct pp_lease *l, const pp_req *req, pp_resp *resp)
 
 int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp)
 {
-	if (!p || !req || !resp)
+	if (!resp)
 		return PP_EINVAL;
 	memset(resp, 0, sizeof *resp);
+	if (!p)
+		return PP_EINVAL;
 	int r;
 	struct pp_att *a = pp_pool_current(p, &r);
 	if (!a)
 		return r;
-	if ((r = check_req(&a->seg, req, (int64_t)req->body_len)) != 0)
+	/* Refuse bad arguments before taking a slot (pp_request checks them
+	 * again, against the segment the lease comes from). */
+	if ((r = check_req(&a->seg, req, req ? (int64_t)req->body_len : 0, true, NULL)) != 0)
 		return r;
 	struct pp_lease *l;
 	if ((r = pp_lease(p, (int)(a->seg.lease_timeout_ms > INT32_MAX ? INT32_MAX : a->seg.lease_timeout_ms), &l)) != 0)
