@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "errors.h"
 #include "log.h"
 #include "phantompool.h"
 #include "policy.h"
@@ -459,6 +460,8 @@ static int setup_request(struct pd_slot_worker *w, struct pd_exchange *x, const 
 
 void pd_exchange_put_error(struct pd_exchange *x, int code, const char *msg)
 {
+	if (!pp_error_known(code))
+		code = PP_ESYS; /* never happens; the frame would be refused */
 	size_t n = strlen(msg);
 	struct pp_frame f = { .type = PP_FRAME_ERROR,
 			      .error = { code, { msg, (uint32_t)(n < PP_FRAME_MESSAGE_MAX ? n : PP_FRAME_MESSAGE_MAX) } } };

@@ -231,12 +231,11 @@ static void copy_value(char *dst, size_t len, const struct pp_str *v)
 	dst[n] = 0;
 }
 
-/* An ERROR frame ends the exchange with its code (validated). */
+/* An ERROR frame ends the exchange with its code (a known PP_E* code:
+ * the decoder accepts no other, see frame.h). */
 static int take_error(struct pp_lease *l, const struct pp_frame *f)
 {
 	int code = f->error.code;
-	if (code >= 0 || code < PP_ENAME)
-		return broken(l, PP_EPROTO);
 	if (code == PP_EPROTO)
 		return broken(l, code); /* the daemon gave up on this ring */
 	exchange_done(l);

@@ -1,5 +1,10 @@
-/* errors.c - pp_strerror: a name for every PP_E* code.  Lives in shm/ so
- * the dump tool and the daemon share the texts with the client library. */
+/* errors.c - pp_strerror: a name for every PP_E* code, and the validity
+ * check of a code (errors.h).  Lives in shm/ so the dump tool and the
+ * daemon share the texts with the client library.  The table below is the
+ * one list of codes: a new code gets its text here and is known
+ * everywhere. */
+#include "errors.h"
+
 #include "phantompool.h"
 
 /* One entry per code, indexed by -code. */
@@ -29,9 +34,23 @@ static const char *const error_text[] = {
 	[-PP_ENOLIB] = "a library the call needs is missing (libjansson.so.4)",
 };
 
+#define ERROR_TEXTS (sizeof error_text / sizeof error_text[0])
+
+/* The text of a code 0 or below, or NULL when the table has none. */
+static const char *text_of(int err)
+{
+	if (err > 0 || -(long)err >= (long)ERROR_TEXTS)
+		return NULL;
+	return error_text[-err];
+}
+
+bool pp_error_known(int err)
+{
+	return err < 0 && text_of(err) != NULL;
+}
+
 const char *pp_strerror(int err)
 {
-	if (err > 0 || -(long)err >= (long)(sizeof error_text / sizeof error_text[0]) || !error_text[-err])
-		return "unknown error";
-	return error_text[-err];
+	const char *t = text_of(err);
+	return t ? t : "unknown error";
 }

@@ -22,6 +22,8 @@
 #include <msgpack.h>
 #include <string.h>
 
+#include "errors.h"
+
 /* REQ_HEAD: array, type, method, path, headers array, 32 pairs of 3
  * objects, body_len, timeout = 104 objects: 128 leaves slack. */
 #define SCAN_MAX_OBJECTS 128u
@@ -175,8 +177,8 @@ static int check_end(const struct pp_frame *f, uint32_t chunk_max)
 static int check_error(const struct pp_frame *f, uint32_t chunk_max)
 {
 	(void)chunk_max;
-	if (f->error.code >= 0)
-		return -EINVAL;
+	if (!pp_error_known(f->error.code))
+		return -EINVAL; /* a worker must be able to name every code it gets */
 	return check_str(f->error.message, PP_FRAME_MESSAGE_MAX);
 }
 

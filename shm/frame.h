@@ -11,7 +11,8 @@
  *   2     BODY       bin <= pp_frame_chunk(cap)
  *   3     END        -
  *   4     RESP_HEAD  status int 100..999, headers, content_len int64 (-1)
- *   5     ERROR      code int (< 0, a pp error number), message str<=256
+ *   5     ERROR      code int (a PP_E* code this build knows: pp_error_known()
+ *                    in errors.h), message str<=256
  *
  *   headers = array (<= 32) of [name str<=64, value str<=1024]
  *
@@ -95,7 +96,7 @@ struct pp_frame_body {
 };
 
 struct pp_frame_error {
-	int32_t code; /* a negative pp error number */
+	int32_t code; /* a PP_E* code (pp_error_known) */
 	struct pp_str message;
 };
 
@@ -147,7 +148,8 @@ int pp_frame_header_ok(const char *name, size_t name_len, const char *value, siz
  *   -EMSGSIZE  a field is over its limit, or the frame is larger than
  *              pp_frame_max(cap) and can never fit;
  *   -EINVAL    a field is invalid (bad method/path/header characters, status
- *              out of range, error code >= 0, body_len < -1, unknown type);
+ *              out of range, an error code pp_error_known() does not know,
+ *              body_len < -1, unknown type);
  *   -EPROTO    the ring's indices are corrupt.
  * No allocation: msgpack is packed straight into the ring. */
 int pp_frame_put_req_head(struct pp_ring *r, struct pp_str method, struct pp_str path,
@@ -176,7 +178,7 @@ ssize_t pp_frame_encode(const struct pp_frame *f, uint8_t *buf, size_t len);
  *   -EPROTO    a broken frame: length 0 or over the limit, bad msgpack,
  *              trailing bytes, wrong field count or types, a limit exceeded,
  *              bad content (method/path/header characters, status range,
- *              error code >= 0...).  The stream cannot be resynchronised;
+ *              an unknown error code...).  The stream cannot be resynchronised;
  *   -EBADMSG   a well-formed frame of an unknown type (a newer peer?);
  *   -ENOMEM    the small msgpack zone (a few KiB) could not be allocated.
  * The decoder never reads outside its input, allocates at most a small

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "phantompool.h"
 #include "ring.h"
 #include "testutil.h"
 
@@ -130,7 +131,7 @@ static void test_round_trip_others(void)
 	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 204, h, 1, 0), 0);
 	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 999, NULL, 0, -1), 0);
 	CU_ASSERT_EQUAL(pp_frame_put_error(&r, -7, cstr("backend down")), 0);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, INT32_MIN, cstr("")), 0);
+	CU_ASSERT_EQUAL(pp_frame_put_error(&r, PP_ENOLIB, cstr("")), 0);
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, sizeof scratch, &f), 1);
 	CU_ASSERT_EQUAL(f.type, PP_FRAME_RESP_HEAD);
 	CU_ASSERT_EQUAL(f.resp.status, 204);
@@ -145,7 +146,7 @@ static void test_round_trip_others(void)
 	CU_ASSERT_EQUAL(f.error.code, -7);
 	CU_ASSERT(str_eq(f.error.message, "backend down"));
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, sizeof scratch, &f), 1);
-	CU_ASSERT_EQUAL(f.error.code, INT32_MIN);
+	CU_ASSERT_EQUAL(f.error.code, PP_ENOLIB);
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, sizeof scratch, &f), 0);
 
 	CU_ASSERT_STRING_EQUAL(pp_frame_type_name(PP_FRAME_ERROR), "ERROR");
@@ -294,6 +295,8 @@ static void test_limits_others(void)
 	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 200, NULL, 33, 0), -EMSGSIZE);
 	CU_ASSERT_EQUAL(pp_frame_put_error(&r, 0, cstr("x")), -EINVAL);
 	CU_ASSERT_EQUAL(pp_frame_put_error(&r, 5, cstr("x")), -EINVAL);
+	CU_ASSERT_EQUAL(pp_frame_put_error(&r, INT32_MIN, cstr("x")), -EINVAL);
+	CU_ASSERT_EQUAL(pp_frame_put_error(&r, PP_ENOLIB - 1, cstr("x")), -EINVAL);
 	CU_ASSERT_EQUAL(pp_frame_put_error(&r, -1, filled('m', 256)), 0);
 	CU_ASSERT_EQUAL(pp_frame_put_error(&r, -1, filled('m', 257)), -EMSGSIZE);
 	struct pp_frame bad = { .type = 9 };

@@ -1,0 +1,20 @@
+/* errors.h - the PP_E* codes as values that cross the segment.
+ *
+ * pp_strerror() (errors.c, exported by the client library) names every
+ * code; pp_error_known() says whether a number is one of them.  It is the
+ * one check applied wherever a code crosses the segment: the frame
+ * encoder and decoder accept an ERROR frame only with a known code
+ * (frame.c), so a worker never sees a number it cannot name, and a code
+ * added to the enum (and to errors.c's table) is carried as itself from
+ * then on, without a second list to update.
+ */
+#ifndef PP_ERRORS_H
+#define PP_ERRORS_H
+
+#include <stdbool.h>
+
+/* True if err is a PP_E* error code of this build (negative, with a
+ * pp_strerror text); false for 0, positive numbers and unknown codes. */
+bool pp_error_known(int err);
+
+#endif
