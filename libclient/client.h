@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "xfer.h"
 #include "spin.h"
+#include "clock.h"
 #include "segment.h"
 
 /* Where a lease's exchange stands (the order of the streaming calls). */
@@ -35,7 +36,7 @@ struct pp_lease {
 	int64_t declared;     /* request body length, -1 unknown */
 	uint64_t sent;
 	uint64_t deadline_ns;
-	uint64_t alive_checked_ns; /* last full daemon liveness check (coarse clock) */
+	uint64_t pid_checked_ns; /* this exchange's last daemon pid check (coarse clock) */
 	struct pp_ring req, resp;  /* worker side: producer of req, consumer of resp */
 	uint8_t *scratch;     /* pp_frame_max(ring_size) bytes, allocated on first use */
 	struct pp_batch out;  /* request frames not yet published (same size) */
@@ -43,6 +44,21 @@ struct pp_lease {
 	uint32_t pend_len;
 	struct pp_spin spin;  /* waiting for the response (spin.h) */
 };
+
+/* The client's one liveness policy (pool.c: pp_att_check_daemon), and its
+ * times.  A daemon is gone when it marked itself STOPPED, when its
+ * heartbeat is older than PP_DAEMON_STALE_MS (layout.h), or when its pid
+ * no longer exists.  The first two are loads from the segment, looked at
+ * on every call and after every wakeup of a waiting call; the pid needs a
+ * system call (kill(pid, 0)), so it is asked at most every
+ * PP_PID_CHECK_MS per attachment (calls) and per wait.  A waiting call
+ * sleeps at most PP_WAIT_SLICE_MS between looks.  So a call made after a
+ * daemon died fails at once when its heartbeat is stale, and a waiting
+ * call notices within PP_PID_CHECK_MS + PP_WAIT_SLICE_MS of the kill (pid
+ * gone), or PP_DAEMON_STALE_MS + one tick + PP_WAIT_SLICE_MS at worst:
+ * docs/failure-model.md. */
+#define PP_PID_CHECK_MS 100u
+#define PP_WAIT_SLICE_MS 100u
 
 /* One mapping of the pool's segment, i.e. one daemon generation.  When a
  * daemon dies and a new one replaces the segment, the handle attaches to
@@ -54,7 +70,7 @@ struct pp_att {
 	struct pp_lease *leases; /* [seg.nslots] */
 	pp_pool *pool;
 	_Atomic bool stale;      /* a call saw its daemon gone */
-	_Atomic uint64_t next_check_ns; /* next periodic liveness check (coarse clock) */
+	_Atomic uint64_t next_pid_check_ns; /* next pid check of calls (coarse clock) */
 	struct pp_att *older;
 	int lock_kind;           /* pp_owner_lock_kind(), cached */
 };
@@ -63,29 +79,38 @@ struct pp_pool {
 	char name[PP_POOL_NAME_MAX + 1];
 	_Atomic(struct pp_att *) cur;    /* the newest attachment */
 	pthread_mutex_t reattach_lock;   /* one re-attach at a time */
+	/* The last segment found under the name whose daemon was dead (or
+	 * which failed validation): not mapped again before retry_ns. */
+	_Atomic uint64_t dead_dev, dead_ino, dead_retry_ns;
 };
 
-/* Calls left before this thread looks at the clock for the periodic
- * liveness check (keeps the clock read off the lease fast path). */
-extern __thread uint32_t pp_check_countdown;
-
-/* Slow part of pp_pool_current: the flag is set or a check is due. */
+/* Slow part of pp_pool_current: the attachment is stale, its daemon
+ * looks gone, or a pid check is due. */
 struct pp_att *pp_pool_current_slow(pp_pool *p, struct pp_att *a, int *err);
 
-/* The attachment calls should use now: the current one, re-attached to a
- * new daemon's segment first if the current daemon is gone (checked
- * cheaply: a flag set by failed calls, plus a full check at most every
- * 100 ms, looked at every 64 calls).  Returns NULL (and *err = PP_EDAEMON
- * or the attach error) if no live daemon serves the pool. */
+/* The attachment calls should use now: the current one, if its daemon
+ * looks alive (policy above: the heartbeat and the stopped mark on every
+ * call, the pid every PP_PID_CHECK_MS); else a new daemon's segment if one
+ * has replaced it (found by its inode: an open and an fstat while there is
+ * none, no mapping).  Returns NULL with *err = PP_EDAEMON (or the attach
+ * error) if no live daemon serves the pool. */
 static inline struct pp_att *pp_pool_current(pp_pool *p, int *err)
 {
-	/* Pairs with the release store of a new attachment in pool_refresh. */
+	/* Pairs with the release store of a new attachment in pool_replace. */
 	struct pp_att *a = atomic_load_explicit(&p->cur, memory_order_acquire);
+	uint64_t now = pp_now_coarse_ns();
 	if (__builtin_expect(atomic_load_explicit(&a->stale, memory_order_relaxed) ||
-			     pp_check_countdown-- == 0, 0))
+			     now >= atomic_load_explicit(&a->next_pid_check_ns, memory_order_relaxed) ||
+			     !pp_seg_daemon_fresh(&a->seg, PP_DAEMON_STALE_MS, now), 0))
 		return pp_pool_current_slow(p, a, err);
 	return a;
 }
+
+/* The liveness policy for a waiting call: 0 if the daemon of a still
+ * looks alive, else PP_EDAEMON (and a is marked stale).  *pid_checked_ns
+ * is the caller's last pid check (coarse clock), updated when it asks
+ * again; pass a zeroed one to ask now. */
+int pp_att_check_daemon(struct pp_att *a, uint64_t *pid_checked_ns);
 
 /* Mark an attachment's daemon as gone, so the next call re-attaches. */
 void pp_att_mark_stale(struct pp_att *a);

@@ -16,9 +16,6 @@
 #include "slot.h"
 #include "stats.h"
 
-#define LEASE_SLEEP_SLICE_MS 200 /* re-check the daemon's liveness this often */
-#define DAEMON_STALE_MS 1000
-
 /* Where this thread starts its next scan: its last slot, so a worker tends
  * to reuse the same slot (and cache lines) when uncontended. */
 static __thread uint32_t scan_hint;
@@ -102,17 +99,15 @@ static bool scan_slots(struct pp_att *p, struct pp_lease **out)
 	return false;
 }
 
-/* Why a waiter must stop waiting, or 0 to go on. */
-static int lease_wait_verdict(struct pp_att *p, bool slice_expired)
+/* Why a waiter must stop waiting, or 0 to go on: the pool draining, or
+ * its daemon gone (the liveness policy, client.h; *pid_checked_ns is the
+ * wait's last pid check). */
+static int lease_wait_verdict(struct pp_att *p, uint64_t *pid_checked_ns)
 {
 	uint32_t st = atomic_load_explicit(&p->seg.hdr->daemon_state, memory_order_acquire);
 	if (st == PP_DAEMON_DRAINING)
 		return PP_ESHUTDOWN;
-	if (st == PP_DAEMON_STOPPED)
-		return PP_EDAEMON;
-	if (slice_expired && !pp_seg_daemon_alive(&p->seg, DAEMON_STALE_MS))
-		return PP_EDAEMON;
-	return 0;
+	return pp_att_check_daemon(p, pid_checked_ns);
 }
 
 /* Where this thread starts looking for a free waiter record. */
@@ -214,8 +209,11 @@ static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **ou
 		queue_join(p, rec);
 	int v = 0;
 	*out = NULL;
+	/* pp_pool_current looked at the daemon just now: the pid again after
+	 * PP_PID_CHECK_MS, whatever wakes us meanwhile. */
+	uint64_t pid_checked = pp_now_coarse_ns();
 	for (;;) {
-		if ((v = lease_wait_verdict(p, false)) != 0)
+		if ((v = lease_wait_verdict(p, &pid_checked)) != 0)
 			break;
 		uint32_t seq = atomic_load_explicit(word, memory_order_seq_cst);
 		uint32_t a = rec >= 0 ? atomic_load_explicit(&p->seg.waiters[rec].assigned, memory_order_acquire) : 0;
@@ -227,14 +225,12 @@ static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **ou
 		atomic_thread_fence(memory_order_seq_cst);
 		if (scan_slots(p, out))
 			break;
-		uint64_t slice = pp_now_ns() + LEASE_SLEEP_SLICE_MS * PP_NS_PER_MS;
-		int w = pp_futex_wait(word, seq, slice < deadline ? slice : deadline);
+		uint64_t slice = pp_now_ns() + PP_WAIT_SLICE_MS * PP_NS_PER_MS;
+		pp_futex_wait(word, seq, slice < deadline ? slice : deadline);
 		if (pp_now_ns() >= deadline) {
 			v = PP_ETIMEDOUT;
 			break;
 		}
-		if ((v = lease_wait_verdict(p, w == -ETIMEDOUT)) != 0)
-			break;
 	}
 	if (rec >= 0)
 		v = queue_leave(p, rec, v, out);
@@ -255,7 +251,8 @@ static void note_wait(struct pp_shm_header *h, uint64_t t0)
  * (computed here on first need: UINT64_MAX-1 means "not yet"). */
 static int lease_from(struct pp_att *a, int timeout_ms, uint64_t *deadline, struct pp_lease **out)
 {
-	int r = timeout_ms == 0 ? lease_wait_verdict(a, true) : 0;
+	uint64_t now_please = 0; /* a lease that does not wait asks for the pid now */
+	int r = timeout_ms == 0 ? lease_wait_verdict(a, &now_please) : 0;
 	if (!r && timeout_ms == 0) {
 		r = scan_slots(a, out) ? 0 : PP_ETIMEDOUT;
 	} else if (!r) {

@@ -1,5 +1,6 @@
 /* pool.c - attach, detach, status, errors: the pool handle. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,8 +9,6 @@
 #include "clock.h"
 #include "slot.h"
 #include "stats.h"
-
-#define PP_DAEMON_STALE_MS 1000
 
 static pid_t cached_pid;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -35,20 +34,29 @@ pid_t pp_client_pid(void)
 	return cached_pid;
 }
 
-#define REATTACH_CHECK_NS (100 * PP_NS_PER_MS)
+#define PID_CHECK_NS ((uint64_t)PP_PID_CHECK_MS * PP_NS_PER_MS)
 
 /* Map the pool's segment and check its daemon.  Returns the new
- * attachment, or NULL with *err set. */
-static struct pp_att *att_open(pp_pool *p, int *err)
+ * attachment, or NULL with *err set; *dead (may be NULL) says whether a
+ * segment was there but is no use (its daemon gone, or it failed
+ * validation), as opposed to one still being created. */
+static struct pp_att *att_open(pp_pool *p, int *err, bool *dead)
 {
 	struct pp_att *a = calloc(1, sizeof *a);
+	if (dead)
+		*dead = false;
 	if (!a) {
 		*err = PP_ENOMEM;
 		return NULL;
 	}
 	int r = pp_seg_attach(p->name, true, &a->seg);
-	if (!r && !pp_seg_daemon_alive(&a->seg, PP_DAEMON_STALE_MS))
+	if (dead)
+		*dead = r == PP_ECORRUPT || r == PP_EVERSION;
+	if (!r && !pp_seg_daemon_alive(&a->seg, PP_DAEMON_STALE_MS)) {
 		r = PP_EDAEMON;
+		if (dead)
+			*dead = true;
+	}
 	if (!r && !(a->leases = calloc(a->seg.nslots, sizeof *a->leases)))
 		r = PP_ENOMEM;
 	if (!r && (r = pp_bell_init(&a->bell, a->seg.shm_name)) == 0)
@@ -62,7 +70,7 @@ static struct pp_att *att_open(pp_pool *p, int *err)
 	}
 	a->pool = p;
 	a->lock_kind = pp_owner_lock_kind();
-	atomic_store(&a->next_check_ns, pp_now_coarse_ns() + REATTACH_CHECK_NS);
+	atomic_store(&a->next_pid_check_ns, pp_now_coarse_ns() + PID_CHECK_NS);
 	return a;
 }
 
@@ -88,7 +96,7 @@ int pp_attach(const char *pool, pp_pool **out)
 	if (!p)
 		return PP_ENOMEM;
 	int r = pp_pool_resolve(pool, p->name, sizeof p->name);
-	struct pp_att *a = r ? NULL : att_open(p, &r);
+	struct pp_att *a = r ? NULL : att_open(p, &r, NULL);
 	if (!a) {
 		free(p);
 		return r;
@@ -104,20 +112,51 @@ void pp_att_mark_stale(struct pp_att *a)
 	atomic_store_explicit(&a->stale, true, memory_order_relaxed);
 }
 
-/* The slow part of pp_pool_current: the daemon of `a` looks gone (or the
- * periodic check is due).  Re-attach to a newer segment if one is there. */
-static struct pp_att *pool_refresh(pp_pool *p, struct pp_att *a, int *err)
+int pp_att_check_daemon(struct pp_att *a, uint64_t *pid_checked_ns)
 {
-	if (!atomic_load(&a->stale) && pp_seg_daemon_alive(&a->seg, PP_DAEMON_STALE_MS)) {
-		atomic_store(&a->next_check_ns, pp_now_coarse_ns() + REATTACH_CHECK_NS);
-		return a;
+	uint64_t now = pp_now_coarse_ns();
+	bool alive = pp_seg_daemon_fresh(&a->seg, PP_DAEMON_STALE_MS, now);
+	if (alive && now - *pid_checked_ns >= PID_CHECK_NS) {
+		alive = pp_seg_daemon_pid_exists(&a->seg);
+		*pid_checked_ns = now;
 	}
+	if (alive)
+		return 0;
+	pp_att_mark_stale(a);
+	return PP_EDAEMON;
+}
+
+/* A new daemon's segment under the pool's name, if one has replaced that
+ * of a (whose daemon is gone): attach to it and make it current.  While
+ * there is none this costs an open and an fstat (pp_seg_identity), no
+ * mapping: the same inode is the dead daemon's own segment, and a segment
+ * found dead before is looked at again only every PP_PID_CHECK_MS.  A
+ * segment still being created (not yet published) is tried again on the
+ * next call.
+ * Returns the attachment to use, or NULL with *err set. */
+static struct pp_att *pool_replace(pp_pool *p, struct pp_att *a, int *err)
+{
+	dev_t dev;
+	ino_t ino;
+	*err = PP_EDAEMON;
+	if (pp_seg_identity(a->seg.shm_name, &dev, &ino) != 0 || (dev == a->seg.dev && ino == a->seg.ino)) {
+		/* No daemon: nothing for this call to do.  Give the CPU away once,
+		 * so workers that retry in a tight loop do not starve a daemon
+		 * that is starting (bench_outage: restart_first_ok_tight). */
+		sched_yield();
+		return NULL;
+	}
+	uint64_t now = pp_now_coarse_ns();
+	if (dev == atomic_load(&p->dead_dev) && ino == atomic_load(&p->dead_ino) &&
+	    now < atomic_load(&p->dead_retry_ns))
+		return NULL;
 	pthread_mutex_lock(&p->reattach_lock);
 	struct pp_att *cur = atomic_load(&p->cur);
 	if (cur == a) {
-		struct pp_att *n = att_open(p, err);
+		bool dead = false;
+		struct pp_att *n = att_open(p, err, &dead);
 		if (n && n->seg.generation == a->seg.generation) {
-			att_free(n); /* the same dead daemon's segment */
+			att_free(n); /* cannot happen: a new object is a new generation */
 			n = NULL;
 			*err = PP_EDAEMON;
 		}
@@ -125,6 +164,10 @@ static struct pp_att *pool_refresh(pp_pool *p, struct pp_att *a, int *err)
 			n->older = a;
 			/* Pairs with the acquire load in pp_pool_current. */
 			atomic_store_explicit(&p->cur, n, memory_order_release);
+		} else if (dead) {
+			atomic_store(&p->dead_dev, dev);
+			atomic_store(&p->dead_ino, ino);
+			atomic_store(&p->dead_retry_ns, now + PID_CHECK_NS);
 		}
 		cur = n;
 	}
@@ -134,16 +177,23 @@ static struct pp_att *pool_refresh(pp_pool *p, struct pp_att *a, int *err)
 	return cur;
 }
 
-__thread uint32_t pp_check_countdown;
-
 struct pp_att *pp_pool_current_slow(pp_pool *p, struct pp_att *a, int *err)
 {
-	if (!atomic_load_explicit(&a->stale, memory_order_relaxed)) {
-		pp_check_countdown = 64;
-		if (pp_now_coarse_ns() < atomic_load_explicit(&a->next_check_ns, memory_order_relaxed))
-			return a;
+	/* A due pid check: one thread takes it (moves the time on), the
+	 * others go ahead with what the heartbeat says. */
+	uint64_t now = pp_now_coarse_ns(), due = atomic_load(&a->next_pid_check_ns);
+	uint64_t checked = 0; /* ask for the pid when it is our turn */
+	if (now < due || !atomic_compare_exchange_strong(&a->next_pid_check_ns, &due, now + PID_CHECK_NS))
+		checked = now;
+	if (!atomic_load_explicit(&a->stale, memory_order_relaxed) && pp_att_check_daemon(a, &checked) == 0)
+		return a;
+	/* Gone, or only looked gone (stalled longer than the staleness bound,
+	 * stopped by a signal): a daemon back to life keeps its workers. */
+	if (pp_seg_daemon_fresh(&a->seg, PP_DAEMON_STALE_MS, now) && pp_seg_daemon_pid_exists(&a->seg)) {
+		atomic_store_explicit(&a->stale, false, memory_order_relaxed);
+		return a;
 	}
-	return pool_refresh(p, a, err);
+	return pool_replace(p, a, err);
 }
 
 void pp_detach(pp_pool *p)
@@ -206,11 +256,10 @@ int pp_status(pp_pool *p, pp_pool_status *out)
 		return PP_EINVAL;
 	memset(out, 0, sizeof *out);
 	int err = 0;
+	uint64_t now_please = 0; /* pp_status asks for the pid every time */
 	struct pp_att *a = pp_pool_current(p, &err);
-	if (a && !pp_seg_daemon_alive(&a->seg, PP_DAEMON_STALE_MS)) {
-		pp_att_mark_stale(a);
+	if (a && pp_att_check_daemon(a, &now_please) != 0)
 		a = pp_pool_current(p, &err);
-	}
 	if (!a)
 		return err;
 	const struct pp_seg *seg = &a->seg;

@@ -19,25 +19,17 @@
 #include "slot.h"
 #include "xfer.h"
 
-#define SLICE_MS 200          /* re-check the daemon this often while waiting */
 #define GRACE_MS 2000         /* beyond the daemon's own request timeout */
-#define DAEMON_STALE_MS 1000
 
-/* Check run between waits: the daemon must still be there.  The full
- * liveness check (a kill(pid, 0) system call) runs at most once a slice;
- * the daemon's own "stopped" mark is read every time. */
+/* Check run after every wakeup of a wait: the daemon must still be there
+ * (the liveness policy, client.h), and the slot still ours. */
 static int client_abort_reason(void *ctx)
 {
 	struct pp_lease *l = ctx;
 	struct pp_seg *seg = &l->att->seg;
-	uint64_t now = pp_now_coarse_ns();
-	if (atomic_load_explicit(&seg->hdr->daemon_state, memory_order_acquire) == PP_DAEMON_STOPPED)
-		return PP_EDAEMON;
-	if (now - l->alive_checked_ns >= SLICE_MS * PP_NS_PER_MS) {
-		if (!pp_seg_daemon_alive(seg, DAEMON_STALE_MS))
-			return PP_EDAEMON;
-		l->alive_checked_ns = now;
-	}
+	int r = pp_att_check_daemon(l->att, &l->pid_checked_ns);
+	if (r)
+		return r;
 	struct pp_slot *s = pp_seg_slot(seg, l->slot);
 	if (atomic_load_explicit(&s->token, memory_order_relaxed) != l->token)
 		return PP_ELOST;
@@ -47,7 +39,7 @@ static int client_abort_reason(void *ctx)
 static struct pp_xfer client_xfer(struct pp_lease *l, struct pp_ring *ring)
 {
 	return (struct pp_xfer){ .ring = ring, .deadline_ns = l->deadline_ns,
-				 .slice_ns = SLICE_MS * PP_NS_PER_MS,
+				 .slice_ns = PP_WAIT_SLICE_MS * PP_NS_PER_MS,
 				 .spin = ring == &l->resp ? &l->spin : NULL,
 				 .check = client_abort_reason, .ctx = l };
 }
@@ -137,9 +129,10 @@ static int lease_buffers(struct pp_lease *l)
 static int lease_rings(struct pp_lease *l)
 {
 	struct pp_seg *seg = &l->att->seg;
-	/* The handle checked the daemon at attach or within the last 100 ms:
-	 * skip the kill() of the first wait (it costs a CGI program ~40 us). */
-	l->alive_checked_ns = pp_now_coarse_ns();
+	/* The call looked at the daemon just now (pp_pool_current, at most
+	 * PP_PID_CHECK_MS ago for the pid): the first wait does not ask for
+	 * the pid again (a kill() costs a CGI program ~40 us). */
+	l->pid_checked_ns = pp_now_coarse_ns();
 	struct pp_slot *s = pp_seg_slot(seg, l->slot);
 	if (pp_ring_init_view(&l->req, &s->req, pp_seg_req_data(seg, l->slot), seg->ring_size) ||
 	    pp_ring_init_view(&l->resp, &s->resp, pp_seg_resp_data(seg, l->slot), seg->ring_size))

@@ -48,6 +48,12 @@
 #define PP_LOOPS_MAX 16  /* most serving loops a daemon runs (daemon/loop.h, shm/bell.h) */
 #define PP_HIST_BUCKETS 32 /* log2 histograms in microseconds: up to ~35 min */
 
+/* The heartbeat contract: the daemon refreshes heartbeat_ns every tick
+ * (10 ms); a heartbeat older than this means the daemon is gone (killed,
+ * or stalled for that long).  The one staleness bound of every reader:
+ * workers (libclient, see pp_att_check_daemon) and phantompool-shmdump. */
+#define PP_DAEMON_STALE_MS 1000u
+
 /* Daemon lifecycle, pp_shm_header.daemon_state. */
 enum pp_daemon_state {
 	PP_DAEMON_STARTING = 1, /* segment exists, connections warming */
@@ -115,7 +121,8 @@ struct pp_shm_header {
 	/* --- liveness: D writes, W and shmdump read. */
 	alignas(PP_CACHELINE) _Atomic uint32_t daemon_state; /* pp_daemon_state */
 	_Atomic uint32_t spin_ns;  /* D (start, reload): spin budget per wait, 0 = never spin (spin.h) */
-	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, refreshed every 100 ms */
+	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, refreshed every daemon tick (10 ms);
+	                                * older than PP_DAEMON_STALE_MS: the daemon is gone */
 
 	/* --- the free-slot semaphore.  Its count is the number of FREE slots
 	 * (derived from the slot table, so it cannot drift when a process dies

@@ -170,6 +170,11 @@ int pp_seg_create(const struct pp_seg_config *cfg, struct pp_seg *out)
 		return fd;
 	int err = 0;
 	void *base = MAP_FAILED;
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		out->dev = st.st_dev;
+		out->ino = st.st_ino;
+	}
 	if (ftruncate(fd, (off_t)size) < 0)
 		err = -errno;
 	else if ((base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
@@ -250,6 +255,8 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 	}
 	size_t size = (size_t)st.st_size;
 	void *base = mmap(NULL, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	out->dev = st.st_dev;
+	out->ino = st.st_ino;
 	r = base == MAP_FAILED ? errno_to_pp(errno) : 0;
 	close(fd);
 	if (r)
@@ -282,15 +289,36 @@ int pp_seg_unlink(const char *pool)
 	return shm_unlink(name) < 0 ? -errno : 0;
 }
 
+bool pp_seg_daemon_fresh(const struct pp_seg *seg, uint64_t stale_ms, uint64_t now_ns)
+{
+	struct pp_shm_header *h = seg->hdr;
+	if (atomic_load_explicit(&h->daemon_state, memory_order_acquire) == PP_DAEMON_STOPPED)
+		return false;
+	uint64_t hb = atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed);
+	return hb + stale_ms * PP_NS_PER_MS >= now_ns;
+}
+
+bool pp_seg_daemon_pid_exists(const struct pp_seg *seg)
+{
+	return seg->daemon_pid > 0 && !(kill(seg->daemon_pid, 0) < 0 && errno == ESRCH);
+}
+
 bool pp_seg_daemon_alive(const struct pp_seg *seg, uint64_t stale_ms)
 {
-	const struct pp_shm_header *h = seg->hdr;
-	uint32_t st = atomic_load_explicit(&((struct pp_shm_header *)h)->daemon_state, memory_order_acquire);
-	if (st == PP_DAEMON_STOPPED)
-		return false;
-	if (seg->daemon_pid <= 0 || (kill(seg->daemon_pid, 0) < 0 && errno == ESRCH))
-		return false;
-	uint64_t hb = atomic_load_explicit(&((struct pp_shm_header *)h)->heartbeat_ns, memory_order_relaxed);
-	uint64_t now = pp_now_ns();
-	return hb + stale_ms * PP_NS_PER_MS >= now;
+	return pp_seg_daemon_fresh(seg, stale_ms, pp_now_ns()) && pp_seg_daemon_pid_exists(seg);
+}
+
+int pp_seg_identity(const char *shm_name, dev_t *dev, ino_t *ino)
+{
+	int fd = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno_to_pp(errno);
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? errno_to_pp(errno) : 0;
+	close(fd);
+	if (!r) {
+		*dev = st.st_dev;
+		*ino = st.st_ino;
+	}
+	return r;
 }

@@ -30,6 +30,11 @@ struct pp_seg {
 	uint32_t request_timeout_ms;
 	uint32_t spin_claims;  /* spinners allowed at once, <= PP_SPIN_CLAIMS (spin.h) */
 	char shm_name[PP_POOL_NAME_MAX + 16]; /* "/phantompool-<pool>" */
+	/* The shm object mapped (fstat): a daemon that replaces a segment
+	 * creates a new object, so a different inode under the same name is a
+	 * new segment (pp_seg_identity). */
+	dev_t dev;
+	ino_t ino;
 };
 
 /* What the daemon creates a segment from. */
@@ -80,8 +85,21 @@ int pp_seg_unlink(const char *pool);
 
 /* True if the daemon that published this segment still runs: its pid
  * exists, it has not marked itself stopped, and its heartbeat is fresher
- * than stale_ms. */
+ * than stale_ms.  pp_seg_daemon_fresh() plus pp_seg_daemon_pid_exists(). */
 bool pp_seg_daemon_alive(const struct pp_seg *seg, uint64_t stale_ms);
+
+/* The part of pp_seg_daemon_alive() that needs no system call: not marked
+ * stopped, and a heartbeat no older than stale_ms at now_ns (a
+ * CLOCK_MONOTONIC time; the coarse clock will do). */
+bool pp_seg_daemon_fresh(const struct pp_seg *seg, uint64_t stale_ms, uint64_t now_ns);
+
+/* The system-call part: the daemon's pid exists (kill(pid, 0)). */
+bool pp_seg_daemon_pid_exists(const struct pp_seg *seg);
+
+/* Which shm object is under the pool's name now: 0 with *dev and *ino,
+ * or PP_ENOPOOL (no segment of that name), PP_EACCES, PP_ESYS.  An open,
+ * an fstat and a close: a few microseconds, no mapping. */
+int pp_seg_identity(const char *shm_name, dev_t *dev, ino_t *ino);
 
 /* Pointers into the segment for slot i (i < seg->nslots, trusted). */
 static inline struct pp_slot *pp_seg_slot(const struct pp_seg *seg, uint32_t i)

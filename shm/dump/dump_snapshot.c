@@ -243,7 +243,7 @@ void dump_snapshot_take(const struct pp_seg *seg, struct dump_snapshot *out)
 	out->shm_name[sizeof out->shm_name - 1] = '\0';
 	read_header_identity(seg->hdr, &out->h);
 	read_header_live(seg->hdr, &out->h);
-	out->alive = pp_seg_daemon_alive(seg, DUMP_STALE_MS);
+	out->alive = pp_seg_daemon_alive(seg, PP_DAEMON_STALE_MS);
 	for (uint32_t i = 0; i < seg->nslots; i++)
 		pp_slot_snapshot(pp_seg_slot(seg, i), &slots[i].s);
 	out->now_ns = pp_now_ns();

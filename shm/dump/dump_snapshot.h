@@ -23,9 +23,6 @@
 #include "segment.h"
 #include "stats.h"
 
-/* Liveness: a heartbeat older than this (ms) means the daemon is gone. */
-#define DUMP_STALE_MS 1000
-
 /* The header, read once: plain copies of the segment's fields. */
 struct dump_header {
 	uint32_t layout_version;
