@@ -54,10 +54,10 @@ static struct pp_xfer worker_xfer(struct pd_exchange *x, struct pp_ring *ring)
 static int batch_add_nb(struct pp_batch *b, const struct pp_frame *f)
 {
 	ssize_t n = pp_frame_encode(f, b->buf + b->len, b->cap - b->len);
-	if (n == -EMSGSIZE)
-		return b->len ? PD_WOULD_WAIT : PP_ETOOBIG;
+	if (n == -EMSGSIZE && b->len)
+		return PD_WOULD_WAIT;
 	if (n < 0)
-		return PP_EINVAL;
+		return pp_error_from_errno((int)n);
 	b->len += (uint32_t)n;
 	return 0;
 }
@@ -363,24 +363,6 @@ fail:
 	return NULL;
 }
 
-/* Check a request head from the ring.  Returns 0 or the PP_E* code to
- * answer with. */
-static int check_head(const struct pp_frame_req_head *h, uint64_t max_body)
-{
-	if (!pp_frame_method_ok(h->method.ptr, h->method.len))
-		return PP_EBADMETHOD;
-	if (!pp_frame_path_ok(h->path.ptr, h->path.len) || !pp_path_segments_safe(h->path.ptr, h->path.len))
-		return PP_EBADPATH;
-	for (uint32_t i = 0; i < h->nheaders; i++)
-		if (!pp_header_allowed(h->headers[i].name.ptr, h->headers[i].name.len) ||
-		    !pp_frame_header_ok(h->headers[i].name.ptr, h->headers[i].name.len,
-					h->headers[i].value.ptr, h->headers[i].value.len))
-			return PP_EBADHEADER;
-	if (h->body_len < -1 || (max_body && h->body_len > (int64_t)max_body))
-		return PP_ETOOBIG;
-	return 0;
-}
-
 /* The request's URL: the last one again when the path repeats (a worker
  * polling one route is the common case), else built anew.  NULL on error. */
 static CURLU *cached_url(struct pd_slot_worker *w, const struct pp_str *path)
@@ -627,7 +609,7 @@ int pd_exchange_open(struct pd_slot_worker *w, const struct pp_frame_req_head *h
 	x->deadline_ns = t0 + (uint64_t)pd_live(w->d)->opt.request_timeout_ms * PP_NS_PER_MS;
 	/* In flight from now until close_exchange (spin.h reads it). */
 	atomic_fetch_add_explicit(&w->d->seg.hdr->inflight, 1, memory_order_relaxed);
-	int r = check_head(h, pd_live(w->d)->opt.max_body);
+	int r = pp_req_head_check(h, pd_live(w->d)->opt.max_body);
 	if (!r && pd_backend_fail_fast(&w->d->backends))
 		r = PP_EBACKEND; /* down: answer now instead of after a connect timeout */
 	if (!r)

@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "clock.h"
+#include "errors.h"
 #include "policy.h"
 #include "slot.h"
 #include "xfer.h"
@@ -62,12 +63,20 @@ static void exchange_done(struct pp_lease *l)
 	atomic_store_explicit(&s->state, PP_SLOT_LEASED, memory_order_release);
 }
 
+/* A C string as a pp_str.  A length past UINT32_MAX is clamped (every
+ * field's limit is far smaller, so it is refused as over its limit). */
+static struct pp_str str_of(const char *s)
+{
+	size_t n = strlen(s);
+	return (struct pp_str){ s, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n };
+}
+
 /* Every check of a new exchange's arguments, run before anything changes:
- * the pointers, the head fields (method, path, headers: the rules the
- * daemon applies again), body_len, the body limit and, for a buffered
- * request (with_body), the body pointer.  On success, when head is not
- * NULL, *head is the REQ_HEAD frame (pointing into req).  Returns 0 or
- * PP_EINVAL, PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG. */
+ * the API's own (pointers, body_len, timeout and, for a buffered request
+ * (with_body), the body pointer), then the shared checks of the head that
+ * the daemon runs again (pp_req_head_check, policy.h).  On success *head
+ * is the REQ_HEAD frame, pointing into req.  Returns 0 or PP_EINVAL,
+ * PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG. */
 static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_len, bool with_body,
 		     struct pp_frame *head)
 {
@@ -75,34 +84,21 @@ static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_l
 		return PP_EINVAL;
 	if (body_len < -1 || req->timeout_ms < 0 || (with_body && req->body_len && !req->body))
 		return PP_EINVAL;
-	if (!pp_frame_method_ok(req->method, strlen(req->method)))
-		return PP_EBADMETHOD;
-	size_t plen = strlen(req->path);
-	if (!pp_frame_path_ok(req->path, plen) || !pp_path_segments_safe(req->path, plen))
-		return PP_EBADPATH;
 	if (req->nheaders > PP_FRAME_HEADERS_MAX)
 		return PP_EBADHEADER;
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const pp_header *h = &req->headers[i];
-		if (!h->name || !h->value || !pp_header_allowed(h->name, strlen(h->name)) ||
-		    !pp_frame_header_ok(h->name, strlen(h->name), h->value, strlen(h->value)))
-			return PP_EBADHEADER;
-	}
-	uint64_t max = seg->max_body;
-	if (max && body_len > (int64_t)max)
-		return PP_ETOOBIG;
-	if (!head)
-		return 0;
 	*head = (struct pp_frame){ .type = PP_FRAME_REQ_HEAD };
-	head->req.method = (struct pp_str){ req->method, (uint32_t)strlen(req->method) };
-	head->req.path = (struct pp_str){ req->path, (uint32_t)plen };
-	for (size_t i = 0; i < req->nheaders; i++)
-		head->req.headers[head->req.nheaders++] = (struct pp_hdr){
-			{ req->headers[i].name, (uint32_t)strlen(req->headers[i].name) },
-			{ req->headers[i].value, (uint32_t)strlen(req->headers[i].value) } };
-	head->req.body_len = body_len;
-	head->req.timeout_ms = (uint32_t)req->timeout_ms;
-	return 0;
+	struct pp_frame_req_head *h = &head->req;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const pp_header *hd = &req->headers[i];
+		if (!hd->name || !hd->value)
+			return PP_EBADHEADER;
+		h->headers[h->nheaders++] = (struct pp_hdr){ str_of(hd->name), str_of(hd->value) };
+	}
+	h->method = str_of(req->method);
+	h->path = str_of(req->path);
+	h->body_len = body_len;
+	h->timeout_ms = (uint32_t)req->timeout_ms;
+	return pp_req_head_check(h, seg->max_body);
 }
 
 /* This thread's recent response waits (spin.h): the worker's own
@@ -162,7 +158,7 @@ static int exchange_begin(struct pp_lease *l, const pp_req *req, int64_t body_le
 		return r;
 	ssize_t n = pp_frame_encode(&f, l->out.buf, l->out.cap);
 	if (n < 0)
-		return n == -EMSGSIZE ? PP_ETOOBIG : PP_EINVAL; /* the head cannot fit the ring */
+		return pp_error_from_errno((int)n); /* -EMSGSIZE: the head cannot fit the ring */
 	struct pp_slot *s = pp_seg_slot(seg, l->slot);
 	uint32_t st = PP_SLOT_LEASED;
 	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY))
@@ -371,7 +367,8 @@ int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp)
 		return r;
 	/* Refuse bad arguments before taking a slot (pp_request checks them
 	 * again, against the segment the lease comes from). */
-	if ((r = check_req(&a->seg, req, req ? (int64_t)req->body_len : 0, true, NULL)) != 0)
+	struct pp_frame head;
+	if ((r = check_req(&a->seg, req, req ? (int64_t)req->body_len : 0, true, &head)) != 0)
 		return r;
 	struct pp_lease *l;
 	if ((r = pp_lease(p, (int)(a->seg.lease_timeout_ms > INT32_MAX ? INT32_MAX : a->seg.lease_timeout_ms), &l)) != 0)

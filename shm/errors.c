@@ -5,6 +5,8 @@
  * everywhere. */
 #include "errors.h"
 
+#include <errno.h>
+
 #include "phantompool.h"
 
 /* One entry per code, indexed by -code. */
@@ -42,6 +44,21 @@ static const char *text_of(int err)
 	if (err > 0 || -(long)err >= (long)ERROR_TEXTS)
 		return NULL;
 	return error_text[-err];
+}
+
+int pp_error_from_errno(int neg_errno)
+{
+	switch (neg_errno < 0 ? -neg_errno : neg_errno) {
+	case 0: return 0;
+	case EMSGSIZE: return PP_ETOOBIG;
+	case EINVAL: return PP_EINVAL;
+	case EPROTO: case EBADMSG: return PP_EPROTO;
+	case ETIMEDOUT: return PP_ETIMEDOUT;
+	case ENOMEM: return PP_ENOMEM;
+	case ENOENT: return PP_ENOPOOL;
+	case EACCES: case EPERM: return PP_EACCES;
+	default: return PP_ESYS;
+	}
 }
 
 bool pp_error_known(int err)

@@ -1,10 +1,10 @@
 /* frame.c - see frame.h.
  *
- * Encoding packs msgpack straight into the ring through a msgpack_packer
- * whose write callback stages bytes after head (pp_ring_stage); the length
- * prefix is staged last and head moves once (pp_ring_publish).  The callback
- * keeps counting past the free space, so a frame that does not fit tells us
- * whether it could ever fit (-EAGAIN) or not (-EMSGSIZE).
+ * Encoding packs msgpack into the caller's buffer through a msgpack_packer
+ * whose write callback copies while the bytes fit and keeps counting past
+ * the end, so a frame that does not fit fails whole (-EMSGSIZE) without
+ * allocating.  Producers batch encoded frames and publish them to the ring
+ * in one step (xfer.h: pp_xfer_add / pp_xfer_flush).
  *
  * Decoding is two passes over a private copy of the payload:
  *   1. frame_scan(): a bounded walk over the msgpack bytes that accepts only
@@ -361,10 +361,9 @@ const char *pp_frame_type_name(int type)
 
 /* ---- encoding -------------------------------------------------------------- */
 
-/* Where packed bytes go: staged into a ring after head, or into a buffer.
- * Counts every byte, but stores only while they fit in room. */
+/* Where packed bytes go: a flat buffer.  Counts every byte, but stores
+ * only while they fit in room. */
 struct sink {
-	struct pp_ring *ring; /* NULL: flat buffer */
 	uint8_t *buf;
 	size_t used, room; /* payload bytes (the prefix is not counted) */
 };
@@ -372,12 +371,8 @@ struct sink {
 static int sink_write(void *data, const char *p, size_t n)
 {
 	struct sink *s = data;
-	if (s->used <= s->room && n <= s->room - s->used) {
-		if (s->ring)
-			pp_ring_stage(s->ring, (uint32_t)(PP_FRAME_LEN_BYTES + s->used), p, n);
-		else
-			memcpy(s->buf + PP_FRAME_LEN_BYTES + s->used, p, n);
-	}
+	if (s->used <= s->room && n <= s->room - s->used)
+		memcpy(s->buf + PP_FRAME_LEN_BYTES + s->used, p, n);
 	s->used += n;
 	return 0;
 }
@@ -399,31 +394,6 @@ static int frame_pack(const struct pp_frame *f, uint32_t chunk_max, struct sink 
 	return 0;
 }
 
-int pp_frame_put(struct pp_ring *r, const struct pp_frame *f)
-{
-	uint32_t max = pp_frame_max(r->cap);
-	ssize_t room = pp_ring_writable(r);
-	if (room < 0)
-		return -EPROTO;
-	if ((size_t)room > max)
-		room = max;
-	struct sink s = { .ring = r,
-			  .room = (size_t)room > PP_FRAME_LEN_BYTES ?
-					  (size_t)room - PP_FRAME_LEN_BYTES :
-					  0 };
-	int rc = frame_pack(f, pp_frame_chunk(r->cap), &s);
-	if (rc)
-		return rc;
-	if (s.used > max - PP_FRAME_LEN_BYTES)
-		return -EMSGSIZE;
-	if (s.used > s.room)
-		return -EAGAIN;
-	uint8_t pfx[PP_FRAME_LEN_BYTES];
-	le32_put(pfx, (uint32_t)s.used);
-	pp_ring_stage(r, 0, pfx, sizeof pfx);
-	return pp_ring_publish(r, (uint32_t)(PP_FRAME_LEN_BYTES + s.used));
-}
-
 ssize_t pp_frame_encode(const struct pp_frame *f, uint8_t *buf, size_t len)
 {
 	size_t lim = len < PP_FRAME_MAX_ABS ? len : PP_FRAME_MAX_ABS;
@@ -437,65 +407,6 @@ ssize_t pp_frame_encode(const struct pp_frame *f, uint8_t *buf, size_t len)
 		return -EMSGSIZE;
 	le32_put(buf, (uint32_t)s.used);
 	return (ssize_t)(PP_FRAME_LEN_BYTES + s.used);
-}
-
-int pp_frame_put_req_head(struct pp_ring *r, struct pp_str method, struct pp_str path,
-			  const struct pp_hdr *headers, uint32_t nheaders, int64_t body_len,
-			  uint32_t timeout_ms)
-{
-	struct pp_frame f = { .type = PP_FRAME_REQ_HEAD };
-	if (nheaders > PP_FRAME_HEADERS_MAX)
-		return -EMSGSIZE;
-	if (nheaders && !headers)
-		return -EINVAL;
-	f.req.method = method;
-	f.req.path = path;
-	f.req.nheaders = nheaders;
-	if (nheaders)
-		memcpy(f.req.headers, headers, nheaders * sizeof *headers);
-	f.req.body_len = body_len;
-	f.req.timeout_ms = timeout_ms;
-	return pp_frame_put(r, &f);
-}
-
-int pp_frame_put_resp_head(struct pp_ring *r, int status, const struct pp_hdr *headers,
-			   uint32_t nheaders, int64_t content_len)
-{
-	struct pp_frame f = { .type = PP_FRAME_RESP_HEAD };
-	if (nheaders > PP_FRAME_HEADERS_MAX)
-		return -EMSGSIZE;
-	if (nheaders && !headers)
-		return -EINVAL;
-	f.resp.status = status;
-	f.resp.nheaders = nheaders;
-	if (nheaders)
-		memcpy(f.resp.headers, headers, nheaders * sizeof *headers);
-	f.resp.content_len = content_len;
-	return pp_frame_put(r, &f);
-}
-
-int pp_frame_put_body(struct pp_ring *r, const void *data, size_t len)
-{
-	if (len > PP_FRAME_CHUNK_MAX)
-		return -EMSGSIZE;
-	struct pp_frame f = { .type = PP_FRAME_BODY };
-	f.body.data = data;
-	f.body.len = (uint32_t)len;
-	return pp_frame_put(r, &f);
-}
-
-int pp_frame_put_end(struct pp_ring *r)
-{
-	struct pp_frame f = { .type = PP_FRAME_END };
-	return pp_frame_put(r, &f);
-}
-
-int pp_frame_put_error(struct pp_ring *r, int code, struct pp_str message)
-{
-	struct pp_frame f = { .type = PP_FRAME_ERROR };
-	f.error.code = code;
-	f.error.message = message;
-	return pp_frame_put(r, &f);
 }
 
 /* ---- decoding: the bounded pre-scan -------------------------------------- */

@@ -100,7 +100,7 @@ struct pp_frame_error {
 	struct pp_str message;
 };
 
-/* A decoded frame (or the input of pp_frame_encode / pp_frame_put). */
+/* A decoded frame (or the input of pp_frame_encode). */
 struct pp_frame {
 	enum pp_frame_type type;
 	uint32_t wire_len; /* decoder: bytes the frame took, prefix included */
@@ -113,7 +113,7 @@ struct pp_frame {
 };
 
 /* Largest whole frame (prefix included) a ring of capacity cap carries:
- * min(cap, PP_FRAME_MAX_ABS).  A producer that got -EAGAIN waits for this
+ * min(cap, PP_FRAME_MAX_ABS).  A producer whose batch does not fit waits for this
  * much free space (pp_frame_wait_space) and retries. */
 uint32_t pp_frame_max(uint32_t cap);
 
@@ -140,34 +140,18 @@ int pp_frame_path_ok(const char *path, size_t len);
 int pp_frame_header_ok(const char *name, size_t name_len, const char *value, size_t value_len);
 
 /* ---- encoding ------------------------------------------------------------
- * The put functions write one whole frame into the ring (producer side) and
- * publish it in one step.  They return
- *   0          published;
- *   -EAGAIN    the ring lacks free space for the whole frame right now
- *              (nothing written; wait for pp_frame_max(cap) and retry);
- *   -EMSGSIZE  a field is over its limit, or the frame is larger than
- *              pp_frame_max(cap) and can never fit;
- *   -EINVAL    a field is invalid (bad method/path/header characters, status
- *              out of range, an error code pp_error_known() does not know,
- *              body_len < -1, unknown type);
- *   -EPROTO    the ring's indices are corrupt.
- * No allocation: msgpack is packed straight into the ring. */
-int pp_frame_put_req_head(struct pp_ring *r, struct pp_str method, struct pp_str path,
-			  const struct pp_hdr *headers, uint32_t nheaders, int64_t body_len,
-			  uint32_t timeout_ms);
-int pp_frame_put_body(struct pp_ring *r, const void *data, size_t len);
-int pp_frame_put_end(struct pp_ring *r);
-int pp_frame_put_resp_head(struct pp_ring *r, int status, const struct pp_hdr *headers,
-			   uint32_t nheaders, int64_t content_len);
-int pp_frame_put_error(struct pp_ring *r, int code, struct pp_str message);
-
-/* Put any frame described by f (f->wire_len is ignored).  Same returns. */
-int pp_frame_put(struct pp_ring *r, const struct pp_frame *f);
+ * One encoder: frames are encoded into private memory and published to the
+ * ring in one step by the producer (xfer.h: pp_xfer_add, pp_xfer_flush). */
 
 /* Encode f (prefix included) into buf.  Returns the number of bytes
- * written, -EMSGSIZE if it needs more than min(len, PP_FRAME_MAX_ABS), or
- * -EINVAL / -EMSGSIZE for bad fields as above.  BODY is limited to
- * PP_FRAME_CHUNK_MAX here. */
+ * written, or
+ *   -EMSGSIZE  a field is over its limit, or the frame needs more than
+ *              min(len, PP_FRAME_MAX_ABS) bytes;
+ *   -EINVAL    a field is invalid (bad method/path/header characters, status
+ *              out of range, an error code pp_error_known() does not know,
+ *              body_len < -1, unknown type).
+ * No allocation.  BODY is limited to PP_FRAME_CHUNK_MAX here (a ring's
+ * consumer takes at most pp_frame_chunk(cap): pp_xfer_add checks that). */
 ssize_t pp_frame_encode(const struct pp_frame *f, uint8_t *buf, size_t len);
 
 /* ---- decoding ------------------------------------------------------------

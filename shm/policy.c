@@ -3,6 +3,8 @@
 
 #include <strings.h>
 
+#include "phantompool.h"
+
 static const char *const allowed_headers[] = { "Content-Type", "Accept", "X-Request-Id" };
 
 int pp_header_allowed(const char *name, size_t len)
@@ -31,4 +33,25 @@ int pp_path_segments_safe(const char *path, size_t len)
 		i = j;
 	}
 	return 1;
+}
+
+int pp_req_head_check(const struct pp_frame_req_head *h, uint64_t max_body)
+{
+	if (!pp_frame_method_ok(h->method.ptr, h->method.len))
+		return PP_EBADMETHOD;
+	if (!pp_frame_path_ok(h->path.ptr, h->path.len) || !pp_path_segments_safe(h->path.ptr, h->path.len))
+		return PP_EBADPATH;
+	if (h->nheaders > PP_FRAME_HEADERS_MAX)
+		return PP_EBADHEADER;
+	for (uint32_t i = 0; i < h->nheaders; i++) {
+		const struct pp_hdr *hd = &h->headers[i];
+		if (!pp_header_allowed(hd->name.ptr, hd->name.len) ||
+		    !pp_frame_header_ok(hd->name.ptr, hd->name.len, hd->value.ptr, hd->value.len))
+			return PP_EBADHEADER;
+	}
+	if (h->body_len < -1)
+		return PP_EINVAL;
+	if (max_body && h->body_len > (int64_t)max_body)
+		return PP_ETOOBIG;
+	return 0;
 }

@@ -232,8 +232,8 @@ ssize_t pp_ring_write(struct pp_ring *r, const void *buf, size_t n)
 	uint32_t k = n < (uint64_t)room ? (uint32_t)n : (uint32_t)room;
 	if (k == 0)
 		return 0;
-	copy_in(r, r->cached_head, buf, k);
-	pp_ring_publish(r, k); /* cannot fail: k <= room */
+	pp_ring_stage(r, 0, buf, k);   /* cannot fail: k <= room */
+	pp_ring_publish(r, k);
 	return k;
 }
 

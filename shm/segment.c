@@ -14,6 +14,7 @@
 #include <sys/random.h>
 
 #include "clock.h"
+#include "errors.h"
 #include "phantompool.h"
 #include "slot.h"
 #include "spin.h"
@@ -224,14 +225,10 @@ int pp_seg_validate(const void *base, size_t size)
 	return 0;
 }
 
+/* errno (positive) of a failed system call on the segment, as a PP_E* code. */
 static int errno_to_pp(int e)
 {
-	switch (e) {
-	case ENOENT: return PP_ENOPOOL;
-	case EACCES: case EPERM: return PP_EACCES;
-	case ENOMEM: return PP_ENOMEM;
-	default: return PP_ESYS;
-	}
+	return pp_error_from_errno(-e);
 }
 
 int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)

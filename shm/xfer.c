@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "clock.h"
+#include "errors.h"
 #include "phantompool.h"
 
 /* One wait step: sleep at most a slice, then consult the check.  Returns 0
@@ -15,21 +16,14 @@ static int xfer_wait_step(const struct pp_xfer *x, int (*wait)(const struct pp_x
 		return PP_ETIMEDOUT;
 	uint64_t until = x->slice_ns && now + x->slice_ns < x->deadline_ns ? now + x->slice_ns : x->deadline_ns;
 	int r = wait(x, until);
-	if (r == -EPROTO)
-		return PP_EPROTO;
-	if (r == -EINVAL)
-		return PP_ETOOBIG;
+	if (r != 0 && r != -ETIMEDOUT && r != -EINTR)
+		return pp_error_from_errno(r); /* -EPROTO: corrupt ring */
 	if (x->check) {
 		int c = x->check(x->ctx);
 		if (c)
 			return c;
 	}
 	return 0;
-}
-
-static int wait_space(const struct pp_xfer *x, uint64_t until)
-{
-	return pp_frame_wait_space(x->ring, 0, until, 0);
 }
 
 /* The batch being flushed, for wait_batch_space (one flush per thread at
@@ -54,24 +48,6 @@ static int wait_frame(const struct pp_xfer *x, uint64_t until)
 	return pp_frame_wait(x->ring, until, 0);
 }
 
-int pp_xfer_put(const struct pp_xfer *x, const struct pp_frame *f)
-{
-	for (;;) {
-		int r = pp_frame_put(x->ring, f);
-		if (r == 0)
-			return 0;
-		if (r == -EMSGSIZE)
-			return PP_ETOOBIG;
-		if (r == -EINVAL)
-			return PP_EINVAL;
-		if (r != -EAGAIN)
-			return PP_EPROTO;
-		r = xfer_wait_step(x, wait_space);
-		if (r)
-			return r;
-	}
-}
-
 int pp_xfer_take(const struct pp_xfer *x, uint8_t *scratch, size_t scratch_len, struct pp_frame *f)
 {
 	uint64_t t0 = 0; /* when this take started waiting, if it did */
@@ -83,7 +59,7 @@ int pp_xfer_take(const struct pp_xfer *x, uint8_t *scratch, size_t scratch_len, 
 			return 0;
 		}
 		if (r < 0)
-			return PP_EPROTO;
+			return PP_EPROTO; /* -EPROTO, -EBADMSG (unknown type), -ENOMEM: the stream is lost */
 		if (x->spin && !t0)
 			t0 = pp_now_ns();
 		r = xfer_wait_step(x, wait_frame);
@@ -104,6 +80,8 @@ int pp_xfer_flush(const struct pp_xfer *x, struct pp_batch *b)
 			/* One copy, one publish (and at most one wake). */
 			return pp_ring_write(x->ring, b->buf, n) == (ssize_t)n ? 0 : PP_EPROTO;
 		}
+		if (n > x->ring->cap)
+			return PP_ETOOBIG; /* cannot happen: b->cap <= pp_frame_max(cap) */
 		flush_need = n;
 		int r = xfer_wait_step(x, wait_batch_space);
 		if (r)
@@ -114,16 +92,17 @@ int pp_xfer_flush(const struct pp_xfer *x, struct pp_batch *b)
 
 int pp_xfer_add(const struct pp_xfer *x, struct pp_batch *b, const struct pp_frame *f)
 {
+	/* The consumer takes BODY frames up to the ring's chunk only. */
+	if (f->type == PP_FRAME_BODY && f->body.len > pp_frame_chunk(x->ring->cap))
+		return PP_ETOOBIG;
 	for (int tries = 0; tries < 2; tries++) {
 		ssize_t n = pp_frame_encode(f, b->buf + b->len, b->cap - b->len);
 		if (n >= 0) {
 			b->len += (uint32_t)n;
 			return 0;
 		}
-		if (n != -EMSGSIZE)
-			return PP_EINVAL;
-		if (b->len == 0)
-			return PP_ETOOBIG; /* would not fit even alone */
+		if (n != -EMSGSIZE || b->len == 0)
+			return pp_error_from_errno((int)n); /* a bad field, or too big even alone */
 		int r = pp_xfer_flush(x, b);
 		if (r)
 			return r;

@@ -26,11 +26,6 @@ struct pp_xfer {
 	void *ctx;
 };
 
-/* Put one frame, waiting for space.  Returns 0, PP_ETIMEDOUT, PP_EPROTO
- * (corrupt ring), PP_ETOOBIG (frame can never fit), PP_EINVAL (bad field),
- * or the check function's code. */
-int pp_xfer_put(const struct pp_xfer *x, const struct pp_frame *f);
-
 /* Take one whole frame into scratch (>= pp_frame_max(cap) bytes), waiting
  * for it.  Returns 0 with *f filled (fields point into scratch),
  * PP_ETIMEDOUT, PP_EPROTO (corrupt ring or undecodable frame), or the
@@ -46,12 +41,17 @@ struct pp_batch {
 	uint32_t len;
 };
 
-/* Append one frame, flushing first if it does not fit.  Returns as
- * pp_xfer_put. */
+/* Append one frame (pp_frame_encode), flushing first if it does not fit.
+ * Returns 0, PP_ETOOBIG (a field over its limit, a BODY over the ring's
+ * chunk, or a frame the ring can never carry), PP_EINVAL (a bad field),
+ * or what pp_xfer_flush returns.  The one way frames are put into a ring,
+ * on both sides (the daemon's loops use pp_frame_encode and pp_xfer_flush
+ * the same way without waiting). */
 int pp_xfer_add(const struct pp_xfer *x, struct pp_batch *b, const struct pp_frame *f);
 
-/* Publish everything batched (waiting for space).  Returns as
- * pp_xfer_put; the batch is empty afterwards either way. */
+/* Publish everything batched (waiting for space).  Returns 0,
+ * PP_ETIMEDOUT, PP_EPROTO (corrupt ring), or the check function's code;
+ * the batch is empty afterwards either way. */
 int pp_xfer_flush(const struct pp_xfer *x, struct pp_batch *b);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "frame_put.h"
 #include "phantompool.h"
 #include "ring.h"
 #include "testutil.h"
@@ -47,11 +48,62 @@ static struct pp_str filled(char c, uint32_t n)
 	return (struct pp_str){ b, n };
 }
 
+/* The frames of each type, put through the production path (frame_put.h):
+ * returns 0 or a PP_E* code. */
+static int put(struct pp_ring *r, const struct pp_frame *f)
+{
+	return pp_test_put_frame(r, f, 0);
+}
+
+static int put_req_head(struct pp_ring *r, struct pp_str method, struct pp_str path, const struct pp_hdr *headers,
+			uint32_t nheaders, int64_t body_len, uint32_t timeout_ms)
+{
+	struct pp_frame f = { .type = PP_FRAME_REQ_HEAD };
+	f.req.method = method;
+	f.req.path = path;
+	f.req.nheaders = nheaders; /* over the limit: refused before the headers are read */
+	for (uint32_t i = 0; i < nheaders && i < PP_FRAME_HEADERS_MAX; i++)
+		f.req.headers[i] = headers[i];
+	f.req.body_len = body_len;
+	f.req.timeout_ms = timeout_ms;
+	return put(r, &f);
+}
+
+static int put_resp_head(struct pp_ring *r, int status, const struct pp_hdr *headers, uint32_t nheaders,
+			 int64_t content_len)
+{
+	struct pp_frame f = { .type = PP_FRAME_RESP_HEAD };
+	f.resp.status = status;
+	f.resp.nheaders = nheaders;
+	for (uint32_t i = 0; headers && i < nheaders && i < PP_FRAME_HEADERS_MAX; i++)
+		f.resp.headers[i] = headers[i];
+	f.resp.content_len = content_len;
+	return put(r, &f);
+}
+
+static int put_body(struct pp_ring *r, const void *data, size_t len)
+{
+	struct pp_frame f = { .type = PP_FRAME_BODY, .body = { data, (uint32_t)len } };
+	return put(r, &f);
+}
+
+static int put_end(struct pp_ring *r)
+{
+	struct pp_frame f = { .type = PP_FRAME_END };
+	return put(r, &f);
+}
+
+static int put_error(struct pp_ring *r, int code, struct pp_str message)
+{
+	struct pp_frame f = { .type = PP_FRAME_ERROR, .error = { code, message } };
+	return put(r, &f);
+}
+
 /* Put f into a fresh ring and take it back out. */
 static int ring_round_trip(const struct pp_frame *f, struct pp_frame *out)
 {
 	struct pp_ring r = fresh_ring(CAP);
-	int rc = pp_frame_put(&r, f);
+	int rc = put(&r, f);
 	if (rc)
 		return rc;
 	rc = pp_frame_take(&r, scratch, sizeof scratch, out);
@@ -67,7 +119,7 @@ static void test_round_trip_req_head(void)
 			       { cstr("X-Empty"), cstr("") } };
 	struct pp_ring r = fresh_ring(CAP);
 	struct pp_frame f;
-	CU_ASSERT_EQUAL(pp_frame_put_req_head(&r, cstr("POST"), cstr("/db/t?x=1&y=%20"), h, 2,
+	CU_ASSERT_EQUAL(put_req_head(&r, cstr("POST"), cstr("/db/t?x=1&y=%20"), h, 2,
 					      -1, 2500),
 			0);
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, sizeof scratch, &f), 1);
@@ -128,10 +180,10 @@ static void test_round_trip_others(void)
 
 	struct pp_hdr h[1] = { { cstr("ETag"), cstr("\"abc\"\tx") } };
 	struct pp_ring r = fresh_ring(CAP);
-	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 204, h, 1, 0), 0);
-	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 999, NULL, 0, -1), 0);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, -7, cstr("backend down")), 0);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, PP_ENOLIB, cstr("")), 0);
+	CU_ASSERT_EQUAL(put_resp_head(&r, 204, h, 1, 0), 0);
+	CU_ASSERT_EQUAL(put_resp_head(&r, 999, NULL, 0, -1), 0);
+	CU_ASSERT_EQUAL(put_error(&r, -7, cstr("backend down")), 0);
+	CU_ASSERT_EQUAL(put_error(&r, PP_ENOLIB, cstr("")), 0);
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, sizeof scratch, &f), 1);
 	CU_ASSERT_EQUAL(f.type, PP_FRAME_RESP_HEAD);
 	CU_ASSERT_EQUAL(f.resp.status, 204);
@@ -218,7 +270,7 @@ static int put_req(struct pp_str method, struct pp_str path, uint32_t nh, struct
 	for (uint32_t i = 0; i < nh && i < PP_ARRAY_LEN(h); i++)
 		h[i] = (struct pp_hdr){ hname, hvalue };
 	struct pp_ring r = fresh_ring(CAP);
-	return pp_frame_put_req_head(&r, method, path, h, nh, 0, 0);
+	return put_req_head(&r, method, path, h, nh, 0, 0);
 }
 
 static void test_limits_req_head(void)
@@ -226,27 +278,27 @@ static void test_limits_req_head(void)
 	struct pp_str m = cstr("GET"), p = cstr("/"), hn = cstr("X"), hv = cstr("v");
 
 	CU_ASSERT_EQUAL(put_req(filled('M', 16), p, 0, hn, hv), 0);
-	CU_ASSERT_EQUAL(put_req(filled('M', 17), p, 0, hn, hv), -EMSGSIZE);
+	CU_ASSERT_EQUAL(put_req(filled('M', 17), p, 0, hn, hv), PP_ETOOBIG);
 	CU_ASSERT_EQUAL(raw_req_head(filled('M', 16), p, 0, hn, hv), 1);
 	CU_ASSERT_EQUAL(raw_req_head(filled('M', 17), p, 0, hn, hv), -EPROTO);
 
 	CU_ASSERT_EQUAL(put_req(m, filled('/', 4096), 0, hn, hv), 0);
-	CU_ASSERT_EQUAL(put_req(m, filled('/', 4097), 0, hn, hv), -EMSGSIZE);
+	CU_ASSERT_EQUAL(put_req(m, filled('/', 4097), 0, hn, hv), PP_ETOOBIG);
 	CU_ASSERT_EQUAL(raw_req_head(m, filled('/', 4096), 0, hn, hv), 1);
 	CU_ASSERT_EQUAL(raw_req_head(m, filled('/', 4097), 0, hn, hv), -EPROTO);
 
 	CU_ASSERT_EQUAL(put_req(m, p, 32, hn, hv), 0);
-	CU_ASSERT_EQUAL(put_req(m, p, 33, hn, hv), -EMSGSIZE);
+	CU_ASSERT_EQUAL(put_req(m, p, 33, hn, hv), PP_ETOOBIG);
 	CU_ASSERT_EQUAL(raw_req_head(m, p, 32, hn, hv), 1);
 	CU_ASSERT_EQUAL(raw_req_head(m, p, 33, hn, hv), -EPROTO);
 
 	CU_ASSERT_EQUAL(put_req(m, p, 1, filled('N', 64), hv), 0);
-	CU_ASSERT_EQUAL(put_req(m, p, 1, filled('N', 65), hv), -EMSGSIZE);
+	CU_ASSERT_EQUAL(put_req(m, p, 1, filled('N', 65), hv), PP_ETOOBIG);
 	CU_ASSERT_EQUAL(raw_req_head(m, p, 1, filled('N', 64), hv), 1);
 	CU_ASSERT_EQUAL(raw_req_head(m, p, 1, filled('N', 65), hv), -EPROTO);
 
 	CU_ASSERT_EQUAL(put_req(m, p, 1, hn, filled('v', 1024)), 0);
-	CU_ASSERT_EQUAL(put_req(m, p, 1, hn, filled('v', 1025)), -EMSGSIZE);
+	CU_ASSERT_EQUAL(put_req(m, p, 1, hn, filled('v', 1025)), PP_ETOOBIG);
 	CU_ASSERT_EQUAL(raw_req_head(m, p, 1, hn, filled('v', 1024)), 1);
 	CU_ASSERT_EQUAL(raw_req_head(m, p, 1, hn, filled('v', 1025)), -EPROTO);
 
@@ -258,19 +310,18 @@ static void test_limits_req_head(void)
 				     filled('v', 1024)),
 			1);
 
-	/* bad content: -EINVAL from the encoder, -EPROTO from the decoder */
-	CU_ASSERT_EQUAL(put_req(cstr("GE T"), p, 0, hn, hv), -EINVAL);
+	/* bad content: PP_EINVAL from the encoder, -EPROTO from the decoder */
+	CU_ASSERT_EQUAL(put_req(cstr("GE T"), p, 0, hn, hv), PP_EINVAL);
 	CU_ASSERT_EQUAL(raw_req_head(cstr("GE T"), p, 0, hn, hv), -EPROTO);
-	CU_ASSERT_EQUAL(put_req(m, cstr("/a b"), 0, hn, hv), -EINVAL);
+	CU_ASSERT_EQUAL(put_req(m, cstr("/a b"), 0, hn, hv), PP_EINVAL);
 	CU_ASSERT_EQUAL(raw_req_head(m, cstr("/a\r\nHost: x"), 0, hn, hv), -EPROTO);
-	CU_ASSERT_EQUAL(put_req(m, p, 1, cstr("Bad:Name"), hv), -EINVAL);
-	CU_ASSERT_EQUAL(put_req(m, p, 1, hn, cstr("v\r\nX-Injected: 1")), -EINVAL);
+	CU_ASSERT_EQUAL(put_req(m, p, 1, cstr("Bad:Name"), hv), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_req(m, p, 1, hn, cstr("v\r\nX-Injected: 1")), PP_EINVAL);
 	CU_ASSERT_EQUAL(raw_req_head(m, p, 1, hn, cstr("v\r\nX-Injected: 1")), -EPROTO);
-	CU_ASSERT_EQUAL(put_req(m, p, 1, cstr(""), hv), -EINVAL);
+	CU_ASSERT_EQUAL(put_req(m, p, 1, cstr(""), hv), PP_EINVAL);
 
 	struct pp_ring r = fresh_ring(CAP);
-	CU_ASSERT_EQUAL(pp_frame_put_req_head(&r, m, p, NULL, 0, -2, 0), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_req_head(&r, m, p, NULL, 1, 0, 0), -EINVAL);
+	CU_ASSERT_EQUAL(put_req_head(&r, m, p, NULL, 0, -2, 0), PP_EINVAL);
 	CU_ASSERT_EQUAL(ring_ctl.head, 0u); /* nothing written on failure */
 }
 
@@ -278,29 +329,29 @@ static void test_limits_others(void)
 {
 	static uint8_t body[PP_FRAME_CHUNK_MAX + 1];
 	struct pp_ring r = fresh_ring(CAP);
-	CU_ASSERT_EQUAL(pp_frame_put_body(&r, body, PP_FRAME_CHUNK_MAX), 0);
-	CU_ASSERT_EQUAL(pp_frame_put_body(&r, body, PP_FRAME_CHUNK_MAX + 1), -EMSGSIZE);
-	CU_ASSERT_EQUAL(pp_frame_put_body(&r, NULL, 1), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_body(&r, NULL, 0), 0);
+	CU_ASSERT_EQUAL(put_body(&r, body, PP_FRAME_CHUNK_MAX), 0);
+	CU_ASSERT_EQUAL(put_body(&r, body, PP_FRAME_CHUNK_MAX + 1), PP_ETOOBIG);
+	CU_ASSERT_EQUAL(put_body(&r, NULL, 1), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_body(&r, NULL, 0), 0);
 	/* a small ring has a small chunk: cap/4 */
 	r = fresh_ring(4096);
 	CU_ASSERT_EQUAL(pp_frame_chunk(4096), 1024u);
-	CU_ASSERT_EQUAL(pp_frame_put_body(&r, body, 1024), 0);
-	CU_ASSERT_EQUAL(pp_frame_put_body(&r, body, 1025), -EMSGSIZE);
+	CU_ASSERT_EQUAL(put_body(&r, body, 1024), 0);
+	CU_ASSERT_EQUAL(put_body(&r, body, 1025), PP_ETOOBIG);
 
 	r = fresh_ring(CAP);
-	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 99, NULL, 0, 0), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 1000, NULL, 0, 0), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 100, NULL, 0, -2), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_resp_head(&r, 200, NULL, 33, 0), -EMSGSIZE);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, 0, cstr("x")), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, 5, cstr("x")), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, INT32_MIN, cstr("x")), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, PP_ENOLIB - 1, cstr("x")), -EINVAL);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, -1, filled('m', 256)), 0);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, -1, filled('m', 257)), -EMSGSIZE);
+	CU_ASSERT_EQUAL(put_resp_head(&r, 99, NULL, 0, 0), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_resp_head(&r, 1000, NULL, 0, 0), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_resp_head(&r, 100, NULL, 0, -2), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_resp_head(&r, 200, NULL, 33, 0), PP_ETOOBIG);
+	CU_ASSERT_EQUAL(put_error(&r, 0, cstr("x")), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_error(&r, 5, cstr("x")), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_error(&r, INT32_MIN, cstr("x")), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_error(&r, PP_ENOLIB - 1, cstr("x")), PP_EINVAL);
+	CU_ASSERT_EQUAL(put_error(&r, -1, filled('m', 256)), 0);
+	CU_ASSERT_EQUAL(put_error(&r, -1, filled('m', 257)), PP_ETOOBIG);
 	struct pp_frame bad = { .type = 9 };
-	CU_ASSERT_EQUAL(pp_frame_put(&r, &bad), -EINVAL);
+	CU_ASSERT_EQUAL(put(&r, &bad), PP_EINVAL);
 
 	/* decoder side */
 	struct raw w;
@@ -334,25 +385,26 @@ static void test_limits_others(void)
 	CU_ASSERT_EQUAL(raw_decode(&w), -EPROTO);
 }
 
-/* A frame too large for the ring: -EMSGSIZE; not enough space now: -EAGAIN. */
+/* A frame too large for the ring: PP_ETOOBIG; not enough space now:
+ * PP_ETIMEDOUT (put does not wait), and nothing is written. */
 static void test_put_space(void)
 {
 	struct pp_ring r = fresh_ring(256);
 	CU_ASSERT_EQUAL(pp_frame_max(256), 256u);
 	CU_ASSERT_EQUAL(pp_frame_max(1u << 20), PP_FRAME_MAX_ABS);
-	CU_ASSERT_EQUAL(pp_frame_put_req_head(&r, cstr("GET"), filled('/', 300), NULL, 0, 0, 0),
-			-EMSGSIZE);
-	CU_ASSERT_EQUAL(pp_frame_put_req_head(&r, cstr("GET"), filled('/', 240), NULL, 0, 0, 0), 0);
+	CU_ASSERT_EQUAL(put_req_head(&r, cstr("GET"), filled('/', 300), NULL, 0, 0, 0),
+			PP_ETOOBIG);
+	CU_ASSERT_EQUAL(put_req_head(&r, cstr("GET"), filled('/', 240), NULL, 0, 0, 0), 0);
 	uint32_t used = ring_ctl.head;
 	CU_ASSERT(used <= 256 && used > 240);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, -1, cstr("does not fit now")), -EAGAIN);
+	CU_ASSERT_EQUAL(put_error(&r, -1, cstr("does not fit now")), PP_ETIMEDOUT);
 	CU_ASSERT_EQUAL(ring_ctl.head, used);
 	CU_ASSERT_EQUAL(pp_frame_wait_space(&r, 0, 0, 0), -ETIMEDOUT);
 	struct pp_frame f;
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, 100, &f), -EINVAL); /* scratch too small */
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, 256, &f), 1);
 	CU_ASSERT_EQUAL(pp_frame_wait_space(&r, 0, 0, 0), 0);
-	CU_ASSERT_EQUAL(pp_frame_put_error(&r, -1, cstr("does not fit now")), 0);
+	CU_ASSERT_EQUAL(put_error(&r, -1, cstr("does not fit now")), 0);
 	CU_ASSERT_EQUAL(pp_frame_encode(&f, scratch, 5), -EMSGSIZE);
 }
 
@@ -494,7 +546,7 @@ static void test_bad_msgpack(void)
 	struct pp_ring r = fresh_ring(4096);
 	static const uint8_t unknown[] = { 2, 0, 0, 0, 0x91, 42 };
 	CU_ASSERT_EQUAL(pp_ring_write(&r, unknown, sizeof unknown), (ssize_t)sizeof unknown);
-	CU_ASSERT_EQUAL(pp_frame_put_end(&r), 0);
+	CU_ASSERT_EQUAL(put_end(&r), 0);
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, sizeof scratch, &out), -EBADMSG);
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, sizeof scratch, &out), 1);
 	CU_ASSERT_EQUAL(out.type, PP_FRAME_END);
@@ -575,10 +627,10 @@ static void test_wrapped_frames(void)
 		uint32_t adv = (cap - shift - pos) & (cap - 1);
 		CU_ASSERT_EQUAL_FATAL(pp_ring_write(&r, filler, adv), (ssize_t)adv);
 		CU_ASSERT_EQUAL_FATAL(pp_ring_read(&r, filler, adv), (ssize_t)adv);
-		CU_ASSERT_EQUAL_FATAL(pp_frame_put_req_head(&r, cstr("DELETE"), cstr("/t/42"), h, 4,
+		CU_ASSERT_EQUAL_FATAL(put_req_head(&r, cstr("DELETE"), cstr("/t/42"), h, 4,
 							    (int64_t)shift, shift),
 				      0);
-		CU_ASSERT_EQUAL_FATAL(pp_frame_put_body(&r, body, 1 + shift % 200), 0);
+		CU_ASSERT_EQUAL_FATAL(put_body(&r, body, 1 + shift % 200), 0);
 		struct pp_frame f;
 		CU_ASSERT_EQUAL_FATAL(pp_frame_take(&r, scratch, sizeof scratch, &f), 1);
 		CU_ASSERT(str_eq(f.req.method, "DELETE"));

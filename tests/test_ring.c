@@ -11,6 +11,8 @@
 
 #include "clock.h"
 #include "frame.h"
+#include "frame_put.h"
+#include "phantompool.h"
 #include "ring.h"
 #include "testutil.h"
 
@@ -188,7 +190,8 @@ static void test_corrupt_indices(void)
 	CU_ASSERT_EQUAL(pp_ring_wait_writable(&w, cap, UINT64_MAX, 0), -EPROTO);
 	ctl2.tail = 3u - cap - 1u;
 	CU_ASSERT_EQUAL(pp_ring_writable(&w), -EPROTO);
-	CU_ASSERT_EQUAL(pp_frame_put_end(&w), -EPROTO);
+	struct pp_frame end = { .type = PP_FRAME_END };
+	CU_ASSERT_EQUAL(pp_test_put_frame(&w, &end, 0), PP_EPROTO);
 
 	/* random hostile indices, every operation in bounds or -EPROTO */
 	uint64_t seed = 12345;
@@ -392,29 +395,21 @@ static void test_fork_stream(void)
 	       mbps[2], mbps[0], mbps[4]);
 }
 
-/* Producer of BODY frames + END. */
+/* Producer of BODY frames + END, as the client streams a body: each
+ * frame encoded and published, waiting for room (frame_put.h). */
 static int produce_frames(struct pp_ring *r, const uint8_t *src)
 {
 	uint32_t chunk = pp_frame_chunk(r->cap);
 	size_t off = 0;
 	while (off < STREAM_BYTES) {
 		size_t n = STREAM_BYTES - off < chunk ? STREAM_BYTES - off : chunk;
-		int rc = pp_frame_put_body(r, src + off, n);
-		if (rc == -EAGAIN) {
-			rc = pp_frame_wait_space(r, (uint32_t)n + PP_FRAME_BODY_OVERHEAD,
-						 pp_now_ns() + WAIT_FOREVER_NS, STREAM_SPIN);
-			if (rc == -ETIMEDOUT || rc == -EPROTO)
-				return 3;
-			continue;
-		}
-		if (rc)
-			return 4;
+		struct pp_frame f = { .type = PP_FRAME_BODY, .body = { src + off, (uint32_t)n } };
+		if (pp_test_put_frame(r, &f, pp_now_ns() + WAIT_FOREVER_NS) != 0)
+			return 3;
 		off += n;
 	}
-	while (pp_frame_put_end(r) == -EAGAIN)
-		if (pp_frame_wait_space(r, 0, pp_now_ns() + WAIT_FOREVER_NS, STREAM_SPIN))
-			return 5;
-	return 0;
+	struct pp_frame end = { .type = PP_FRAME_END };
+	return pp_test_put_frame(r, &end, pp_now_ns() + WAIT_FOREVER_NS) ? 5 : 0;
 }
 
 /* Consumer of BODY frames until END: the checksum, 0 on failure. */
