@@ -17,8 +17,7 @@ ifneq ($(or $(CI),$(WERROR)),)
 WARN         += -Werror
 endif
 SAN          ?=
-ALL_CFLAGS   := -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -fPIC -pthread -D_GNU_SOURCE -Itests \
-                -Iinclude -Ishm -MMD -MP
+ALL_CFLAGS   := -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -fPIC -pthread -D_GNU_SOURCE -MMD -MP
 LDFLAGS      += $(SAN) -pthread
 
 PKG          := pkg-config
@@ -33,7 +32,7 @@ PKG          := pkg-config
 DEB_PACKAGES := build-essential pkg-config curl openssl libmsgpack-dev libcurl4-openssl-dev \
                 libbsd-dev libjansson-dev libcunit1-dev libmicrohttpd-dev \
                 libsqlite3-dev libinih-dev procps
-pc_cflags     = $(shell $(PKG) --cflags $(1))
+pc_cflags     = $(shell $(PKG) --cflags $(1) 2>/dev/null)
 pc_libs       = $(shell $(PKG) --libs $(1))
 
 SHM_PKGS     := msgpack
@@ -48,6 +47,21 @@ MSGPACK_A    := $(filter /%,$(shell $(CC) -print-file-name=libmsgpackc.a 2>/dev/
 CLIENT_SO_LIBS = $(if $(MSGPACK_A),$(MSGPACK_A),$(call pc_libs,$(SHM_PKGS)))
 TEST_PKGS    := $(CLIENT_PKGS) cunit libcurl
 BACKEND_PKGS := libmicrohttpd sqlite3 jansson
+
+# Include paths and package cflags, per folder (FOLDER_CFLAGS_<dir>): each
+# folder gets what its own sources use, so an include that crosses into
+# another part of the tree, or a package header a folder does not depend
+# on, fails to build.  A folder without an entry gets none.  mk/*.mk
+# fragments add their own folders.
+FOLDER_CFLAGS_shm          := -Iinclude -Ishm $(call pc_cflags,$(SHM_PKGS))
+FOLDER_CFLAGS_shm/dump     := -Iinclude -Ishm $(call pc_cflags,jansson)
+FOLDER_CFLAGS_daemon       := -Iinclude -Ishm $(call pc_cflags,libbsd libcurl inih)
+FOLDER_CFLAGS_libclient    := -Iinclude -Ishm $(call pc_cflags,jansson)
+FOLDER_CFLAGS_tests        := -Iinclude -Ishm -Itests $(call pc_cflags,$(TEST_PKGS))
+FOLDER_CFLAGS_tests/backend := $(call pc_cflags,$(BACKEND_PKGS))
+FOLDER_CFLAGS_bench        := -Iinclude -Ishm -Itests $(call pc_cflags,cunit libcurl)
+FOLDER_CFLAGS_examples     := -Iinclude $(call pc_cflags,jansson)
+folder_cflags = $(FOLDER_CFLAGS_$(patsubst %/,%,$(dir $(1))))
 
 DUMP_SRC     := $(wildcard shm/dump/*.c)
 SHM_SRC      := $(wildcard shm/*.c)
@@ -75,10 +89,11 @@ EXAMPLES     := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 .PHONY: all check check-sanitize check-tsan fuzz soak run bench deps print-deps clean install uninstall
 all: $(SHM_LIB) $(DAEMON) $(CLIENT_SO) $(B)/libphantompool.so $(CLIENT_A) $(SHMDUMP) $(BACKEND) $(EXAMPLES)
 
-# Every object waits for the dependency check (installs them as root).
+# Every object waits for the dependency check (which never installs:
+# make deps does).
 $(B)/%.o: %.c | $(B)/.deps-ok
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(SHM_PKGS) $(DAEMON_PKGS) $(CLIENT_PKGS) cunit $(BACKEND_PKGS)) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(call folder_cflags,$<) -c -o $@ $<
 
 $(SHM_LIB): $(call obj,$(SHM_SRC))
 	@mkdir -p $(dir $@)
@@ -178,13 +193,19 @@ soak: all $(B)/bench/soak
 run: all
 	@PP_BUILD=$(B) examples/run-demo
 
+# A build never installs anything: it names what is missing and the line
+# that installs it (make deps runs that line; so does .ci/run).
 ALL_PKGS     := $(sort $(DAEMON_PKGS) $(TEST_PKGS) $(BACKEND_PKGS))
 $(B)/.deps-ok:
 	@mkdir -p $(B)
-	@if ! $(PKG) --exists $(ALL_PKGS) 2>/dev/null; then \
-	  echo "missing build dependencies: $(ALL_PKGS)"; \
-	  if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps; \
-	  else echo "install them: sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; fi; \
+	@missing=""; \
+	for p in $(ALL_PKGS); do $(PKG) --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	command -v $(PKG) >/dev/null 2>&1 || missing=" pkg-config$$missing"; \
+	if [ -n "$$missing" ]; then \
+	  echo "missing build dependencies (pkg-config modules):$$missing"; \
+	  echo "install them with: make deps   (as root), or:"; \
+	  echo "  apt-get install -y $(DEB_PACKAGES)"; \
+	  exit 1; \
 	fi
 	@touch $@
 

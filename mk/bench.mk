@@ -1,11 +1,16 @@
 # mk/bench.mk - the benchmark harness (bench/, docs/BENCHMARKS.md).
 #
 # `make bench` builds, besides every bench/*.c program (the Makefile's
-# rule), the harness's own objects and the CGI programs it execs, makes
-# sure nginx, gnuplot and openssl are there (bench-deps, as root), and
-# bench/run-all runs them all.  `BENCH_QUICK=1 make bench` is the short run.
+# rule), the harness's own objects and the CGI programs it execs, says if
+# nginx, gnuplot or openssl is missing (`make bench-deps` installs them, as
+# root), and bench/run-all runs them all.  `BENCH_QUICK=1 make bench` is
+# the short run.
 
 BENCH_LIB_SRC := $(wildcard bench/lib/*.c bench/modes/*.c)
+# Include paths and cflags of the harness's folders (Makefile: FOLDER_CFLAGS_).
+FOLDER_CFLAGS_bench/lib   := -Iinclude -Ishm -Itests $(call pc_cflags,libcurl)
+FOLDER_CFLAGS_bench/modes := -Iinclude -Ishm -Itests $(call pc_cflags,libcurl)
+FOLDER_CFLAGS_bench/cgi   := -Iinclude $(call pc_cflags,libcurl)
 BENCH_CGI     := $(B)/bench/cgi/cgi_noop $(B)/bench/cgi/cgi_curl $(B)/bench/cgi/cgi_pool \
                  $(B)/bench/cgi/cgi_static
 # Debian packages the harness runs (not builds) with.
@@ -38,14 +43,15 @@ $(B)/bench/cgi/cgi_pool: $(B)/bench/cgi/cgi_pool.o $(B)/libphantompool.so
 $(B)/bench/cgi/cgi_static: $(B)/bench/cgi/cgi_pool.o $(CLIENT_A)
 	$(CC) $(SAN) -Wl,--as-needed -o $@ $< $(CLIENT_A) $(or $(MSGPACK_A),-lmsgpackc) -pthread -lrt
 
-# nginx, gnuplot, openssl: installed as root, else the apt-get line is
-# printed and the harness skips what it cannot run (and says so).
+# nginx, gnuplot, openssl: a build never installs them (make bench-deps
+# does, as root); when they are missing, this names them and the apt-get
+# line, and the harness skips what it cannot run (and says so).
 $(B)/.bench-deps-ok:
 	@mkdir -p $(B)
 	@if command -v gnuplot >/dev/null && command -v openssl >/dev/null && \
 	   { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then touch $@; \
-	 else $(MAKE) --no-print-directory bench-deps; \
-	   if command -v gnuplot >/dev/null && test -x /usr/sbin/nginx; then touch $@; fi; fi
+	 else echo "bench: missing some of $(BENCH_DEB); install them with: make bench-deps   (as root), or:"; \
+	   echo "  apt-get install -y --no-install-recommends $(BENCH_DEB)"; fi
 
 bench-deps:
 	@if [ "$$(id -u)" = 0 ]; then \
