@@ -371,8 +371,8 @@ struct sink {
 static int sink_write(void *data, const char *p, size_t n)
 {
 	struct sink *s = data;
-	if (s->used <= s->room && n <= s->room - s->used)
-		memcpy(s->buf + PP_FRAME_LEN_BYTES + s->used, p, n);
+	if (n && s->used <= s->room && n <= s->room - s->used)
+		memcpy(s->buf + PP_FRAME_LEN_BYTES + s->used, p, n); /* p may be NULL when n is 0 */
 	s->used += n;
 	return 0;
 }
