@@ -8,6 +8,7 @@
  * (or the next claimer, for a slot still FREE) takes it back.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "client.h"
@@ -159,8 +160,21 @@ static void queue_join(struct pp_att *p, int rec)
 	atomic_store_explicit(&h->queue[t % PP_MAX_WAITERS], e, memory_order_seq_cst);
 }
 
-/* A releaser handed us a slot (w->assigned): take it.  If it is no longer
- * ours to take (reset meanwhile), rejoin the queue at the back. */
+/* Is slot i still handed over to the queue entry `entry`?  A releaser
+ * stores HANDOFF before it unlocks the slot's owner lock, so for a moment
+ * the slot is ours but its lock is not free yet. */
+static bool handoff_pending(struct pp_att *p, uint32_t i, uint64_t entry)
+{
+	struct pp_slot *s = pp_seg_slot(&p->seg, i);
+	return atomic_load_explicit(&s->state, memory_order_acquire) == PP_SLOT_HANDOFF &&
+	       atomic_load_explicit(&s->handoff, memory_order_relaxed) == entry;
+}
+
+/* A releaser handed us a slot (w->assigned): take it.  While it is still
+ * handed to us but its releaser has not unlocked it yet, keep the
+ * assignment (the releaser wakes us right after unlocking: the caller's
+ * next turn takes it).  If it is no longer ours to take (reset
+ * meanwhile), rejoin the queue at the back. */
 static bool take_assigned(struct pp_att *p, int rec, uint32_t a, struct pp_lease **out)
 {
 	struct pp_waiter *w = &p->seg.waiters[rec];
@@ -168,8 +182,24 @@ static bool take_assigned(struct pp_att *p, int rec, uint32_t a, struct pp_lease
 	uint64_t entry = (t << 16) | (uint64_t)(rec + 1);
 	if (a - 1 < p->seg.nslots && claim_slot_as(p, a - 1, PP_SLOT_HANDOFF, entry, out))
 		return true;
+	if (a - 1 < p->seg.nslots && handoff_pending(p, a - 1, entry))
+		return false;
 	queue_join(p, rec);
 	return false;
+}
+
+/* Claim slot i handed to `entry`, waiting (yielding) the moment its
+ * releaser needs to unlock it.  Returns true with the lease. */
+static bool claim_handed(struct pp_att *p, uint32_t i, uint64_t entry, struct pp_lease **out)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		if (claim_slot_as(p, i, PP_SLOT_HANDOFF, entry, out))
+			return true;
+		if (!handoff_pending(p, i, entry))
+			return false;
+		sched_yield();
+	}
+	return false; /* a lock held that long is not a releaser's: the reaper resets the slot */
 }
 
 /* Leaving the queue without a lease from it: close our record so no
@@ -183,7 +213,7 @@ static int queue_leave(struct pp_att *p, int rec, int v, struct pp_lease **out)
 		return v;
 	uint64_t entry = (atomic_load(&w->ticket) << 16) | (uint64_t)(rec + 1);
 	struct pp_lease *l = NULL;
-	if (a - 1 >= p->seg.nslots || !claim_slot_as(p, a - 1, PP_SLOT_HANDOFF, entry, &l))
+	if (a - 1 >= p->seg.nslots || !claim_handed(p, a - 1, entry, &l))
 		return v;
 	if (v == 0 || v == PP_ETIMEDOUT) {
 		if (v == 0 && *out) {
