@@ -120,8 +120,12 @@ PP_EXPORT void pp_detach(pp_pool *p);
  * forever).  On success *out is the lease, valid until pp_release().
  * Returns PP_ETIMEDOUT, PP_EDAEMON (daemon died or stopped while waiting),
  * PP_ESHUTDOWN (pool draining), PP_EINVAL.  The uncontended path makes no
- * system call.  Waiters are served first come, first served: a released
- * slot goes straight to the longest-waiting caller. */
+ * system call.  Waiting is fair within a bound: once the longest-waiting
+ * caller has waited 20 ms, each released slot goes straight to it (first
+ * come, first served); before that, a caller that releases and leases
+ * again at once may keep its slot (no hand-over sleep for every request
+ * when workers outnumber slots), and a slot freed meanwhile is taken by
+ * the longest-waiting caller within about a millisecond. */
 PP_EXPORT PP_NODISCARD int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out);
 
 /* Return a lease to the pool.  After success the pointer is dead.

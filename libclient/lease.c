@@ -155,6 +155,7 @@ static void queue_join(struct pp_att *p, int rec)
 	struct pp_waiter *w = &p->seg.waiters[rec];
 	atomic_store_explicit(&w->assigned, 0, memory_order_relaxed);
 	uint64_t t = atomic_fetch_add_explicit(&h->q_tail, 1, memory_order_seq_cst);
+	atomic_store_explicit(&w->since_ns, pp_now_ns(), memory_order_relaxed);
 	atomic_store_explicit(&w->ticket, t, memory_order_release);
 	uint64_t e = (t << 16) | (uint64_t)(rec + 1);
 	atomic_store_explicit(&h->queue[t % PP_MAX_WAITERS], e, memory_order_seq_cst);
@@ -255,16 +256,24 @@ static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **ou
 		atomic_thread_fence(memory_order_seq_cst);
 		if (scan_slots(p, out))
 			break;
-		uint64_t slice = pp_now_ns() + PP_WAIT_SLICE_MS * PP_NS_PER_MS;
+		/* The queue's head polls for a slot freed without a hand-over
+		 * (slot.h); the others sleep until handed one. */
+		uint32_t head;
+		uint64_t head_ticket;
+		bool polling = rec >= 0 && pp_queue_head(&p->seg, &head, &head_ticket) && head == (uint32_t)rec;
+		uint64_t slice = pp_now_ns() + (polling ? PP_HEAD_POLL_MS : PP_WAIT_SLICE_MS) * PP_NS_PER_MS;
 		pp_futex_wait(word, seq, slice < deadline ? slice : deadline);
 		if (pp_now_ns() >= deadline) {
 			v = PP_ETIMEDOUT;
 			break;
 		}
 	}
+	uint64_t ticket = rec >= 0 ? atomic_load_explicit(&p->seg.waiters[rec].ticket, memory_order_relaxed) : 0;
 	if (rec >= 0)
 		v = queue_leave(p, rec, v, out);
 	waiter_unregister(p, rec);
+	if (rec >= 0)
+		pp_queue_left(&p->seg, ticket); /* the next head starts polling */
 	return v;
 }
 
@@ -371,7 +380,7 @@ int pp_release(struct pp_lease *l)
 		return PP_ELOST;
 	}
 	if (next == PP_SLOT_FREE) {
-		/* To the oldest sleeper if there is one, else FREE. */
+		/* To the oldest sleeper if it has waited long enough, else FREE (slot.h). */
 		pp_slot_hand_over(&p->seg, l->slot, &s->owner_lock);
 	} else {
 		atomic_store_explicit(&s->state, next, memory_order_release);

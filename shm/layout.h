@@ -134,10 +134,11 @@ struct pp_shm_header {
 	_Atomic uint32_t waiters;  /* D: sleeping workers at the last reaper tick (display only) */
 	alignas(PP_CACHELINE) _Atomic uint64_t waiter_bits[PP_WAITER_WORDS]; /* W set/clear, D clears the dead */
 	/* The FIFO of sleepers: a sleeper takes ticket t = q_tail++ and writes
-	 * queue[t % PP_MAX_WAITERS] = t << 16 | (record + 1); a release with
-	 * the queue non-empty takes the entry at q_head and hands its slot to
-	 * that record (HANDOFF) instead of freeing it, so sleepers are served
-	 * in arrival order and newcomers cannot barge past them.  Entries of
+	 * queue[t % PP_MAX_WAITERS] = t << 16 | (record + 1); a release while
+	 * the head has waited PP_HANDOFF_AFTER_MS (slot.h) takes the entry at
+	 * q_head and hands its slot to that record (HANDOFF) instead of freeing
+	 * it, so sleepers are served in arrival order once they have waited
+	 * that long, and newcomers cannot take a handed-over slot.  Entries of
 	 * sleepers that left or died are skipped (their record's ticket or
 	 * `assigned` no longer matches).  W writes all three. */
 	alignas(PP_CACHELINE) _Atomic uint64_t q_head;
@@ -190,7 +191,9 @@ struct pp_waiter {
 	_Atomic uint32_t futex;    /* W: the sleeper sleeps here; a hand-over bumps it */
 	_Atomic uint32_t assigned; /* W: 0, slot + 1 (handed a slot), or PP_WAITER_CLOSED */
 	_Atomic uint64_t ticket;   /* W: the sleeper's queue ticket */
+	_Atomic uint64_t since_ns; /* W: when it joined the queue (CLOCK_MONOTONIC); W reads (slot.h) */
 };
+_Static_assert(sizeof(struct pp_waiter) == PP_CACHELINE, "a waiter record is one cache line");
 #define PP_WAITER_CLOSED 0xffffffffu
 
 /* One slot record, cache-line aligned. */

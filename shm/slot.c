@@ -3,6 +3,8 @@
 
 #include <limits.h>
 
+#include "clock.h"
+
 #include "futex.h"
 
 int pp_owner_lock_init(pthread_mutex_t *m)
@@ -72,6 +74,60 @@ static bool queue_peek(struct pp_seg *seg, uint32_t *rec)
 	return (e >> 16) == (hd & TICKET_MASK) && *rec < PP_MAX_WAITERS;
 }
 
+/* Is the sleeper of record r, queued with ticket hd, still waiting for a
+ * slot (not left, not dead, not handed one)? */
+static bool sleeper_waiting(struct pp_seg *seg, uint32_t r, uint64_t hd)
+{
+	struct pp_waiter *w = &seg->waiters[r];
+	uint32_t lw = atomic_load_explicit((_Atomic uint32_t *)(void *)&w->lock, memory_order_acquire);
+	return (lw & FUTEX_TID_MASK) != 0 && !(lw & FUTEX_OWNER_DIED) &&
+	       atomic_load_explicit(&w->ticket, memory_order_acquire) == hd &&
+	       atomic_load_explicit(&w->assigned, memory_order_acquire) == 0;
+}
+
+bool pp_queue_head(struct pp_seg *seg, uint32_t *rec, uint64_t *ticket)
+{
+	struct pp_shm_header *h = seg->hdr;
+	for (unsigned guard = 0; guard < 4 * PP_MAX_WAITERS; guard++) {
+		uint64_t hd = atomic_load_explicit(&h->q_head, memory_order_acquire);
+		if (hd >= atomic_load_explicit(&h->q_tail, memory_order_acquire))
+			return false;
+		uint64_t e = atomic_load_explicit(&h->queue[hd % PP_MAX_WAITERS], memory_order_acquire);
+		uint64_t tk = e >> 16;
+		uint32_t r = (uint32_t)(e & 0xffff) - 1;
+		if (tk < (hd & TICKET_MASK))
+			return false; /* not written yet */
+		if (tk == (hd & TICKET_MASK) && r < PP_MAX_WAITERS && sleeper_waiting(seg, r, hd)) {
+			*rec = r;
+			*ticket = hd;
+			return true;
+		}
+		/* Left, died, handed a slot, or overwritten: skip it (as queue_take does). */
+		atomic_compare_exchange_weak(&h->q_head, &hd, hd + 1);
+	}
+	return false;
+}
+
+void pp_queue_left(struct pp_seg *seg, uint64_t ticket)
+{
+	uint32_t rec;
+	uint64_t t;
+	if (ticket <= atomic_load_explicit(&seg->hdr->q_head, memory_order_acquire) && pp_queue_head(seg, &rec, &t))
+		wake_record(seg, rec);
+}
+
+/* Has the oldest sleeper waited PP_HANDOFF_AFTER_MS?  A head whose entry
+ * is not written yet has not: it scans for a FREE slot after writing it. */
+static bool head_starving(struct pp_seg *seg)
+{
+	uint32_t rec;
+	uint64_t t;
+	if (!pp_queue_head(seg, &rec, &t))
+		return false;
+	uint64_t since = atomic_load_explicit(&seg->waiters[rec].since_ns, memory_order_relaxed);
+	return pp_now_ns() - since >= (uint64_t)PP_HANDOFF_AFTER_MS * PP_NS_PER_MS;
+}
+
 /* Take the oldest sleeper off the queue and assign it slot i.  Entries of
  * sleepers that left (record ticket changed, or `assigned` not 0) are
  * dropped.  Returns true with its entry and record; false when the queue
@@ -118,7 +174,8 @@ bool pp_slot_hand_over(struct pp_seg *seg, uint32_t i, pthread_mutex_t *unlock)
 	atomic_thread_fence(memory_order_seq_cst);
 	bool queued = atomic_load_explicit(&h->q_head, memory_order_relaxed) <
 		      atomic_load_explicit(&h->q_tail, memory_order_relaxed);
-	if (queued && queue_take(seg, i, &e, &rec)) {
+	bool starving = queued && head_starving(seg);
+	if (starving && queue_take(seg, i, &e, &rec)) {
 		atomic_store_explicit(&s->handoff, e, memory_order_relaxed);
 		/* Pairs with the acquire re-check in the sleeper's claim. */
 		atomic_store_explicit(&s->state, PP_SLOT_HANDOFF, memory_order_release);
@@ -130,11 +187,12 @@ bool pp_slot_hand_over(struct pp_seg *seg, uint32_t i, pthread_mutex_t *unlock)
 	atomic_store_explicit(&s->state, PP_SLOT_FREE, memory_order_release);
 	if (unlock)
 		pthread_mutex_unlock(unlock);
-	/* Nobody queued: no system call, no scan of the waiter bits (the
-	 * uncontended release).  Sleepers without a record (more than
-	 * PP_MAX_WAITERS) are woken by the daemon's tick. */
-	if (queued)
-		pp_sem_post_wake(seg);
+	/* Nobody queued, or the head has not waited long (slot.h): no system
+	 * call.  The head polls for FREE slots every PP_HEAD_POLL_MS; sleepers
+	 * without a record (more than PP_MAX_WAITERS) are woken by the
+	 * daemon's tick. */
+	if (starving)
+		pp_sem_post_wake(seg); /* its entry was not written yet: it scans after */
 	return false;
 }
 

@@ -19,6 +19,7 @@
 #include "daemon_proc.h"
 #include "layout.h"
 #include "phantompool.h"
+#include "slot.h"
 #include "testutil.h"
 
 #define NSLOTS 8
@@ -200,6 +201,90 @@ static void test_waiter_woken_by_release(void)
 	close(fds[0]);
 	close(fds[1]);
 	CU_ASSERT_EQUAL(available(), NSLOTS);
+}
+
+/* A slot released before the sleeper has waited PP_HANDOFF_AFTER_MS goes
+ * back FREE without a wakeup (slot.h); the sleeper at the queue's head
+ * polls and takes it within about PP_HEAD_POLL_MS. */
+static void test_waiter_takes_a_slot_freed_early(void)
+{
+	struct pp_lease *ls[NSLOTS];
+	CU_ASSERT_EQUAL_FATAL(lease_all(ls), NSLOTS);
+	int fds[2];
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	uint64_t t0 = pp_now_ns();
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct pp_lease *l;
+		int r = pp_lease(pool8, 5000, &l);
+		uint64_t got = pp_now_ns();
+		if (write(fds[1], &got, sizeof got) != sizeof got)
+			_exit(3);
+		_exit(r == 0 && pp_release(l) == 0 ? 0 : 1);
+	}
+	usleep(5 * 1000); /* less than PP_HANDOFF_AFTER_MS */
+	uint64_t t_rel = pp_now_ns();
+	CU_ASSERT_EQUAL(pp_release(ls[0]), 0);
+	uint64_t got = 0;
+	CU_ASSERT_EQUAL(read(fds[0], &got, sizeof got), (ssize_t)sizeof got);
+	double after = got > t_rel ? (double)(got - t_rel) / 1e6 : 0;
+	printf("\n    released %.1f ms into the wait; the sleeper had it %.1f ms later (poll every %u ms)",
+	       (double)(t_rel - t0) / 1e6, after, PP_HEAD_POLL_MS);
+	CU_ASSERT(got >= t_rel && after < 50);
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0);
+	release_all(ls + 1, NSLOTS - 1);
+	close(fds[0]);
+	close(fds[1]);
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+}
+
+/* Releasers that lease again at once keep their slots only until the
+ * oldest sleeper has waited PP_HANDOFF_AFTER_MS: then the next release is
+ * handed to it.  NSLOTS processes lease and release in a tight loop while
+ * 8 more each take a lease now and then; no lease waits much beyond the
+ * bound. */
+static void test_sleepers_served_within_the_bound(void)
+{
+	_Atomic int *stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	_Atomic uint64_t *worst_ns = (_Atomic uint64_t *)(void *)(stop + 16);
+	CU_ASSERT_FATAL((void *)stop != MAP_FAILED);
+	*stop = 0;
+	*worst_ns = 0;
+	pid_t kids[NSLOTS + 8];
+	for (int k = 0; k < NSLOTS + 8; k++) {
+		if ((kids[k] = fork()) != 0)
+			continue;
+		int greedy = k < NSLOTS, leases = 0;
+		while (!atomic_load(stop) || leases < 3) {
+			struct pp_lease *l;
+			uint64_t t0 = pp_now_ns();
+			if (pp_lease(pool8, 5000, &l) != 0)
+				_exit(1);
+			uint64_t w = pp_now_ns() - t0, cur = atomic_load(worst_ns);
+			while (w > cur && !atomic_compare_exchange_weak(worst_ns, &cur, w))
+				;
+			leases++;
+			if (!greedy)
+				usleep(200); /* hold it a little */
+			if (pp_release(l) != 0)
+				_exit(2);
+			if (!greedy)
+				usleep(2000);
+		}
+		_exit(0);
+	}
+	usleep(1500 * 1000);
+	atomic_store(stop, 1);
+	int bad = 0;
+	for (int k = 0; k < NSLOTS + 8; k++)
+		bad += pp_test_wait_child(kids[k]) != 0;
+	double worst = (double)atomic_load(worst_ns) / 1e6;
+	printf("\n    longest lease wait with %d greedy releasers: %.1f ms (bound %u ms + the queue ahead)", NSLOTS, worst,
+	       PP_HANDOFF_AFTER_MS);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(worst < 500); /* generous for a loaded machine: starvation would be the whole run */
+	CU_ASSERT_EQUAL(available(), NSLOTS);
+	munmap((void *)stop, 4096);
 }
 
 /* Fork a child that leases one slot, reports, then sleeps until killed. */
@@ -481,6 +566,9 @@ int main(void)
 		{ "16 threads share one handle", test_threads_share_one_handle },
 		{ "lease timeout is honoured", test_timeout_is_honoured },
 		{ "a waiter is woken by a release", test_waiter_woken_by_release },
+		{ "a waiter takes a slot freed before the hand-over bound", test_waiter_takes_a_slot_freed_early },
+		{ "sleepers are served within the bound while others lease in a loop",
+		  test_sleepers_served_within_the_bound },
 		{ "SIGKILLed holder reclaimed within 100 ms", test_sigkilled_holder_reclaimed_within_100ms },
 		{ "a waiter gets a killed holder's slot", test_waiter_gets_slot_of_killed_holder },
 		{ "handle works after fork, lease does not cross", test_fork_after_attach },
