@@ -101,9 +101,16 @@ static bool handoff_orphaned(struct pd_daemon *d, uint32_t i)
 	struct pp_waiter *w = &d->seg.waiters[rec];
 	uint32_t lw = atomic_load_explicit((_Atomic uint32_t *)(void *)&w->lock, memory_order_acquire);
 	uint64_t t = atomic_load_explicit(&w->ticket, memory_order_relaxed);
-	return (lw & FUTEX_TID_MASK) == 0 || (lw & FUTEX_OWNER_DIED) ||
-	       atomic_load_explicit(&w->assigned, memory_order_relaxed) != i + 1 ||
-	       (t & ((1ull << 48) - 1)) != e >> 16;
+	if ((lw & FUTEX_TID_MASK) == 0 || (lw & FUTEX_OWNER_DIED) ||
+	    atomic_load_explicit(&w->assigned, memory_order_relaxed) != i + 1 ||
+	    (t & ((1ull << 48) - 1)) != e >> 16)
+		return true;
+	/* A sleeper whose thread is gone but whose record the kernel did not
+	 * mark (its robust list ran through a mutex someone overwrote): the
+	 * slot would wait for it forever.  A system call, only for a slot
+	 * that stays HANDOFF (the reset needs the same picture twice). */
+	pid_t tid = (pid_t)(lw & FUTEX_TID_MASK);
+	return kill(tid, 0) < 0 && errno == ESRCH;
 }
 
 /* What is wrong with a slot in state st whose lock word is w, or NULL. */

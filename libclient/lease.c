@@ -161,46 +161,55 @@ static void queue_join(struct pp_att *p, int rec)
 	atomic_store_explicit(&h->queue[t % PP_MAX_WAITERS], e, memory_order_seq_cst);
 }
 
-/* Is slot i still handed over to the queue entry `entry`?  A releaser
- * stores HANDOFF before it unlocks the slot's owner lock, so for a moment
- * the slot is ours but its lock is not free yet. */
-static bool handoff_pending(struct pp_att *p, uint32_t i, uint64_t entry)
+/* Could slot i, assigned to queue entry `entry`, still become ours?  A
+ * releaser assigns the slot to our record first, then stores the entry in
+ * s->handoff and HANDOFF in s->state, then unlocks the slot's owner lock,
+ * then wakes us: between those steps the slot is ours but not claimable
+ * yet.  It is not ours once it shows another entry, or went FREE (reset
+ * meanwhile). */
+static bool handoff_coming(struct pp_att *p, uint32_t i, uint64_t entry)
 {
 	struct pp_slot *s = pp_seg_slot(&p->seg, i);
-	return atomic_load_explicit(&s->state, memory_order_acquire) == PP_SLOT_HANDOFF &&
-	       atomic_load_explicit(&s->handoff, memory_order_relaxed) == entry;
+	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (st == PP_SLOT_HANDOFF)
+		return atomic_load_explicit(&s->handoff, memory_order_relaxed) == entry;
+	return st != PP_SLOT_FREE;
 }
 
-/* A releaser handed us a slot (w->assigned): take it.  While it is still
- * handed to us but its releaser has not unlocked it yet, keep the
- * assignment (the releaser wakes us right after unlocking: the caller's
- * next turn takes it).  If it is no longer ours to take (reset
- * meanwhile), rejoin the queue at the back. */
+/* Claim slot i assigned to `entry`, yielding while its releaser finishes
+ * the hand-over (handoff_coming), for at most 5 ms.  Returns true with the
+ * lease; false when the slot is not ours after all, or its lock stays
+ * unavailable (scribbled, or held by someone else): the caller then leaves
+ * the hand-over, which the reaper finds orphaned and resets. */
+static bool claim_handed(struct pp_att *p, uint32_t i, uint64_t entry, struct pp_lease **out)
+{
+	uint64_t until = 0;
+	for (;;) {
+		if (claim_slot_as(p, i, PP_SLOT_HANDOFF, entry, out))
+			return true;
+		if (!handoff_coming(p, i, entry))
+			return false;
+		uint64_t now = pp_now_ns();
+		if (!until)
+			until = now + 5 * PP_NS_PER_MS;
+		else if (now >= until)
+			return false;
+		sched_yield();
+	}
+}
+
+/* A releaser handed us a slot (w->assigned): take it.  If it is no longer
+ * ours to take (reset meanwhile, or its lock unusable), rejoin the queue
+ * at the back. */
 static bool take_assigned(struct pp_att *p, int rec, uint32_t a, struct pp_lease **out)
 {
 	struct pp_waiter *w = &p->seg.waiters[rec];
 	uint64_t t = atomic_load_explicit(&w->ticket, memory_order_relaxed);
 	uint64_t entry = (t << 16) | (uint64_t)(rec + 1);
-	if (a - 1 < p->seg.nslots && claim_slot_as(p, a - 1, PP_SLOT_HANDOFF, entry, out))
+	if (a - 1 < p->seg.nslots && claim_handed(p, a - 1, entry, out))
 		return true;
-	if (a - 1 < p->seg.nslots && handoff_pending(p, a - 1, entry))
-		return false;
 	queue_join(p, rec);
 	return false;
-}
-
-/* Claim slot i handed to `entry`, waiting (yielding) the moment its
- * releaser needs to unlock it.  Returns true with the lease. */
-static bool claim_handed(struct pp_att *p, uint32_t i, uint64_t entry, struct pp_lease **out)
-{
-	for (int tries = 0; tries < 100; tries++) {
-		if (claim_slot_as(p, i, PP_SLOT_HANDOFF, entry, out))
-			return true;
-		if (!handoff_pending(p, i, entry))
-			return false;
-		sched_yield();
-	}
-	return false; /* a lock held that long is not a releaser's: the reaper resets the slot */
 }
 
 /* Leaving the queue without a lease from it: close our record so no
