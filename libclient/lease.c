@@ -221,6 +221,8 @@ static int queue_leave(struct pp_att *p, int rec, int v, struct pp_lease **out)
 	uint32_t a = 0;
 	if (atomic_compare_exchange_strong(&w->assigned, &a, PP_WAITER_CLOSED) || a == PP_WAITER_CLOSED)
 		return v;
+	if (*out && (*out)->slot == a - 1)
+		return v; /* the slot handed to us is the one we took */
 	uint64_t entry = (atomic_load(&w->ticket) << 16) | (uint64_t)(rec + 1);
 	struct pp_lease *l = NULL;
 	if (a - 1 >= p->seg.nslots || !claim_handed(p, a - 1, entry, &l))
