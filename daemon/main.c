@@ -19,7 +19,7 @@
 #include "reaper.h"
 #include "reload.h"
 #include "slot.h"
-#include "slot_worker.h"
+#include "loop.h"
 #include "url.h"
 
 /* Take the pool's pidfile lock: one daemon per pool.  Returns 0, or -1
@@ -146,7 +146,7 @@ static void shutdown_daemon(struct pd_daemon *d)
 {
 	atomic_store_explicit(&d->seg.hdr->daemon_state, PP_DAEMON_STOPPED, memory_order_release);
 	pp_sem_wake_all(&d->seg);
-	pd_slots_stop(d);
+	pd_loops_stop(d);
 	pp_seg_unlink(d->opt.pool);
 	pp_seg_unmap(&d->seg);
 	pidfile_remove(d->pidfile);
@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 	pidfile_write(d.pidfile);
 	d.backends.hdr = d.seg.hdr; /* publish the backend's state from now on */
 	pd_backends_publish(&d.backends);
-	if (pd_slots_start(&d) < 0) {
+	if (pd_loops_start(&d) < 0) {
 		shutdown_daemon(&d);
 		return 1;
 	}
