@@ -3,10 +3,12 @@
 #include "exchange.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "backend.h"
 #include "clock.h"
@@ -86,14 +88,18 @@ static int sink_head(void *ctx, int status, int64_t clen, const struct pp_str *c
 {
 	struct pd_exchange *x = ctx;
 	x->status = status;
-	if (!x->seat)
+	if (!x->seat || !x->rid_len)
 		return 0;
 	struct pp_frame f = { .type = PP_FRAME_RESP_HEAD };
 	f.resp.status = status < PP_FRAME_STATUS_MIN || status > PP_FRAME_STATUS_MAX ? 502 : status;
 	f.resp.content_len = clen;
 	if (ct)
 		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("content-type"), *ct };
-	if (id)
+	if (id && (id->len != x->rid_len || memcmp(id->ptr, x->rid, x->rid_len))) {
+		x->rid_mismatch = true; /* the answer to another request */
+		return -1;
+	}
+	if (id && !x->rid_ours)
 		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("x-request-id"), *id };
 	return batch(x, &f);
 }
@@ -389,6 +395,8 @@ static void begin(struct pd_exchange *x, struct pd_seat *s, uint64_t timeout_ms)
 	x->reused = false;
 	x->conn_used = false;
 	x->waited_worker = false;
+	x->rid_len = 0;
+	x->rid_ours = x->rid_mismatch = false;
 	x->out.len = 0;
 	x->stage_len = 0;
 	x->resp_started = x->resp_done = x->keep_conn = false;
@@ -400,6 +408,27 @@ static void begin(struct pd_exchange *x, struct pd_seat *s, uint64_t timeout_ms)
 	x->t0 = pp_now_ns();
 	x->deadline_ns = x->t0 + timeout_ms * PP_NS_PER_MS;
 	x->want_read = x->want_write = x->want_req = x->want_resp = false;
+}
+
+/* The request's X-Request-Id: the worker's, or one of ours (so that an
+ * answer the backend meant for another request is recognised when the
+ * backend echoes ids).  Fills x->extra with the daemon's header lines. */
+static void request_id(struct pd_exchange *x, const struct pp_frame_req_head *h, const struct pd_live *lv)
+{
+	static _Atomic uint64_t seq;
+	for (uint32_t i = 0; i < h->nheaders; i++)
+		if (h->headers[i].name.len == 12 && !strncasecmp(h->headers[i].name.ptr, "x-request-id", 12) &&
+		    h->headers[i].value.len < sizeof x->rid) {
+			x->rid_len = h->headers[i].value.len;
+			memcpy(x->rid, h->headers[i].value.ptr, x->rid_len);
+		}
+	if (!x->rid_len) {
+		x->rid_ours = true;
+		x->rid_len = (uint32_t)snprintf(x->rid, sizeof x->rid, "pp-%" PRIx64 "-%" PRIx64,
+						x->d->seg.generation & 0xffffffffu, atomic_fetch_add(&seq, 1) + 1);
+	}
+	snprintf(x->extra, sizeof x->extra, "%s%s%s%.*s", lv->auth_header, *lv->auth_header ? "\r\n" : "",
+		 x->rid_ours ? "X-Request-Id: " : "", x->rid_ours ? (int)x->rid_len : 0, x->rid);
 }
 
 /* Take and check the seat's REQ_HEAD and write the request head.  Returns
@@ -444,9 +473,9 @@ static int take_head(struct pd_exchange *x, struct pd_seat *s)
 	x->body_mode = pd_http_body_mode(h->method.ptr, h->method.len, h->body_len);
 	if (ready_conn(x, node, gen) < 0)
 		return -1;
+	request_id(x, h, lv);
 	x->send_len = (uint32_t)pd_http_write_head(x->sendbuf, x->send_cap, h->method, target, x->conn->host,
-						   h->headers, h->nheaders, x->body_mode, h->body_len,
-						   lv->auth_header);
+						   h->headers, h->nheaders, x->body_mode, h->body_len, x->extra);
 	if (!x->send_len) {
 		fail(x, PP_ETOOBIG, "request head too large", true);
 		return -1;
@@ -689,6 +718,8 @@ static void parse(struct pd_exchange *x, size_t n)
 		resp_complete(x, n - used);
 	else if (r == PD_HTTP_ERROR)
 		fail(x, PP_EPROTO, x->parser.why, false);
+	else if (r == PD_HTTP_SINK && x->rid_mismatch)
+		fail(x, PP_EPROTO, "the response carries another request's X-Request-Id", false);
 	else if (r == PD_HTTP_SINK)
 		fail(x, PP_EPROTO, "cannot frame the response", false);
 }

@@ -69,6 +69,14 @@ struct pd_exchange {
 	bool reused;                /* this attempt runs on a connection used before */
 	bool conn_used;             /* the connection was opened or taken for it */
 	uint32_t node;              /* the node the request goes to */
+	/* The X-Request-Id the request carries: the worker's, or one the
+	 * daemon made (then not forwarded back).  A response echoing another
+	 * id answers another request: refused. */
+	char rid[80];
+	uint32_t rid_len;
+	bool rid_ours;
+	bool rid_mismatch;
+	char extra[4200];           /* the daemon's own header lines */
 	/* The response. */
 	struct pd_http_resp parser;
 	uint8_t *recvbuf;
