@@ -136,10 +136,13 @@ static int on_header_value_complete(llhttp_t *p)
 	uint32_t n = r->value_len;
 	if (r->field == HF_OTHER)
 		return 0;
+	if (n > PP_FRAME_HVALUE_MAX) {
+		*(r->field == HF_CTYPE ? &r->ctype_len : &r->reqid_len) = UINT32_MAX; /* too long to forward */
+		return 0;
+	}
 	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
 		n--;
-	bool ok = r->value_len <= PP_FRAME_HVALUE_MAX &&
-		  pp_frame_header_ok(r->field == HF_CTYPE ? "content-type" : "x-request-id", 12, v, n);
+	bool ok = pp_frame_header_ok(r->field == HF_CTYPE ? "content-type" : "x-request-id", 12, v, n);
 	*(r->field == HF_CTYPE ? &r->ctype_len : &r->reqid_len) = ok ? n : UINT32_MAX;
 	return 0;
 }
@@ -148,6 +151,10 @@ static int on_headers_complete(llhttp_t *p)
 {
 	struct pd_http_resp *r = of(p);
 	int status = p->status_code;
+	if (status < 100 || status > 999) {
+		r->why = "invalid status code";
+		return -1;
+	}
 	if (status == 101) {
 		r->why = "unexpected 101 Switching Protocols";
 		return -1;
@@ -157,7 +164,11 @@ static int on_headers_complete(llhttp_t *p)
 			r->why = "too many interim (1xx) responses";
 			return -1;
 		}
-		return 0; /* an interim response: no body, the final one follows */
+		return 1; /* an interim response: no body whatever it says, the final one follows */
+	}
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)INT64_MAX) {
+		r->why = "Content-Length out of range";
+		return -1;
 	}
 	int64_t clen = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) ? (int64_t)p->content_length : -1;
 	if (r->head_request || status == 204 || status == 304)
@@ -169,7 +180,8 @@ static int on_headers_complete(llhttp_t *p)
 		r->sink_failed = true;
 		return -1;
 	}
-	return r->head_request ? 1 : 0; /* 1: no body follows */
+	/* 1: no body follows, whatever the headers say (RFC 9112 6.3). */
+	return r->head_request || status == 204 || status == 304 ? 1 : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t n)
@@ -229,9 +241,10 @@ static enum pd_http_result failed(struct pd_http_resp *r, llhttp_errno_t err)
 enum pd_http_result pd_http_resp_feed(struct pd_http_resp *r, const uint8_t *buf, size_t n, size_t *used)
 {
 	*used = 0;
-	if (r->complete) {
+	if (r->complete)
 		return PD_HTTP_DONE;
-	}
+	if (r->why || r->sink_failed)
+		return r->sink_failed ? PD_HTTP_SINK : PD_HTTP_ERROR; /* broken stays broken */
 	llhttp_errno_t err = llhttp_execute(&r->parser, (const char *)buf, n);
 	if (err == HPE_OK) {
 		*used = n;
@@ -249,6 +262,8 @@ enum pd_http_result pd_http_resp_eof(struct pd_http_resp *r)
 {
 	if (r->complete)
 		return PD_HTTP_DONE;
+	if (r->why || r->sink_failed)
+		return r->sink_failed ? PD_HTTP_SINK : PD_HTTP_ERROR;
 	if (!r->started) {
 		r->why = "connection closed before any response";
 		return PD_HTTP_ERROR;

@@ -115,7 +115,8 @@ struct pd_http_resp {
 void pd_http_resp_init(struct pd_http_resp *r, bool head_request, const struct pd_http_sink *sink, void *ctx);
 
 /* Feed n bytes.  *used is set to how many belonged to the response (all
- * of them unless DONE: then bytes from *used on are not part of it). */
+ * of them unless DONE: then bytes from *used on are not part of it).
+ * Once DONE or broken, it stays so: later bytes are not parsed. */
 enum pd_http_result pd_http_resp_feed(struct pd_http_resp *r, const uint8_t *buf, size_t n, size_t *used);
 
 /* The connection reached EOF: DONE if that completes a read-until-close
