@@ -388,7 +388,7 @@ static int start_loop(struct pd_daemon *d, uint32_t k)
 int pd_loops_start(struct pd_daemon *d)
 {
 	const struct pd_options *o = &pd_live(d)->opt;
-	d->nconns = d->seg.nslots;
+	d->nconns = o->max_conns < d->seg.nslots ? o->max_conns : d->seg.nslots;
 	d->nloops = pd_loops_count(d->seg.nslots, d->nconns, o->loops);
 	d->loops = calloc(d->nloops, sizeof *d->loops);
 	for (uint32_t k = 0; d->loops && k < d->nloops; k++) {

@@ -63,7 +63,8 @@ static int create_segment(struct pd_daemon *d)
 {
 	struct pp_seg_config cfg = {
 		.pool = d->opt.pool,
-		.nslots = d->opt.max_conns,
+		.nslots = d->opt.seats ? d->opt.seats : d->opt.max_conns,
+		.max_conns = d->opt.max_conns,
 		.min_conns = d->opt.min_conns,
 		.ring_size = d->opt.ring_size,
 		.lease_timeout_ms = d->opt.lease_timeout_ms,
@@ -191,8 +192,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	atomic_store_explicit(&d.seg.hdr->daemon_state, PP_DAEMON_READY, memory_order_release);
-	pd_info("pool '%s' ready: %u slots (min %u), rings %u B, backend %s, segment %s",
-		d.opt.pool, d.seg.nslots, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
+	pd_info("pool '%s' ready: %u seats, at most %u connections (min %u), rings %u B, backend %s, segment %s",
+		d.opt.pool, d.seg.nslots, d.nconns, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
 		d.seg.shm_name);
 	run_loop(&d, &sigs);
 	shutdown_daemon(&d);

@@ -102,6 +102,7 @@ static void keep_fixed(struct pd_options *n, const struct pd_options *o)
 {
 	memcpy(n->pool, o->pool, sizeof n->pool);
 	n->max_conns = o->max_conns;
+	n->seats = o->seats;
 	n->loops = o->loops;
 	n->ring_size = o->ring_size;
 	n->mode = o->mode;

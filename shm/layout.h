@@ -163,8 +163,8 @@ struct pp_shm_header {
 	uint32_t reserved2;
 	_Atomic uint64_t spin_hits;   /* W, D: spins that saw the awaited publish */
 	_Atomic uint64_t spin_misses; /* W, D: spins that ended in a futex sleep */
-	/* Exchanges a serving loop handed to the slot's thread because they
-	 * had to wait (daemon/loop.h).  D. */
+	/* Exchanges that had to wait for their worker: its next request frame,
+	 * or room in the response ring (daemon/exchange.h).  D. */
 	_Atomic uint64_t escalations;
 	_Atomic uint32_t loops;       /* D: serving loops (threads) the daemon runs */
 	uint32_t reserved3;

@@ -39,7 +39,7 @@ const struct dump_field dump_pool_fields[] = {
 	{ "loops", "loops", DUMP_GAUGE, DUMP_UNIT_COUNT, POOL(loops),
 	  "Serving loops (threads) that run the exchanges." },
 	{ "escalations", "escalations_total", DUMP_COUNTER, DUMP_UNIT_COUNT, POOL(escalations),
-	  "Exchanges a serving loop handed to the slot's thread because they had to wait." },
+	  "Exchanges that had to wait for their worker (the next request frame, room in the response ring)." },
 	{ "max_body_bytes", NULL, DUMP_GAUGE, DUMP_UNIT_BYTES, POOL(max_body_bytes), NULL },
 	{ "waiting_workers", "waiting_workers", DUMP_GAUGE, DUMP_UNIT_COUNT, POOL(waiting_workers),
 	  "Workers sleeping in pp_lease for a free slot." },

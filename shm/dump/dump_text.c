@@ -129,7 +129,7 @@ static void line_requests(char *buf, size_t len, const struct dump_snapshot *s)
 static void line_serving(char *buf, size_t len, const struct dump_snapshot *s)
 {
 	const struct dump_pool *p = &s->pool_figs;
-	snprintf(buf, len, "%llu loops, %llu exchanges escalated to slot threads; spin %llu us: %llu hits, %llu misses",
+	snprintf(buf, len, "%llu loops, %llu exchanges escalated (waited for their worker); spin %llu us: %llu hits, %llu misses",
 		 (unsigned long long)p->loops, (unsigned long long)p->escalations, (unsigned long long)p->spin_us,
 		 (unsigned long long)p->spin_hits, (unsigned long long)p->spin_misses);
 }
