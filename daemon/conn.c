@@ -121,9 +121,11 @@ CURLM *pd_conn_multi_new(uint64_t *timer_ns)
 
 /* ---- open, step, close -------------------------------------------------- */
 
-void pd_conn_init(struct pd_conn *c, uint32_t idx, struct pp_slot *rec, CURLM *multi, const uint64_t *timer_ns)
+void pd_conn_init(struct pd_conn *c, uint32_t idx, struct pp_slot *rec, CURLM *multi, const uint64_t *timer_ns,
+		  _Atomic uint32_t *open_count)
 {
 	memset(c, 0, sizeof *c);
+	c->open_count = open_count;
 	c->idx = idx;
 	c->rec = rec;
 	c->multi = multi;
@@ -292,6 +294,7 @@ enum pd_connect_result pd_conn_connect_step(struct pd_conn *c, int ev)
 		return PD_CONNECT_FAILED;
 	}
 	c->state = PD_CONN_OPEN;
+	atomic_fetch_add_explicit(c->open_count, 1, memory_order_relaxed);
 	c->opened_ns = pp_now_ns();
 	count_open(c);
 	atomic_store_explicit(&c->rec->conn_since_ns, c->opened_ns, memory_order_relaxed);
@@ -347,6 +350,8 @@ void pd_conn_close(struct pd_conn *c, const char *why)
 		count_open(c); /* the backend accepted it: it counts */
 	if (why)
 		pd_debug("connection %u to backend %u closed: %s", c->idx, c->backend, why);
+	if (c->state == PD_CONN_OPEN)
+		atomic_fetch_sub_explicit(c->open_count, 1, memory_order_relaxed);
 	curl_multi_remove_handle(c->multi, c->easy); /* closes a connect-only connection */
 	curl_easy_cleanup(c->easy);
 	c->easy = NULL;

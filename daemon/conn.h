@@ -73,8 +73,10 @@ struct pd_conn {
 	CURLcode curl_res;      /* of a failed connect */
 	bool unreachable;       /* the failed connect never reached the node */
 	char errbuf[CURL_ERROR_SIZE];
-	/* Where its figures are published (a record in the segment). */
+	/* Where its figures are published (a record in the segment), and the
+	 * pool's count of open connections. */
 	struct pp_slot *rec;
+	_Atomic uint32_t *open_count;
 };
 
 /* One libcurl multi handle per serving loop drives the handshakes of all
@@ -85,7 +87,8 @@ CURLM *pd_conn_multi_new(uint64_t *timer_ns);
 
 /* Set up a CLOSED connection object publishing into rec, connecting
  * through multi (whose timer is *timer_ns). */
-void pd_conn_init(struct pd_conn *c, uint32_t idx, struct pp_slot *rec, CURLM *multi, const uint64_t *timer_ns);
+void pd_conn_init(struct pd_conn *c, uint32_t idx, struct pp_slot *rec, CURLM *multi, const uint64_t *timer_ns,
+		  _Atomic uint32_t *open_count);
 
 /* Start opening c (CLOSED) to `url` (the node's base URL, node index
  * `backend`, list generation `gen`) with the connection options of o.

@@ -202,6 +202,7 @@ static void finish(struct pd_exchange *x)
 		finish_health(x);
 	}
 	x->active = false;
+	atomic_fetch_sub_explicit(&x->d->seg.hdr->conns_busy, 1, memory_order_relaxed);
 }
 
 /* Fail the exchange with code (why: for the log and the worker).  The
@@ -384,6 +385,7 @@ static void begin(struct pd_exchange *x, struct pd_seat *s, uint64_t timeout_ms)
 {
 	x->seat = s;
 	x->active = true;
+	atomic_fetch_add_explicit(&x->d->seg.hdr->conns_busy, 1, memory_order_relaxed);
 	x->send_len = x->send_pos = 0;
 	x->replayable = true;
 	x->req_end = x->req_discard = x->sent_any = false;

@@ -19,6 +19,7 @@
 #include "phantompool.h"
 #include "seat.h"
 #include "slot.h"
+#include "stats.h"
 #include "upkeep.h"
 
 #define EACH_SEAT(L, i) for (uint32_t i = (L)->idx; i < (L)->d->seg.nslots; i += (L)->d->nloops)
@@ -50,6 +51,33 @@ static void queue_push(struct pd_loop *L, struct pd_seat *s)
 	L->queue[(L->qhead + L->qlen++) % L->qcap] = s->idx;
 	s->queued = true;
 	s->queued_ns = pp_now_ns();
+	atomic_fetch_add_explicit(&L->d->seg.hdr->queued, 1, memory_order_relaxed);
+}
+
+/* A queued seat leaves the queue (served, or reset): count its wait. */
+static void queue_leave(struct pd_loop *L, struct pd_seat *s)
+{
+	struct pp_shm_header *h = L->d->seg.hdr;
+	uint64_t ns = pp_now_ns() - s->queued_ns;
+	s->queued = false;
+	atomic_fetch_sub_explicit(&h->queued, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->queue_waits, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->queue_wait_sum_ns, ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->queue_wait_hist[pp_hist_bucket(ns)], 1, memory_order_relaxed);
+	pp_stat_max(&h->queue_wait_max_ns, ns);
+}
+
+/* Take s out of the middle of the queue (rare: its seat is reset). */
+static void queue_remove(struct pd_loop *L, struct pd_seat *s)
+{
+	uint32_t k = 0;
+	for (uint32_t j = 0; j < L->qlen; j++) {
+		uint32_t v = L->queue[(L->qhead + j) % L->qcap];
+		if (v != s->idx)
+			L->queue[(L->qhead + k++) % L->qcap] = v;
+	}
+	L->qlen = k;
+	queue_leave(L, s);
 }
 
 static struct pd_seat *queue_pop(struct pd_loop *L)
@@ -58,8 +86,8 @@ static struct pd_seat *queue_pop(struct pd_loop *L)
 		struct pd_seat *s = &L->d->seats[L->queue[L->qhead]];
 		L->qhead = (L->qhead + 1) % L->qcap;
 		L->qlen--;
-		if (s->queued) { /* a reset may have taken it out */
-			s->queued = false;
+		if (s->queued) {
+			queue_leave(L, s);
 			return s;
 		}
 	}
@@ -115,8 +143,8 @@ static bool tend_seat(struct pd_loop *L, struct pd_seat *s)
 		pd_exchange_abort(s->x, PP_ELOST);
 		return true;
 	}
-	if (st == PP_SLOT_RESETTING)
-		s->queued = false; /* its request died with its holder */
+	if (st == PP_SLOT_RESETTING && s->queued)
+		queue_remove(L, s); /* its request died with its holder */
 	if (pd_upkeep_seat(s))
 		return true;
 	if (s->queued || s->broken || !pd_seat_request_waiting(s))
@@ -352,7 +380,7 @@ static int setup_objects(struct pd_daemon *d)
 		/* Connection k publishes its figures in slot record k for now
 		 * (as many connections as slots). */
 		struct pd_loop *L = &d->loops[k % d->nloops];
-		pd_conn_init(&d->conns[k], k, pp_seg_slot(&d->seg, k), L->multi, &L->curl_timer_ns);
+		pd_conn_init(&d->conns[k], k, pp_seg_slot(&d->seg, k), L->multi, &L->curl_timer_ns, &d->seg.hdr->conns_open);
 		if (pd_exchange_init(&d->xs[k], d, &d->conns[k]) < 0)
 			return -1;
 	}

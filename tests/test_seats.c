@@ -117,6 +117,23 @@ static void test_workers_hold_seats(void)
 	CU_ASSERT_EQUAL(t->failed, 0);
 	CU_ASSERT(most_open <= CONNS);
 	CU_ASSERT(acc1 - acc0 <= CONNS);
+	/* pp_status shows seats and connections apart; exchanges queued. */
+	pp_pool *p;
+	pp_pool_status st;
+	CU_ASSERT_FATAL(pp_attach(daemon_.pool, &p) == 0);
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	printf("\n    pp_status: %u seats, %u connections at most, %u open, %u busy, %u queued;"
+	       " %llu exchanges waited for a connection (p50 %llu us, max %llu us)",
+	       st.max, st.conns_max, st.conns_open, st.conns_busy, st.queued, (unsigned long long)st.queue_waits,
+	       (unsigned long long)st.queue_wait_p50_ns / 1000, (unsigned long long)st.queue_wait_max_ns / 1000);
+	CU_ASSERT_EQUAL(st.max, SEATS);
+	CU_ASSERT_EQUAL(st.conns_max, CONNS);
+	CU_ASSERT(st.conns_open >= 1 && st.conns_open <= CONNS);
+	CU_ASSERT_EQUAL(st.conns_busy, 0);
+	CU_ASSERT_EQUAL(st.queued, 0);
+	CU_ASSERT(st.queue_waits > 0);
+	CU_ASSERT(st.queue_wait_max_ns >= st.queue_wait_p50_ns);
+	pp_detach(p);
 	munmap(t, sizeof *t);
 }
 
