@@ -20,3 +20,6 @@ $(DAEMON): $(LLHTTP_OBJ)
 $(B)/fuzz/fuzz_http: fuzz/fuzz_http.c daemon/http.c shm/frame.c shm/ring.c shm/futex.c shm/bell.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c $(LLHTTP_DIR)/llhttp.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -isystem $(LLHTTP_INC) -o $@ $^ $(call pc_cflags,msgpack) $(call pc_libs,msgpack)
+
+# The new suites of the engine run under ThreadSanitizer too.
+TSAN_TESTS += badbackend seats

@@ -20,7 +20,10 @@
  * one (PP_EPROTO, connection closed), so the shift ends at once; this
  * server echoes ids as request-id middleware does.  The unsolicited
  * response itself carries no id: a "stale" answer (the backend's own
- * bytes, never another worker's) is counted apart and printed. */
+ * bytes, never another worker's) is counted apart and printed.
+ *
+ * PP_BADBACKEND_SECS sets the mixed run's length (default 6 s);
+ * PP_BADBACKEND_CASE=<case> mixes only that case with normal requests. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
