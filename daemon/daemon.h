@@ -1,4 +1,17 @@
-/* daemon.h - the supervisor's state, shared by its modules. */
+/* daemon.h - the supervisor's state, shared by its modules.
+ *
+ * Layers (each calls only the ones below it):
+ *   main, reaper, reload          process, signals, the segment's owners
+ *   loop                          serving loops: poll, timers, doorbells,
+ *                                 which exchange runs next
+ *   upkeep                        slot and connection chores: resets,
+ *                                 health checks, idle close, min, probes
+ *   exchange                      one request/response state machine
+ *   conn | http | seat            a backend connection (libcurl connect +
+ *                                 send/recv) | HTTP/1.1 bytes and the
+ *                                 parser | a slot's rings and frames
+ *   backend, options, log, url    shared services
+ */
 #ifndef PD_DAEMON_H
 #define PD_DAEMON_H
 
@@ -11,14 +24,19 @@
 #include "options.h"
 #include "segment.h"
 
-/* The settings slot threads read while they run.  A SIGHUP reload builds
+/* The settings the loops read while they run.  A SIGHUP reload builds
  * a new one and publishes it with one pointer store; the old one is freed
- * once every slot thread has passed a quiescent point (reload.c). */
+ * once every loop has passed a quiescent point (reload.c). */
 struct pd_live {
 	struct pd_options opt;
 	char auth_header[4096];  /* "Authorization: Bearer ..." or "" (never in the segment) */
-	uint64_t gen;            /* 1, 2, ...: slot threads re-apply connection options on change */
+	uint64_t gen;            /* 1, 2, ... */
 };
+
+struct pd_seat;
+struct pd_conn;
+struct pd_exchange;
+struct pd_loop;
 
 struct pd_daemon {
 	struct pd_options opt;       /* as loaded at start (main thread only) */
@@ -26,9 +44,13 @@ struct pd_daemon {
 	struct pp_seg seg;           /* private, trusted layout numbers */
 	struct pidfh *pidfile;
 	atomic_bool stopping;
-	struct pd_slot_worker *workers; /* [seg.nslots] */
+	struct pd_seat *seats;       /* [seg.nslots]: seat i belongs to loop i % nloops */
+	uint32_t nconns;             /* connection objects (--max) */
+	struct pd_conn *conns;       /* [nconns]: connection k belongs to loop k % nloops */
+	struct pd_exchange *xs;      /* [nconns]: exchange k runs on connection k */
 	struct pd_loop *loops;       /* [nloops] serving loops (loop.h) */
 	uint32_t nloops;
+	_Atomic uint32_t warmed;     /* min connections whose first attempt ended */
 	struct pp_bell bell;         /* where the loops' doorbells live */
 	gid_t shm_gid;               /* the segment's group, for the bells (mode: opt.mode) */
 	struct pd_backends backends; /* the PhantomDB nodes */
@@ -37,8 +59,8 @@ struct pd_daemon {
 	char **argv;
 };
 
-/* The settings in force now (slot threads: read once per step or per
- * exchange; the pointer stays valid until the thread's next step). */
+/* The settings in force now (loops: read once per step or per exchange;
+ * the pointer stays valid until the loop's next step). */
 static inline const struct pd_live *pd_live(struct pd_daemon *d)
 {
 	/* Pairs with the release store in pd_reload. */

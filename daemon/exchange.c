@@ -1,498 +1,132 @@
-/* exchange.c - one request/response exchange on a slot, as the slot's
- * thread sees it:
- *   take REQ_HEAD -> check it -> set up the easy handle -> run the transfer
- *   (read callback: BODY..END frames out of the request ring; write
- *   callback: RESP_HEAD then BODY frames into the response ring) -> END,
- *   or ERROR after draining what is left of the request.
- * The transfer runs on the slot's own multi handle, polled in slices of
- * PD_SLICE_MS, so a reset or shutdown interrupts it even while the backend
- * stalls.  Every byte taken from the segment is untrusted.
- */
+/* exchange.c - see exchange.h.  Every byte from the segment and from the
+ * network is untrusted. */
 #include "exchange.h"
 
 #include <errno.h>
-#include <stdint.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "backend.h"
 #include "clock.h"
+#include "daemon.h"
 #include "errors.h"
 #include "log.h"
 #include "phantompool.h"
 #include "policy.h"
-#include "slot.h"
 #include "stats.h"
-#include "backend.h"
-#include "url.h"
-#include "xfer.h"
 
-/* The check run between waits: stop on shutdown or when the reaper has
- * asked for a reset. */
-int pd_worker_abort_reason(void *ctx)
+/* Room kept in the response ring for a RESP_HEAD frame (two forwarded
+ * headers of at most PP_FRAME_HVALUE_MAX bytes), an END and an ERROR
+ * frame, beyond the body frames of one read. */
+#define HEAD_RESERVE (2u * (PP_FRAME_HNAME_MAX + PP_FRAME_HVALUE_MAX) + 2u * PP_FRAME_MESSAGE_MAX + 128u)
+#define RECV_MIN 64u         /* read nothing smaller: wait for ring room instead */
+#define RECV_CAP (16u << 10) /* bytes per read */
+#define SEND_CAP (80u << 10) /* the request head (<= ~45 KiB) plus one chunked BODY frame */
+#define DRAIN_GRACE_MS 1000  /* after a failure, how long the worker has to send its END */
+
+/* ---- set-up -------------------------------------------------------------- */
+
+int pd_exchange_init(struct pd_exchange *x, struct pd_daemon *d, struct pd_conn *conn)
 {
-	struct pd_slot_worker *w = ctx;
-	if (atomic_load_explicit(&w->d->stopping, memory_order_relaxed))
-		return PP_ESHUTDOWN;
-	if (atomic_load_explicit(&pd_wslot(w)->state, memory_order_acquire) == PP_SLOT_RESETTING)
-		return PP_ELOST;
-	return 0;
+	uint32_t fmax = pp_frame_max(d->seg.ring_size);
+	memset(x, 0, sizeof *x);
+	x->d = d;
+	x->conn = conn;
+	x->chunk = pp_frame_chunk(d->seg.ring_size);
+	x->send_cap = SEND_CAP;
+	x->recv_cap = RECV_CAP;
+	x->out.cap = fmax;
+	x->scratch = malloc(fmax);
+	x->sendbuf = malloc(x->send_cap);
+	x->recvbuf = malloc(x->recv_cap);
+	x->out.buf = malloc(fmax);
+	x->stage = malloc(x->chunk);
+	return x->scratch && x->sendbuf && x->recvbuf && x->out.buf && x->stage ? 0 : -1;
 }
 
-static struct pp_xfer worker_xfer(struct pd_exchange *x, struct pp_ring *ring)
+void pd_exchange_free(struct pd_exchange *x)
 {
-	return (struct pp_xfer){ .ring = ring, .deadline_ns = x->deadline_ns,
-				 .slice_ns = PD_SLICE_MS * PP_NS_PER_MS, .spin = NULL,
-				 .check = pd_worker_abort_reason, .ctx = x->w };
+	free(x->scratch);
+	free(x->sendbuf);
+	free(x->recvbuf);
+	free(x->out.buf);
+	free(x->stage);
+	x->scratch = NULL;
+	x->sendbuf = NULL;
+	x->recvbuf = NULL;
+	x->out.buf = NULL;
+	x->stage = NULL;
 }
 
-/* Encode f into the batch without publishing (a serving loop never
- * waits for ring space).  Returns 0, PD_WOULD_WAIT when the batch is
- * full, or a PP_E* code. */
-#define PD_WOULD_WAIT 1
-static int batch_add_nb(struct pp_batch *b, const struct pp_frame *f)
+/* ---- frames into the batch ----------------------------------------------- */
+
+/* Encode f after what is batched.  The read budget guarantees room; a
+ * failure here is a bug or a bad field: -1. */
+static int batch(struct pd_exchange *x, const struct pp_frame *f)
 {
-	ssize_t n = pp_frame_encode(f, b->buf + b->len, b->cap - b->len);
-	if (n == -EMSGSIZE && b->len)
-		return PD_WOULD_WAIT;
+	ssize_t n = pp_frame_encode(f, x->out.buf + x->out.len, x->out.cap - x->out.len);
 	if (n < 0)
-		return pp_error_from_errno((int)n);
-	b->len += (uint32_t)n;
+		return -1;
+	x->out.len += (uint32_t)n;
 	return 0;
 }
 
-/* ---- response side ------------------------------------------------ */
-
-static int send_resp_head(struct pd_exchange *x)
+static int flush_stage(struct pd_exchange *x)
 {
-	CURL *e = x->w->easy;
-	long status = 0;
-	char *ctype = NULL;
-	curl_off_t clen = -1;
-	struct curl_header *rid = NULL;
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ctype);
-	curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+	if (!x->stage_len)
+		return 0;
+	struct pp_frame f = { .type = PP_FRAME_BODY, .body = { x->stage, x->stage_len } };
+	x->stage_len = 0;
+	return batch(x, &f);
+}
+
+/* The parser's sink for a seat's exchange. */
+static int sink_head(void *ctx, int status, int64_t clen, const struct pp_str *ct, const struct pp_str *id)
+{
+	struct pd_exchange *x = ctx;
+	x->status = status;
+	if (!x->seat || !x->rid_len)
+		return 0;
 	struct pp_frame f = { .type = PP_FRAME_RESP_HEAD };
-	f.resp.status = (int32_t)status;
+	f.resp.status = status < PP_FRAME_STATUS_MIN || status > PP_FRAME_STATUS_MAX ? 502 : status;
 	f.resp.content_len = clen;
-	if (ctype && pp_frame_header_ok("content-type", 12, ctype, strlen(ctype)))
-		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("content-type"), { ctype, (uint32_t)strlen(ctype) } };
-	if (curl_easy_header(e, "X-Request-Id", 0, CURLH_HEADER, -1, &rid) == CURLHE_OK &&
-	    pp_frame_header_ok("x-request-id", 12, rid->value, strlen(rid->value)))
-		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("x-request-id"), { rid->value, (uint32_t)strlen(rid->value) } };
-	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
-	int r = x->nonblock ? batch_add_nb(&x->w->out, &f) : pp_xfer_add(&xf, &x->w->out, &f);
-	x->head_sent = r == 0;
-	return r;
+	if (ct)
+		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("content-type"), *ct };
+	if (id && (id->len != x->rid_len || memcmp(id->ptr, x->rid, x->rid_len))) {
+		x->rid_mismatch = true; /* the answer to another request */
+		return -1;
+	}
+	if (id && !x->rid_ours)
+		f.resp.headers[f.resp.nheaders++] = (struct pp_hdr){ PP_STR_LIT("x-request-id"), *id };
+	return batch(x, &f);
 }
 
-/* Publish the batch if the ring has room for all of it now.  Returns 0
- * (published, or nothing to publish), PD_WOULD_WAIT, or PP_EPROTO. */
-static int flush_nb(struct pd_exchange *x)
+static int sink_body(void *ctx, const uint8_t *data, size_t n)
 {
-	struct pp_batch *b = &x->w->out;
-	if (!b->len)
-		return 0;
-	ssize_t room = pp_ring_writable(&x->w->resp);
-	if (room < 0)
-		return PP_EPROTO;
-	if ((size_t)room < b->len)
-		return PD_WOULD_WAIT;
-	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
-	return pp_xfer_flush(&xf, b); /* fits: does not wait */
-}
-
-/* Whether the response body is complete with what libcurl has passed us. */
-static bool body_complete(CURL *e)
-{
-	curl_off_t clen = -1, got = 0;
-	curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
-	curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &got);
-	return clen >= 0 && got >= clen;
-}
-
-/* The loop's write callback: take the data only if all of its frames fit
- * the batch now; else pause (libcurl keeps the data and hands it to the
- * slot thread's callback on resume). */
-static size_t on_write_nb(struct pd_exchange *x, const char *data, size_t total)
-{
-	struct pp_batch *b = &x->w->out;
-	if (x->escalate)
-		return CURL_WRITEFUNC_PAUSE;
-	uint32_t mark = b->len;
-	bool head_was = x->head_sent;
-	int r = 0;
-	if (!x->head_sent)
-		r = send_resp_head(x);
-	uint32_t chunk = pp_frame_chunk(x->w->d->seg.ring_size);
-	for (size_t off = 0; !r && off < total;) {
-		uint32_t n = total - off < chunk ? (uint32_t)(total - off) : chunk;
-		struct pp_frame f = { .type = PP_FRAME_BODY, .body = { (const uint8_t *)data + off, n } };
-		r = batch_add_nb(b, &f);
-		off += n;
-	}
-	if (r == PD_WOULD_WAIT) {
-		b->len = mark;
-		x->head_sent = head_was;
-		x->escalate = true;
-		return CURL_WRITEFUNC_PAUSE;
-	}
-	if (r) {
-		x->err = r;
-		return 0;
-	}
-	x->resp_bytes += total;
-	/* Hand the worker what we have unless END follows in this publish; a
-	 * full ring leaves the batch for the slot thread to publish. */
-	if (!body_complete(x->w->easy) && (r = flush_nb(x)) != 0) {
-		if (r != PD_WOULD_WAIT) {
-			x->err = r;
-			return 0;
-		}
-		x->escalate = true;
-	}
-	return total;
-}
-
-/* libcurl write callback: the response body, chunked into BODY frames;
- * waits (sliced) while the worker has not read enough. */
-static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct pd_exchange *x = ud;
-	size_t total = size * nmemb;
-	if (x->internal) {
-		x->resp_bytes += total;
-		return total;
-	}
-	if (x->nonblock)
-		return on_write_nb(x, data, total);
-	x->resp_bytes += total;
-	if (!x->head_sent && (x->err = send_resp_head(x)) != 0)
-		return 0;
-	uint32_t chunk = pp_frame_chunk(x->w->d->seg.ring_size);
-	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
-	for (size_t off = 0; off < total;) {
-		uint32_t n = total - off < chunk ? (uint32_t)(total - off) : chunk;
-		struct pp_frame f = { .type = PP_FRAME_BODY, .body = { (const uint8_t *)data + off, n } };
-		if ((x->err = pp_xfer_add(&xf, &x->w->out, &f)) != 0)
-			return 0;
-		off += n;
-	}
-	/* Hand the worker what we have now, unless the body is complete (then
-	 * END follows in the same publish: one wakeup for the whole answer). */
-	if (!body_complete(x->w->easy) && (x->err = pp_xfer_flush(&xf, &x->w->out)) != 0)
-		return 0;
-	return total;
-}
-
-/* ---- request side ------------------------------------------------- */
-
-/* A request frame after the head: BODY sets pend, END sets req_end.
- * Returns 0 or a PP_E* code. */
-static int body_frame(struct pd_exchange *x, const struct pp_frame *f)
-{
-	if (f->type == PP_FRAME_END) {
-		x->req_end = true;
-		return x->declared >= 0 && x->body_seen != (uint64_t)x->declared ? PP_EPROTO : 0;
-	}
-	if (f->type != PP_FRAME_BODY)
-		return PP_EPROTO;
-	x->body_seen += f->body.len;
-	uint64_t max = pd_live(x->w->d)->opt.max_body;
-	if ((x->declared >= 0 && x->body_seen > (uint64_t)x->declared) || (max && x->body_seen > max))
-		return PP_ETOOBIG;
-	x->pend = f->body.data;
-	x->pend_len = f->body.len;
-	return 0;
-}
-
-/* Take the next request frame for the body, waiting for it unless the
- * exchange is non-blocking (then PD_WOULD_WAIT when none is there yet).
- * Returns 0 or a PP_E* code. */
-static int take_body_frame(struct pd_exchange *x)
-{
-	struct pd_slot_worker *w = x->w;
-	struct pp_frame f;
-	uint32_t max = pp_frame_max(w->d->seg.ring_size);
-	if (x->nonblock) {
-		int r = pp_frame_take(&w->req, w->scratch, max, &f);
-		if (r == 0)
-			return PD_WOULD_WAIT;
-		if (r < 0)
-			return PP_EPROTO;
-	} else {
-		struct pp_xfer xf = worker_xfer(x, &w->req);
-		int r = pp_xfer_take(&xf, w->scratch, max, &f);
-		if (r)
-			return r;
-	}
-	return body_frame(x, &f);
-}
-
-/* libcurl read callback: the request body, out of the request ring. */
-static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
-{
-	struct pd_exchange *x = ud;
-	size_t cap = size * nmemb;
-	while (!x->pend_len) {
-		if (x->req_end || x->internal)
-			return 0;
-		int r = take_body_frame(x);
-		if (r == PD_WOULD_WAIT) {
-			x->escalate = true; /* the slot thread waits for the body */
-			return CURL_READFUNC_PAUSE;
-		}
-		if ((x->err = r) != 0)
-			return CURL_READFUNC_ABORT;
-	}
-	size_t n = cap < x->pend_len ? cap : x->pend_len;
-	memcpy(buf, x->pend, n);
-	x->pend += n;
-	x->pend_len -= (uint32_t)n;
-	return n;
-}
-
-/* After a failed transfer: consume the rest of the request (to its END) so
- * the next exchange starts clean.  Returns 0 or a PP_E* code. */
-static int drain_request(struct pd_exchange *x)
-{
-	while (!x->req_end) {
-		x->pend_len = 0;
-		int r = take_body_frame(x);
-		if (r && r != PP_ETOOBIG)
-			return r; /* PD_WOULD_WAIT too */
+	struct pd_exchange *x = ctx;
+	x->resp_bytes += n;
+	if (!x->seat)
+		return 0; /* a health check reads and drops */
+	while (n) {
+		uint32_t k = x->chunk - x->stage_len;
+		k = n < k ? (uint32_t)n : k;
+		memcpy(x->stage + x->stage_len, data, k);
+		x->stage_len += k;
+		data += k;
+		n -= k;
+		if (x->stage_len == x->chunk && flush_stage(x) != 0)
+			return -1;
 	}
 	return 0;
 }
 
-/* ---- the transfer -------------------------------------------------- */
+static const struct pd_http_sink sink = { sink_head, sink_body };
 
-static int map_curl_error(CURLcode c)
-{
-	switch (c) {
-	case CURLE_OPERATION_TIMEDOUT: return PP_ETIMEDOUT;
-	case CURLE_OUT_OF_MEMORY: return PP_ENOMEM;
-	default: return PP_EBACKEND;
-	}
-}
-
-/* Drive the transfer already on the slot's multi handle to its end,
- * checking for a reset or shutdown every slice.  Returns the transfer's
- * result; *interrupted says whether we stopped it ourselves. */
-static CURLcode drive_transfer(struct pd_slot_worker *w, struct pd_exchange *x, bool *interrupted)
-{
-	CURLcode res = CURLE_OK;
-	int running = 1;
-	*interrupted = false;
-	while (running) {
-		if (curl_multi_perform(w->multi, &running) != CURLM_OK) {
-			res = CURLE_FAILED_INIT;
-			break;
-		}
-		if (!running)
-			break;
-		if (!x->internal && (x->err = pd_worker_abort_reason(w)) != 0) {
-			*interrupted = true;
-			res = CURLE_ABORTED_BY_CALLBACK;
-			break;
-		}
-		curl_multi_poll(w->multi, NULL, 0, PD_SLICE_MS, NULL);
-	}
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(w->multi, &left)))
-		if (m->msg == CURLMSG_DONE)
-			res = m->data.result;
-	curl_multi_remove_handle(w->multi, w->easy);
-	return res;
-}
-
-CURLcode pd_run_transfer(struct pd_slot_worker *w, struct pd_exchange *x, bool *interrupted)
-{
-	curl_multi_add_handle(w->multi, w->easy);
-	return drive_transfer(w, x, interrupted);
-}
-
-/* Method and body options for this request (the handle is reused, so
- * every request sets all of them). */
-void pd_set_method(CURL *e, const char *method, int64_t body_len)
-{
-	curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-	bool has_body = body_len != 0 || !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH");
-	if (!strcmp(method, "HEAD")) {
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	} else if (has_body) {
-		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-	}
-	if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "POST"))
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-}
-
-/* Request headers: the worker's allowed ones plus ours.  NULL on ENOMEM. */
-static struct curl_slist *build_headers(struct pd_daemon *d, const struct pp_frame_req_head *h)
-{
-	struct curl_slist *l = NULL, *t;
-	char line[PP_FRAME_HNAME_MAX + PP_FRAME_HVALUE_MAX + 4];
-	bool has_ctype = false;
-	for (uint32_t i = 0; i < h->nheaders; i++) {
-		const struct pp_hdr *hd = &h->headers[i];
-		has_ctype |= hd->name.len == 12 && !strncasecmp(hd->name.ptr, "content-type", 12);
-		snprintf(line, sizeof line, "%.*s: %.*s", (int)hd->name.len, hd->name.ptr, (int)hd->value.len, hd->value.ptr);
-		if (!(t = curl_slist_append(l, line)))
-			goto fail;
-		l = t;
-	}
-	/* No "Expect: 100-continue" round trip; no default form content type. */
-	const char *ours[] = { "Expect:", has_ctype ? NULL : "Content-Type:", pd_live(d)->auth_header };
-	for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
-		if (!ours[i] || !*ours[i])
-			continue;
-		if (!(t = curl_slist_append(l, ours[i])))
-			goto fail;
-		l = t;
-	}
-	return l;
-fail:
-	curl_slist_free_all(l);
-	return NULL;
-}
-
-/* The request's URL: the last one again when the path repeats (a worker
- * polling one route is the common case), else built anew.  NULL on error. */
-static CURLU *cached_url(struct pd_slot_worker *w, const struct pp_str *path)
-{
-	struct pd_req_cache *c = &w->cache;
-	uint32_t gen = pd_backend_gen(&w->d->backends);
-	if (c->url && c->gen == gen && c->path_len == path->len && !memcmp(c->path, path->ptr, path->len))
-		return c->url;
-	curl_url_cleanup(c->url);
-	c->url = pd_backend_join(&w->d->backends, path->ptr, path->len, UINT32_MAX, &c->backend, &c->gen);
-	c->path_len = c->url ? path->len : 0;
-	memcpy(c->path, path->ptr, c->path_len);
-	return c->url;
-}
-
-/* The request's header list, reused while the worker's headers repeat.
- * The key is the headers' bytes, name and value each NUL-terminated. */
-static struct curl_slist *cached_headers(struct pd_slot_worker *w, const struct pp_frame_req_head *h)
-{
-	struct pd_req_cache *c = &w->cache;
-	char key[sizeof c->hdr_key];
-	size_t k = 0;
-	for (uint32_t i = 0; i < h->nheaders; i++) {
-		const struct pp_hdr *hd = &h->headers[i];
-		if (k + hd->name.len + hd->value.len + 2 > sizeof key) {
-			k = SIZE_MAX; /* too long to cache: build every time */
-			break;
-		}
-		memcpy(key + k, hd->name.ptr, hd->name.len);
-		key[k + hd->name.len] = 0;
-		k += hd->name.len + 1;
-		memcpy(key + k, hd->value.ptr, hd->value.len);
-		key[k + hd->value.len] = 0;
-		k += hd->value.len + 1;
-	}
-	uint64_t live_gen = pd_live(w->d)->gen; /* the token may have changed */
-	if (c->hdrs && c->hdr_live_gen == live_gen && k == c->hdr_key_len && !memcmp(key, c->hdr_key, k))
-		return c->hdrs;
-	curl_slist_free_all(c->hdrs);
-	c->hdrs = build_headers(w->d, h);
-	c->hdr_live_gen = live_gen;
-	c->hdr_key_len = c->hdrs && k != SIZE_MAX ? k : SIZE_MAX;
-	if (c->hdr_key_len != SIZE_MAX)
-		memcpy(c->hdr_key, key, k);
-	return c->hdrs;
-}
-
-void pd_req_cache_clear(struct pd_req_cache *c)
-{
-	curl_url_cleanup(c->url);
-	curl_slist_free_all(c->hdrs);
-	memset(c, 0, sizeof *c);
-	c->hdr_key_len = SIZE_MAX;
-}
-
-/* Point the easy handle at this request.  Returns 0 or a PP_E* code. */
-static int setup_request(struct pd_slot_worker *w, struct pd_exchange *x, const struct pp_frame_req_head *h)
-{
-	char method[PP_FRAME_METHOD_MAX + 1];
-	snprintf(method, sizeof method, "%.*s", (int)h->method.len, h->method.ptr);
-	CURLU *url = cached_url(w, &h->path);
-	struct curl_slist *hdrs = cached_headers(w, h);
-	if (!url || !hdrs)
-		return url ? PP_ENOMEM : PP_EBADPATH;
-	uint32_t tmo = h->timeout_ms ? h->timeout_ms : pd_live(w->d)->opt.request_timeout_ms;
-	x->deadline_ns = pp_now_ns() + (uint64_t)tmo * PP_NS_PER_MS;
-	CURL *e = w->easy;
-	pd_set_method(e, method, h->body_len);
-	curl_easy_setopt(e, CURLOPT_CURLU, url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)tmo);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_READDATA, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	return 0;
-}
-
-void pd_exchange_put_error(struct pd_exchange *x, int code, const char *msg)
-{
-	if (!pp_error_known(code))
-		code = PP_ESYS; /* never happens; the frame would be refused */
-	size_t n = strlen(msg);
-	struct pp_frame f = { .type = PP_FRAME_ERROR,
-			      .error = { code, { msg, (uint32_t)(n < PP_FRAME_MESSAGE_MAX ? n : PP_FRAME_MESSAGE_MAX) } } };
-	struct pp_xfer xf = worker_xfer(x, &x->w->resp);
-	/* After whatever part of the response is already batched. */
-	if (pp_xfer_add(&xf, &x->w->out, &f) == 0)
-		pp_xfer_flush(&xf, &x->w->out);
-	x->w->out.len = 0;
-}
-
-
-/* Finish an exchange: END after success; after a failure, drain the
- * request and send ERROR.  Returns false when the slot must wait for a
- * reset (the ring is unusable or a reset is due). */
-static bool finish_exchange(struct pd_slot_worker *w, struct pd_exchange *x, CURLcode res, bool interrupted)
-{
-	if (res == CURLE_OK) {
-		pd_set_conn_state(w, PP_CONN_UP);
-		struct pp_frame end = { .type = PP_FRAME_END };
-		struct pp_xfer xf = worker_xfer(x, &w->resp);
-		/* A bodiless request never ran the read callback: take its END. */
-		int r = drain_request(x);
-		if (!r && !x->head_sent)
-			r = send_resp_head(x);
-		if (!r && !x->end_added)
-			r = pp_xfer_add(&xf, &w->out, &end);
-		if (!r)
-			r = pp_xfer_flush(&xf, &w->out);
-		return r == 0;
-	}
-	if (interrupted || x->err == PP_ELOST || x->err == PP_ESHUTDOWN)
-		return false;
-	int code = x->err ? x->err : map_curl_error(res);
-	if (!x->err && (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST))
-		pd_set_conn_state(w, PP_CONN_DOWN);
-	pd_debug("slot %u: request failed: %s (%s)", w->idx, pp_strerror(code), x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
-	if (code == PP_EPROTO || drain_request(x) != 0) {
-		pd_exchange_put_error(x, PP_EPROTO, "malformed request frames");
-		return false;
-	}
-	pd_exchange_put_error(x, code, x->errbuf[0] ? x->errbuf : pp_strerror(code));
-	return true;
-}
-
-void pd_exchange_setup_handle(CURL *e)
-{
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-}
+/* ---- outcome ------------------------------------------------------------- */
 
 static int errkind_of(int code)
 {
@@ -505,16 +139,16 @@ static int errkind_of(int code)
 	}
 }
 
-/* Count one finished exchange (one seqlocked update of the slot line). */
-static void count_exchange(struct pd_slot_worker *w, const struct pd_exchange *x, int code, uint64_t t0)
+/* Count one finished exchange on its seat (one seqlocked update). */
+static void count_exchange(struct pd_exchange *x)
 {
-	struct pp_slot *s = pd_wslot(w);
-	uint64_t ns = pp_now_ns() - t0;
+	struct pp_slot *s = pd_seat_slot(x->seat);
+	uint64_t ns = pp_now_ns() - x->t0;
 	pp_stats_begin(s);
 	atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
-	if (code) {
+	if (x->code) {
 		atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&s->errors_by_kind[errkind_of(code)], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&s->errors_by_kind[errkind_of(x->code)], 1, memory_order_relaxed);
 	}
 	atomic_fetch_add_explicit(&s->bytes_in, x->body_seen, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->bytes_out, x->resp_bytes, memory_order_relaxed);
@@ -524,184 +158,741 @@ static void count_exchange(struct pd_slot_worker *w, const struct pd_exchange *x
 	pp_stats_end(s);
 }
 
-bool pd_curl_unreachable(CURL *e, CURLcode res)
+/* A min connection's first attempt ended (by a health check or a
+ * worker's request): the daemon reports ready once all have. */
+static void note_warm(struct pd_exchange *x)
 {
-	switch (res) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-		return true;
-	case CURLE_OPERATION_TIMEDOUT: {
-		/* Timed out before the request could be sent (still connecting)?
-		 * A reused connection has no connect time, but has a pretransfer
-		 * time once the request starts going out. */
-		curl_off_t pre_us = 0;
-		curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre_us);
-		return pre_us == 0;
+	if (x->conn->idx < pd_live(x->d)->opt.min_conns && !x->conn->warm) {
+		x->conn->warm = true;
+		atomic_fetch_add_explicit(&x->d->warmed, 1, memory_order_release);
 	}
+}
+
+/* A health check is over: count it, tell the backend tracker. */
+static void finish_health(struct pd_exchange *x)
+{
+	struct pp_slot *s = x->conn->rec;
+	bool healthy = !x->failed && x->status >= 200 && x->status < 300;
+	pp_stats_begin(s);
+	atomic_fetch_add_explicit(&s->health_checks, 1, memory_order_relaxed);
+	if (!healthy)
+		atomic_fetch_add_explicit(&s->health_failures, 1, memory_order_relaxed);
+	pp_stats_end(s);
+	note_warm(x);
+	if (!healthy)
+		pd_debug("connection %u: health check of backend %u: %s (HTTP %d)", x->conn->idx, x->node,
+			 x->failed ? x->why : "unhealthy", x->status);
+}
+
+/* The exchange is over. */
+static void finish(struct pd_exchange *x)
+{
+	struct pd_conn *c = x->conn;
+	if (x->conn_used && c->state != PD_CONN_CLOSED && !x->keep_conn)
+		pd_conn_close(c, x->failed ? x->why : "not reusable after this response");
+	if (x->conn_used)
+		c->last_used_ns = pp_now_ns();
+	if (x->status > 0) /* any HTTP answer: the node is reachable */
+		pd_backend_report(&x->d->backends, x->node, true, NULL);
+	if (x->seat) {
+		count_exchange(x);
+		atomic_fetch_sub_explicit(&x->d->seg.hdr->inflight, 1, memory_order_relaxed);
+		x->seat->x = NULL;
+		x->seat = NULL;
+	} else {
+		finish_health(x);
+	}
+	x->active = false;
+	atomic_fetch_sub_explicit(&x->d->seg.hdr->conns_busy, 1, memory_order_relaxed);
+}
+
+/* Fail the exchange with code (why: for the log and the worker).  The
+ * connection is closed unless `keep` (nothing was sent on it). */
+static void fail(struct pd_exchange *x, int code, const char *why, bool keep)
+{
+	if (x->failed)
+		return;
+	x->failed = true;
+	x->code = pp_error_known(code) ? code : PP_ESYS; /* never happens; the frame would be refused */
+	x->keep_conn = false;
+	snprintf(x->why, sizeof x->why, "%s", why);
+	if (!keep && x->conn->state != PD_CONN_CLOSED)
+		pd_conn_close(x->conn, why);
+	x->req_discard = true;
+	x->error_pending = x->seat != NULL;
+	x->resp_done = true;
+	x->stage_len = 0;
+	/* A deadline for the rest: the worker's END, room for the ERROR. */
+	uint64_t grace = pp_now_ns() + DRAIN_GRACE_MS * PP_NS_PER_MS;
+	if (x->deadline_ns < grace)
+		x->deadline_ns = grace;
+	if (!x->seat)
+		return;
+	uint32_t si = x->seat->idx;
+	switch (code) {
+	case PP_EPROTO:
+		pd_warn("slot %u: PhantomDB sent a malformed response (%s); connection %u dropped", si, why, x->conn->idx);
+		break;
+	case PP_ETIMEDOUT:
+		pd_info("slot %u: request timed out (%s)", si, why);
+		break;
+	case PP_EBACKEND:
+		pd_info("slot %u: request failed: %s", si, why);
+		break;
 	default:
+		pd_debug("slot %u: request refused: %s (%s)", si, pp_strerror(code), why);
+	}
+}
+
+/* The request ring (or the frames in it) cannot be trusted any more:
+ * answer PP_EPROTO if the ring lets us, and leave the seat for a reset. */
+static void ring_broken(struct pd_exchange *x, const char *why)
+{
+	pd_warn("slot %u: %s; the slot is reset when its holder lets go", x->seat->idx, why);
+	fail(x, PP_EPROTO, why, x->conn->state != PD_CONN_OPEN || !x->sent_any);
+	x->req_end = true; /* no more frames taken from this ring */
+	x->seat->broken = true;
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+/* Open x's connection to node (the URL of the node from the list of
+ * generation gen).  Returns 0 or fails the exchange. */
+static int open_conn(struct pd_exchange *x, uint32_t node)
+{
+	struct pd_backends *b = &x->d->backends;
+	uint32_t idx, gen;
+	CURLU *u = pd_backend_join(b, "/", 1, node, &idx, &gen);
+	int r = u ? pd_conn_open(x->conn, u, idx, gen, &pd_live(x->d)->opt) : -1;
+	curl_url_cleanup(u);
+	if (r < 0) {
+		fail(x, PP_ENOMEM, "cannot open a connection: out of memory", true);
+		return -1;
+	}
+	x->reused = false;
+	x->conn_used = true;
+	return 0;
+}
+
+/* Get x's connection ready for a request to node: reuse it if it is open
+ * to that node and clean, else (re)open it. */
+static int ready_conn(struct pd_exchange *x, uint32_t node, uint32_t gen)
+{
+	struct pd_conn *c = x->conn;
+	if (c->state == PD_CONN_OPEN) {
+		const char *why = NULL;
+		if (c->backend != node || c->backend_gen != gen)
+			why = "the node in use changed";
+		else if (pp_now_ns() >= c->expire_ns)
+			why = "max-lifetime reached";
+		else {
+			enum pd_conn_idle st = pd_conn_idle_check(c);
+			if (st == PD_IDLE_BYTES) {
+				pd_warn("connection %u: the backend sent bytes nobody asked for; closing it", c->idx);
+				why = "unsolicited bytes";
+			} else if (st == PD_IDLE_CLOSED) {
+				why = "closed by the backend while idle";
+			}
+		}
+		if (!why) {
+			x->reused = true;
+			x->conn_used = true;
+			return 0;
+		}
+		pd_conn_close(c, why);
+	}
+	if (c->state == PD_CONN_CONNECTING)
+		pd_conn_close(c, "a new request");
+	return open_conn(x, node);
+}
+
+/* The connect finished, well or not. */
+static void connect_outcome(struct pd_exchange *x, enum pd_connect_result r)
+{
+	struct pd_conn *c = x->conn;
+	struct pd_backends *b = &x->d->backends;
+	note_warm(x);
+	if (r == PD_CONNECT_DONE) {
+		pd_info("connection %u: connected to backend %u", c->idx, c->backend);
+		pd_backend_report(b, c->backend, true, NULL);
+		return;
+	}
+	pd_backend_report(b, c->backend, !c->unreachable, c->errbuf);
+	char why[300];
+	snprintf(why, sizeof why, "cannot connect to PhantomDB: %s", c->errbuf);
+	fail(x, c->curl_res == CURLE_OPERATION_TIMEDOUT ? PP_ETIMEDOUT : PP_EBACKEND, why, true);
+}
+
+/* ---- starting ------------------------------------------------------------ */
+
+static bool method_is(struct pp_str m, const char *s)
+{
+	size_t n = strlen(s);
+	return m.len == n && !memcmp(m.ptr, s, n);
+}
+
+/* The request target ("prefix/path?query") on node, built with libcurl's
+ * URL API and kept per seat while the path and node repeat.  NULL on a
+ * bad path or no memory. */
+static const char *seat_target(struct pd_seat *s, struct pd_backends *b, const struct pp_str *path, uint32_t *node,
+			       uint32_t *gen)
+{
+	uint32_t g = pd_backend_gen(b), cur = atomic_load_explicit(&b->current, memory_order_relaxed);
+	if (s->target && s->target_gen == g && s->target_backend == cur && s->path_len == path->len &&
+	    !memcmp(s->path, path->ptr, path->len)) {
+		*node = cur;
+		*gen = g;
+		return s->target;
+	}
+	free(s->target);
+	s->target = NULL;
+	CURLU *u = pd_backend_join(b, path->ptr, path->len, UINT32_MAX, node, gen);
+	char *p = NULL, *q = NULL;
+	if (u && curl_url_get(u, CURLUPART_PATH, &p, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_QUERY, &q, 0);
+		size_t n = strlen(p) + (q ? strlen(q) + 1 : 0) + 1;
+		if ((s->target = malloc(n)))
+			snprintf(s->target, n, "%s%s%s", p, q ? "?" : "", q ? q : "");
+	}
+	curl_free(p);
+	curl_free(q);
+	curl_url_cleanup(u);
+	s->target_gen = *gen;
+	s->target_backend = *node;
+	s->path_len = s->target ? path->len : 0;
+	memcpy(s->path, path->ptr, s->path_len);
+	return s->target;
+}
+
+/* Reset the per-exchange state of x. */
+static void begin(struct pd_exchange *x, struct pd_seat *s, uint64_t timeout_ms)
+{
+	x->seat = s;
+	x->active = true;
+	atomic_fetch_add_explicit(&x->d->seg.hdr->conns_busy, 1, memory_order_relaxed);
+	x->send_len = x->send_pos = 0;
+	x->replayable = true;
+	x->req_end = x->req_discard = x->sent_any = false;
+	x->idempotent = x->head_method = false;
+	x->body_mode = PD_HTTP_BODY_NONE;
+	x->declared = 0;
+	x->body_seen = 0;
+	x->attempts = 1;
+	x->reused = false;
+	x->conn_used = false;
+	x->waited_worker = false;
+	x->rid_len = 0;
+	x->rid_ours = x->rid_mismatch = false;
+	x->out.len = 0;
+	x->stage_len = 0;
+	x->resp_started = x->resp_done = x->keep_conn = false;
+	x->resp_bytes = 0;
+	x->status = 0;
+	x->code = 0;
+	x->failed = x->error_pending = false;
+	x->why[0] = 0;
+	x->t0 = pp_now_ns();
+	x->deadline_ns = x->t0 + timeout_ms * PP_NS_PER_MS;
+	x->want_read = x->want_write = x->want_req = x->want_resp = false;
+}
+
+/* The request's X-Request-Id: the worker's, or one of ours (so that an
+ * answer the backend meant for another request is recognised when the
+ * backend echoes ids).  Fills x->extra with the daemon's header lines. */
+static void request_id(struct pd_exchange *x, const struct pp_frame_req_head *h, const struct pd_live *lv)
+{
+	static _Atomic uint64_t seq;
+	for (uint32_t i = 0; i < h->nheaders; i++)
+		if (h->headers[i].name.len == 12 && !strncasecmp(h->headers[i].name.ptr, "x-request-id", 12) &&
+		    h->headers[i].value.len < sizeof x->rid) {
+			x->rid_len = h->headers[i].value.len;
+			memcpy(x->rid, h->headers[i].value.ptr, x->rid_len);
+		}
+	if (!x->rid_len) {
+		x->rid_ours = true;
+		x->rid_len = (uint32_t)snprintf(x->rid, sizeof x->rid, "pp-%" PRIx64 "-%" PRIx64,
+						x->d->seg.generation & 0xffffffffu, atomic_fetch_add(&seq, 1) + 1);
+	}
+	snprintf(x->extra, sizeof x->extra, "%s%s%s%.*s", lv->auth_header, *lv->auth_header ? "\r\n" : "",
+		 x->rid_ours ? "X-Request-Id: " : "", x->rid_ours ? (int)x->rid_len : 0, x->rid);
+}
+
+/* Take and check the seat's REQ_HEAD and write the request head.  Returns
+ * 0 when the request may go out, else the exchange has failed. */
+static int take_head(struct pd_exchange *x, struct pd_seat *s)
+{
+	struct pp_frame f;
+	int r = pd_seat_take(s, x->scratch, &f);
+	if (r != 1 || f.type != PP_FRAME_REQ_HEAD) {
+		ring_broken(x, r == 0 ? "no request in the ring" : "garbage in the request ring");
+		return -1;
+	}
+	/* A new exchange starts with an empty response ring; anything else
+	 * means two parties used the slot: never hand out a stale answer. */
+	if (pd_seat_room(s) != (ssize_t)x->d->seg.ring_size) {
+		ring_broken(x, "a request over an unread response");
+		return -1;
+	}
+	const struct pp_frame_req_head *h = &f.req;
+	const struct pd_live *lv = pd_live(x->d);
+	x->declared = h->body_len;
+	if (h->timeout_ms)
+		x->deadline_ns = x->t0 + (uint64_t)h->timeout_ms * PP_NS_PER_MS;
+	if ((r = pp_req_head_check(h, lv->opt.max_body)) != 0) {
+		fail(x, r, pp_strerror(r), true);
+		return -1;
+	}
+	if (pd_backend_fail_fast(&x->d->backends)) {
+		fail(x, PP_EBACKEND, "PhantomDB backend is down", true);
+		return -1;
+	}
+	uint32_t node, gen;
+	const char *target = seat_target(s, &x->d->backends, &h->path, &node, &gen);
+	if (!target) {
+		fail(x, PP_EBADPATH, "the path does not make a URL with the base URL", true);
+		return -1;
+	}
+	x->node = node;
+	x->head_method = method_is(h->method, "HEAD");
+	x->idempotent = x->head_method || method_is(h->method, "GET") || method_is(h->method, "PUT") ||
+			method_is(h->method, "DELETE") || method_is(h->method, "OPTIONS");
+	x->body_mode = pd_http_body_mode(h->method.ptr, h->method.len, h->body_len);
+	if (ready_conn(x, node, gen) < 0)
+		return -1;
+	request_id(x, h, lv);
+	x->send_len = (uint32_t)pd_http_write_head(x->sendbuf, x->send_cap, h->method, target, x->conn->host,
+						   h->headers, h->nheaders, x->body_mode, h->body_len, x->extra);
+	if (!x->send_len) {
+		fail(x, PP_ETOOBIG, "request head too large", true);
+		return -1;
+	}
+	pd_http_resp_init(&x->parser, x->head_method, &sink, x);
+	return 0;
+}
+
+void pd_exchange_start(struct pd_exchange *x, struct pd_seat *s)
+{
+	begin(x, s, pd_live(x->d)->opt.request_timeout_ms);
+	s->x = x;
+	/* In flight from now until finish (spin.h reads it). */
+	atomic_fetch_add_explicit(&x->d->seg.hdr->inflight, 1, memory_order_relaxed);
+	take_head(x, s);
+	pd_exchange_run(x, 0);
+}
+
+void pd_exchange_start_health(struct pd_exchange *x, uint32_t node)
+{
+	const struct pd_live *lv = pd_live(x->d);
+	begin(x, NULL, 2ull * lv->opt.connect_timeout_ms);
+	x->req_end = true;
+	x->idempotent = true;
+	struct pd_backends *b = &x->d->backends;
+	uint32_t idx, gen;
+	CURLU *u = pd_backend_join(b, "/health", 7, node, &idx, &gen);
+	char *p = NULL;
+	if (!u || curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		fail(x, PP_ENOMEM, "out of memory", true);
+		finish(x);
+		return;
+	}
+	curl_url_cleanup(u);
+	x->node = idx;
+	if (ready_conn(x, idx, gen) == 0) {
+		x->send_len = (uint32_t)pd_http_write_head(x->sendbuf, x->send_cap, PP_STR_LIT("GET"), p, x->conn->host,
+							   NULL, 0, PD_HTTP_BODY_NONE, 0, lv->auth_header);
+		pd_http_resp_init(&x->parser, false, &sink, x);
+	}
+	curl_free(p);
+	pd_exchange_run(x, 0);
+}
+
+/* ---- the request side ---------------------------------------------------- */
+
+static bool append(struct pd_exchange *x, const void *p, size_t n)
+{
+	if (n > x->send_cap - x->send_len)
+		return false;
+	memcpy(x->sendbuf + x->send_len, p, n);
+	x->send_len += (uint32_t)n;
+	return true;
+}
+
+/* One request frame after the head. */
+static void body_frame(struct pd_exchange *x, const struct pp_frame *f)
+{
+	if (f->type == PP_FRAME_END) {
+		x->req_end = true;
+		if (x->declared >= 0 && x->body_seen != (uint64_t)x->declared) {
+			ring_broken(x, "request body shorter than its declared length");
+			return;
+		}
+		if (x->body_mode == PD_HTTP_BODY_CHUNKED && !x->req_discard)
+			append(x, PD_HTTP_LAST_CHUNK, strlen(PD_HTTP_LAST_CHUNK));
+		return;
+	}
+	if (f->type != PP_FRAME_BODY) {
+		ring_broken(x, "a request frame out of order");
+		return;
+	}
+	x->body_seen += f->body.len;
+	uint64_t max = pd_live(x->d)->opt.max_body;
+	if ((x->declared >= 0 && x->body_seen > (uint64_t)x->declared) || (max && x->body_seen > max)) {
+		fail(x, PP_ETOOBIG, "request body over its declared length or max-body", !x->sent_any);
+		return;
+	}
+	if (x->req_discard || !f->body.len)
+		return;
+	if (x->body_mode == PD_HTTP_BODY_CHUNKED) {
+		char line[24];
+		size_t n = pd_http_chunk_line(line, f->body.len);
+		append(x, line, n);
+		append(x, f->body.data, f->body.len);
+		append(x, PD_HTTP_CRLF, 2);
+	} else {
+		append(x, f->body.data, f->body.len);
+	}
+}
+
+static void conn_broke(struct pd_exchange *x, const char *what);
+
+/* Send what is buffered and take more request frames.  Returns whether
+ * anything moved. */
+static bool pump_request(struct pd_exchange *x, bool *writable)
+{
+	bool moved = false;
+	for (;;) {
+		if (x->send_pos < x->send_len) {
+			if (x->req_discard || x->conn->state == PD_CONN_CLOSED) {
+				x->send_pos = x->send_len = 0; /* nobody to send it to */
+				x->replayable = false;
+				continue;
+			}
+			if (x->conn->state != PD_CONN_OPEN)
+				return moved; /* still connecting */
+			ssize_t n = pd_conn_send(x->conn, x->sendbuf + x->send_pos, x->send_len - x->send_pos);
+			if (n == PD_CONN_AGAIN) {
+				x->want_write = true;
+				*writable = false;
+				return moved;
+			}
+			if (n < 0) {
+				conn_broke(x, "send");
+				return true;
+			}
+			x->send_pos += (uint32_t)n;
+			x->sent_any = true;
+			moved = true;
+			continue;
+		}
+		if (x->req_end || !x->seat)
+			return moved;
+		/* Room for one more BODY frame with its chunk framing? */
+		if (x->send_cap - x->send_len < x->chunk + 32) {
+			x->send_len = x->send_pos = 0;
+			x->replayable = false; /* the start of the request is gone */
+		}
+		struct pp_frame f;
+		int r = pd_seat_take(x->seat, x->scratch, &f);
+		if (r == 0) {
+			x->want_req = true;
+			return moved;
+		}
+		if (r < 0) {
+			ring_broken(x, "garbage in the request ring");
+			return true;
+		}
+		body_frame(x, &f);
+		moved = true;
+	}
+}
+
+/* ---- the response side --------------------------------------------------- */
+
+/* Publish the batch if it fits now.  Returns false when it must wait. */
+static bool publish(struct pd_exchange *x)
+{
+	if (!x->out.len || !x->seat)
+		return true;
+	ssize_t room = pd_seat_room(x->seat);
+	if (room < 0) {
+		x->out.len = 0;
+		x->seat->broken = true;
+		x->error_pending = false;
+		return true;
+	}
+	if ((size_t)room < x->out.len) {
+		x->want_resp = true;
 		return false;
 	}
+	if (pd_seat_publish(x->seat, x->out.buf, x->out.len) != 0)
+		x->seat->broken = true;
+	x->out.len = 0;
+	return true;
 }
 
-void pd_note_connection(struct pd_slot_worker *w, uint32_t backend)
+/* How many bytes one read may take so that its frames fit the response
+ * ring now; 0: wait for the worker to read. */
+static size_t read_budget(struct pd_exchange *x)
 {
-	long opened = 0;
-	curl_easy_getinfo(w->easy, CURLINFO_NUM_CONNECTS, &opened);
-	if (opened <= 0)
+	if (!x->seat)
+		return x->recv_cap;
+	ssize_t room = pd_seat_room(x->seat);
+	if (room < 0)
+		return 0;
+	size_t r = (size_t)room, frames = r / x->chunk + 3;
+	size_t over = HEAD_RESERVE + frames * PP_FRAME_BODY_OVERHEAD;
+	if (r < over + RECV_MIN)
+		return 0;
+	r -= over;
+	return r < x->recv_cap ? r : x->recv_cap;
+}
+
+/* The response is complete; `extra` bytes followed it in the same read. */
+static void resp_complete(struct pd_exchange *x, size_t extra)
+{
+	x->resp_done = true;
+	x->keep_conn = x->parser.keep_alive && !extra && x->req_end && !x->req_discard &&
+		       x->send_pos == x->send_len;
+	if (extra)
+		pd_warn("connection %u: %zu byte(s) after a complete response; closing it", x->conn->idx, extra);
+	if (!x->req_end)
+		x->req_discard = true; /* answered before the request was all sent: drop the rest */
+	if (x->seat) {
+		struct pp_frame end = { .type = PP_FRAME_END };
+		if (flush_stage(x) != 0 || batch(x, &end) != 0)
+			fail(x, PP_EPROTO, "cannot frame the response", false);
+	}
+}
+
+/* May this attempt go out again on a fresh connection? */
+static bool retryable(const struct pd_exchange *x, bool before_any_byte)
+{
+	return x->reused && x->attempts == 1 && !x->resp_started && x->replayable && !x->req_discard &&
+	       !x->failed && (before_any_byte || x->idempotent);
+}
+
+/* The connection failed under us (reset, EOF before an answer, TLS). */
+static void conn_broke(struct pd_exchange *x, const char *what)
+{
+	bool before = !x->sent_any;
+	char why[300];
+	snprintf(why, sizeof why, "connection %u: %s: %s", x->conn->idx, what, x->conn->errbuf[0] ? x->conn->errbuf : "closed");
+	if (retryable(x, before)) {
+		pd_debug("%s on a reused connection; sending the request again on a new one", why);
+		pd_conn_close(x->conn, why);
+		x->attempts++;
+		x->send_pos = 0;
+		x->sent_any = false;
+		open_conn(x, x->node);
 		return;
-	struct pp_slot *s = pd_wslot(w);
-	bool again = atomic_load_explicit(&s->connects, memory_order_relaxed) != 0;
-	pd_info("slot %u: %s to backend %u", w->idx, again ? "reconnected" : "connected", backend);
-	pp_stats_begin(s);
-	if (again)
-		atomic_fetch_add_explicit(&s->reconnects, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->connects, 1, memory_order_relaxed);
-	atomic_store_explicit(&s->conn_since_ns, pp_now_ns(), memory_order_relaxed);
-	pp_stats_end(s);
-	pd_slot_kick(w); /* its thread schedules the new connection's upkeep */
+	}
+	fail(x, PP_EBACKEND, x->resp_started ? "PhantomDB connection broke in the middle of the response"
+					     : "PhantomDB closed the connection without answering", false);
+	(void)why;
 }
 
-/* After a transfer: count a new connection and tell the backend tracker
- * whether the node answered.  Returns the exchange's PP_E* code. */
-static int note_outcome(struct pd_slot_worker *w, struct pd_exchange *x, CURLcode res, bool interrupted)
+/* Feed one read's bytes to the parser. */
+static void parse(struct pd_exchange *x, size_t n)
 {
-	pd_note_connection(w, w->cache.backend);
-	if (!interrupted) {
-		bool unreachable = pd_curl_unreachable(w->easy, res);
-		pd_backend_report(&w->d->backends, w->cache.backend, !unreachable,
-				  x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
-		if (unreachable || res != CURLE_OK) {
-			atomic_store_explicit(&pd_wslot(w)->conn_since_ns, 0, memory_order_relaxed);
-			pd_slot_kick(w); /* probe the node, or reopen a min connection */
+	size_t used;
+	x->resp_started = true;
+	enum pd_http_result r = pd_http_resp_feed(&x->parser, x->recvbuf, n, &used);
+	if (r == PD_HTTP_MORE && flush_stage(x) != 0)
+		r = PD_HTTP_SINK;
+	if (r == PD_HTTP_DONE)
+		resp_complete(x, n - used);
+	else if (r == PD_HTTP_ERROR)
+		fail(x, PP_EPROTO, x->parser.why, false);
+	else if (r == PD_HTTP_SINK && x->rid_mismatch)
+		fail(x, PP_EPROTO, "the response carries another request's X-Request-Id", false);
+	else if (r == PD_HTTP_SINK)
+		fail(x, PP_EPROTO, "cannot frame the response", false);
+}
+
+/* EOF on the connection. */
+static void at_eof(struct pd_exchange *x)
+{
+	if (!x->resp_started) {
+		snprintf(x->conn->errbuf, sizeof x->conn->errbuf, "closed by the backend");
+		conn_broke(x, "recv");
+		return;
+	}
+	enum pd_http_result r = pd_http_resp_eof(&x->parser);
+	if (r == PD_HTTP_DONE) {
+		resp_complete(x, 0);
+		x->keep_conn = false;
+	} else if (r == PD_HTTP_SINK) {
+		fail(x, PP_EPROTO, "cannot frame the response", false);
+	} else {
+		fail(x, PP_EBACKEND, x->parser.why, false);
+	}
+}
+
+/* Read, parse and frame what the connection has.  Returns whether
+ * anything moved. */
+static bool pump_response(struct pd_exchange *x, bool *readable)
+{
+	if (x->error_pending) {
+		struct pp_frame f = { .type = PP_FRAME_ERROR, .error = { x->code, { x->why, (uint32_t)strlen(x->why) } } };
+		if (f.error.message.len > PP_FRAME_MESSAGE_MAX)
+			f.error.message.len = PP_FRAME_MESSAGE_MAX;
+		/* After what the worker already has of the response. */
+		if (x->out.cap - x->out.len < PP_FRAME_MESSAGE_MAX + 64 && !publish(x))
+			return false;
+		x->error_pending = false;
+		if (batch(x, &f) != 0)
+			x->seat->broken = true;
+	}
+	if (x->out.len && !publish(x))
+		return false;
+	if (x->resp_done || x->conn->state != PD_CONN_OPEN)
+		return false;
+	if (x->conn->read_blocked && !*readable) {
+		x->want_read = true;
+		return false;
+	}
+	size_t budget = read_budget(x);
+	if (!budget) {
+		x->want_resp = true;
+		return false;
+	}
+	ssize_t n = pd_conn_recv(x->conn, x->recvbuf, budget);
+	if (n == PD_CONN_AGAIN) {
+		*readable = false;
+		x->want_read = true;
+		return false;
+	}
+	if (n == PD_CONN_ERROR)
+		conn_broke(x, "recv");
+	else if (n == 0)
+		at_eof(x);
+	else
+		parse(x, (size_t)n);
+	publish(x);
+	return true;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static bool over(const struct pd_exchange *x)
+{
+	return x->resp_done && !x->error_pending && !x->out.len && (x->req_end || !x->seat);
+}
+
+/* The deadline passed. */
+static void expire(struct pd_exchange *x)
+{
+	if (!x->failed && x->resp_done) {
+		/* Answered in full; the worker has not sent its END yet. */
+		x->failed = true;
+		x->deadline_ns = pp_now_ns() + DRAIN_GRACE_MS * PP_NS_PER_MS;
+		return;
+	}
+	if (!x->failed) {
+		char why[96];
+		snprintf(why, sizeof why, "no complete answer within %llu ms",
+			 (unsigned long long)((x->deadline_ns - x->t0) / PP_NS_PER_MS));
+		fail(x, PP_ETIMEDOUT, why, false);
+		return;
+	}
+	/* Failed, and the worker neither sent its END nor read its answer in
+	 * time: the rings cannot be used again until the slot is reset. */
+	if (x->seat) {
+		pd_warn("slot %u: the worker did not finish the failed exchange; the slot is reset when its holder lets go",
+			x->seat->idx);
+		x->seat->broken = true;
+	}
+	x->out.len = 0;
+	x->error_pending = false;
+	x->req_end = true;
+}
+
+/* The first time an exchange waits for its worker (the next request
+ * frame, room in the response ring), the pool's `escalations` counts it. */
+static void note_worker_wait(struct pd_exchange *x)
+{
+	if ((x->want_req || x->want_resp) && x->seat && !x->waited_worker) {
+		x->waited_worker = true;
+		atomic_fetch_add_explicit(&x->d->seg.hdr->escalations, 1, memory_order_relaxed);
+	}
+}
+
+void pd_exchange_run(struct pd_exchange *x, short revents)
+{
+	if (!x->active)
+		return;
+	struct pd_conn *c = x->conn;
+	x->want_read = x->want_write = x->want_req = x->want_resp = false;
+	bool readable = revents & (POLLIN | POLLHUP | POLLERR), writable = revents & (POLLOUT | POLLERR);
+	if (c->state == PD_CONN_CONNECTING && !x->failed) {
+		int ev = (revents & POLLIN ? CURL_CSELECT_IN : 0) | (revents & POLLOUT ? CURL_CSELECT_OUT : 0) |
+			 (revents & (POLLERR | POLLHUP) ? CURL_CSELECT_ERR : 0);
+		enum pd_connect_result r = pd_conn_connect_step(c, ev);
+		if (r != PD_CONNECT_PENDING)
+			connect_outcome(x, r);
+		readable = writable = false;
+	}
+	if (pp_now_ns() >= x->deadline_ns)
+		expire(x);
+	for (int guard = 0; guard < 256; guard++) {
+		x->want_read = x->want_write = x->want_req = x->want_resp = false;
+		bool moved = pump_request(x, &writable);
+		moved |= pump_response(x, &readable);
+		if (over(x)) {
+			finish(x);
+			return;
+		}
+		if (c->state == PD_CONN_CONNECTING && !x->failed) {
+			enum pd_connect_result r = pd_conn_connect_step(c, 0);
+			if (r == PD_CONNECT_PENDING)
+				return;
+			connect_outcome(x, r);
+			moved = true;
+		}
+		if (!moved) {
+			note_worker_wait(x);
+			return;
 		}
 	}
-	return res == CURLE_OK ? 0 : x->err ? x->err : map_curl_error(res);
+	/* A long run of work (a big body): let the loop serve others; it
+	 * comes back at once (wants: nothing to wait for). */
+	x->want_read = x->want_write = x->want_req = x->want_resp = false;
 }
 
-/* The exchange is over: count it and leave the in-flight count. */
-static void close_exchange(struct pd_slot_worker *w, int code)
+void pd_exchange_wants(const struct pd_exchange *x, struct pd_wants *w)
 {
-	atomic_store_explicit(&w->last_used_ns, pp_now_ns(), memory_order_relaxed);
-	count_exchange(w, &w->x, code, w->x.t0);
-	atomic_fetch_sub_explicit(&w->d->seg.hdr->inflight, 1, memory_order_relaxed);
-}
-
-/* Finish (waiting as needed) and close.  Returns false when the slot
- * must wait for a reset. */
-static bool finish_and_close(struct pd_slot_worker *w, CURLcode res, bool interrupted, int code)
-{
-	bool ok = finish_exchange(w, &w->x, res, interrupted);
-	/* A transfer we cut short may have left bytes on the wire: the reset
-	 * that follows drops the connection. */
-	w->conn_dirty |= interrupted || !ok;
-	close_exchange(w, code);
-	return ok;
-}
-
-int pd_exchange_open(struct pd_slot_worker *w, const struct pp_frame_req_head *h, bool nonblock)
-{
-	struct pd_exchange *x = &w->x;
-	uint64_t t0 = pp_now_ns();
-	*x = (struct pd_exchange){ .w = w, .declared = h->body_len, .t0 = t0, .nonblock = nonblock };
-	x->deadline_ns = t0 + (uint64_t)pd_live(w->d)->opt.request_timeout_ms * PP_NS_PER_MS;
-	/* In flight from now until close_exchange (spin.h reads it). */
-	atomic_fetch_add_explicit(&w->d->seg.hdr->inflight, 1, memory_order_relaxed);
-	int r = pp_req_head_check(h, pd_live(w->d)->opt.max_body);
-	if (!r && pd_backend_fail_fast(&w->d->backends))
-		r = PP_EBACKEND; /* down: answer now instead of after a connect timeout */
-	if (!r)
-		r = setup_request(w, x, h);
-	x->code = r; /* what a refused head is answered and counted with */
-	return r;
-}
-
-/* A refused head: drain the request, answer with the reason. */
-static bool reject(struct pd_slot_worker *w)
-{
-	struct pd_exchange *x = &w->x;
-	int r = x->code;
-	bool ok = drain_request(x) == 0;
-	int code = ok ? r : PP_EPROTO;
-	pd_exchange_put_error(x, code, r == PP_EBACKEND ? "PhantomDB backend is down" : pp_strerror(code));
-	close_exchange(w, code);
-	return ok;
-}
-
-/* The request ring or the frames in it are unusable: no answer can be
- * trusted any more; the slot waits for a reset. */
-static enum pd_esc done_broken(struct pd_slot_worker *w, int code)
-{
-	w->conn_dirty = true;
-	atomic_store_explicit(&w->broken, true, memory_order_relaxed);
-	pd_slot_kick(w); /* its thread resets the slot */
-	w->out.len = 0;
-	close_exchange(w, code);
-	return PD_ESC_NONE;
-}
-
-enum pd_esc pd_exchange_done(struct pd_slot_worker *w, CURLcode res)
-{
-	struct pd_exchange *x = &w->x;
-	curl_multi_remove_handle(w->multi, w->easy);
-	x->res = res;
-	x->code = note_outcome(w, x, res, false);
-	if (res != CURLE_OK)
-		return PD_ESC_FINISH; /* drain and answer the error: may wait */
-	pd_set_conn_state(w, PP_CONN_UP);
-	/* What finish_exchange does, without waiting: take the rest of the
-	 * request (a bodiless one still has its END), then RESP_HEAD and END
-	 * in one publish. */
-	int r = drain_request(x);
-	if (!r && !x->head_sent)
-		r = send_resp_head(x);
-	if (!r) {
-		struct pp_frame end = { .type = PP_FRAME_END };
-		if ((r = batch_add_nb(&w->out, &end)) == 0)
-			x->end_added = true;
+	*w = (struct pd_wants){ .fd = -1, .deadline_ns = x->deadline_ns };
+	const struct pd_conn *c = x->conn;
+	if (c->state == PD_CONN_CONNECTING) {
+		w->fd = pd_conn_poll_fd(c, &w->events);
+		if (*c->timer_ns && *c->timer_ns < w->deadline_ns)
+			w->deadline_ns = *c->timer_ns;
+		if (c->connect_deadline_ns < w->deadline_ns)
+			w->deadline_ns = c->connect_deadline_ns;
+		if (c->connect_done)
+			w->deadline_ns = 0; /* another connection's step saw it end */
+	} else if (c->state == PD_CONN_OPEN && (x->want_read || x->want_write)) {
+		w->fd = (int)c->sock;
+		w->events = (short)((x->want_read ? POLLIN : 0) | (x->want_write ? POLLOUT : 0));
 	}
-	if (!r)
-		r = flush_nb(x);
-	if (r == PD_WOULD_WAIT)
-		return PD_ESC_FINISH;
-	if (r)
-		return done_broken(w, x->code);
-	close_exchange(w, x->code);
-	return PD_ESC_NONE;
+	w->req_ring = x->want_req;
+	w->resp_ring = x->want_resp;
+	/* Neither a socket nor a ring to wait for, yet not over: run again now. */
+	if (w->fd < 0 && !w->req_ring && !w->resp_ring && c->state != PD_CONN_CONNECTING)
+		w->deadline_ns = 0;
 }
 
-bool pd_exchange_resume(struct pd_slot_worker *w, enum pd_esc esc)
+void pd_exchange_abort(struct pd_exchange *x, int code)
 {
-	struct pd_exchange *x = &w->x;
-	x->nonblock = false;
-	x->escalate = false;
-	if (esc == PD_ESC_REJECT)
-		return reject(w);
-	if (esc == PD_ESC_FINISH)
-		return finish_and_close(w, x->res, false, x->code);
-	/* PD_ESC_TRANSFER: publish what the loop could not, then let libcurl
-	 * go on (a paused write callback gets its data again, now allowed to
-	 * wait). */
-	CURLcode res;
-	bool interrupted = false;
-	struct pp_xfer xf = worker_xfer(x, &w->resp);
-	if (w->out.len && (x->err = pp_xfer_flush(&xf, &w->out)) != 0) {
-		curl_multi_remove_handle(w->multi, w->easy); /* libcurl closes the connection */
-		res = CURLE_WRITE_ERROR;
-		interrupted = x->err == PP_ELOST || x->err == PP_ESHUTDOWN;
-	} else {
-		curl_easy_pause(w->easy, CURLPAUSE_CONT);
-		res = drive_transfer(w, x, &interrupted);
-	}
-	int code = note_outcome(w, x, res, interrupted);
-	return finish_and_close(w, res, interrupted, code);
-}
-
-void pd_exchange_abort(struct pd_slot_worker *w, int code)
-{
-	w->x.err = code;
-	curl_multi_remove_handle(w->multi, w->easy);
-	done_broken(w, code);
+	if (!x->active)
+		return;
+	if (x->conn_used && x->conn->state != PD_CONN_CLOSED)
+		pd_conn_close(x->conn, code == PP_ESHUTDOWN ? "daemon stopping" : "slot reset mid-exchange");
+	x->failed = true;
+	x->code = code;
+	x->keep_conn = false;
+	x->out.len = 0;
+	x->error_pending = false;
+	finish(x);
 }

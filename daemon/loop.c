@@ -1,244 +1,259 @@
-/* loop.c - see loop.h.
- *
- * One step of a loop:
- *   for each of its slots: an exchange in flight -> abort it on a reset or
- *     shutdown, fire libcurl's timer when due; else a request waiting ->
- *     take the handles (owner NONE -> LOOP), open the exchange, start it;
- *   nothing moved -> sleep: spin briefly, or ask for the bell and poll.
- * An exchange ends in the loop (END published), or is handed to the slot
- * thread with owner = THREAD and esc saying what is left.
- */
+/* loop.c - see loop.h.  Kept apart as in redis's ae.c: the step
+ * (dispatch), the sleep (poll, futex, timers) and start/stop; the
+ * handlers it dispatches to (exchange, upkeep, seat) never call back in. */
 #include "loop.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bell.h"
 #include "clock.h"
+#include "conn.h"
 #include "exchange.h"
 #include "futex.h"
 #include "log.h"
 #include "phantompool.h"
+#include "seat.h"
 #include "slot.h"
+#include "stats.h"
+#include "upkeep.h"
 
-/* ---- libcurl's socket and timer callbacks -------------------------- */
+#define EACH_SEAT(L, i) for (uint32_t i = (L)->idx; i < (L)->d->seg.nslots; i += (L)->d->nloops)
+#define EACH_CONN(L, k) for (uint32_t k = (L)->idx; k < (L)->d->nconns; k += (L)->d->nloops)
 
-/* Called while the loop (or the slot thread, which ignores them) drives
- * the slot's multi handle: remember the socket and what to wait for. */
-static int on_socket(CURL *e, curl_socket_t sock, int what, void *userp, void *socketp)
-{
-	(void)e;
-	(void)socketp;
-	struct pd_slot_worker *w = userp;
-	w->sock = what == CURL_POLL_REMOVE ? CURL_SOCKET_BAD : sock;
-	w->sock_what = what == CURL_POLL_REMOVE ? 0 : what;
-	return 0;
-}
-
-static int on_timer(CURLM *m, long ms, void *userp)
-{
-	(void)m;
-	struct pd_slot_worker *w = userp;
-	w->timer_ns = ms < 0 ? 0 : pp_now_ns() + (uint64_t)ms * PP_NS_PER_MS;
-	return 0;
-}
-
-void pd_loop_setup_multi(struct pd_slot_worker *w, CURLM *m)
-{
-	w->sock = CURL_SOCKET_BAD;
-	w->sock_what = 0;
-	w->timer_ns = 0;
-	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(m, CURLMOPT_SOCKETDATA, w);
-	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
-	curl_multi_setopt(m, CURLMOPT_TIMERDATA, w);
-}
-
-uint32_t pd_loops_count(uint32_t nslots, uint32_t wanted)
+uint32_t pd_loops_count(uint32_t nseats, uint32_t nconns, uint32_t wanted)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	long n = wanted ? (long)wanted : cpus;
 	n = n < 1 ? 1 : n > (long)PD_LOOPS_MAX ? (long)PD_LOOPS_MAX : n;
-	return (uint32_t)n < nslots ? (uint32_t)n : nslots;
+	if ((uint32_t)n > nseats)
+		n = nseats;
+	if ((uint32_t)n > nconns)
+		n = nconns;
+	return (uint32_t)n;
 }
 
-void pd_loop_wake(struct pd_slot_worker *w)
+void pd_loop_wake(struct pd_daemon *d, uint32_t k)
 {
 	/* It sleeps on one or the other. */
-	pp_bell_wake_word(&w->d->bell, w->loop);
-	pp_bell_ring(&w->d->bell, w->loop);
+	pp_bell_wake_word(&d->bell, k);
+	pp_bell_ring(&d->bell, k);
 }
 
-/* ---- handing the handles over ------------------------------------- */
+/* ---- the queue of seats waiting for a connection ------------------------- */
 
-/* The loop gives the handles back.  No bell: the loop itself looks at
- * the ring again in its next step. */
-static void release(struct pd_slot_worker *w)
+static void queue_push(struct pd_loop *L, struct pd_seat *s)
 {
-	atomic_store_explicit(&w->owner, PD_OWN_NONE, memory_order_release);
+	L->queue[(L->qhead + L->qlen++) % L->qcap] = s->idx;
+	s->queued = true;
+	s->queued_ns = pp_now_ns();
+	atomic_fetch_add_explicit(&L->d->seg.hdr->queued, 1, memory_order_relaxed);
 }
 
-/* Leave the rest of the exchange to the slot thread. */
-static void hand_to_thread(struct pd_slot_worker *w, enum pd_esc esc)
+/* A queued seat leaves the queue (served, or reset): count its wait. */
+static void queue_leave(struct pd_loop *L, struct pd_seat *s)
 {
-	w->active = false;
-	w->esc = esc;
-	atomic_fetch_add_explicit(&w->d->seg.hdr->escalations, 1, memory_order_relaxed);
-	/* Release: the thread sees x, esc and the handles as we left them. */
-	atomic_store_explicit(&w->owner, PD_OWN_THREAD, memory_order_release);
-	pd_slot_kick(w);
+	struct pp_shm_header *h = L->d->seg.hdr;
+	uint64_t ns = pp_now_ns() - s->queued_ns;
+	s->queued = false;
+	atomic_fetch_sub_explicit(&h->queued, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->queue_waits, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->queue_wait_sum_ns, ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->queue_wait_hist[pp_hist_bucket(ns)], 1, memory_order_relaxed);
+	pp_stat_max(&h->queue_wait_max_ns, ns);
 }
 
-/* After libcurl ran the slot's transfer: done, or escalated?  Returns
- * whether the exchange left the loop. */
-static bool after_action(struct pd_slot_worker *w)
+/* Take s out of the middle of the queue (rare: its seat is reset). */
+static void queue_remove(struct pd_loop *L, struct pd_seat *s)
 {
-	CURLMsg *m;
-	int left;
-	bool done = false;
-	CURLcode res = CURLE_OK;
-	while ((m = curl_multi_info_read(w->multi, &left)))
-		if (m->msg == CURLMSG_DONE) {
-			done = true;
-			res = m->data.result;
+	uint32_t k = 0;
+	for (uint32_t j = 0; j < L->qlen; j++) {
+		uint32_t v = L->queue[(L->qhead + j) % L->qcap];
+		if (v != s->idx)
+			L->queue[(L->qhead + k++) % L->qcap] = v;
+	}
+	L->qlen = k;
+	queue_leave(L, s);
+}
+
+static struct pd_seat *queue_pop(struct pd_loop *L)
+{
+	while (L->qlen) {
+		struct pd_seat *s = &L->d->seats[L->queue[L->qhead]];
+		L->qhead = (L->qhead + 1) % L->qcap;
+		L->qlen--;
+		if (s->queued) {
+			queue_leave(L, s);
+			return s;
 		}
-	if (done) {
-		w->active = false;
-		enum pd_esc esc = pd_exchange_done(w, res);
-		if (esc != PD_ESC_NONE)
-			hand_to_thread(w, esc);
-		else
-			release(w);
-		return true;
 	}
-	if (w->x.escalate) {
-		hand_to_thread(w, PD_ESC_TRANSFER);
-		return true;
-	}
-	return false;
+	return NULL;
 }
 
-/* Let libcurl act on w's socket (ev: CURL_CSELECT_*) or, with
- * CURL_SOCKET_TIMEOUT, on its due timer; then see where the exchange is.
- * Returns whether it left the loop. */
-static bool drive(struct pd_slot_worker *w, curl_socket_t sock, int ev)
-{
-	int running;
-	curl_multi_socket_action(w->multi, sock, ev, &running);
-	return after_action(w);
-}
+/* ---- one step ------------------------------------------------------------ */
 
-/* ---- one step ------------------------------------------------------ */
-
-/* Whether the loop may take a request from w now. */
-static bool takeable(struct pd_slot_worker *w)
+/* An idle exchange object of this loop for seat s: its own connection
+ * (seat i and connection i share a loop) when that one is idle, else one
+ * with an open connection, else any; NULL when every connection is busy.
+ * With as many seats as connections a seat so keeps its connection, as
+ * slots did: a connection reset by a worker's death is the one reopened. */
+static struct pd_exchange *idle_exchange(struct pd_loop *L, const struct pd_seat *s)
 {
-	return !w->active && !atomic_load_explicit(&w->broken, memory_order_relaxed) &&
-	       atomic_load_explicit(&w->owner, memory_order_relaxed) == PD_OWN_NONE &&
-	       atomic_load_explicit(&pd_wslot(w)->state, memory_order_relaxed) != PP_SLOT_RESETTING;
-}
-
-/* A request waits on w: take the handles and start the exchange.
- * Returns whether anything happened. */
-static bool intake(struct pd_loop *L, struct pd_slot_worker *w)
-{
-	if (!takeable(w) || !pd_request_waiting(w))
-		return false;
-	uint32_t own = PD_OWN_NONE;
-	/* Acquire: the thread's last use of the handles happened before. */
-	if (!atomic_compare_exchange_strong_explicit(&w->owner, &own, PD_OWN_LOOP, memory_order_acquire,
-						     memory_order_relaxed))
-		return false;
-	struct pp_slot *s = pd_wslot(w);
-	struct pp_frame f;
-	int r = pp_frame_take(&w->req, w->scratch, pp_frame_max(w->d->seg.ring_size), &f);
-	if (r == 0) {
-		release(w);
-		return false;
+	if (s && s->idx < L->d->nconns && !L->d->xs[s->idx].active)
+		return &L->d->xs[s->idx];
+	struct pd_exchange *closed = NULL;
+	EACH_CONN(L, k) {
+		struct pd_exchange *x = &L->d->xs[k];
+		if (x->active)
+			continue;
+		if (x->conn->state == PD_CONN_OPEN)
+			return x;
+		if (!closed)
+			closed = x;
 	}
+	return closed;
+}
+
+/* Start seat s's exchange on x. */
+static void start(struct pd_loop *L, struct pd_exchange *x, struct pd_seat *s)
+{
+	struct pp_slot *sl = pd_seat_slot(s);
 	if (L->idle_since_ns) {
 		pp_spin_note(&L->spin, pp_now_ns() - L->idle_since_ns);
 		L->idle_since_ns = 0;
 	}
 	/* The worker spins for our answer only if we run on another CPU. */
-	pp_spin_publish_cpu(&s->daemon_cpu);
-	L->spin.peer_cpu = &s->worker_cpu;
-	pd_slot_apply_options(w);
-	/* A new exchange starts with an empty response ring; anything else
-	 * means two parties used the slot: never hand out a stale answer. */
-	bool resp_dirty = r == 1 && f.type == PP_FRAME_REQ_HEAD &&
-			  pp_ring_writable(&w->resp) != (ssize_t)w->d->seg.ring_size;
-	if (r < 0 || f.type != PP_FRAME_REQ_HEAD || resp_dirty) {
-		pd_warn("slot %u: %s in the request ring (%d, type %d); resetting it", w->idx,
-			resp_dirty ? "a request over an unread response" : "garbage", r, r > 0 ? (int)f.type : 0);
-		hand_to_thread(w, PD_ESC_GARBAGE);
-		return true;
-	}
-	if (pd_exchange_open(w, &f.req, true) != 0) {
-		hand_to_thread(w, PD_ESC_REJECT);
-		return true;
-	}
-	w->active = true;
-	w->timer_ns = 0;
-	curl_multi_add_handle(w->multi, w->easy);
-	drive(w, CURL_SOCKET_TIMEOUT, 0); /* starts it: adding set a 0 timeout */
-	return true;
+	pp_spin_publish_cpu(&sl->daemon_cpu);
+	L->spin.peer_cpu = &sl->worker_cpu;
+	L->after_exchange = true;
+	pd_exchange_start(x, s);
 }
 
-/* An exchange in flight on w: stop it on a reset or shutdown, fire its
- * timer when due.  Returns whether anything happened. */
-static bool tend(struct pd_slot_worker *w, uint64_t now)
+/* What seat s needs from this step.  Returns whether anything moved. */
+static bool tend_seat(struct pd_loop *L, struct pd_seat *s)
 {
-	int why = pd_worker_abort_reason(w);
-	if (why) {
-		w->active = false;
-		pd_exchange_abort(w, why);
-		release(w);
-		pd_slot_kick(w); /* the thread resets the slot */
+	uint32_t st = atomic_load_explicit(&pd_seat_slot(s)->state, memory_order_acquire);
+	if (s->x) {
+		if (st != PP_SLOT_RESETTING)
+			return false;
+		pd_exchange_abort(s->x, PP_ELOST);
 		return true;
 	}
-	if (!w->timer_ns || w->timer_ns > now)
+	if (st == PP_SLOT_RESETTING && s->queued)
+		queue_remove(L, s); /* its request died with its holder */
+	if (pd_upkeep_seat(s))
+		return true;
+	if (s->queued || s->broken || !pd_seat_request_waiting(s))
 		return false;
-	w->timer_ns = 0;
-	drive(w, CURL_SOCKET_TIMEOUT, 0);
+	struct pd_exchange *x = idle_exchange(L, s);
+	if (x)
+		start(L, x, s);
+	else
+		queue_push(L, s);
 	return true;
 }
 
-#define EACH_SLOT(L, i) for (uint32_t i = (L)->idx; i < (L)->d->seg.nslots; i += (L)->d->nloops)
+/* After exchanges ran: give idle connections to queued seats. */
+static bool serve_queue(struct pd_loop *L)
+{
+	bool moved = false;
+	while (L->qlen && idle_exchange(L, NULL)) {
+		struct pd_seat *s = queue_pop(L);
+		if (!s)
+			break;
+		start(L, idle_exchange(L, s), s);
+		moved = true;
+	}
+	return moved;
+}
 
+/* Exchanges not waiting on a socket alone: rings, timers, or runnable. */
+static void run_due(struct pd_loop *L, uint64_t now)
+{
+	EACH_CONN(L, k) {
+		struct pd_exchange *x = &L->d->xs[k];
+		if (!x->active)
+			continue;
+		struct pd_wants w;
+		pd_exchange_wants(x, &w);
+		if (w.req_ring || w.resp_ring || w.deadline_ns <= now)
+			pd_exchange_run(x, 0);
+	}
+}
+
+/* Chores of idle connections, when due. */
+static void upkeep(struct pd_loop *L, uint64_t now)
+{
+	/* Due, or a connection came back from an exchange (its chores are
+	 * timed from the end of that exchange). */
+	uint32_t active = 0;
+	EACH_CONN(L, k)
+		active += L->d->xs[k].active;
+	bool freed = active < L->upkeep_active;
+	L->upkeep_active = active;
+	if (now < L->upkeep_ns && !freed)
+		return;
+	uint64_t next = now + 1000 * PP_NS_PER_MS; /* look at least every second */
+	EACH_CONN(L, k) {
+		struct pd_exchange *x = &L->d->xs[k];
+		if (x->active)
+			continue;
+		uint64_t t = pd_upkeep_conn(x);
+		if (t < next)
+			next = t;
+	}
+	if (!pd_backends_settled(&L->d->backends) && next > now + PD_SLICE_MS * PP_NS_PER_MS)
+		next = now + PD_SLICE_MS * PP_NS_PER_MS; /* probes run on their backoff */
+	L->upkeep_ns = next;
+}
+
+/* ---- sleeping ------------------------------------------------------------ */
+
+/* Is there anything to do without waiting: a new request on a seat, or
+ * a ring an exchange waits for that has moved? */
 static bool any_ready(void *ctx)
 {
 	struct pd_loop *L = ctx;
-	EACH_SLOT(L, i) {
-		struct pd_slot_worker *w = &L->d->workers[i];
-		if (takeable(w) && pd_request_waiting(w))
+	EACH_SEAT(L, i) {
+		struct pd_seat *s = &L->d->seats[i];
+		if (s->x) {
+			struct pd_wants w;
+			pd_exchange_wants(s->x, &w);
+			if ((w.req_ring && pd_seat_request_waiting(s)) ||
+			    (w.resp_ring && pd_seat_room(s) >= (ssize_t)(L->d->seg.ring_size / 2)))
+				return true;
+		} else if (!s->queued && !s->broken && pd_seat_request_waiting(s)) {
 			return true;
+		}
 	}
 	return false;
 }
 
-/* Ask the workers of our idle slots to ring (on: with the head_waiter
- * value mine) or not any more (off: clear mine where it still stands). */
-static void want_bell(struct pd_loop *L, bool on, uint32_t mine)
+/* Raise (on) or clear our bell value in the waiter words of the rings we
+ * wait on. */
+static void want_bells(struct pd_loop *L, bool on, uint32_t mine)
 {
-	EACH_SLOT(L, i) {
-		struct pd_slot_worker *w = &L->d->workers[i];
-		/* The segment's word, not through w->req: that view belongs to
-		 * whoever holds the handles (a reset rebuilds it). */
-		_Atomic uint32_t *hw = &pd_wslot(w)->req.head_waiter;
-		if (on && takeable(w)) {
-			atomic_store_explicit(hw, mine, memory_order_relaxed);
-		} else if (!on) {
-			uint32_t v = mine; /* only ours: a slot thread may wait on the ring */
-			atomic_compare_exchange_strong_explicit(hw, &v, 0, memory_order_relaxed, memory_order_relaxed);
+	EACH_SEAT(L, i) {
+		struct pd_seat *s = &L->d->seats[i];
+		bool req = !s->x && !s->queued && !s->broken, resp = false;
+		if (s->x) {
+			struct pd_wants w;
+			pd_exchange_wants(s->x, &w);
+			req = w.req_ring;
+			resp = w.resp_ring;
 		}
+		if (req || !on)
+			pd_seat_want_bell(s, false, on, mine);
+		if (resp || !on)
+			pd_seat_want_bell(s, true, on, mine);
 	}
 }
 
-/* Sleep until a bell, a socket or a timer needs us (at most a slice). */
+/* Sleep until a bell, a socket or a timer needs us. */
 static void sleep_step(struct pd_loop *L)
 {
 	struct pd_daemon *d = L->d;
@@ -251,60 +266,64 @@ static void sleep_step(struct pd_loop *L)
 	L->after_exchange = false;
 	if (first && pp_spin_wait(&L->spin, any_ready, L))
 		return;
-	/* Nothing in flight: no socket to watch, so sleep on the wake word
-	 * (a futex wake is cheaper for the worker than a datagram). */
+	/* Idle, a loop sleeps until its next chore (at most PD_QUIET_MS):
+	 * everything else wakes it (a worker's request, a reset, the stop).
+	 * With exchanges in flight it looks every PD_SLICE_MS. */
+	uint64_t until = now + PD_QUIET_MS * PP_NS_PER_MS;
+	if (L->upkeep_ns < until)
+		until = L->upkeep_ns > now ? L->upkeep_ns : now;
+	nfds_t k = 1;
 	bool idle = true;
-	EACH_SLOT(L, i)
-		idle &= !d->workers[i].active;
+	EACH_CONN(L, c) {
+		struct pd_exchange *x = &d->xs[c];
+		if (!x->active)
+			continue;
+		if (idle && until > now + PD_SLICE_MS * PP_NS_PER_MS)
+			until = now + PD_SLICE_MS * PP_NS_PER_MS;
+		idle = false;
+		struct pd_wants w;
+		pd_exchange_wants(x, &w);
+		if (w.deadline_ns < until)
+			until = w.deadline_ns;
+		if (w.fd >= 0) {
+			L->pfd_conn[k] = c;
+			L->pfd[k++] = (struct pollfd){ .fd = w.fd, .events = w.events };
+		}
+	}
 	_Atomic uint32_t *word = &d->seg.hdr->loop_wake[L->idx].word;
 	uint32_t seen = atomic_load_explicit(word, memory_order_acquire);
 	uint32_t mine = (idle ? PP_BELL_WORD : PP_BELL_WAITER) + L->idx;
-	want_bell(L, true, mine);
-	/* Pairs with the fence after the worker's head store (ring.c [S']):
-	 * either it sees our waiter value and rings, or we see its request. */
+	want_bells(L, true, mine);
+	/* Pairs with the fence after the worker's index store (ring.c [S'] /
+	 * [T']): either it sees our bell value and rings, or we see its move. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (any_ready(L)) {
-		want_bell(L, false, mine);
+	if (any_ready(L) || atomic_load_explicit(&d->stopping, memory_order_relaxed)) {
+		want_bells(L, false, mine);
 		return;
-	}
-	if (idle) {
-		/* A bump after `seen` makes the wait return at once. */
-		pp_futex_wait(word, seen, now + PD_SLICE_MS * PP_NS_PER_MS);
-		want_bell(L, false, mine);
-		return;
-	}
-	nfds_t k = 0;
-	L->pfd[k++] = (struct pollfd){ .fd = L->bell, .events = POLLIN };
-	uint64_t until = now + PD_SLICE_MS * PP_NS_PER_MS;
-	EACH_SLOT(L, i) {
-		struct pd_slot_worker *w = &d->workers[i];
-		if (!w->active)
-			continue;
-		if (w->timer_ns && w->timer_ns < until)
-			until = w->timer_ns;
-		if (w->sock == CURL_SOCKET_BAD)
-			continue;
-		L->pfd_slot[k] = i;
-		L->pfd[k++] = (struct pollfd){ .fd = w->sock,
-					       .events = (short)((w->sock_what & CURL_POLL_IN ? POLLIN : 0) |
-								 (w->sock_what & CURL_POLL_OUT ? POLLOUT : 0)) };
 	}
 	uint64_t t = pp_now_ns();
+	if (idle) {
+		/* A bump after `seen` makes the wait return at once. */
+		if (until > t)
+			pp_futex_wait(word, seen, until);
+		want_bells(L, false, mine);
+		return;
+	}
+	L->pfd[0] = (struct pollfd){ .fd = L->bell, .events = POLLIN };
 	int ms = until > t ? (int)((until - t + PP_NS_PER_MS - 1) / PP_NS_PER_MS) : 0;
 	int n = poll(L->pfd, k, ms);
-	want_bell(L, false, mine);
+	want_bells(L, false, mine);
 	if (n <= 0)
 		return;
 	if (L->pfd[0].revents)
 		pp_bell_drain(L->bell);
 	for (nfds_t j = 1; j < k; j++) {
-		short re = L->pfd[j].revents;
-		struct pd_slot_worker *w = &d->workers[L->pfd_slot[j]];
-		if (!re || !w->active || w->sock != L->pfd[j].fd)
+		if (!L->pfd[j].revents)
 			continue;
-		int ev = (re & (POLLIN | POLLHUP) ? CURL_CSELECT_IN : 0) | (re & POLLOUT ? CURL_CSELECT_OUT : 0) |
-			 (re & (POLLERR | POLLNVAL) ? CURL_CSELECT_ERR : 0);
-		if (drive(w, w->sock, ev))
+		struct pd_exchange *x = &d->xs[L->pfd_conn[j]];
+		bool was = x->seat != NULL;
+		pd_exchange_run(x, L->pfd[j].revents);
+		if (was && !x->active)
 			L->after_exchange = true;
 	}
 }
@@ -313,15 +332,14 @@ static void loop_step(struct pd_loop *L)
 {
 	/* A quiescent point: settings read before this step may be freed. */
 	atomic_fetch_add_explicit(&L->epoch, 1, memory_order_release);
-	uint64_t now = pp_now_ns();
 	bool moved = false;
-	EACH_SLOT(L, i) {
-		struct pd_slot_worker *w = &L->d->workers[i];
-		moved |= w->active ? tend(w, now) : intake(L, w);
-	}
-	if (moved)
-		L->after_exchange = true;
-	else
+	EACH_SEAT(L, i)
+		moved |= tend_seat(L, &L->d->seats[i]);
+	uint64_t now = pp_now_ns();
+	run_due(L, now);
+	upkeep(L, now);
+	moved |= serve_queue(L);
+	if (!moved)
 		sleep_step(L);
 }
 
@@ -333,75 +351,131 @@ static void *loop_main(void *arg)
 	pthread_setname_np(pthread_self(), name); /* for top -H, ps -L */
 	while (!atomic_load_explicit(&L->d->stopping, memory_order_relaxed))
 		loop_step(L);
-	/* Shutdown: stop what is in flight; the slot threads answer nothing
-	 * more (their workers see the daemon go). */
-	EACH_SLOT(L, i) {
-		struct pd_slot_worker *w = &L->d->workers[i];
-		if (w->active) {
-			w->active = false;
-			pd_exchange_abort(w, PP_ESHUTDOWN);
-			release(w);
-		}
+	/* Shutdown: stop what is in flight (its workers see the daemon go). */
+	EACH_CONN(L, k) {
+		pd_exchange_abort(&L->d->xs[k], PP_ESHUTDOWN);
+		pd_conn_close(&L->d->conns[k], NULL);
 	}
 	return NULL;
 }
 
-/* ---- start and stop ------------------------------------------------ */
+/* ---- start and stop ------------------------------------------------------ */
+
+static int setup_objects(struct pd_daemon *d)
+{
+	uint32_t ns = d->seg.nslots, nc = d->nconns;
+	d->seats = calloc(ns, sizeof *d->seats);
+	d->conns = calloc(nc, sizeof *d->conns);
+	d->xs = calloc(nc, sizeof *d->xs);
+	if (!d->seats || !d->conns || !d->xs)
+		return -1;
+	for (uint32_t i = 0; i < ns; i++) {
+		struct pd_seat *s = &d->seats[i];
+		s->d = d;
+		s->idx = i;
+		s->loop = i % d->nloops;
+		pd_seat_init_views(s);
+	}
+	for (uint32_t k = 0; k < nc; k++) {
+		/* Connection k publishes its figures in slot record k for now
+		 * (as many connections as slots). */
+		struct pd_loop *L = &d->loops[k % d->nloops];
+		pd_conn_init(&d->conns[k], k, pp_seg_slot(&d->seg, k), L->multi, &L->curl_timer_ns, &d->seg.hdr->conns_open);
+		if (pd_exchange_init(&d->xs[k], d, &d->conns[k]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int start_loop(struct pd_daemon *d, uint32_t k)
+{
+	struct pd_loop *L = &d->loops[k];
+	uint32_t per_seat = d->seg.nslots / d->nloops + 1, per_conn = d->nconns / d->nloops + 1;
+	L->qcap = per_seat;
+	L->spin = (struct pp_spin){ .hdr = d->seg.hdr, .claims = d->seg.spin_claims,
+				    .peer_cpu = NULL, .avg_ns = &L->spin_avg_ns, .inflight_max = 0 };
+	L->queue = calloc(per_seat, sizeof *L->queue);
+	L->pfd = calloc(per_conn + 1, sizeof *L->pfd);
+	L->pfd_conn = calloc(per_conn + 1, sizeof *L->pfd_conn);
+	L->bell = pp_bell_bind(&d->bell, k, d->opt.mode, d->shm_gid);
+	if (L->bell < 0) {
+		pd_err("cannot bind the doorbell %s%u: %s", d->bell.prefix, k, strerror(-L->bell));
+		return -1;
+	}
+	if (!L->queue || !L->pfd || !L->pfd_conn || pthread_create(&L->thread, NULL, loop_main, L) != 0) {
+		pd_err("cannot start serving loop %u", k);
+		return -1;
+	}
+	L->started = true;
+	/* Opens the daemon's own sending socket now, not at the first internal
+	 * wake, so the daemon's fd count is steady from here. */
+	pp_bell_ring(&d->bell, k);
+	return 0;
+}
 
 int pd_loops_start(struct pd_daemon *d)
 {
-	uint32_t n = d->nloops;
-	d->loops = calloc(n, sizeof *d->loops);
-	if (!d->loops)
-		return -1;
-	for (uint32_t k = 0; k < n; k++)
-		d->loops[k].bell = -1; /* so a stop after a failed start closes only what was opened */
-	uint32_t per = d->seg.nslots / n + 1;
-	atomic_store_explicit(&d->seg.hdr->loops, n, memory_order_relaxed);
-	for (uint32_t k = 0; k < n; k++) {
+	const struct pd_options *o = &pd_live(d)->opt;
+	d->nconns = o->max_conns < d->seg.nslots ? o->max_conns : d->seg.nslots;
+	d->nloops = pd_loops_count(d->seg.nslots, d->nconns, o->loops);
+	d->loops = calloc(d->nloops, sizeof *d->loops);
+	for (uint32_t k = 0; d->loops && k < d->nloops; k++) {
 		struct pd_loop *L = &d->loops[k];
-		*L = (struct pd_loop){ .d = d, .idx = k, .bell = -1 };
-		L->spin = (struct pp_spin){ .hdr = d->seg.hdr, .claims = d->seg.spin_claims,
-					    .peer_cpu = NULL, .avg_ns = &L->spin_avg_ns, .inflight_max = 0 };
-		L->pfd = calloc(per + 1, sizeof *L->pfd);
-		L->pfd_slot = calloc(per + 1, sizeof *L->pfd_slot);
-		L->bell = pp_bell_bind(&d->bell, k, d->opt.mode, d->shm_gid);
-		if (L->bell < 0) {
-			pd_err("cannot bind the doorbell %s%u: %s", d->bell.prefix, k, strerror(-L->bell));
+		*L = (struct pd_loop){ .d = d, .idx = k, .bell = -1 }; /* bell: a failed start closes only what was opened */
+		L->multi = pd_conn_multi_new(&L->curl_timer_ns);
+		if (!L->multi)
+			break;
+	}
+	if (!d->loops || !d->loops[d->nloops - 1].multi || setup_objects(d) < 0) {
+		pd_err("out of memory setting up %u slots", d->seg.nslots);
+		return -1;
+	}
+	atomic_store_explicit(&d->seg.hdr->loops, d->nloops, memory_order_relaxed);
+	for (uint32_t k = 0; k < d->nloops; k++)
+		if (start_loop(d, k) < 0)
 			return -1;
-		}
-		if (!L->pfd || !L->pfd_slot || pthread_create(&L->thread, NULL, loop_main, L) != 0) {
-			pd_err("cannot start serving loop %u", k);
-			return -1;
-		}
-		L->started = true;
-		/* Opens the daemon's own sending socket now, not at the first
-		 * internal wake, so the daemon's fd count is steady from here. */
-		pp_bell_ring(&d->bell, k);
+	/* Ready only when the min connections are warm (or failed). */
+	uint32_t want = o->min_conns < d->nconns ? o->min_conns : d->nconns;
+	uint64_t until = pp_now_ns() + (o->connect_timeout_ms + 1000ull) * PP_NS_PER_MS;
+	while (atomic_load_explicit(&d->warmed, memory_order_acquire) < want && pp_now_ns() < until) {
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
 	}
 	return 0;
 }
 
 void pd_loops_stop(struct pd_daemon *d)
 {
-	if (!d->loops)
-		return;
 	atomic_store(&d->stopping, true);
-	for (uint32_t k = 0; k < d->nloops; k++) {
+	for (uint32_t k = 0; d->loops && k < d->nloops; k++) {
 		struct pd_loop *L = &d->loops[k];
 		if (L->started) {
-			pp_bell_wake_word(&d->bell, k);
-			pp_bell_ring(&d->bell, k);
+			pd_loop_wake(d, k);
 			pthread_join(L->thread, NULL);
 		}
 		if (L->bell >= 0) {
 			close(L->bell);
 			pp_bell_unlink(&d->bell, k);
 		}
+		free(L->queue);
 		free(L->pfd);
-		free(L->pfd_slot);
+		free(L->pfd_conn);
 	}
 	pp_bell_close(&d->bell);
+	for (uint32_t k = 0; d->xs && k < d->nconns; k++) {
+		pd_conn_destroy(&d->conns[k]);
+		pd_exchange_free(&d->xs[k]);
+	}
+	for (uint32_t k = 0; d->loops && k < d->nloops; k++)
+		curl_multi_cleanup(d->loops[k].multi);
+	for (uint32_t i = 0; d->seats && i < d->seg.nslots; i++)
+		free(d->seats[i].target);
 	free(d->loops);
+	free(d->seats);
+	free(d->conns);
+	free(d->xs);
 	d->loops = NULL;
+	d->seats = NULL;
+	d->conns = NULL;
+	d->xs = NULL;
 }

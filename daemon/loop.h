@@ -1,26 +1,31 @@
 /* loop.h - serving loops: the threads that run the pool's exchanges.
  *
- * A serving loop watches the request rings of its share of the slots
- * (slot i belongs to loop i % nloops; one loop per CPU) and runs every
- * exchange it finds on the slot's own libcurl handles through libcurl's
- * socket interface, all of them from one poll(2).  A loop runs every
- * exchange that is ready when it wakes before it sleeps again, so it
- * sleeps at most once per request (less under heavy load), where a thread
- * per slot slept twice.
+ * A daemon runs one loop per CPU (--loops).  Loop k owns seats k, k +
+ * nloops, ... and connection objects k, k + nloops, ... (with their
+ * exchange objects): only it touches them, so nothing of an exchange
+ * needs a lock.  A step of a loop:
+ *   - its seats: abort the exchange of a seat being reset; reset seats
+ *     the reaper handed over or whose rings broke (upkeep.h); a seat with a
+ *     request waiting takes an idle connection of the loop and starts an
+ *     exchange (exchange.h), or joins the loop's FIFO queue when none is
+ *     idle;
+ *   - exchanges waiting for a ring or a timer run again;
+ *   - idle connections get their chores when due (upkeep.h), and a
+ *     connection that becomes idle serves the oldest queued seat first;
+ *   - nothing moved: sleep.
  *
- * A loop never waits for a worker.  When an exchange would (the request
- * body is not in the ring yet, the response does not fit the ring, an
- * error has to be drained) the loop pauses it and hands the slot to its
- * slot thread (slot_worker.h), which finishes it with sliced waits.  The
- * slot thread also does what is not an exchange: resets, health checks,
- * closing idle connections.  pd_slot_worker.owner says which of the two
- * may touch the slot's handles.
+ * Sleeping.  Before it sleeps a loop writes a bell value (bell.h) into the
+ * waiter word of each ring it waits on: the request ring of each idle
+ * seat and of each exchange waiting for the worker's next frame, the
+ * response ring of each exchange waiting for the worker to make room.
+ * With no exchange in flight it sleeps on its wake word in the segment
+ * header (a futex), until its next chore and at most PD_QUIET_MS;
+ * otherwise in poll(2) on its doorbell socket and the sockets its
+ * exchanges wait for, at most PD_SLICE_MS or until the next deadline.  Right after an exchange it may spin
+ * first (shm/spin.h).
  *
- * A loop with exchanges in flight sleeps in poll on its doorbell socket
- * (shm/bell.h) and their sockets; one with none sleeps on its wake word
- * in the segment header; either for at most PD_SLICE_MS.  Right
- * after an exchange it may spin first (shm/spin.h), as the slot threads
- * did. */
+ * The loop never calls HTTP or touches a ring's bytes: exchange and seat
+ * do. */
 #ifndef PD_LOOP_H
 #define PD_LOOP_H
 
@@ -30,16 +35,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
 #include "daemon.h"
 #include "layout.h"
 #include "spin.h"
-#include "slot_worker.h"
 
 #define PD_LOOPS_MAX PP_LOOPS_MAX
+#define PD_SLICE_MS 50   /* longest sleep with exchanges in flight */
+#define PD_QUIET_MS 250  /* longest sleep of an idle loop: a doorbell lost to a scribbled waiter word costs at most this (bell.h) */
 
 struct pd_loop {
 	struct pd_daemon *d;
-	uint32_t idx;                  /* serves slots idx, idx + nloops, ... */
+	uint32_t idx;
 	pthread_t thread;
 	bool started;
 	int bell;                      /* bound doorbell socket */
@@ -48,29 +56,34 @@ struct pd_loop {
 	uint32_t spin_avg_ns;
 	uint64_t idle_since_ns;        /* when the current wait began, 0: not waiting */
 	bool after_exchange;           /* the next wait is the first since an exchange */
-	struct pollfd *pfd;            /* [1 + its slots] */
-	uint32_t *pfd_slot;            /* slot of pfd[j], j >= 1 */
+	uint64_t upkeep_ns;            /* when idle connections next need a look */
+	uint32_t upkeep_active;        /* exchanges in flight at the last look */
+	CURLM *multi;                  /* drives the handshakes of its connections (conn.h) */
+	uint64_t curl_timer_ns;        /* libcurl's next timeout on it, 0 none */
+	/* Seats waiting for a connection, oldest first (a ring of seat
+	 * indices, as many places as the loop has seats). */
+	uint32_t *queue;
+	uint32_t qcap, qhead, qlen;
+	struct pollfd *pfd;            /* [1 + its connections] */
+	uint32_t *pfd_conn;            /* exchange index of pfd[j], j >= 1 */
 };
 
-/* How many loops a daemon with nslots slots runs: `wanted` (the loops
- * setting), or one per online CPU when it is 0; at most PD_LOOPS_MAX and
- * at most nslots. */
-uint32_t pd_loops_count(uint32_t nslots, uint32_t wanted);
+/* How many loops a daemon with nseats seats and nconns connections runs:
+ * `wanted` (the loops setting), or one per online CPU when it is 0; at
+ * most PD_LOOPS_MAX, nseats and nconns. */
+uint32_t pd_loops_count(uint32_t nseats, uint32_t nconns, uint32_t wanted);
 
-/* Bind the doorbells and start the loops (the slot threads run already).
- * Returns 0, or -1 after logging. */
+/* Set up the seats, connections and exchanges, bind the doorbells, start
+ * the loops, and wait (at most the connect timeout + 1 s) until the first
+ * `min` connections have been tried.  Returns 0, or -1 after logging. */
 int pd_loops_start(struct pd_daemon *d);
 
-/* Stop and join the loops (d->stopping is set), close and remove their
- * doorbells.  Safe on a partly started set. */
+/* Stop and join the loops (requests in flight end with PP_ESHUTDOWN),
+ * close every connection, close and remove the doorbells, free it all.
+ * Safe on a partly started set. */
 void pd_loops_stop(struct pd_daemon *d);
 
-/* Install the loop's socket and timer callbacks on a new multi handle of
- * slot w. */
-void pd_loop_setup_multi(struct pd_slot_worker *w, CURLM *m);
-
-/* Wake slot w's loop wherever it sleeps (a slot thread gave the handles
- * back with a request waiting, a reset or shutdown is due). */
-void pd_loop_wake(struct pd_slot_worker *w);
+/* Wake loop k wherever it sleeps (a reset is due, the daemon stops). */
+void pd_loop_wake(struct pd_daemon *d, uint32_t k);
 
 #endif

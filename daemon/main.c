@@ -19,7 +19,7 @@
 #include "reaper.h"
 #include "reload.h"
 #include "slot.h"
-#include "slot_worker.h"
+#include "loop.h"
 #include "url.h"
 
 /* Take the pool's pidfile lock: one daemon per pool.  Returns 0, or -1
@@ -63,7 +63,8 @@ static int create_segment(struct pd_daemon *d)
 {
 	struct pp_seg_config cfg = {
 		.pool = d->opt.pool,
-		.nslots = d->opt.max_conns,
+		.nslots = d->opt.seats ? d->opt.seats : d->opt.max_conns,
+		.max_conns = d->opt.max_conns,
 		.min_conns = d->opt.min_conns,
 		.ring_size = d->opt.ring_size,
 		.lease_timeout_ms = d->opt.lease_timeout_ms,
@@ -146,7 +147,7 @@ static void shutdown_daemon(struct pd_daemon *d)
 {
 	atomic_store_explicit(&d->seg.hdr->daemon_state, PP_DAEMON_STOPPED, memory_order_release);
 	pp_sem_wake_all(&d->seg);
-	pd_slots_stop(d);
+	pd_loops_stop(d);
 	pp_seg_unlink(d->opt.pool);
 	pp_seg_unmap(&d->seg);
 	pidfile_remove(d->pidfile);
@@ -186,13 +187,13 @@ int main(int argc, char **argv)
 	pidfile_write(d.pidfile);
 	d.backends.hdr = d.seg.hdr; /* publish the backend's state from now on */
 	pd_backends_publish(&d.backends);
-	if (pd_slots_start(&d) < 0) {
+	if (pd_loops_start(&d) < 0) {
 		shutdown_daemon(&d);
 		return 1;
 	}
 	atomic_store_explicit(&d.seg.hdr->daemon_state, PP_DAEMON_READY, memory_order_release);
-	pd_info("pool '%s' ready: %u slots (min %u), rings %u B, backend %s, segment %s",
-		d.opt.pool, d.seg.nslots, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
+	pd_info("pool '%s' ready: %u seats, at most %u connections (min %u), rings %u B, backend %s, segment %s",
+		d.opt.pool, d.seg.nslots, d.nconns, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
 		d.seg.shm_name);
 	run_loop(&d, &sigs);
 	shutdown_daemon(&d);

@@ -27,7 +27,8 @@ struct pd_options {
 	char backends[PD_MAX_BACKENDS][PD_URL_MAX];
 	uint32_t nbackends;        /* 1..PD_MAX_BACKENDS */
 	uint32_t min_conns;
-	uint32_t max_conns;        /* slots in the segment */
+	uint32_t max_conns;        /* backend connections at most */
+	uint32_t seats;            /* slots (seats) in the segment; 0: as many as max_conns */
 	uint32_t ring_size;
 	uint32_t lease_timeout_ms;
 	uint32_t request_timeout_ms;

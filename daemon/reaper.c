@@ -6,12 +6,12 @@
 
 #include "clock.h"
 #include "log.h"
-#include "slot_worker.h"
+#include "seat.h"
 #include "slot.h"
 
 /* Hand a slot whose holder died (or gave it up mid-exchange) to its
- * thread for a reset: RESETTING stops any transfer in flight, and the
- * thread empties the rings, drops a half-used connection, and publishes
+ * serving loop for a reset: RESETTING stops the exchange in flight (its
+ * connection is closed), and the loop empties the rings and publishes
  * FREE.  `st` is the state the caller saw; losing the CAS means a worker
  * changed it meanwhile, and the next tick looks again. */
 static bool slot_reclaim(struct pd_daemon *d, uint32_t i, uint32_t st, uint32_t lock_word)
@@ -21,7 +21,7 @@ static bool slot_reclaim(struct pd_daemon *d, uint32_t i, uint32_t st, uint32_t 
 		return false;
 	pd_debug("slot %u: holder pid %d gone (state %s); resetting", i,
 		 (int)atomic_load_explicit(&s->owner_pid, memory_order_relaxed), pp_slot_state_name(st));
-	pd_slot_request_reset(&d->workers[i], lock_word);
+	pd_seat_request_reset(&d->seats[i], lock_word);
 	return true;
 }
 
@@ -39,30 +39,30 @@ static void slot_clear_dead_lock(struct pd_daemon *d, uint32_t i, uint32_t w)
 
 /* A slot corrupted by a worker (garbage state, a scribbled mutex, a lock
  * word naming a thread that does not exist): quarantine it (RESETTING) and
- * have its thread re-initialise the owner lock and reset it.  Logged once
+ * have its loop re-initialise the owner lock and reset it.  Logged once
  * per episode. */
 static bool slot_corrupt_reset(struct pd_daemon *d, uint32_t i, uint32_t st, const char *why)
 {
 	struct pp_slot *s = pp_seg_slot(&d->seg, i);
-	struct pd_slot_worker *w = &d->workers[i];
+	struct pd_seat *w = &d->seats[i];
 	if (!w->anomaly_logged)
 		pd_warn("slot %u: %s (state %u); quarantined for a reset", i, why, st);
 	w->anomaly_logged = true;
-	/* Set before the handover: the slot thread reads it once it sees
-	 * RESETTING (the CAS orders this store before that). */
+	/* Set before the handover: the loop reads it once it sees RESETTING
+	 * (the CAS orders this store before that). */
 	atomic_store(&w->reinit_lock, true);
 	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_RESETTING)) {
 		atomic_store(&w->reinit_lock, false);
 		return false;
 	}
-	pd_slot_request_reset(w, 0);
+	pd_seat_request_reset(w, 0);
 	return true;
 }
 
 /* Does the lock word name a thread that no longer exists?  Only
  * corruption does that: the kernel marks a dying holder's word
  * FUTEX_OWNER_DIED.  A system call, so at most once a second per slot. */
-static bool lock_owner_vanished(struct pd_slot_worker *w, uint32_t word, uint64_t now)
+static bool lock_owner_vanished(struct pd_seat *w, uint32_t word, uint64_t now)
 {
 	pid_t tid = (pid_t)(word & FUTEX_TID_MASK);
 	if (!tid)
@@ -80,7 +80,7 @@ static bool lock_owner_vanished(struct pd_slot_worker *w, uint32_t word, uint64_
 /* Something looks wrong with slot i: act only if exactly the same picture
  * (state, token, lock word) was seen on the previous tick too, so a lease
  * or release that raced with our reads is never mistaken for corruption. */
-static bool anomaly_confirmed(struct pd_slot_worker *w, uint32_t st, uint32_t word, uint64_t token)
+static bool anomaly_confirmed(struct pd_seat *w, uint32_t st, uint32_t word, uint64_t token)
 {
 	uint64_t key = ((uint64_t)st << 32 | word) ^ (token * 0x9e3779b97f4a7c15ull);
 	bool same = w->suspect_key == key && w->suspect_seen;
@@ -117,7 +117,7 @@ static bool handoff_orphaned(struct pd_daemon *d, uint32_t i)
 static const char *slot_anomaly(struct pd_daemon *d, uint32_t i, uint32_t st, uint32_t w, uint64_t now)
 {
 	struct pp_slot *s = pp_seg_slot(&d->seg, i);
-	struct pd_slot_worker *wk = &d->workers[i];
+	struct pd_seat *wk = &d->seats[i];
 	uint32_t tid = w & FUTEX_TID_MASK;
 	if (!pp_owner_lock_sane(&s->owner_lock, d->lock_kind))
 		return "owner lock overwritten";
@@ -155,7 +155,7 @@ static bool reaper_check_slot(struct pd_daemon *d, uint32_t i, uint64_t now)
 	if (st == PP_SLOT_RECLAIM && (w & FUTEX_TID_MASK) == 0)
 		return slot_reclaim(d, i, st, w); /* handed over by a releaser or claimer */
 	const char *why = slot_anomaly(d, i, st, w, now);
-	struct pd_slot_worker *wk = &d->workers[i];
+	struct pd_seat *wk = &d->seats[i];
 	if (!why) {
 		wk->suspect_seen = false;
 		if (st == PP_SLOT_FREE)
@@ -196,7 +196,7 @@ static void reap_dead_waiters(struct pd_daemon *d)
 static void leak_check_slot(struct pd_daemon *d, uint32_t i, uint64_t threshold_ns, uint64_t now)
 {
 	struct pp_slot *s = pp_seg_slot(&d->seg, i);
-	struct pd_slot_worker *w = &d->workers[i];
+	struct pd_seat *w = &d->seats[i];
 	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 	uint64_t token = atomic_load_explicit(&s->token, memory_order_relaxed);
 	bool held = st == PP_SLOT_LEASED || st == PP_SLOT_BUSY;
@@ -226,7 +226,7 @@ unsigned pd_reaper_scan(struct pd_daemon *d)
 	uint64_t leak_ns = (uint64_t)pd_live(d)->opt.leak_threshold_ms * PP_NS_PER_MS;
 	for (uint32_t i = 0; i < d->seg.nslots; i++) {
 		n += reaper_check_slot(d, i, now);
-		if (d->workers)
+		if (d->seats)
 			leak_check_slot(d, i, leak_ns, now);
 	}
 	reap_dead_waiters(d);

@@ -2,9 +2,9 @@
  *
  * Publication: a new struct pd_live is filled completely, then published
  * with a release store of d->live (pairs with the acquire load in
- * pd_live()).  The old one is retired with a snapshot of every slot
- * thread's step counter; it is freed when each counter has moved on (each
- * thread reads pd_live() afresh in every step), so no thread can still
+ * pd_live()).  The old one is retired with a snapshot of every serving
+ * loop's step counter; it is freed when each counter has moved on (each
+ * loop reads pd_live() afresh in every step), so no thread can still
  * hold it. */
 #include "reload.h"
 
@@ -15,7 +15,6 @@
 
 #include "log.h"
 #include "loop.h"
-#include "slot_worker.h"
 
 #define MAX_RETIRED 16
 
@@ -103,6 +102,7 @@ static void keep_fixed(struct pd_options *n, const struct pd_options *o)
 {
 	memcpy(n->pool, o->pool, sizeof n->pool);
 	n->max_conns = o->max_conns;
+	n->seats = o->seats;
 	n->loops = o->loops;
 	n->ring_size = o->ring_size;
 	n->mode = o->mode;
@@ -114,24 +114,23 @@ static void keep_fixed(struct pd_options *n, const struct pd_options *o)
 		n->min_conns = n->max_conns;
 }
 
-/* The threads that read the settings: the slot threads, then the serving
- * loops (fixed once the daemon runs). */
+/* The threads that read the settings: the serving loops (fixed once the
+ * daemon runs). */
 static uint32_t nreaders(const struct pd_daemon *d)
 {
-	return d->seg.nslots + (d->loops ? d->nloops : 0);
+	return d->loops ? d->nloops : 0;
 }
 
 static uint64_t reader_epoch(struct pd_daemon *d, uint32_t i)
 {
-	return i < d->seg.nslots ? atomic_load(&d->workers[i].epoch) : atomic_load(&d->loops[i - d->seg.nslots].epoch);
+	return atomic_load(&d->loops[i].epoch);
 }
 
-/* Retire old settings until every slot thread and loop has stepped past
- * them. */
+/* Retire old settings until every loop has stepped past them. */
 static void retire(struct pd_daemon *d, struct pd_live *old)
 {
 	if (nretired == MAX_RETIRED) {
-		pd_warn("reload: too many reloads in flight; waiting for slot threads");
+		pd_warn("reload: too many reloads in flight; waiting for the serving loops");
 		while (nretired == MAX_RETIRED)
 			pd_reload_collect(d);
 	}
@@ -166,7 +165,8 @@ int pd_reload(struct pd_daemon *d)
 	n->gen = cur->gen + 1;
 	struct pd_live *old = atomic_exchange_explicit(&d->live, n, memory_order_acq_rel);
 	retire(d, old);
-	pd_slots_kick_all(d); /* apply the new settings now, and step past the old */
+	for (uint32_t k = 0; d->loops && k < d->nloops; k++)
+		pd_loop_wake(d, k); /* step past the old settings */
 	pd_info("reloaded%s%s", *n->opt.config_file ? " " : "", n->opt.config_file);
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* reload.h - the settings slot threads use (struct pd_live), built at
+/* reload.h - the settings the serving loops use (struct pd_live), built at
  * start and rebuilt by SIGHUP. */
 #ifndef PD_RELOAD_H
 #define PD_RELOAD_H
@@ -16,7 +16,7 @@ int pd_live_init(struct pd_daemon *d);
  * and group, pidfile).  An invalid file changes nothing.  Returns 0 or -1. */
 int pd_reload(struct pd_daemon *d);
 
-/* Main loop, every tick: free retired settings no slot thread can still
+/* Main loop, every tick: free retired settings no serving loop can still
  * be reading. */
 void pd_reload_collect(struct pd_daemon *d);
 

@@ -102,6 +102,17 @@ typedef struct pp_pool_status {
 	uint32_t backend_index;      /* which configured backend is in use */
 	uint32_t backend_up;         /* 1 if the last attempt reached it */
 	uint64_t uptime_ns;          /* since the daemon started */
+	/* Seats apart from connections (appended: the fields above keep their
+	 * offsets).  `max` above counts seats (slots, --seats); the daemon
+	 * opens at most conns_max backend connections (--max). */
+	uint32_t conns_max;          /* backend connections at most */
+	uint32_t conns_open;         /* open now */
+	uint32_t conns_busy;         /* serving an exchange or a health check now */
+	uint32_t queued;             /* exchanges waiting for an idle connection now */
+	uint64_t queue_waits;        /* exchanges that waited for a connection */
+	uint64_t queue_wait_p50_ns;  /* estimates from a log2 histogram of those waits */
+	uint64_t queue_wait_p99_ns;
+	uint64_t queue_wait_max_ns;
 } pp_pool_status;
 
 /* Attach to a pool.  pool NULL or "" means $PHANTOMPOOL, else "default".

@@ -250,6 +250,22 @@ static void status_lease_waits(struct pp_shm_header *h, pp_pool_status *out)
 	out->lease_wait_p99_ns = pp_hist_quantile_ns(hist, zero, 0.99, out->lease_wait_max_ns);
 }
 
+/* The connection figures (display only: read without a common snapshot). */
+static void status_connections(struct pp_shm_header *h, pp_pool_status *out)
+{
+	uint64_t hist[PP_HIST_BUCKETS];
+	for (int b = 0; b < PP_HIST_BUCKETS; b++)
+		hist[b] = atomic_load_explicit(&h->queue_wait_hist[b], memory_order_relaxed);
+	out->conns_max = h->max_conns;
+	out->conns_open = atomic_load_explicit(&h->conns_open, memory_order_relaxed);
+	out->conns_busy = atomic_load_explicit(&h->conns_busy, memory_order_relaxed);
+	out->queued = atomic_load_explicit(&h->queued, memory_order_relaxed);
+	out->queue_waits = atomic_load_explicit(&h->queue_waits, memory_order_relaxed);
+	out->queue_wait_max_ns = atomic_load_explicit(&h->queue_wait_max_ns, memory_order_relaxed);
+	out->queue_wait_p50_ns = pp_hist_quantile_ns(hist, 0, 0.50, out->queue_wait_max_ns);
+	out->queue_wait_p99_ns = pp_hist_quantile_ns(hist, 0, 0.99, out->queue_wait_max_ns);
+}
+
 int pp_status(pp_pool *p, pp_pool_status *out)
 {
 	if (!p || !out)
@@ -280,6 +296,7 @@ int pp_status(pp_pool *p, pp_pool_status *out)
 	out->generation = seg->generation;
 	out->lease_timeouts = atomic_load_explicit(&h->lease_timeouts, memory_order_relaxed);
 	out->reclaims = atomic_load_explicit(&h->reclaims, memory_order_relaxed);
+	status_connections(h, out);
 	return 0;
 }
 

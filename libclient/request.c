@@ -133,7 +133,10 @@ static int lease_rings(struct pp_lease *l)
 	if (pp_ring_init_view(&l->req, &s->req, pp_seg_req_data(seg, l->slot), seg->ring_size) ||
 	    pp_ring_init_view(&l->resp, &s->resp, pp_seg_resp_data(seg, l->slot), seg->ring_size))
 		return PP_EPROTO;
-	l->req.bell = &l->att->bell; /* how to wake a sleeping serving loop (bell.h) */
+	/* How to wake a sleeping serving loop (bell.h): it waits for the next
+	 * request frame, or for room to go on with a long response. */
+	l->req.bell = &l->att->bell;
+	l->resp.bell = &l->att->bell;
 	/* Between exchanges both rings are empty.  Bytes left over mean the
 	 * slot was shared or scribbled on: never read someone else's answer. */
 	if (pp_ring_readable(&l->resp) != 0 || pp_ring_writable(&l->req) != (ssize_t)seg->ring_size)

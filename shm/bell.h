@@ -21,7 +21,8 @@
  * that the segment's mode and group guard it.
  *
  * Lost rings cost latency, never data: a loop rescans every ring it
- * watches at least every 50 ms, and a ring carries no meaning.
+ * watches at least every 250 ms (50 ms with exchanges in flight), and a
+ * ring carries no meaning.
  */
 #ifndef PP_BELL_H
 #define PP_BELL_H

@@ -36,7 +36,7 @@
 #include "ring.h"
 
 #define PP_SHM_MAGIC 0x4c4f4f504d544850ull /* "PHTMPOOL" read little-endian */
-#define PP_LAYOUT_VERSION 5u /* 2: waiter table; 3: FIFO handoff queue; 4: spin claims; 5: loop doorbells */
+#define PP_LAYOUT_VERSION 6u /* 2: waiter table; 3: FIFO handoff queue; 4: spin claims; 5: loop doorbells; 6: seats apart from connections */
 #define PP_POOL_NAME_MAX 40 /* characters, without the NUL */
 #define PP_MAX_SLOTS 4096u
 #define PP_RING_MIN 4096u
@@ -102,9 +102,9 @@ struct pp_shm_header {
 	uint64_t segment_size;
 	uint64_t generation;       /* random, new for every daemon start */
 	int32_t daemon_pid;
-	uint32_t nslots;           /* = max connections */
+	uint32_t nslots;           /* seats (--seats) */
 	uint32_t min_conns;
-	uint32_t max_conns;
+	uint32_t max_conns;        /* backend connections at most (--max), <= nslots */
 	uint32_t ring_size;        /* bytes per ring, power of two */
 	uint32_t slot_size;        /* sizeof(struct pp_slot) */
 	uint64_t slots_off;
@@ -171,8 +171,8 @@ struct pp_shm_header {
 	uint32_t reserved2;
 	_Atomic uint64_t spin_hits;   /* W, D: spins that saw the awaited publish */
 	_Atomic uint64_t spin_misses; /* W, D: spins that ended in a futex sleep */
-	/* Exchanges a serving loop handed to the slot's thread because they
-	 * had to wait (daemon/loop.h).  D. */
+	/* Exchanges that had to wait for their worker: its next request frame,
+	 * or room in the response ring (daemon/exchange.h).  D. */
 	_Atomic uint64_t escalations;
 	_Atomic uint32_t loops;       /* D: serving loops (threads) the daemon runs */
 	uint32_t reserved3;
@@ -182,6 +182,18 @@ struct pp_shm_header {
 	struct {
 		alignas(PP_CACHELINE) _Atomic uint32_t word;
 	} loop_wake[PP_LOOPS_MAX];
+
+	/* --- connections (daemon/loop.c, daemon/conn.c).  D writes (relaxed,
+	 * from every loop), W and shmdump read.  Display only. */
+	alignas(PP_CACHELINE) _Atomic uint32_t conns_open; /* connections open now */
+	_Atomic uint32_t conns_busy;  /* connections serving an exchange or health check now */
+	_Atomic uint32_t queued;      /* exchanges waiting for an idle connection now */
+	uint32_t reserved4;
+	_Atomic uint64_t queue_waits; /* exchanges that waited for a connection */
+	_Atomic uint64_t queue_wait_sum_ns;
+	_Atomic uint64_t queue_wait_max_ns;
+	/* Those waits by length: bucket b counts [2^b, 2^(b+1)) microseconds. */
+	_Atomic uint64_t queue_wait_hist[PP_HIST_BUCKETS];
 };
 
 /* A waiter record: held (robust mutex, process-shared) by a worker while

@@ -270,8 +270,15 @@ int pp_ring_consume(struct pp_ring *r, uint32_t n)
 	r->cached_tail += n;
 	cons_store_tail(r->ctl, r->cached_tail);
 	publish_fence_before_waiter_check();
-	if (atomic_load_explicit(&r->ctl->tail_waiter, memory_order_relaxed))
+	uint32_t tw = atomic_load_explicit(&r->ctl->tail_waiter, memory_order_relaxed);
+	if (tw >= PP_BELL_WAITER && r->bell) {
+		/* A serving loop waits for room to go on with a response
+		 * (bell.h): ring it once, however much more we read. */
+		tw = atomic_exchange_explicit(&r->ctl->tail_waiter, 0, memory_order_relaxed);
+		pp_bell_answer(r->bell, tw);
+	} else if (tw) {
 		pp_futex_wake(&r->ctl->tail, INT32_MAX);
+	}
 	return 0;
 }
 

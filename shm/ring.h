@@ -68,8 +68,11 @@ struct pp_ring_ctl {
 	/* Bytes ever consumed (free-running).  Writer: consumer.  Reader:
 	 * producer (load-acquire; untrusted).  The producer futex-waits on it. */
 	alignas(PP_CACHELINE) _Atomic uint32_t tail;
-	/* 1 while the producer sleeps (or is about to) on tail.  Writer:
-	 * producer.  Reader: consumer, after publishing tail. */
+	/* 1 while the producer sleeps (or is about to) on tail; >=
+	 * PP_BELL_WAITER while a daemon serving loop waits for room and wants
+	 * to be rung instead (bell.h).  Writer: producer (the consumer clears
+	 * a bell value when it rings).  Reader: consumer, after publishing
+	 * tail. */
 	_Atomic uint32_t tail_waiter;
 	uint8_t pad_tail[PP_CACHELINE - 2 * sizeof(uint32_t)];
 };

@@ -109,7 +109,7 @@ static void seg_init_header(struct pp_seg *seg, const struct pp_seg_config *cfg,
 	h->daemon_pid = getpid();
 	h->nslots = cfg->nslots;
 	h->min_conns = cfg->min_conns;
-	h->max_conns = cfg->nslots;
+	h->max_conns = cfg->max_conns && cfg->max_conns <= cfg->nslots ? cfg->max_conns : cfg->nslots;
 	h->ring_size = cfg->ring_size;
 	h->slot_size = sizeof(struct pp_slot);
 	h->slots_off = PP_SLOTS_OFF;

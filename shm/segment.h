@@ -40,7 +40,8 @@ struct pp_seg {
 /* What the daemon creates a segment from. */
 struct pp_seg_config {
 	const char *pool;      /* validated pool name */
-	uint32_t nslots;       /* 1..PP_MAX_SLOTS */
+	uint32_t nslots;       /* 1..PP_MAX_SLOTS: seats */
+	uint32_t max_conns;    /* backend connections, 1..nslots (0: nslots) */
 	uint32_t min_conns;
 	uint32_t ring_size;    /* power of two, PP_RING_MIN..PP_RING_MAX */
 	uint32_t lease_timeout_ms;

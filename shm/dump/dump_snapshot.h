@@ -45,6 +45,9 @@ struct dump_header {
 	uint64_t escalations;
 	uint32_t loops;
 	uint32_t backend_index, backend_up;
+	uint32_t conns_open, conns_busy, queued;
+	uint64_t queue_waits, queue_wait_sum_ns, queue_wait_max_ns;
+	uint64_t queue_wait_hist[PP_HIST_BUCKETS];
 	char pool_name[sizeof(((struct pp_shm_header *)0)->pool_name) + 1]; /* valid UTF-8 */
 	char backend[sizeof(((struct pp_shm_header *)0)->backend) + 1];     /* valid UTF-8 */
 };
@@ -86,6 +89,9 @@ struct dump_pool {
 	uint64_t backend_failovers;
 	uint64_t spin_hits, spin_misses;
 	uint64_t escalations, loops;
+	uint64_t conns_open, conns_busy, conns_idle, queued; /* connections now */
+	uint64_t queue_waits, queue_wait_sum_ns, queue_wait_max_ns;
+	uint64_t queue_wait_p50_ns, queue_wait_p99_ns; /* of the exchanges that waited */
 	uint64_t lease_wait_slept;   /* total of the lease-wait histogram */
 	uint64_t lease_wait_zero;    /* leases - lease_wait_slept (0 if negative) */
 	uint64_t lease_wait_count;   /* lease_wait_zero + lease_wait_slept */

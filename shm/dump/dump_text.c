@@ -97,6 +97,19 @@ static void line_slots(char *buf, size_t len, const struct dump_snapshot *s)
 				      dump_slot_state_name(st));
 }
 
+static void line_connections(char *buf, size_t len, const struct dump_snapshot *s)
+{
+	const struct dump_pool *p = &s->pool_figs;
+	char p50[24], p99[24], mx[24];
+	dump_fmt_duration(p50, sizeof p50, p->queue_wait_p50_ns);
+	dump_fmt_duration(p99, sizeof p99, p->queue_wait_p99_ns);
+	dump_fmt_duration(mx, sizeof mx, p->queue_wait_max_ns);
+	snprintf(buf, len, "%llu open (max %u): %llu busy, %llu idle; %llu queued, %llu waited (p50 %s  p99 %s  max %s)",
+		 (unsigned long long)p->conns_open, s->h.max_conns, (unsigned long long)p->conns_busy,
+		 (unsigned long long)p->conns_idle, (unsigned long long)p->queued, (unsigned long long)p->queue_waits,
+		 p50, p99, mx);
+}
+
 static void line_leases(char *buf, size_t len, const struct dump_snapshot *s)
 {
 	const struct dump_pool *p = &s->pool_figs;
@@ -129,7 +142,7 @@ static void line_requests(char *buf, size_t len, const struct dump_snapshot *s)
 static void line_serving(char *buf, size_t len, const struct dump_snapshot *s)
 {
 	const struct dump_pool *p = &s->pool_figs;
-	snprintf(buf, len, "%llu loops, %llu exchanges escalated to slot threads; spin %llu us: %llu hits, %llu misses",
+	snprintf(buf, len, "%llu loops, %llu exchanges escalated (waited for their worker); spin %llu us: %llu hits, %llu misses",
 		 (unsigned long long)p->loops, (unsigned long long)p->escalations, (unsigned long long)p->spin_us,
 		 (unsigned long long)p->spin_hits, (unsigned long long)p->spin_misses);
 }
@@ -140,7 +153,8 @@ static const struct {
 } summary_lines[] = {
 	{ "pool", line_pool },         { "daemon", line_daemon },
 	{ "generation", line_generation }, { "backend", line_backend },
-	{ "slots", line_slots },       { "leases", line_leases },
+	{ "slots", line_slots },       { "connections", line_connections },
+	{ "leases", line_leases },
 	{ "lease wait", line_lease_wait }, { "requests", line_requests },
 	{ "serving", line_serving },
 };

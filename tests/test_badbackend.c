@@ -1,0 +1,427 @@
+/* test_badbackend.c - a misbehaving PhantomDB: a raw TCP server on
+ * loopback inside this test, in front of a real phantompoold.
+ *
+ * The request path names the misbehaviour: /t/<case>/<token>.  Each case
+ * must reach the worker as its own error (PP_EBACKEND, PP_EPROTO or
+ * PP_ETIMEDOUT) or as a correct answer, the daemon must survive, and the
+ * bytes of a bad answer must reach nobody else.  The second test mixes the
+ * cases with normal requests from 8 processes and counts answers that are
+ * that carry another worker's token ("crossed"): there must be none.  The
+ * cases that used to cross answers are "extra" (a second response glued
+ * to the first) and "late" (an unsolicited response written 1 ms after
+ * the answer, before the backend reads the next request): both leave bytes the next request on that
+ * connection would read; the daemon must retire the connection instead.
+ *
+ * What no HTTP/1.1 client can tell apart: an unsolicited response that
+ * arrives only after the next request went out looks like its answer.
+ * With workers back to back that shifts every later answer by one (the
+ * bug of issue 15).  The daemon sends an X-Request-Id with every request
+ * (the worker's, or its own) and refuses a response that echoes another
+ * one (PP_EPROTO, connection closed), so the shift ends at once; this
+ * server echoes ids as request-id middleware does.  The unsolicited
+ * response itself carries no id: a "stale" answer (the backend's own
+ * bytes, never another worker's) is counted apart and printed.
+ *
+ * PP_BADBACKEND_SECS sets the mixed run's length (default 6 s);
+ * PP_BADBACKEND_CASE=<case> mixes only that case with normal requests. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "daemon_proc.h"
+#include "phantompool.h"
+#include "testutil.h"
+
+#define TMO_MS 400 /* per-request timeout of the cases that hang */
+
+/* ---- the bad backend ------------------------------------------------------ */
+
+static int listen_fd = -1, port;
+static _Atomic long accepted;
+
+static void put(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+		if (k <= 0)
+			return;
+		s += k;
+		n -= (size_t)k;
+	}
+}
+#define PUTS(fd, s) put(fd, s, strlen(s))
+
+/* The X-Request-Id of the request being answered ("" none): echoed, as a
+ * backend with request-id middleware does (the reference backend too). */
+static __thread char rid[128];
+#define RID() *rid ? "X-Request-Id: " : "", rid, *rid ? "\r\n" : ""
+
+static void ok_response(int fd, const char *token, const char *extra_headers)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n%s%s%s%sContent-Length: %zu\r\n\r\n%s",
+			 extra_headers, RID(), strlen(token), token);
+	put(fd, buf, (size_t)n);
+}
+
+static void ms(int n)
+{
+	usleep((useconds_t)n * 1000);
+}
+
+/* Answer one request; returns false when the connection must close. */
+static bool answer(int fd, const char *method, const char *cas, const char *token)
+{
+	static const char stale[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTALE";
+	char buf[512];
+	if (!strcmp(cas, "ok")) {
+		ok_response(fd, token, "");
+	} else if (!strcmp(cas, "chunked")) {
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: chunked\r\n\r\n1\r\n%c\r\n%zx\r\n%s\r\n0\r\n\r\n",
+				 RID(), token[0], strlen(token + 1), token + 1);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "extra")) {
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sContent-Length: %zu\r\n\r\n%s%s", RID(), strlen(token), token, stale);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "late")) {
+		ok_response(fd, token, "");
+		ms(1);
+		PUTS(fd, stale); /* unsolicited: a response before the next request */
+	} else if (!strcmp(cas, "interim")) {
+		PUTS(fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n");
+		ok_response(fd, token, "");
+	} else if (!strcmp(cas, "close")) {
+		ok_response(fd, token, "Connection: close\r\n");
+		return false;
+	} else if (!strcmp(cas, "eofbody")) {
+		snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sContent-Type: text/plain\r\n\r\n%s", RID(), token);
+		PUTS(fd, buf);
+		return false;
+	} else if (!strcmp(cas, "nocontent")) {
+		PUTS(fd, "HTTP/1.1 204 No Content\r\n\r\n");
+	} else if (!strcmp(cas, "head")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"); /* HEAD: no body follows */
+		(void)method;
+	} else if (!strcmp(cas, "trunchead")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Ty");
+		return false;
+	} else if (!strcmp(cas, "bighead")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nX-Big: ");
+		static char a[64 << 10];
+		memset(a, 'a', sizeof a);
+		for (int i = 0; i < 18; i++) /* 1.1 MiB */
+			put(fd, a, sizeof a);
+		PUTS(fd, "\r\nContent-Length: 0\r\n\r\n");
+	} else if (!strcmp(cas, "lyingcl")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
+		return false;
+	} else if (!strcmp(cas, "lyingclhang")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
+		ms(TMO_MS + 300);
+		return false;
+	} else if (!strcmp(cas, "dupcl")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 7\r\n\r\nhiSTALE");
+	} else if (!strcmp(cas, "badchunk")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n");
+	} else if (!strcmp(cas, "noend")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+		ms(TMO_MS + 300);
+		return false;
+	} else if (!strcmp(cas, "garbage")) {
+		PUTS(fd, "SSH-2.0-OpenSSH_9.2\r\n\r\n");
+	} else if (!strcmp(cas, "reset")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
+		ms(10);
+		struct linger lg = { 1, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg); /* close sends RST */
+		return false;
+	} else if (!strcmp(cas, "drip")) {
+		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+		for (int i = 0; i < (TMO_MS + 300) / 20; i++) {
+			if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+				break;
+			ms(20);
+		}
+		return false;
+	} else if (!strcmp(cas, "silent")) {
+		return false; /* read the request, close without a word */
+	} else {
+		PUTS(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	}
+	return true;
+}
+
+/* One connection: read request heads (GET/HEAD, no bodies), answer each. */
+static void *serve_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[8192];
+	size_t len = 0;
+	for (;;) {
+		char *end;
+		while (!(end = memmem(buf, len, "\r\n\r\n", 4))) {
+			if (len == sizeof buf)
+				goto out;
+			ssize_t k = recv(fd, buf + len, sizeof buf - len, 0);
+			if (k <= 0)
+				goto out;
+			len += (size_t)k;
+		}
+		char method[16] = "", path[512] = "", cas[32] = "", token[128] = "";
+		sscanf(buf, "%15s %511s", method, path);
+		sscanf(path, "/t/%31[^/]/%127s", cas, token);
+		rid[0] = 0;
+		char *h = memmem(buf, (size_t)(end - buf), "\r\nX-Request-Id: ", 16);
+		if (h)
+			sscanf(h + 16, "%127[^\r]", rid);
+		size_t used = (size_t)(end + 4 - buf);
+		memmove(buf, buf + used, len - used);
+		len -= used;
+		if (!answer(fd, method, cas, token))
+			break;
+	}
+out:
+	close(fd);
+	return NULL;
+}
+
+static void *accept_loop(void *arg)
+{
+	for (;;) {
+		int fd = accept(listen_fd, NULL, NULL);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;
+		}
+		atomic_fetch_add(&accepted, 1);
+		pthread_t t;
+		if (pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd) == 0)
+			pthread_detach(t);
+		else
+			close(fd);
+	}
+}
+
+static int start_server(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(listen_fd, 256) != 0 ||
+	    getsockname(listen_fd, (struct sockaddr *)&a, &al) != 0)
+		return -1;
+	port = ntohs(a.sin_port);
+	pthread_t t;
+	return pthread_create(&t, NULL, accept_loop, NULL);
+}
+
+/* ---- the pool in front of it ---------------------------------------------- */
+
+static struct pp_daemon_proc daemon_;
+static pp_pool *pool;
+static char log_path[128];
+
+static int suite_setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (start_server() != 0)
+		return -1;
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	snprintf(log_path, sizeof log_path, "/tmp/pp-test-%d-badbackend.log", (int)getpid());
+	const char *args[] = { "-b", url, "--max", "4", "--min", "0", "--health-interval", "0", "--request-timeout", "3000", NULL };
+	if (pp_daemon_start_logged(&daemon_, pp_test_pool_name("badbe"), args, log_path) != 0)
+		return -1;
+	return pp_attach(daemon_.pool, &pool);
+}
+
+static int suite_teardown(void)
+{
+	pp_detach(pool);
+	int st = pp_daemon_stop(&daemon_);
+	if (st == 0)
+		unlink(log_path);
+	else
+		printf("\n    daemon exit status %d; its log: %s", st, log_path);
+	return st == 0 ? 0 : -1;
+}
+
+struct outcome {
+	int code;    /* pp_do's return */
+	int status;
+	bool own;    /* the body is exactly the token (for answers) */
+	char body[64];
+};
+
+static struct outcome ask(const char *method, const char *cas, const char *token, int timeout_ms)
+{
+	char path[256];
+	snprintf(path, sizeof path, "/t/%s/%s", cas, token);
+	pp_req req = { .method = method, .path = path, .timeout_ms = timeout_ms };
+	pp_resp resp;
+	struct outcome o = { .code = pp_do(pool, &req, &resp) };
+	o.status = resp.status;
+	if (resp.body)
+		snprintf(o.body, sizeof o.body, "%.*s", (int)(resp.body_len < 60 ? resp.body_len : 60), resp.body);
+	o.own = resp.body && resp.body_len == strlen(token) && !memcmp(resp.body, token, resp.body_len);
+	pp_resp_free(&resp);
+	return o;
+}
+
+struct bad_case {
+	const char *name;
+	const char *method;
+	int code;    /* what the worker must get */
+	int status;  /* when code is 0 */
+	bool body;   /* when code is 0: the body is the token */
+};
+
+static const struct bad_case cases[] = {
+	{ "ok", "GET", 0, 200, true },
+	{ "chunked", "GET", 0, 200, true },
+	{ "extra", "GET", 0, 200, true },
+	{ "late", "GET", 0, 200, true },
+	{ "interim", "GET", 0, 200, true },
+	{ "close", "GET", 0, 200, true },
+	{ "eofbody", "GET", 0, 200, true },
+	{ "nocontent", "GET", 0, 204, false },
+	{ "head", "HEAD", 0, 200, false },
+	{ "trunchead", "GET", PP_EBACKEND, 0, false },
+	{ "bighead", "GET", PP_EPROTO, 0, false },
+	{ "lyingcl", "GET", PP_EBACKEND, 0, false },
+	{ "lyingclhang", "GET", PP_ETIMEDOUT, 0, false },
+	{ "dupcl", "GET", PP_EPROTO, 0, false },
+	{ "badchunk", "GET", PP_EPROTO, 0, false },
+	{ "noend", "GET", PP_ETIMEDOUT, 0, false },
+	{ "garbage", "GET", PP_EPROTO, 0, false },
+	{ "reset", "GET", PP_EBACKEND, 0, false },
+	{ "drip", "GET", PP_ETIMEDOUT, 0, false },
+	{ "silent", "GET", PP_EBACKEND, 0, false },
+};
+
+static bool as_expected(const struct bad_case *c, const struct outcome *o)
+{
+	if (c->code)
+		return o->code == c->code;
+	return o->code == 0 && o->status == c->status && (!c->body || o->own);
+}
+
+/* Each case on its own, then a normal request: its own error or answer,
+ * and the next one unharmed. */
+static void test_each_case(void)
+{
+	char token[32];
+	for (size_t i = 0; i < PP_ARRAY_LEN(cases); i++) {
+		const struct bad_case *c = &cases[i];
+		snprintf(token, sizeof token, "tok%zu", i);
+		uint64_t t0 = pp_now_ns();
+		struct outcome o = ask(c->method, c->name, token, TMO_MS);
+		double took = (double)(pp_now_ns() - t0) / 1e6;
+		bool good = as_expected(c, &o);
+		printf("\n    %-12s %-22s %.0f ms%s", c->name, o.code ? pp_strerror(o.code) : "answer", took,
+		       good ? "" : "  <-- unexpected");
+		if (!good)
+			printf(" (code %d status %d body '%s')", o.code, o.status, o.body);
+		CU_ASSERT(good);
+		CU_ASSERT(took < TMO_MS + 1000);
+		/* The connection that misbehaved must not hand its leftovers on
+		 * (given the time to show them: see "stale" above). */
+		ms(50);
+		for (int k = 0; k < 4; k++) {
+			snprintf(token, sizeof token, "next%zu-%d", i, k);
+			struct outcome n = ask("GET", "ok", token, 0);
+			CU_ASSERT(n.code == 0 && n.own);
+			if (n.code || !n.own)
+				printf("\n      after %s: code %d body '%s'", c->name, n.code, n.body);
+		}
+	}
+}
+
+/* ---- many workers, hostile and normal requests mixed ----------------------- */
+
+struct tally {
+	_Atomic long asked, own, crossed, stale, errors, wrong_code;
+};
+
+static void mixer(struct tally *t, int w, uint64_t until)
+{
+	uint64_t rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)(w + 1) * 7919;
+	char token[48];
+	for (long i = 0; pp_now_ns() < until; i++) {
+		uint64_t r = pp_test_xorshift(&rng);
+		/* Half normal requests, half from the whole list. */
+		const struct bad_case *c = r % 2 ? &cases[0] : &cases[(r >> 8) % PP_ARRAY_LEN(cases)];
+		const char *only = getenv("PP_BADBACKEND_CASE");
+		if (only && r % 2 == 0)
+			for (size_t k = 0; k < PP_ARRAY_LEN(cases); k++)
+				if (!strcmp(cases[k].name, only))
+					c = &cases[k];
+		snprintf(token, sizeof token, "w%d-%ld-%llx", w, i, (unsigned long long)(r >> 20));
+		struct outcome o = ask(c->method, c->name, token, TMO_MS);
+		atomic_fetch_add(&t->asked, 1);
+		if (o.code) {
+			atomic_fetch_add(&t->errors, 1);
+			if (o.code != PP_EBACKEND && o.code != PP_EPROTO && o.code != PP_ETIMEDOUT)
+				atomic_fetch_add(&t->wrong_code, 1);
+		} else if (o.own) {
+			atomic_fetch_add(&t->own, 1);
+		} else if (o.body[0] == 'w') {
+			atomic_fetch_add(&t->crossed, 1); /* another worker's token */
+			printf("\n      crossed: asked %s %s, got %s", c->name, token, o.body);
+		} else if (o.body[0]) {
+			atomic_fetch_add(&t->stale, 1); /* the backend's unsolicited bytes */
+		}
+	}
+}
+
+static void test_mixed_processes(void)
+{
+	const int workers = 8;
+	int secs = getenv("PP_BADBACKEND_SECS") ? atoi(getenv("PP_BADBACKEND_SECS")) : 6;
+	struct tally *t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(t != MAP_FAILED);
+	memset(t, 0, sizeof *t);
+	uint64_t until = pp_now_ns() + (uint64_t)secs * PP_NS_PER_S;
+	pid_t kids[8];
+	for (int w = 0; w < workers; w++)
+		if ((kids[w] = fork()) == 0) {
+			mixer(t, w, until);
+			_exit(0);
+		}
+	int bad_exit = 0;
+	for (int w = 0; w < workers; w++)
+		bad_exit += pp_test_wait_child(kids[w]) != 0;
+	printf("\n    %d processes, %d s: %ld requests, %ld own answers, %ld errors (%ld with another code), %ld crossed,"
+	       " %ld stale; the backend accepted %ld connections",
+	       workers, secs, t->asked, t->own, t->errors, t->wrong_code, t->crossed, t->stale, atomic_load(&accepted));
+	CU_ASSERT_EQUAL(bad_exit, 0);
+	CU_ASSERT_EQUAL(t->crossed, 0);
+	CU_ASSERT_EQUAL(t->wrong_code, 0);
+	CU_ASSERT(t->own > t->asked / 3);
+	/* The daemon is still there and serves. */
+	struct outcome o = ask("GET", "ok", "after-all", 0);
+	CU_ASSERT(o.code == 0 && o.own);
+	munmap(t, sizeof *t);
+}
+
+int main(void)
+{
+	static const struct pp_test tests[] = {
+		{ "each misbehaviour: its own error or a correct answer; the next request unharmed", test_each_case },
+		{ "8 processes mixing bad and normal requests: 0 crossed answers", test_mixed_processes },
+	};
+	return pp_test_main("badbackend", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
+}
