@@ -17,7 +17,7 @@ B=${PP_BUILD:?PP_BUILD unset (run under tests/with-pool)}
 WORKERS=${DEPLOY_WORKERS:-8}
 SERVER_PID= SPAWN_PIDS= T=
 
-fail() { echo "FAIL: $*" >&2; [ -n "$T" ] && for f in "$T"/*.log; do [ -s "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done >&2; exit 1; }
+fail() { echo "FAIL: $*" >&2; [ -n "$T" ] && for f in "$T"/*.log "$T"/run/*.log; do [ -s "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done >&2; exit 1; }
 
 # A TCP port nothing listens on (from a random start, by probing).
 free_port() {
@@ -33,7 +33,7 @@ free_port() {
 render() {
 	sed -e "s|@ROOT@|$T|g" -e "s|@PORT@|$PORT|g" -e "s|@FCGI_PORT@|$FCGI_PORT|g" \
 	    -e "s|@POOL@|$PHANTOMPOOL|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@FCGI_BIN@|$FCGI_BIN|g" \
-	    -e "s|@MODULE@|$B/examples/apache/mod_phantompool.so|g" "$DOCS/$1" > "$2"
+	    -e "s|@MODULE@|$B/examples/apache/mod_phantompool.so|g" "$DOCS/$1" > "$2" || fail "cannot render $DOCS/$1"
 	grep -q '@[A-Z_]*@' "$2" && fail "unrendered placeholder in $2"
 	return 0
 }
@@ -55,7 +55,7 @@ stack_start() {
 	T=$(mktemp -d /tmp/pp-deploy.XXXXXX)
 	chmod 755 "$T"		# www-data reads the CGI programs and configs here
 	mkdir -p "$T/htdocs" "$T/cgi-bin" "$T/run" "$T/nginx-tmp"
-	chown www-data:www-data "$T/run"	# lighttpd (as www-data) makes its socket there
+	chown www-data:www-data "$T/run"	# lighttpd (as www-data) writes its log and socket there
 	PORT=$(free_port) FCGI_PORT=$(free_port)
 	FCGI_BIN=$B/examples/fastcgi/pp_fcgi
 	local cgi=$B/examples/cgi/pp_cgi
