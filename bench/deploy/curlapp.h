@@ -31,17 +31,26 @@ static size_t curlapp_collect(char *p, size_t s, size_t n, void *u)
 	return k;
 }
 
-/* One request on handle c (kept by the caller: reused = keep-alive). */
-static int curlapp_handle(CURL *c, const char *query, char *out, size_t outsz)
+/* $PHANTOMDB_URL, read once at start: a FastCGI worker's getenv() sees
+ * the request's parameters after FCGI_Accept(), not its own environment. */
+static const char *curlapp_base(void)
+{
+	const char *base = getenv("PHANTOMDB_URL");
+
+	return base && *base ? base : "http://127.0.0.1:8080";
+}
+
+/* One request on handle c (kept by the caller: reused = keep-alive) to
+ * PhantomDB at base. */
+static int curlapp_handle(CURL *c, const char *base, const char *query, char *out, size_t outsz)
 {
 	static struct curlapp_buf b;
 	static char url[1024], body[128];
-	const char *base = getenv("PHANTOMDB_URL");
 	const char *q = query ? strstr(query, "n=") : NULL;
 	long n = q ? strtol(q + 2, NULL, 10) : 0, code = 0;
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 
-	snprintf(url, sizeof url, "%s/databases/demo/query", base ? base : "http://127.0.0.1:8080");
+	snprintf(url, sizeof url, "%s/databases/demo/query", base);
 	snprintf(body, sizeof body, "{\"query\":\"SELECT ? AS n\",\"parameters\":[%ld]}", n);
 	b.len = 0;
 	b.data[0] = 0;

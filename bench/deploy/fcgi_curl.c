@@ -8,13 +8,14 @@
 int main(void)
 {
 	static char body[32768];
+	const char *base = curlapp_base();
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	CURL *c = curl_easy_init();
 	if (!c)
 		return 1;
 	while (FCGI_Accept() >= 0) {
-		int status = curlapp_handle(c, getenv("QUERY_STRING"), body, sizeof body);
+		int status = curlapp_handle(c, base, getenv("QUERY_STRING"), body, sizeof body);
 		printf("Status: %d\r\nContent-Type: application/json\r\n\r\n%s", status, body);
 	}
 	curl_easy_cleanup(c);
