@@ -10,11 +10,14 @@
 #define HOLD_MS_MAX 10000
 #define LEASE_TIMEOUT_MS 10000
 
+static int last_attach_err = PP_ENOPOOL;	/* what a NULL pool answers */
+
 int ppapp_attach(const char *name, pp_pool **out)
 {
 	const char *shown = name && *name ? name : getenv("PHANTOMPOOL");
 	int r = pp_attach(name, out);
 
+	last_attach_err = r;
 	if (r == 0)
 		return 0;
 	shown = shown && *shown ? shown : "default";
@@ -75,7 +78,7 @@ int ppapp_handle(pp_pool *pool, const char *query, char *out, size_t outsz)
 	int r, status;
 
 	if (!pool)
-		r = PP_ENOPOOL;
+		r = last_attach_err;
 	else if ((r = pp_lease(pool, LEASE_TIMEOUT_MS, &l)) == 0) {
 		int slot = pp_lease_slot(l);
 		r = run_query(l, n, &resp);

@@ -29,6 +29,7 @@
 int ppapp_attach(const char *name, pp_pool **out);
 
 /* Answer one request.  query: the URL's query string (may be NULL).
+ * pool NULL (the attach failed) answers 503 with the last attach error.
  * Writes a NUL-terminated JSON body into out (truncated to outsz) and
  * returns the HTTP status to send. */
 int ppapp_handle(pp_pool *pool, const char *query, char *out, size_t outsz);
