@@ -11,7 +11,7 @@
 
 # Building the examples: libfcgi-dev, apache2-dev (apxs).  Running the
 # tests and benchmarks: the servers and the HTTP clients.
-DEPLOY_DEB   := libfcgi-dev apache2-dev nginx spawn-fcgi lighttpd apache2 apache2-utils curl
+DEPLOY_DEB   := libfcgi-dev apache2-dev nginx spawn-fcgi lighttpd apache2 apache2-utils
 DEB_PACKAGES += $(DEPLOY_DEB)
 
 APXS         ?= apxs
