@@ -19,9 +19,13 @@ SERVER_PID= SPAWN_PIDS= T=
 
 fail() { echo "FAIL: $*" >&2; [ -n "$T" ] && for f in "$T"/*.log "$T"/run/*.log; do [ -s "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done >&2; exit 1; }
 
-# A TCP port nothing listens on (from a random start, by probing).
+# A TCP port nothing listens on (from a random start, by probing), below
+# the kernel's ephemeral range, where no outgoing connection can hold it.
 free_port() {
-	local p=$((20000 + RANDOM % 40000)) i
+	local lo=32768 p i
+	read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range
+	[ "$lo" -gt 12000 ] || lo=32768
+	p=$((10000 + RANDOM % (lo - 11000)))
 	for i in $(seq 200); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 		p=$((p + 1))
