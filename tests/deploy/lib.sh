@@ -36,7 +36,7 @@ free_port() {
 # render TEMPLATE OUT: replace the @NAME@ placeholders.
 render() {
 	sed -e "s|@ROOT@|$T|g" -e "s|@PORT@|$PORT|g" -e "s|@FCGI_PORT@|$FCGI_PORT|g" \
-	    -e "s|@POOL@|$PHANTOMPOOL|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@FCGI_BIN@|$FCGI_BIN|g" \
+	    -e "s|@POOL@|$PHANTOMPOOL|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@HALF@|$((WORKERS / 2))|g" -e "s|@FCGI_BIN@|$FCGI_BIN|g" \
 	    -e "s|@MODULE@|$B/examples/apache/mod_phantompool.so|g" "$DOCS/$1" > "$2" || fail "cannot render $DOCS/$1"
 	grep -q '@[A-Z_]*@' "$2" && fail "unrendered placeholder in $2"
 	return 0
