@@ -12,6 +12,7 @@
 #include <bsd/libutil.h>
 #include <bsd/string.h>
 
+#include "access_warn.h"
 #include "clock.h"
 #include "daemon.h"
 #include "log.h"
@@ -82,6 +83,7 @@ static int create_segment(struct pd_daemon *d)
 		return -1;
 	}
 	d->shm_gid = cfg.gid;
+	pd_access_warn(&d->opt, d->seg.shm_name);
 	if (pp_bell_init(&d->bell, d->seg.shm_name) != 0) {
 		pd_err("segment name %s too long for its doorbell path", d->seg.shm_name);
 		return -1;

@@ -1,0 +1,51 @@
+/* pp_fcgi.c - a FastCGI worker (libfcgi) that reaches PhantomDB through
+ * phantompool: the application of examples/common/ppapp.h.
+ *
+ *   pp_fcgi [POOL]          POOL: the pool's name (else $PHANTOMPOOL,
+ *                           else "default")
+ *
+ * Run it under a process manager that opens the listening socket and
+ * execs the workers: spawn-fcgi (behind nginx: docs/deploy/nginx-spawn-fcgi.md)
+ * or lighttpd's own fastcgi.server "bin-path" (docs/deploy/lighttpd.md).
+ * Either way every worker is a fresh exec, not a fork of a parent that
+ * attached: so each worker attaches once, here, before its accept loop,
+ * and keeps the handle for its whole life.  If the pool is not there yet
+ * (the web server started before phantompoold), it tries again on the
+ * next request instead of exiting.
+ *
+ * Pass the pool name explicitly (an argument, or the server's setting for
+ * the worker's environment: lighttpd's "bin-environment"): servers do not
+ * hand their own environment to the workers they spawn.  The workers run
+ * as the server's user (www-data), so phantompoold must make the segment
+ * reachable for it: mode = 0660, group = www-data.
+ *
+ * Each worker serves one request at a time on one thread, so a lease never
+ * crosses threads (the library's rule). */
+#include <fcgi_stdio.h>
+#include <stdlib.h>
+
+#include "../common/ppapp.h"
+
+static const char *status_text(int status)
+{
+	return status == 200 ? "OK" : status == 502 ? "Bad Gateway" : "Service Unavailable";
+}
+
+int main(int argc, char **argv)
+{
+	const char *name = argc > 1 ? argv[1] : NULL;
+	pp_pool *pool = NULL;
+	static char body[65536];
+
+	if (ppapp_attach(name, &pool) != 0)
+		pool = NULL;		/* retried on the first request */
+	while (FCGI_Accept() >= 0) {
+		if (!pool && ppapp_attach(name, &pool) != 0)
+			pool = NULL;
+		int status = ppapp_handle(pool, getenv("QUERY_STRING"), body, sizeof body);
+		printf("Status: %d %s\r\nContent-Type: application/json\r\n\r\n%s",
+		       status, status_text(status), body);
+	}
+	pp_detach(pool);
+	return 0;
+}

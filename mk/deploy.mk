@@ -1,0 +1,70 @@
+# mk/deploy.mk - issue 19, real deployments: the examples for each server
+# stack (examples/fastcgi, examples/cgi, examples/apache), their end-to-end
+# tests (tests/deploy/, `make check-deploy`) and benchmarks
+# (`make bench-deploy`, in BENCH_MORE).  Guides: docs/deploy/.
+#
+# `make` builds the three examples into $(B)/examples/:
+#   fastcgi/pp_fcgi           libfcgi worker, -lphantompool (shared, rpath)
+#   cgi/pp_cgi                CGI program, libphantompool.a linked in
+#   apache/mod_phantompool.so Apache module (headers and flags from apxs)
+# The top Makefile's examples/*.c rule does not see these subfolders.
+
+# Building the examples: libfcgi-dev, apache2-dev (apxs).  Running the
+# tests and benchmarks: the servers and the HTTP clients.
+DEPLOY_DEB   := libfcgi-dev apache2-dev nginx spawn-fcgi lighttpd apache2 apache2-utils
+DEB_PACKAGES += $(DEPLOY_DEB)
+
+APXS         ?= apxs
+DEPLOY_FCGI  := $(B)/examples/fastcgi/pp_fcgi
+DEPLOY_CGI   := $(B)/examples/cgi/pp_cgi
+DEPLOY_MOD   := $(B)/examples/apache/mod_phantompool.so
+# The benchmarks' "usual way" twins: the same application over libcurl.
+DEPLOY_BENCH := $(B)/bench/deploy/fcgi_curl $(B)/bench/deploy/cgi_curl
+DEPLOY_APP_O := $(B)/examples/common/ppapp.o
+
+.PHONY: deploy-examples check-deploy bench-deploy
+all: deploy-examples
+deploy-examples: $(DEPLOY_FCGI) $(DEPLOY_CGI) $(DEPLOY_MOD)
+
+# Missing headers or apxs: as root install the packages, else say which.
+$(B)/.deploy-deps-ok: | $(B)/.deps-ok
+	@if [ ! -e /usr/include/fcgi_stdio.h ] || ! command -v $(APXS) >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEPLOY_DEB) >/dev/null; \
+	  else echo "deploy examples: sudo apt-get install -y $(DEPLOY_DEB)"; exit 1; fi; \
+	fi
+	@touch $@
+
+$(B)/examples/fastcgi/pp_fcgi.o $(B)/examples/cgi/pp_cgi.o $(DEPLOY_APP_O): | $(B)/.deploy-deps-ok
+
+# FastCGI worker: links the shared library, found through an rpath.
+$(DEPLOY_FCGI): $(B)/examples/fastcgi/pp_fcgi.o $(DEPLOY_APP_O) $(B)/libphantompool.so
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -lfcgi -L$(B) -lphantompool -Wl,-rpath,$(abspath $(B))
+
+# CGI program: the static library (and msgpack-c's archive) linked in, so a
+# run loads libc only (README, "Using the library").
+$(DEPLOY_CGI): $(B)/examples/cgi/pp_cgi.o $(DEPLOY_APP_O) $(CLIENT_A)
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(or $(MSGPACK_A),-lmsgpackc) -lrt
+
+# Apache module: compiled with apxs's flags and include paths, linked
+# against the shared library (rpath) like any module using a C library.
+$(DEPLOY_MOD): examples/apache/mod_phantompool.c $(DEPLOY_APP_O) $(B)/libphantompool.so | $(B)/.deploy-deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC $(CFLAGS) $(WARN) -Wno-missing-prototypes -Wno-strict-prototypes \
+	  $$($(APXS) -q CFLAGS) $$($(APXS) -q EXTRA_CPPFLAGS) -I$$($(APXS) -q INCLUDEDIR) -I$$($(APXS) -q APR_INCLUDEDIR) \
+	  -Iinclude -o $@ $< $(DEPLOY_APP_O) -L$(B) -lphantompool -Wl,-rpath,$(abspath $(B))
+
+$(B)/bench/deploy/fcgi_curl: $(B)/bench/deploy/fcgi_curl.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lfcgi $(call pc_libs,libcurl)
+
+$(B)/bench/deploy/cgi_curl: $(B)/bench/deploy/cgi_curl.o
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(call pc_libs,libcurl)
+
+# End-to-end: the real servers on loopback, a real pool (tests/with-pool).
+# Run by .ci/run (not by `make check`: it starts web servers as root).
+check-deploy: all $(DEPLOY_BENCH)
+	@PP_BUILD=$(B) tests/deploy/run-all
+
+BENCH_MORE += bench-deploy
+bench-deploy: all $(DEPLOY_BENCH)
+	@PP_BUILD=$(B) tests/deploy/bench

@@ -1,0 +1,119 @@
+# tests/deploy/lib.sh - start and stop one web server stack in front of the
+# pool tests/with-pool started (sourced by tests/deploy/stack and
+# tests/deploy/bench; bash).
+#
+#   stack_start STACK [pool|curl]   STACK: nginx-fcgi, lighttpd-fcgi,
+#                                   lighttpd-cgi, apache-mod, apache-cgi
+#   stack_stop
+#
+# Every server gets its own config file, rendered from the template in
+# docs/deploy/ (the guides show these same files) into a temp dir $T, and
+# listens on a free 127.0.0.1 port; nothing of the system's configuration
+# is read.  "curl" swaps the example for its libcurl twin (bench/deploy/)
+# for the benchmarks.  Sets URL (the application's URL, without query).
+
+DOCS=${PP_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/docs/deploy
+B=${PP_BUILD:?PP_BUILD unset (run under tests/with-pool)}
+WORKERS=${DEPLOY_WORKERS:-8}
+SERVER_PID= SPAWN_PIDS= T=
+
+fail() { echo "FAIL: $*" >&2; [ -n "$T" ] && for f in "$T"/*.log "$T"/run/*.log; do [ -s "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done >&2; exit 1; }
+
+# A TCP port nothing listens on (from a random start, by probing), below
+# the kernel's ephemeral range, where no outgoing connection can hold it.
+free_port() {
+	local lo=32768 p i
+	read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range
+	[ "$lo" -gt 12000 ] || lo=32768
+	p=$((10000 + RANDOM % (lo - 11000)))
+	for i in $(seq 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+		p=$((p + 1))
+	done
+	fail "no free port"
+}
+
+# render TEMPLATE OUT: replace the @NAME@ placeholders.
+render() {
+	sed -e "s|@ROOT@|$T|g" -e "s|@PORT@|$PORT|g" -e "s|@FCGI_PORT@|$FCGI_PORT|g" \
+	    -e "s|@POOL@|$PHANTOMPOOL|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@HALF@|$((WORKERS / 2))|g" -e "s|@FCGI_BIN@|$FCGI_BIN|g" \
+	    -e "s|@MODULE@|$B/examples/apache/mod_phantompool.so|g" "$DOCS/$1" > "$2" || fail "cannot render $DOCS/$1"
+	grep -q '@[A-Z_]*@' "$2" && fail "unrendered placeholder in $2"
+	return 0
+}
+
+# wait_up URL: until it answers 200 (10 s).
+wait_up() {
+	local i
+	for i in $(seq 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
+		[ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null && fail "the server exited"
+		sleep 0.1
+	done
+	fail "$1 did not answer 200 within 10 s"
+}
+
+stack_start() {
+	local stack=$1 way=${2:-pool}
+	[ "$(id -u)" = 0 ] || fail "the deploy tests start servers that switch to www-data: run them as root"
+	T=$(mktemp -d /tmp/pp-deploy.XXXXXX)
+	chmod 755 "$T"		# www-data reads the CGI programs and configs here
+	mkdir -p "$T/htdocs" "$T/cgi-bin" "$T/run" "$T/nginx-tmp"
+	chown www-data:www-data "$T/run"	# lighttpd (as www-data) writes its log and socket there
+	PORT=$(free_port) FCGI_PORT=$(free_port)
+	FCGI_BIN=$B/examples/fastcgi/pp_fcgi
+	local cgi=$B/examples/cgi/pp_cgi
+	if [ "$way" = curl ]; then FCGI_BIN=$B/bench/deploy/fcgi_curl cgi=$B/bench/deploy/cgi_curl; fi
+	cp "$cgi" "$T/cgi-bin/app"
+	case $stack in
+	nginx-fcgi)
+		render spawn-fcgi.sh.in "$T/spawn-fcgi.sh"
+		sh "$T/spawn-fcgi.sh" >"$T/spawn-fcgi.log" 2>&1 || fail "spawn-fcgi failed"
+		SPAWN_PIDS=$(cat "$T/spawn-fcgi.pid")
+		render nginx-spawn-fcgi.conf.in "$T/nginx.conf"
+		setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
+		URL=http://127.0.0.1:$PORT/app ;;
+	lighttpd-fcgi | lighttpd-cgi)
+		render "$stack.conf.in" "$T/lighttpd.conf"
+		[ "$way" = curl ] && echo "setenv.add-environment += ( \"PHANTOMDB_URL\" => \"$PHANTOMDB_URL\" )" >> "$T/lighttpd.conf"
+		setsid lighttpd -D -f "$T/lighttpd.conf" >"$T/lighttpd-out.log" 2>&1 &
+		URL=http://127.0.0.1:$PORT/$([ "$stack" = lighttpd-cgi ] && echo cgi-bin/)app ;;
+	apache-mod | apache-cgi)
+		render apache-prefork.conf.in "$T/apache2.conf"
+		[ "$way" = curl ] && printf '<Directory %s/cgi-bin>\n    SetEnv PHANTOMDB_URL %s\n</Directory>\n' "$T" "$PHANTOMDB_URL" >> "$T/apache2.conf"
+		setsid apache2 -f "$T/apache2.conf" -DFOREGROUND >"$T/apache2-out.log" 2>&1 &
+		URL=http://127.0.0.1:$PORT/$([ "$stack" = apache-cgi ] && echo cgi-bin/)app ;;
+	*) fail "unknown stack $stack" ;;
+	esac
+	SERVER_PID=$!
+	wait_up "$URL?n=0"
+}
+
+# Stop the server (its process group: the master and its children) and
+# spawn-fcgi's workers, then remove $T.
+stack_stop() {
+	local p i
+	for p in $SERVER_PID $SPAWN_PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for i in $(seq 50); do
+		local alive=
+		for p in $SERVER_PID $SPAWN_PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ -z "$alive" ] && break
+		sleep 0.1
+	done
+	[ -n "$SERVER_PID" ] && kill -KILL -- "-$SERVER_PID" 2>/dev/null
+	for p in $SPAWN_PIDS; do kill -KILL "$p" 2>/dev/null; done
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_PID= SPAWN_PIDS=
+	[ -n "$T" ] && rm -rf "$T"
+	T=
+}
+
+# The pool as phantompool-shmdump sees it: number of free slots.
+slots_free() { "$B/phantompool-shmdump" --json | grep -o '"slots_by_state":{"free":[0-9]*' | grep -o '[0-9]*$'; }
+# Pids that hold a lease now (one per line).
+lease_owners() { "$B/phantompool-shmdump" --json | grep -o '"owner_pid":[1-9][0-9]*' | grep -o '[0-9]*$'; }
+# The backend's connection counts (uncounted probe): "accepted open".
+backend_conns() {
+	curl -s "$PHANTOMDB_URL/_debug/connections?probe=1" |
+		sed -n 's/.*"accepted":\([0-9]*\),"open":\([0-9]*\).*/\1 \2/p'
+}
