@@ -26,14 +26,20 @@ DEPLOY_APP_O := $(B)/examples/common/ppapp.o
 all: deploy-examples
 deploy-examples: $(DEPLOY_FCGI) $(DEPLOY_CGI) $(DEPLOY_MOD)
 
-# Missing headers or apxs: as root install the packages, else say which.
+# Missing headers or apxs: say which packages (make deps installs them;
+# a build never does).
 $(B)/.deploy-deps-ok: | $(B)/.deps-ok
 	@if [ ! -e /usr/include/fcgi_stdio.h ] || ! command -v $(APXS) >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEPLOY_DEB) >/dev/null; \
-	  else echo "deploy examples: sudo apt-get install -y $(DEPLOY_DEB)"; exit 1; fi; \
+	  echo "deploy examples need libfcgi-dev and apache2-dev: make deps (as root), or:"; \
+	  echo "  apt-get install -y $(DEPLOY_DEB)"; exit 1; \
 	fi
 	@touch $@
+
+# Include paths of the example folders and their "usual way" twins.
+FOLDER_CFLAGS_examples/common  := -Iinclude $(call pc_cflags,jansson)
+FOLDER_CFLAGS_examples/fastcgi := -Iinclude
+FOLDER_CFLAGS_examples/cgi     := -Iinclude
+FOLDER_CFLAGS_bench/deploy     := $(call pc_cflags,libcurl jansson)
 
 $(B)/examples/fastcgi/pp_fcgi.o $(B)/examples/cgi/pp_cgi.o $(DEPLOY_APP_O): | $(B)/.deploy-deps-ok
 
