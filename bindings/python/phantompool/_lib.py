@@ -146,11 +146,12 @@ class Lib:
         self._check_abi()
 
     def _check_abi(self) -> None:
-        exact = {PP_ABI_REQ: PPReq, PP_ABI_RESP: PPResp, PP_ABI_HEADER: PPHeader}
-        for which, struct in exact.items():
+        exact = {PP_ABI_REQ: ("pp_req", PPReq), PP_ABI_RESP: ("pp_resp", PPResp),
+                 PP_ABI_HEADER: ("pp_header", PPHeader)}
+        for which, (cname, struct) in exact.items():
             theirs = int(self.pp_abi_size(which))
             if theirs != ctypes.sizeof(struct):
-                raise LibraryError(f"{self.path}: ABI mismatch: the library's {struct.__name__} is "
+                raise LibraryError(f"{self.path}: ABI mismatch: the library's {cname} is "
                                    f"{theirs} bytes, this binding declares {ctypes.sizeof(struct)}; "
                                    "refusing to run (rebuild or reinstall one of them)")
         theirs = int(self.pp_abi_size(PP_ABI_STATUS))

@@ -189,6 +189,7 @@ class Client:
         self._lease: Optional[int] = lease
         self._pid = _owner.pid()
         self._thread = _get_ident()
+        self._thread_obj = threading.current_thread()
         self._state = state
         self._lib = lib()
         self._req = PPReq()
@@ -255,6 +256,11 @@ class Client:
                 warnings.warn(f"phantompool client on seat {self.slot} was never released; "
                               "releasing it now", ResourceWarning, source=self)
                 self.release()
+            elif not self._thread_obj.is_alive():
+                # Its thread ended holding it: the daemon has reclaimed the
+                # seat (the lease's robust mutex told it); nothing to free.
+                self._lease = None
+                self._pool._leave()
             else:
                 # Only its owner thread can release it: queue it there
                 # (see _owner).  list.append is atomic.
