@@ -31,8 +31,8 @@ _pools: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 class ThreadState:
     """One thread's state: ``orphans`` is a list of (pool, lease pointer)
-    to release on this thread; ``req``/``resp`` are scratch structs for
-    one-shot requests (``Pool.request``)."""
+    to release on this thread; ``scratch`` a (pp_req, pp_resp) pair that
+    one-shot requests (``Pool.request``) reuse."""
 
     __slots__ = ("orphans", "scratch", "__weakref__")
 

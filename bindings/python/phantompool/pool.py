@@ -184,9 +184,9 @@ class Pool:
             headers = dict(headers or {})
             headers.setdefault("Content-Type", "application/json")
         hdrs, n = encode_headers(headers)
-        scratch = state.scratch
-        if scratch is None:
-            scratch = state.scratch = (PPReq(), PPResp())
+        # The thread's scratch structs, taken for the call: a nested call
+        # (from a signal handler) finds none and makes its own.
+        scratch, state.scratch = state.scratch or (PPReq(), PPResp()), None
         req, resp = scratch
         req.method = method.encode("ascii", "replace")
         req.path = path.encode("utf-8")
@@ -201,10 +201,13 @@ class Pool:
         finally:
             self._leave()
             req.body = None
-        if rc:
-            self._lib.pp_resp_free(resp)
-            raise error_for(rc, "pp_do", f"{method} {path}")
-        return take_response(resp)
+        try:
+            if rc:
+                self._lib.pp_resp_free(resp)
+                raise error_for(rc, "pp_do", f"{method} {path}")
+            return take_response(resp)
+        finally:
+            state.scratch = scratch
 
     # ---- status ----------------------------------------------------------
 
