@@ -179,9 +179,10 @@ class Client:
     :class:`~phantompool.errors.HTTPError` for a non-2xx answer;
     :meth:`request` and :meth:`stream` give raw responses whatever the
     status.  Pool failures raise :class:`~phantompool.errors.PoolError`
-    subclasses carrying the PP_E* code.  After a failure in the middle of
-    an exchange (PP_EDAEMON, PP_ETIMEDOUT, PP_EBACKEND...) the client can
-    only be released: acquire a new one.
+    subclasses carrying the PP_E* code.  An error the daemon reports
+    (PP_ETIMEDOUT, PP_EBACKEND...) leaves the client usable; an exchange
+    broken on the client's side (PP_EDAEMON, PP_EPROTO...) makes its next
+    request fail with PP_ESTATE: release it and acquire another.
     """
 
     def __init__(self, pool: "Pool", lease: int, state: "_owner.ThreadState") -> None:

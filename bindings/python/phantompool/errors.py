@@ -130,7 +130,7 @@ class AcquireTimeout(PoolTimeout):
 
 class RequestTimeout(PoolTimeout):
     """The request's time ran out (the daemon's request timeout or the
-    ``timeout`` argument); the client must be released."""
+    ``timeout`` argument)."""
 
 
 class NotOwnerError(PoolError):

@@ -156,3 +156,14 @@ def test_one_shot_request_on_the_pool(pool):
     with pytest.raises(InvalidArgument):
         pool.request("GET", "bad")
     assert pool.get_status()["used"] == 0
+
+
+def test_request_timeout_is_a_timeout_error(client):
+    import time
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError) as ei:
+        client.request("GET", "/_debug/bytes?bytes=2000000000", timeout=0.2)
+    e = ei.value
+    assert isinstance(e, phantompool.RequestTimeout) and e.code == phantompool.errors.PP_ETIMEDOUT
+    assert time.monotonic() - t0 < 3
+    assert client.health()["status"] == "healthy"  # the daemon ended the exchange: still usable
