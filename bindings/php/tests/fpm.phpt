@@ -81,6 +81,16 @@ CONF);
 $args = [$fpm, '-n', '-d', "extension=$ext", '-y', "$dir/fpm.conf", '-F', '-O'];
 if ($root)
     $args[] = '-R';
+/* Whatever ends this script, php-fpm is stopped and the folder removed. */
+register_shutdown_function(function () use (&$master, $dir) {
+    if (is_resource($master)) {
+        proc_terminate($master, 15);
+        proc_close($master);
+    }
+    foreach (glob("$dir/*") ?: [] as $f)
+        unlink($f);
+    @rmdir($dir);
+});
 $master = proc_open($args, [0 => ['file', '/dev/null', 'r'], 1 => ['file', "$dir/fpm.out", 'w'],
                             2 => ['file', "$dir/fpm.out", 'a']], $pipes);
 for ($i = 0; $i < 100 && !file_exists("$dir/fpm.sock"); $i++)
@@ -144,13 +154,10 @@ foreach (fcgi_requests($dir, array_fill(0, 8, ['status.php', ''])) as $r)
     $total = max($total, json_decode($r['body'], true)['shutdown_releases']);
 check('RSHUTDOWN did the releasing', $total > 0, $total);
 
-proc_terminate($master, SIGTERM);
+proc_terminate($master, 15);
 proc_close($master);
 $log = @file_get_contents("$dir/fpm.log") . @file_get_contents("$dir/fpm.out");
 check('no child crashed', !preg_match('/SIGSEGV|SIGABRT|core dumped|exited on signal/', $log), $log);
-foreach (glob("$dir/*") as $f)
-    unlink($f);
-rmdir($dir);
 ?>
 --EXPECT--
 php-fpm and cgi-fcgi are installed: ok
