@@ -66,9 +66,10 @@ $(PHP_BENCH_C): bindings/php/bench/pp_do_loop.c $(CLIENT_SO)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 $(WARN) -Iinclude -o $@ $< -L$(B) -lphantompool -Wl,-rpath,$(abspath $(B))
 
-bench-php: all $(PHP_EXT) $(PHP_BENCH_C)
-	@PP_BUILD=$(B) PP_PHP="$(PHP_CLI) $(PHP_LOAD)" PP_DO_LOOP=$(abspath $(PHP_BENCH_C)) \
-	  tests/with-pool --max 16 -- $(PHP_CLI) $(PHP_LOAD) bindings/php/bench/bench.php
+PHP_BENCH_ENV = PP_BUILD=$(B) PP_PHP="$(PHP_CLI) $(PHP_LOAD)" PP_DO_LOOP=$(abspath $(PHP_BENCH_C))
+bench-php: all $(PHP_EXT) $(PHP_BENCH_C) | $(B)/.bench-deps-ok
+	@$(PHP_BENCH_ENV) tests/with-pool --spin-us 0 -- $(PHP_CLI) $(PHP_LOAD) bindings/php/bench/bench.php overhead
+	@$(PHP_BENCH_ENV) tests/with-pool --max 16 -- $(PHP_CLI) $(PHP_LOAD) bindings/php/bench/bench.php throughput
 
 # php-dev, php-fpm, cgi-fcgi: installed as root (like `make deps`), else
 # the apt-get line is printed.
