@@ -22,7 +22,12 @@ PHP_EXT_DIR  := $(B)/php-ext
 PHP_EXT      := $(PHP_EXT_DIR)/modules/phantompool.so
 PHP_EXT_SRC  := bindings/php/config.m4 bindings/php/phantompool.stub.php \
                 $(wildcard bindings/php/*.c bindings/php/*.h)
-PHP_EXT_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter $(if $(or $(CI),$(WERROR)),-Werror)
+# configure runs with plain CFLAGS (its probes must not fail on a warning);
+# the extension's own files get the warnings, -Werror in CI, via EXTRA_CFLAGS.
+# Not -Wshadow nor -Wmissing-prototypes: the Zend macros (PHP_GINIT_FUNCTION,
+# ZEND_GET_MODULE) trip them in every extension.
+PHP_EXT_WARN := -Wall -Wextra -Wpointer-arith -Wformat=2 -Wvla \
+                -Wno-unused-parameter -Wno-missing-field-initializers $(if $(or $(CI),$(WERROR)),-Werror)
 # php, phpize and php-fpm of the Debian version the extension is built for.
 PHP_CLI      := php$(PHP_VER)
 PHP_LOAD     := -d extension=$(abspath $(PHP_EXT))
@@ -38,8 +43,8 @@ $(PHP_EXT): $(PHP_EXT_SRC) $(CLIENT_SO) include/phantompool.h | $(B)/.php-deps-o
 	@echo "phpize + configure + make in $(PHP_EXT_DIR)"
 	@cd $(PHP_EXT_DIR) && { phpize$(PHP_VER) && \
 	  ./configure --with-php-config=php-config$(PHP_VER) --with-phantompool=$(CURDIR) \
-	    --with-phantompool-libdir=$(abspath $(B)) CFLAGS="$(PHP_EXT_CFLAGS)" && \
-	  $(PHP_SUBMAKE) -j2; } > build.log 2>&1 || { cat build.log; exit 1; }
+	    --with-phantompool-libdir=$(abspath $(B)) CFLAGS="-O2 -g" && \
+	  $(PHP_SUBMAKE) -j2 EXTRA_CFLAGS="$(PHP_EXT_WARN)"; } > build.log 2>&1 || { cat build.log; exit 1; }
 	@grep -E 'warning:' $(PHP_EXT_DIR)/build.log | grep -v 'AC_PROG_LIBTOOL\|autoupdate\|libtool.m4' || true
 	@test -f $@
 

@@ -48,7 +48,6 @@ if test "$PHP_PHANTOMPOOL" != "no"; then
     [-L$PP_LIB])
   PHP_SUBST(PHANTOMPOOL_SHARED_LIBADD)
 
-  PHP_NEW_EXTENSION(phantompool, phantompool.c pool.c client.c errors.c, $ext_shared,,
-    [-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers])
+  PHP_NEW_EXTENSION(phantompool, phantompool.c pool.c client.c errors.c, $ext_shared)
   PHP_ADD_EXTENSION_DEP(phantompool, json)
 fi
