@@ -189,7 +189,7 @@ static int abi_check(void)
 	if (v / 10000 != PP_VERSION_MAJOR || v < PP_VERSION_NUMBER) {
 		php_error_docref(NULL, E_CORE_WARNING,
 				 "phantompool: libphantompool version %d loaded, this extension needs %d.%d or later "
-				 "of the same major version; the extension is disabled",
+				 "of the same major version; refusing to load",
 				 v, PP_VERSION_MAJOR, PP_VERSION_MINOR);
 		return FAILURE;
 	}
@@ -199,7 +199,7 @@ static int abi_check(void)
 			continue;
 		php_error_docref(NULL, E_CORE_WARNING,
 				 "phantompool: libphantompool's %s is %zu bytes, this extension was built for %zu; "
-				 "rebuild the extension against the installed phantompool.h; the extension is disabled",
+				 "rebuild the extension against the installed phantompool.h; refusing to load",
 				 structs[i].name, lib, structs[i].ours);
 		return FAILURE;
 	}
