@@ -60,17 +60,18 @@ function overhead(bool $quick): void
     global $php, $loop, $worker;
     $n = $quick ? 3000 : 10000;
     $rounds = $quick ? 3 : 7;
+    /* Each case: the command line for $n requests. */
     $cases = [
-        'c_do'      => escapeshellarg($loop) . " do $n /health",
-        'php_do'    => "$php " . escapeshellarg($worker) . " pool-do $n /health",
-        'c_lease'   => escapeshellarg($loop) . " lease $n /health",
-        'php_lease' => "$php " . escapeshellarg($worker) . " lease $n /health",
-        'php_typed' => "$php " . escapeshellarg($worker) . " typed $n",
+        'c_do'      => fn($n) => escapeshellarg($loop) . " do $n /health",
+        'php_do'    => fn($n) => "$php " . escapeshellarg($worker) . " pool-do $n /health",
+        'c_lease'   => fn($n) => escapeshellarg($loop) . " lease $n /health",
+        'php_lease' => fn($n) => "$php " . escapeshellarg($worker) . " lease $n /health",
+        'php_typed' => fn($n) => "$php " . escapeshellarg($worker) . " typed $n",
     ];
     $res = [];
     for ($r = 0; $r < $rounds; $r++)
         foreach ($cases as $k => $cmd) {
-            $o = run($cmd);
+            $o = run($cmd($n));
             $res[$k]['wall'][] = $o['wall_ns'] / 1000;
             $res[$k]['cpu'][] = $o['cpu_ns'] / 1000;
         }
@@ -88,7 +89,7 @@ function overhead(bool $quick): void
     ];
     foreach ($rows as $label => $k)
         printf("  %-44s %8.1f %8.1f\n", $label, $m[$k]['wall'], $m[$k]['cpu']);
-    report([
+    $lines = [
         ['c_pp_do_wall', $m['c_do']['wall'], 'us'],
         ['c_pp_do_cpu', $m['c_do']['cpu'], 'us'],
         ['php_pool_request_wall', $m['php_do']['wall'], 'us'],
@@ -99,7 +100,43 @@ function overhead(bool $quick): void
         ['php_overhead_lease_request_wall', $m['php_lease']['wall'] - $m['c_lease']['wall'], 'us'],
         ['php_overhead_typed_health_cpu', $m['php_typed']['cpu'] - $m['c_do']['cpu'], 'us'],
         ['php_overhead_typed_health_wall', $m['php_typed']['wall'] - $m['c_do']['wall'], 'us'],
-    ]);
+    ];
+    report(array_merge($lines, instructions($cases)));
+}
+
+/* The same overheads in instructions executed by the worker per request,
+ * counted by valgrind (cachegrind, no cache simulation): unlike time, a
+ * count the machine's load does not change.  Per request = the difference
+ * between runs of 3000 and 1000 requests, / 2000 (start-up cancels out).
+ * Skipped, and said so, when valgrind is not installed. */
+function instructions(array $cases): array
+{
+    if (trim((string)shell_exec('command -v valgrind')) === '') {
+        echo "\n(valgrind not installed: no instruction counts)\n";
+        return [];
+    }
+    $count = function (string $cmd): float {
+        exec('valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null ' . $cmd .
+             ' 2>&1 >/dev/null', $lines, $rc);
+        foreach ($lines as $l)
+            if (preg_match('/I\s+refs:\s+([\d,]+)/', $l, $mm))
+                return (float)str_replace(',', '', $mm[1]);
+        throw new RuntimeException("valgrind failed ($rc): $cmd\n" . implode("\n", $lines));
+    };
+    $per = [];
+    foreach ($cases as $k => $cmd) {
+        $a = $count($cmd(1000));
+        $b = $count($cmd(3000));
+        $per[$k] = ($b - $a) / 2000;
+    }
+    printf("\ninstructions per request (valgrind): C pp_do %.0f, Pool::request %.0f, " .
+           "C pp_request %.0f, Client::request %.0f, typed %.0f\n",
+           $per['c_do'], $per['php_do'], $per['c_lease'], $per['php_lease'], $per['php_typed']);
+    return [
+        ['php_overhead_pool_request_instructions', $per['php_do'] - $per['c_do'], 'instructions'],
+        ['php_overhead_lease_request_instructions', $per['php_lease'] - $per['c_lease'], 'instructions'],
+        ['php_overhead_typed_health_instructions', $per['php_typed'] - $per['c_do'], 'instructions'],
+    ];
 }
 
 /* 16 workers of one mode, started together; web requests per second. */
