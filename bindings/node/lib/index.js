@@ -220,7 +220,9 @@ class Pool {
     this._closing = (async () => {
       await Promise.allSettled([...this._clients].map((c) => this.release(c)));
       if (this._inflight > 0) await new Promise((resolve) => { this._onIdle = resolve; });
-      while (!native.close(this._handle)) await new Promise((resolve) => setImmediate(resolve));
+      let done;
+      while ((done = native.close(this._handle)) === null) await new Promise((resolve) => setImmediate(resolve));
+      await done;
     })();
     return this._closing;
   }

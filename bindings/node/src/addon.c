@@ -16,7 +16,7 @@
  *   doRequest(pool, method, path, headers|null, body|null, timeoutMs, asBuffer)
  *        -> Promise<[...]> | null (no seat thread free)
  *   status(pool) -> object                 pp_status (throws)
- *   close(pool) -> boolean                 false while jobs are in flight
+ *   close(pool) -> Promise | null          null while jobs are in flight
  *   strerror(code), version(), abiSizes()
  */
 
@@ -104,7 +104,9 @@ static void pool_unhold(struct pool *p)
 {
 	struct pool_box *b = (struct pool_box *)p;
 
-	if (--b->holders)
+	/* With the environment torn down, seat threads may still run (a job
+	 * in flight as a worker thread ended): leave the pool to them. */
+	if (--b->holders || p->env_gone)
 		return;
 	for (size_t i = 0; i < p->nseats; i++) {
 		pthread_mutex_destroy(&p->seats[i]->mu);
@@ -112,16 +114,42 @@ static void pool_unhold(struct pool *p)
 		free(p->seats[i]);
 	}
 	free(p->seats);
+	pthread_mutex_destroy(&p->tsfn_mu);
 	free(b);
 }
 
-/* Every seat thread has left and the main thread let go: detach. */
+/* The environment is being torn down (registered after the pool's
+ * thread-safe function, so it runs before Node frees that): from now on
+ * no seat thread touches the thread-safe function.  Seat threads are told
+ * to stop: each releases its lease as it leaves. */
+static void pool_env_gone(void *arg)
+{
+	struct pool *p = arg;
+
+	pthread_mutex_lock(&p->tsfn_mu);
+	p->env_gone = 1;
+	pthread_mutex_unlock(&p->tsfn_mu);
+	pool_shutdown(p);
+}
+
+/* Every seat thread has left and the main thread let go: detach, and
+ * settle close()'s promise (so a process that exits after `await
+ * pool.close()` has no seat thread left touching the environment). */
 static void pool_tsfn_finalize(napi_env env, void *data, void *hint)
 {
 	struct pool *p = data;
+	napi_value undef;
 
+	if (p->env_gone) {
+		pool_unhold(p);
+		return;
+	}
+	napi_remove_env_cleanup_hook(env, pool_env_gone, p);
 	pp_detach(p->pp);
 	p->pp = NULL;
+	if (p->closed_deferred && env && napi_get_undefined(env, &undef) == napi_ok)
+		napi_resolve_deferred(env, p->closed_deferred, undef);
+	p->closed_deferred = NULL;
 	pool_unhold(p);
 }
 
@@ -485,18 +513,21 @@ static napi_value fn_attach(napi_env env, napi_callback_info info)
 	}
 	struct pool *p = &b->pool;
 	p->pp = pp;
+	pthread_mutex_init(&p->tsfn_mu, NULL);
 	p->spin_us = spin_us < 0 ? 0 : spin_us;
 	p->cap_seats = pool_seat_count(pp);
 	NAPI_CALL(env, napi_create_string_utf8(env, "phantompool", NAPI_AUTO_LENGTH, &name));
 	if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, p, pool_tsfn_finalize, p,
 					    seat_done, &p->tsfn) != napi_ok) {
 		pp_detach(pp);
+		pthread_mutex_destroy(&p->tsfn_mu);
 		free(b);
 		throw_last_error(env, "napi_create_threadsafe_function");
 		return NULL;
 	}
 	b->holders = 2; /* the JS handle and the thread-safe function */
 	napi_unref_threadsafe_function(env, p->tsfn);
+	napi_add_env_cleanup_hook(env, pool_env_gone, p);
 	NAPI_CALL(env, napi_create_external(env, p, pool_handle_finalize, NULL, &handle));
 	NAPI_CALL(env, napi_create_reference(env, handle, 0, &p->self));
 	return handle;
@@ -609,6 +640,9 @@ static napi_value fn_do_request(napi_env env, napi_callback_info info)
 	return job_start(env, s, j);
 }
 
+/* close(pool) -> Promise, settled once every seat thread has left and
+ * the pool is detached; null while jobs are still in flight (the caller
+ * waits for them first). */
 static napi_value fn_close(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -618,12 +652,18 @@ static napi_value fn_close(napi_env env, napi_callback_info info)
 	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (!(p = get_external(env, argv[0], "pool")))
 		return NULL;
+	if (p->closed) {
+		throw_pp(env, PP_ESHUTDOWN, "close");
+		return NULL;
+	}
 	if (p->outstanding) {
-		NAPI_CALL(env, napi_get_boolean(env, false, &v));
+		NAPI_CALL(env, napi_get_null(env, &v));
 		return v;
 	}
+	NAPI_CALL(env, napi_create_promise(env, &p->closed_deferred, &v));
+	/* Keep the event loop alive until the seat threads are gone. */
+	napi_ref_threadsafe_function(env, p->tsfn);
 	pool_shutdown(p);
-	NAPI_CALL(env, napi_get_boolean(env, true, &v));
 	return v;
 }
 

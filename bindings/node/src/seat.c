@@ -115,23 +115,44 @@ static void seat_run(struct seat *s, struct job *j)
 	j->sys_errno = j->rc == PP_ESYS ? errno : 0;
 }
 
+void pool_deliver(struct pool *p, struct job *j)
+{
+	int ok = 0;
+
+	pthread_mutex_lock(&p->tsfn_mu);
+	if (!p->env_gone)
+		ok = napi_call_threadsafe_function(p->tsfn, j, napi_tsfn_nonblocking) == napi_ok;
+	pthread_mutex_unlock(&p->tsfn_mu);
+	if (!ok)
+		job_free(j); /* nobody is left to settle it */
+}
+
+void pool_tsfn_release(struct pool *p)
+{
+	pthread_mutex_lock(&p->tsfn_mu);
+	if (!p->env_gone)
+		napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
+	pthread_mutex_unlock(&p->tsfn_mu);
+}
+
 static void *seat_main(void *arg)
 {
 	struct seat *s = arg;
-	napi_threadsafe_function tsfn = s->pool->tsfn;
+	struct pool *p = s->pool;
 	struct job *j;
 
 	while ((j = seat_next(s))) {
 		seat_run(s, j);
-		if (napi_call_threadsafe_function(tsfn, j, napi_tsfn_nonblocking) != napi_ok)
-			job_free(j); /* the environment is going away */
+		pool_deliver(p, j);
 	}
 	if (s->lease)
 		(void)pp_release(s->lease);
 	s->lease = NULL;
 	/* The last touch of the pool: once every seat thread and the main
-	 * thread have released it, the pool is freed (pool_finalize). */
-	napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+	 * thread have let go, the thread-safe function's finalizer detaches
+	 * and frees the pool (addon.c).  With the environment gone, the pool
+	 * is left allocated: a seat thread may still be inside this call. */
+	pool_tsfn_release(p);
 	return NULL;
 }
 
@@ -164,7 +185,7 @@ static struct seat *seat_start(struct pool *p, int *err)
 	r = pthread_create(&s->thread, &attr, seat_main, s);
 	pthread_attr_destroy(&attr);
 	if (r) {
-		napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
+		pool_tsfn_release(p);
 		errno = r;
 		*err = PP_ESYS;
 		goto fail;
@@ -237,5 +258,5 @@ void pool_shutdown(struct pool *p)
 		pthread_cond_signal(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 	}
-	napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
+	pool_tsfn_release(p);
 }

@@ -19,9 +19,12 @@
  *   seat->mu, cv, head, tail, stop, sleeping   under seat->mu
  *   seat->pending                atomic (the seat thread's spin reads it)
  *   everything marked "main"     the JavaScript thread only
- *   pool->refs                   atomic: the main thread holds one, every
- *                                running seat thread one; the last to drop
- *                                its reference detaches and frees the pool
+ *   pool->env_gone               under pool->tsfn_mu
+ *
+ * Lifetime: each seat thread holds the pool's thread-safe function
+ * (acquired for it when it starts, released as it leaves), the main thread
+ * holds it until close() or the handle's finalizer; when the last holder
+ * lets go, the thread-safe function's finalizer detaches the pool (addon.c).
  */
 #ifndef PPNODE_SEAT_H
 #define PPNODE_SEAT_H
@@ -84,7 +87,12 @@ struct seat {
 struct pool {
 	pp_pool *pp;
 	napi_threadsafe_function tsfn;
-	atomic_int refs;
+	/* Guards every use of tsfn off the main thread against the
+	 * environment's teardown (a worker thread or the process exiting with
+	 * seat threads alive): once env_gone is set, Node may have freed the
+	 * thread-safe function and no seat thread touches it again. */
+	pthread_mutex_t tsfn_mu;
+	int env_gone;            /* under tsfn_mu */
 	int spin_us;             /* a seat thread polls its queue this long before sleeping */
 	/* main thread only */
 	struct seat **seats;
@@ -92,6 +100,7 @@ struct pool {
 	struct seat *idle;
 	size_t outstanding;      /* jobs handed out and not yet settled */
 	napi_ref self;           /* the pool's JS handle: strong while jobs are out */
+	napi_deferred closed_deferred; /* close()'s promise: settled once every seat thread is gone */
 	int closed;
 };
 
@@ -114,6 +123,14 @@ void seat_submit(struct seat *s, struct job *j);
  * still holds, on its own thread) and drop the main thread's reference:
  * the last thread to leave detaches the pool and frees it. */
 void pool_shutdown(struct pool *p);
+
+/* Any thread.  Hand a finished job to the main thread, or free it when
+ * the environment is gone. */
+void pool_deliver(struct pool *p, struct job *j);
+
+/* Any thread.  Let go of the thread-safe function (unless the environment
+ * is gone: then Node has already). */
+void pool_tsfn_release(struct pool *p);
 
 /* Free a job and its response. */
 void job_free(struct job *j);
