@@ -55,7 +55,7 @@ $(NODE_C_LOOP): bindings/node/bench/c_loop.c include/phantompool.h $(CLIENT_SO)
 # restarts the daemon under the others' feet otherwise).
 check-node: all $(NODE_ADDON)
 	@PP_BUILD=$(B) tests/with-pool -- $(NODE) --test --test-concurrency=1 --test-reporter=spec \
-	  bindings/node/test/
+	  bindings/node/test/*.test.js
 
 bench-node: all $(NODE_ADDON) $(NODE_C_LOOP)
 	@PP_BUILD=$(B) PP_NODE_C_LOOP=$(abspath $(NODE_C_LOOP)) tests/with-pool --max 8 -- \

@@ -144,7 +144,7 @@ class Pool {
   _send(method, p, headers, body, timeoutMs, asBuffer) {
     if (this._closed) return Promise.reject(new PhantomPoolError(PP_ERRORS.PP_ESHUTDOWN, 'request'));
     try {
-      return this._withSeat((left) => native.doRequest(this._handle, method, p, headers, body, timeoutMs, asBuffer),
+      return this._withSeat((left) => native.doRequest(this._handle, left, method, p, headers, body, timeoutMs, asBuffer),
         this._acquireTimeout, 'request');
     } catch (e) {
       return Promise.reject(e);

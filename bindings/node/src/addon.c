@@ -13,7 +13,7 @@
  *   request(seat, ticket, method, path, headers|null, body|null, timeoutMs, asBuffer)
  *        -> Promise<[status, body, contentType, requestId]>
  *   release(seat, ticket) -> Promise<rc>
- *   doRequest(pool, method, path, headers|null, body|null, timeoutMs, asBuffer)
+ *   doRequest(pool, leaseTimeoutMs, method, path, headers|null, body|null, timeoutMs, asBuffer)
  *        -> Promise<[...]> | null (no seat thread free)
  *   status(pool) -> object                 pp_status (throws)
  *   close(pool) -> Promise | null          null while jobs are in flight
@@ -359,7 +359,7 @@ static const char *job_op(const struct job *j)
 		[JOB_LEASE] = "acquire", [JOB_REQUEST] = "request",
 		[JOB_RELEASE] = "release", [JOB_DO] = "request",
 	};
-	return ops[j->kind];
+	return j->lease_failed ? "request (acquiring a seat)" : ops[j->kind];
 }
 
 /* [status, body, contentType, requestId] of a finished request. */
@@ -618,16 +618,18 @@ static napi_value fn_release(napi_env env, napi_callback_info info)
 
 static napi_value fn_do_request(napi_env env, napi_callback_info info)
 {
-	size_t argc = 7;
-	napi_value argv[7], nul;
+	size_t argc = 8;
+	napi_value argv[8], nul;
 	struct pool *p;
 	struct seat *s;
 	struct job *j;
-	int err;
+	int err, lease_timeout_ms;
 
 	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!(p = get_pool(env, argv[0])) || !(j = job_from_args(env, JOB_DO, argv + 1)))
+	if (!(p = get_pool(env, argv[0])) || get_int(env, argv[1], &lease_timeout_ms) ||
+	    !(j = job_from_args(env, JOB_DO, argv + 2)))
 		return NULL;
+	j->timeout_ms = lease_timeout_ms;
 	if (!(s = seat_take(p, &err))) {
 		job_free(j);
 		if (err) {

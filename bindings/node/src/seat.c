@@ -109,7 +109,17 @@ static void seat_run(struct seat *s, struct job *j)
 		s->lease = NULL;
 		break;
 	case JOB_DO:
-		j->rc = pp_do(s->pool->pp, &j->req, &j->resp);
+		/* pp_do() with the caller's acquire timeout (pp_do waits for
+		 * the daemon's own). */
+		j->rc = pp_lease(s->pool->pp, j->timeout_ms, &s->lease);
+		if (j->rc) {
+			s->lease = NULL;
+			j->lease_failed = 1;
+			break;
+		}
+		j->rc = pp_request(s->lease, &j->req, &j->resp);
+		(void)pp_release(s->lease);
+		s->lease = NULL;
 		break;
 	}
 	j->sys_errno = j->rc == PP_ESYS ? errno : 0;

@@ -44,7 +44,7 @@ enum job_kind {
 	JOB_LEASE,   /* pp_lease(timeout_ms) */
 	JOB_REQUEST, /* pp_request on the seat's lease */
 	JOB_RELEASE, /* pp_release of the seat's lease */
-	JOB_DO,      /* pp_do: a one-shot on the pool (no lease kept) */
+	JOB_DO,      /* a one-shot: lease (timeout_ms), request, release */
 };
 
 struct seat;
@@ -58,12 +58,13 @@ struct job {
 	enum job_kind kind;
 	struct seat *seat;
 	napi_deferred deferred; /* main: the promise this job settles */
-	int timeout_ms;         /* JOB_LEASE: pp_lease's timeout */
+	int timeout_ms;         /* JOB_LEASE, JOB_DO: pp_lease's timeout */
 	int as_buffer;          /* JOB_REQUEST/DO: body as a Buffer, not a string */
 	pp_req req;             /* JOB_REQUEST/DO: points into data[] */
 	pp_header headers[SEAT_MAX_HEADERS];
 	int rc;                 /* seat thread: the call's outcome */
 	int sys_errno;          /* seat thread: errno when rc is PP_ESYS */
+	int lease_failed;       /* seat thread: JOB_DO failed in pp_lease */
 	pp_resp resp;           /* seat thread: the response (rc == 0) */
 	char data[];
 };
