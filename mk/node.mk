@@ -12,7 +12,8 @@
 # (--nodedir=/usr).  Debian's libnode-dev and node-gyp cannot be installed
 # beside nodesource's nodejs (they depend on Debian's nodejs 18); on a
 # machine with Debian's own nodejs, node-toolchain installs them instead.
-# node-gyp needs python3 and make (build-essential).
+# node-gyp needs python3 and make (build-essential).  check-node runs
+# `npm ci` in bindings/node for its one npm package, typescript (types check).
 
 DEB_PACKAGES  += nodejs python3
 CHECK_MORE    += check-node
@@ -51,11 +52,19 @@ $(NODE_C_LOOP): bindings/node/bench/c_loop.c include/phantompool.h $(CLIENT_SO)
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Iinclude -o $@ $< -L$(B) -lphantompool -Wl,-rpath,$(abspath $(B))
 
+# TypeScript (the only npm package: a dev dependency, pinned in
+# package-lock.json) type-checks index.d.ts against test/types/usage.ts.
+NODE_TSC      := bindings/node/node_modules/.bin/tsc
+$(NODE_TSC): bindings/node/package.json bindings/node/package-lock.json
+	cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # The suite, one file after the other (test/restart.test.js kills and
-# restarts the daemon under the others' feet otherwise).
-check-node: all $(NODE_ADDON)
+# restarts the daemon under the others' feet otherwise), then the types.
+check-node: all $(NODE_ADDON) $(NODE_TSC)
 	@PP_BUILD=$(B) tests/with-pool -- $(NODE) --test --test-concurrency=1 --test-reporter=spec \
 	  bindings/node/test/*.test.js
+	$(NODE_TSC) -p bindings/node/test/types && echo "check-node: index.d.ts type-checks (test/types/usage.ts)"
 
 bench-node: all $(NODE_ADDON) $(NODE_C_LOOP)
 	@PP_BUILD=$(B) PP_NODE_C_LOOP=$(abspath $(NODE_C_LOOP)) tests/with-pool --max 8 -- \
@@ -63,4 +72,4 @@ bench-node: all $(NODE_ADDON) $(NODE_C_LOOP)
 
 clean: clean-node
 clean-node:
-	rm -rf bindings/node/build
+	rm -rf bindings/node/build bindings/node/node_modules
