@@ -44,7 +44,7 @@ export interface PoolOptions {
   name?: string;
   /** Milliseconds acquire() and the one-shots wait for a seat (default 30000; negative: forever). */
   acquireTimeout?: number;
-  /** How long a seat thread polls for its next job before sleeping, in µs (default 50; env PHANTOMPOOL_NODE_SPIN_US). */
+  /** How long a seat thread polls for its next job before sleeping, in µs (default 0; env PHANTOMPOOL_NODE_SPIN_US). */
   spinMicros?: number;
   /** The seed pools' options: phantompoold's configuration decides these here; a warning is emitted. */
   baseUrl?: string;

@@ -34,24 +34,32 @@ function line(name, value, unit) {
   console.log(`${name} ${typeof value === 'number' ? Number(value.toFixed(2)) : value} ${unit}`);
 }
 
+// n requests one after the other: [wall µs, CPU µs] per request (CPU:
+// user + system of this process, seat threads included).
 async function timeLoop(fn, n) {
+  const r0 = process.resourceUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     const r = await fn();
     if (r.status !== 200) throw new Error(`GET /health answered ${r.status}`);
   }
-  return Number(process.hrtime.bigint() - t0) / n / 1000;
+  const wall = Number(process.hrtime.bigint() - t0) / n / 1000;
+  const r1 = process.resourceUsage();
+  const cpu = (r1.userCPUTime - r0.userCPUTime + r1.systemCPUTime - r0.systemCPUTime) / n;
+  return [wall, cpu];
 }
 
 function cLoop(mode) {
   const out = execFileSync(C_LOOP, [mode, String(N)], { encoding: 'utf8' });
-  return Number(out.trim().split(/\s+/)[1]);
+  const f = out.trim().split(/\s+/);
+  return [Number(f[1]), Number(f[2])];
 }
 
 async function perRequest(phantompool) {
-  const pools = { spin: phantompool.createPool(), nospin: phantompool.createPool({ spinMicros: 0 }) };
-  const res = { c_do: [], c_lease: [], node_do: [], node_lease: [], node_do_nospin: [], node_lease_nospin: [] };
-  const clients = { spin: await pools.spin.acquire(), nospin: await pools.nospin.acquire() };
+  // The default (no spin) and seat threads that poll 50 µs before sleeping.
+  const pools = { dflt: phantompool.createPool(), spin: phantompool.createPool({ spinMicros: 50 }) };
+  const res = { c_do: [], c_lease: [], node_do: [], node_lease: [], node_do_spin: [], node_lease_spin: [] };
+  const clients = { dflt: await pools.dflt.acquire(), spin: await pools.spin.acquire() };
   const get = (target) => () => target.request('GET', '/health');
   for (const k of Object.keys(pools)) { // warm up: JIT, seat threads
     await timeLoop(get(pools[k]), 300);
@@ -60,24 +68,30 @@ async function perRequest(phantompool) {
   for (let r = 0; r < ROUNDS; r++) {
     res.c_do.push(cLoop('do'));
     res.c_lease.push(cLoop('lease'));
-    res.node_do.push(await timeLoop(get(pools.spin), N));
-    res.node_lease.push(await timeLoop(get(clients.spin), N));
-    res.node_do_nospin.push(await timeLoop(get(pools.nospin), N));
-    res.node_lease_nospin.push(await timeLoop(get(clients.nospin), N));
+    res.node_do.push(await timeLoop(get(pools.dflt), N));
+    res.node_lease.push(await timeLoop(get(clients.dflt), N));
+    res.node_do_spin.push(await timeLoop(get(pools.spin), N));
+    res.node_lease_spin.push(await timeLoop(get(clients.spin), N));
   }
   for (const k of Object.keys(pools)) {
     await pools[k].release(clients[k]);
     await pools[k].close();
   }
-  const m = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, median(v)]));
+  // Medians of the wall and of the CPU figures, each over the rounds.
+  const m = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, median(v.map((x) => x[0]))]));
+  const cpu = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, median(v.map((x) => x[1]))]));
   line('node_c_pp_do', m.c_do, 'us');
   line('node_oneshot_request', m.node_do, 'us');
   line('node_oneshot_overhead', m.node_do - m.c_do, 'us');
   line('node_c_pp_request_on_lease', m.c_lease, 'us');
   line('node_client_request', m.node_lease, 'us');
   line('node_client_overhead', m.node_lease - m.c_lease, 'us');
-  line('node_oneshot_overhead_nospin', m.node_do_nospin - m.c_do, 'us');
-  line('node_client_overhead_nospin', m.node_lease_nospin - m.c_lease, 'us');
+  line('node_oneshot_overhead_spin', m.node_do_spin - m.c_do, 'us');
+  line('node_client_overhead_spin', m.node_lease_spin - m.c_lease, 'us');
+  line('node_c_pp_do_cpu', cpu.c_do, 'us');
+  line('node_oneshot_request_cpu', cpu.node_do, 'us');
+  line('node_oneshot_overhead_cpu', cpu.node_do - cpu.c_do, 'us');
+  line('node_client_overhead_cpu', cpu.node_lease - cpu.c_lease, 'us');
 }
 
 function getJSON(url) {

@@ -19,7 +19,7 @@ const DEFAULT_ACQUIRE_TIMEOUT_MS = 30000; // the seed pools' default
 // How long a seat thread polls for its client's next request before it
 // sleeps (docs: README.md, "Seat threads"); PHANTOMPOOL_NODE_SPIN_US or the
 // spinMicros option override it.
-const DEFAULT_SPIN_US = 50;
+const DEFAULT_SPIN_US = 0;
 
 // Options of the seed pools that the daemon's configuration decides here.
 const DAEMON_OPTIONS = ['baseUrl', 'minConnections', 'maxConnections', 'idleTimeout'];

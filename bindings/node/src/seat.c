@@ -243,6 +243,8 @@ void seat_submit(struct seat *s, struct job *j)
 {
 	j->seat = s;
 	j->next = NULL;
+	int wake;
+
 	pthread_mutex_lock(&s->mu);
 	if (s->tail)
 		s->tail->next = j;
@@ -250,10 +252,13 @@ void seat_submit(struct seat *s, struct job *j)
 		s->head = j;
 	s->tail = j;
 	atomic_fetch_add_explicit(&s->pending, 1, memory_order_release);
-	/* A spinning thread sees `pending` without a system call. */
-	if (s->sleeping)
-		pthread_cond_signal(&s->cv);
+	/* A spinning thread sees `pending` without a system call.  The
+	 * signal goes after the unlock, so the thread it wakes does not
+	 * block again at once on the mutex we still hold. */
+	wake = s->sleeping;
 	pthread_mutex_unlock(&s->mu);
+	if (wake)
+		pthread_cond_signal(&s->cv);
 }
 
 void pool_shutdown(struct pool *p)
