@@ -11,7 +11,8 @@
 // 2. Throughput at 16 processes, each a sequential loop of GET /health:
 //    the binding's one-shots against http.Agent keep-alive straight to
 //    PhantomDB, with the backend's open connections sampled mid-run
-//    (GET $PHANTOMDB_URL/_debug/connections?probe=1).
+//    (GET $PHANTOMDB_URL/_debug/connections?probe=1); for the direct run,
+//    less the daemon's own (idle) connections counted just before it.
 //
 // BENCH_QUICK=1 shortens both.
 const { execFileSync, fork } = require('child_process');
@@ -110,6 +111,10 @@ function getJSON(url) {
 // PROCS workers in `mode` for SECONDS: total req/s and the backend's open
 // connections halfway through.
 async function throughput(mode) {
+  // The daemon keeps connections of its own to the same backend: count
+  // them before the workers start (each opens its connection when it
+  // warms up), so the direct clients' figure is theirs alone.
+  const before = await getJSON(`${process.env.PHANTOMDB_URL}/_debug/connections?probe=1`);
   const workers = [];
   for (let i = 0; i < PROCS; i++) workers.push(fork(path.join(__dirname, 'worker.js'), [mode], { stdio: 'inherit' }));
   await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
@@ -130,7 +135,7 @@ async function throughput(mode) {
   const total = results.reduce((a, r) => a + r.count, 0);
   const errors = results.reduce((a, r) => a + r.errors, 0);
   if (errors) throw new Error(`${mode}: ${errors} requests failed`);
-  return { rps: total / elapsed, open: conns.open };
+  return { rps: total / elapsed, open: conns.open, daemonOpen: before.open };
 }
 
 async function main() {
@@ -143,7 +148,7 @@ async function main() {
   line('node_16proc_direct_keepalive_rps', Math.round(direct.rps), 'req/s');
   line('node_16proc_pool_vs_direct', pool.rps / direct.rps, 'x');
   line('node_16proc_pool_backend_connections', pool.open, 'connections');
-  line('node_16proc_direct_backend_connections', direct.open, 'connections');
+  line('node_16proc_direct_backend_connections', direct.open - direct.daemonOpen, 'connections');
 }
 
 main().catch((e) => {
