@@ -10,7 +10,7 @@
  * pool's thread-safe function (seat_done, called on the main thread).
  *
  * A seat thread outlives its lease: after the release it goes back to the
- * pool's idle list and serves the next acquire (or a one-shot pp_do).  A
+ * pool's idle list and serves the next acquire (or a one-shot).  A
  * pool has at most as many seat threads as the pool has seats (slots):
  * one process can never hold more leases than that.
  *
