@@ -122,6 +122,18 @@ func TestClientMethods(t *testing.T) {
 	allFree(t)
 }
 
+func TestSharedClientMethods(t *testing.T) {
+	c, err := testPool.AcquireShared(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exercise(t, c.api)
+	if err := testPool.Release(c); err != nil {
+		t.Fatal(err)
+	}
+	allFree(t)
+}
+
 // Names are escaped into one path segment: a name with '?', ' ', '%', '#'
 // reaches PhantomDB as that name.
 func TestNameEscaping(t *testing.T) {
@@ -175,10 +187,15 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Release()
+	sc, err := testPool.AcquireShared(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Release()
 	for _, a := range []struct {
 		name string
 		api  api
-	}{{"pool", testPool.api}, {"client", c.api}} {
+	}{{"pool", testPool.api}, {"client", c.api}, {"shared client", sc.api}} {
 		cases := []struct {
 			req  Request
 			want *Error

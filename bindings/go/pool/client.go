@@ -18,44 +18,58 @@ import (
 // methods are those of Pool.
 //
 // The C library binds a lease to the OS thread that took it, and
-// goroutines move between threads.  So each Client has its own goroutine,
-// locked to an OS thread (runtime.LockOSThread) for the life of the
-// lease: it takes the lease, runs every request of the Client, and
-// releases it.  A Client is therefore safe to use from any goroutine, and
-// to Release from any goroutine; concurrent calls on one Client are served
-// one at a time, in order of arrival.  The price is two hand-offs between
-// OS threads per request (docs: README.md, "What it costs").  A Client
-// that is garbage collected without Release has its lease released by a
-// finalizer; if the process dies, the daemon reclaims the seat.
+// goroutines move between threads.  A Client keeps that rule in one of
+// two ways, chosen when it is acquired:
+//
+//   - Acquire binds the Client to the calling goroutine: the goroutine is
+//     locked to its OS thread (runtime.LockOSThread) from Acquire until
+//     Release, and every call runs straight on that thread, at the cost
+//     of a one-shot.  Use it, and Release it, from that goroutine only
+//     (`defer p.Release(client)`); a call or Release from another
+//     goroutine fails with PP_ENOTOWNER and changes nothing.
+//   - AcquireShared gives the Client a goroutine of its own, locked to an
+//     OS thread for the life of the lease, that runs the Client's calls
+//     sent to it over a channel.  Any goroutine may use it or Release it;
+//     concurrent calls are served one at a time, in order of arrival.
+//     Each call costs two hand-offs between OS threads (README.md, "What
+//     it costs").  A shared Client garbage collected without Release has
+//     its lease released by a finalizer.
+//
+// If the process dies, or a bound goroutine exits without Release (Go
+// then ends its locked thread), the daemon reclaims the seat within
+// 100 ms.
 type Client struct {
 	api
 	core *clientCore
 }
 
-// States of a clientCore's acquisition (clientCore.state).
+// States of a shared clientCore's acquisition (clientCore.state).
 const (
 	stWaiting   int32 = iota // the lease goroutine is waiting for a seat
 	stGranted                // it holds the lease and serves requests
 	stFailed                 // pp_lease failed: no lease
-	stAbandoned              // Acquire gave up (context) or Close came first
+	stAbandoned              // AcquireShared gave up (context) or Close came first
 )
 
 // readyAbandoned is sent on ready when the lease was taken but nobody
 // wanted it any more (the lease goroutine released it at once).
 const readyAbandoned = 1
 
-// acquireSlice is the longest single pp_lease wait when the context can be
-// cancelled: the lease goroutine looks at the abandon mark this often.
-// (Acquire itself returns at once on cancellation; a waiter that gives up
-// leaves the library's FIFO queue and a new wait joins at its back, so
-// the slice is long enough that only waits longer than it lose their
-// place.)
-const acquireSlice = 250 * time.Millisecond
+// waitSlice is the longest single pp_lease wait (a C call that nothing can
+// interrupt) when the context can be cancelled: the wait looks at the
+// context this often.  A wait that gives up a slice leaves the library's
+// FIFO queue and the next slice joins at its back, so only waits longer
+// than a slice can lose their place to later callers.  With a context
+// that cannot be cancelled, the whole wait is one pp_lease call.
+const waitSlice = 20 * time.Millisecond
 
 type clientCore struct {
-	p     *Pool
-	lease *C.struct_pp_lease // set and used by the lease goroutine only
-	slot  int
+	p      *Pool
+	shared bool
+	lease  *C.struct_pp_lease // used on the lease's own thread only
+	slot   int
+
+	// AcquireShared's lease goroutine and its hand-shake.
 	state atomic.Int32
 	ready chan int       // pp_lease's outcome, or readyAbandoned (cap 1)
 	msgs  chan *leaseMsg // requests and the release, to the lease goroutine
@@ -64,7 +78,8 @@ type clientCore struct {
 	released bool
 }
 
-// leaseMsg is one job for the lease goroutine: a request, or the release.
+// leaseMsg is one job for a shared Client's lease goroutine: a request,
+// or the release.
 type leaseMsg struct {
 	release bool
 	rb      *reqBuf
@@ -74,65 +89,122 @@ type leaseMsg struct {
 	done    chan struct{}
 }
 
-// Acquire leases a seat and returns a Client bound to it.  It waits until
-// a seat is free, the context is done, or Config.AcquireTimeout passes
-// (the earlier of the context's deadline and the timeout is handed to
-// pp_lease).  When the context is cancelled while waiting, Acquire
-// returns ctx.Err() at once; a seat granted after that is released by the
-// binding, never leaked.  Errors: ctx.Err(); *Error with PP_ETIMEDOUT
-// (which also matches context.DeadlineExceeded when the context's
-// deadline was the limit), PP_EDAEMON (the daemon is gone: the next call
-// re-attaches if a new one serves the pool), PP_ESHUTDOWN (draining);
-// ErrClosed.
+const notOwnerDetail = "a Client from Acquire belongs to the goroutine that acquired it: " +
+	"call and Release it there, or use AcquireShared"
+
+// Acquire leases a seat and returns a Client bound to the calling
+// goroutine, which stays locked to its OS thread until Release (see
+// Client).  A free seat is taken at once, with no system call.
+// Otherwise Acquire waits, first come first served, until a seat is
+// free, the context is done, or Config.AcquireTimeout passes (the
+// earlier of the context's deadline and the timeout is the limit).  A
+// cancelled context is noticed within 20 ms (waitSlice); no lease is
+// leaked.  Errors: ctx.Err(); *Error with PP_ETIMEDOUT (also matching
+// context.DeadlineExceeded when the context's deadline was the limit),
+// PP_EDAEMON (the daemon is gone: a later call re-attaches when a new one
+// serves the pool), PP_ESHUTDOWN (draining); ErrClosed.
 func (p *Pool) Acquire(ctx context.Context) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &clientCore{p: p, ready: make(chan int, 1), msgs: make(chan *leaseMsg)}
-	p.mu.RLock()
-	if p.closed {
-		p.mu.RUnlock()
+	c := &clientCore{p: p}
+	if !p.register(c) {
 		return nil, ErrClosed
 	}
-	p.threads.Add(1) // under p.mu, so that Close's Wait sees it
-	p.cmu.Lock()
-	p.clients[c] = struct{}{}
-	p.cmu.Unlock()
-	p.mu.RUnlock()
-
 	deadline, fromCtx := p.deadline(ctx)
-	go c.serve(deadline, ctx.Done() != nil)
+	slice := time.Duration(0)
+	if ctx.Done() != nil {
+		slice = waitSlice
+	}
+	runtime.LockOSThread()
+	code, stopped := c.leaseLoop(deadline, slice, func() bool { return ctx.Err() != nil || p.isClosed() })
+	if code == 0 {
+		return &Client{api: api{r: c}, core: c}, nil
+	}
+	runtime.UnlockOSThread()
+	p.unregister(c)
+	if stopped && ctx.Err() != nil {
+		return nil, waitCtxErr(ctx, "Acquire")
+	}
+	if stopped {
+		return nil, ErrClosed
+	}
+	return nil, acquireErr(code, fromCtx)
+}
+
+// waitCtxErr is the error of a wait for a seat that the context ended:
+// ctx.Err() for a cancellation; for the deadline, the PP_ETIMEDOUT *Error
+// that a timed-out pp_lease gives (it matches context.DeadlineExceeded
+// too), whichever of the two noticed first.
+func waitCtxErr(ctx context.Context, op string) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return &Error{Code: int(C.PP_ETIMEDOUT), Op: op, cause: context.DeadlineExceeded}
+	}
+	return ctx.Err()
+}
+
+func acquireErr(code int, fromCtx bool) error {
+	e := &Error{Code: code, Op: "Acquire"}
+	if code == int(C.PP_ETIMEDOUT) && fromCtx {
+		e.cause = context.DeadlineExceeded
+	}
+	return e
+}
+
+// AcquireShared leases a seat for a Client that any goroutine may use and
+// Release (see Client).  It waits as Acquire does, except that a
+// cancelled context makes it return ctx.Err() at once (and the context's
+// deadline, PP_ETIMEDOUT at once): the wait goes on
+// in the Client's own goroutine for at most 20 ms, and a seat granted
+// meanwhile is released there, never leaked.  Errors as for Acquire.
+func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c := &clientCore{p: p, shared: true, ready: make(chan int, 1), msgs: make(chan *leaseMsg)}
+	if !p.register(c) {
+		return nil, ErrClosed
+	}
+	deadline, fromCtx := p.deadline(ctx)
+	slice := time.Duration(0)
+	if ctx.Done() != nil {
+		slice = waitSlice
+	}
+	go c.serve(deadline, slice)
 	var code int
 	select {
 	case code = <-c.ready:
 	case <-ctx.Done():
 		if c.state.CompareAndSwap(stWaiting, stAbandoned) {
-			p.forget(c)
-			return nil, ctx.Err()
+			p.unregister(c)
+			return nil, waitCtxErr(ctx, "AcquireShared")
 		}
 		code = <-c.ready // granted or failed just before: take that
 	}
-	switch {
-	case code == 0:
-		cl := &Client{api: api{r: c}, core: c} // api refers to the core, not cl: the finalizer needs cl unreachable
+	switch code {
+	case 0:
+		// api refers to the core, not to cl: the finalizer needs cl
+		// unreachable.
+		cl := &Client{api: api{r: c}, core: c}
 		runtime.SetFinalizer(cl, func(cl *Client) { _ = cl.core.release() })
 		return cl, nil
-	case code == readyAbandoned:
+	case readyAbandoned:
 		return nil, ErrClosed // Close released it meanwhile
 	}
-	p.forget(c)
-	e := &Error{Code: code, Op: "Acquire"}
-	if code == int(C.PP_ETIMEDOUT) && fromCtx {
-		e.cause = context.DeadlineExceeded
-	}
+	p.unregister(c)
+	e := acquireErr(code, fromCtx)
+	e.(*Error).Op = "AcquireShared"
 	return nil, e
 }
 
-// Release gives client's seat back to the pool (pp_release on the lease's
-// own thread), after the requests in flight on it finish.  Errors: an
-// *Error with PP_ERELEASED for a second Release, PP_ELOST when the daemon
-// had already reclaimed the seat (after a daemon restart, say).  A nil
-// client is a no-op.
+// Release gives client's seat back to the pool.  For a Client from
+// Acquire it must be called from the goroutine that acquired it (else
+// PP_ENOTOWNER, and nothing changes); it unlocks that goroutine from its
+// thread.  A shared Client is released on its own goroutine, after the
+// calls in flight on it.  Errors: *Error with PP_ERELEASED (second
+// Release), PP_ENOTOWNER, PP_ELOST (the daemon had already reclaimed the
+// seat, e.g. after a daemon restart: the Client is released all the
+// same).  A nil client is a no-op.
 func (p *Pool) Release(client *Client) error {
 	if client == nil {
 		return nil
@@ -142,26 +214,54 @@ func (p *Pool) Release(client *Client) error {
 
 // Release is Pool.Release(c).
 func (c *Client) Release() error {
-	runtime.SetFinalizer(c, nil)
+	if c.core.shared {
+		runtime.SetFinalizer(c, nil)
+	}
 	return c.core.release()
 }
 
 // Slot is the index of the seat the client holds (for logs).
 func (c *Client) Slot() int { return c.core.slot }
 
-func (p *Pool) forget(c *clientCore) {
-	p.cmu.Lock()
-	delete(p.clients, c)
-	p.cmu.Unlock()
+// Shared tells whether the Client came from AcquireShared.
+func (c *Client) Shared() bool { return c.core.shared }
+
+// leaseLoop waits for a seat on the calling OS thread until deadline: in
+// one pp_lease call when slice is 0, else in calls of at most slice with
+// a look at stop() between them.  Returns 0 (c.lease set), or the PP_E*
+// code with stopped telling whether stop() ended the wait.
+func (c *clientCore) leaseLoop(deadline time.Time, slice time.Duration, stop func() bool) (code int, stopped bool) {
+	for {
+		left := time.Until(deadline)
+		ms := ceilMS(left) // 0 when no time is left: one last try, no wait
+		if slice > 0 && ms > ceilMS(slice) {
+			ms = ceilMS(slice)
+		}
+		var l *C.struct_pp_lease
+		r := int(C.pp_lease(c.p.handle, C.int(ms), &l))
+		if r == 0 {
+			c.lease = l
+			c.slot = int(C.pp_lease_slot(l))
+			return 0, false
+		}
+		if r != int(C.PP_ETIMEDOUT) || left <= 0 || !time.Now().Before(deadline) {
+			return r, false
+		}
+		if stop() {
+			return r, true
+		}
+	}
 }
 
-// serve is the lease goroutine: it locks itself to an OS thread, takes
-// the lease there, runs the Client's requests there, and releases there.
-func (c *clientCore) serve(deadline time.Time, cancellable bool) {
+// serve is a shared Client's lease goroutine: it locks itself to an OS
+// thread, takes the lease there, runs the Client's requests there, and
+// releases there.
+func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 	defer c.p.threads.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if code := c.leaseLoop(deadline, cancellable); code != 0 {
+	code, _ := c.leaseLoop(deadline, slice, func() bool { return c.state.Load() != stWaiting })
+	if code != 0 {
 		c.state.CompareAndSwap(stWaiting, stFailed)
 		c.ready <- code
 		return
@@ -185,67 +285,82 @@ func (c *clientCore) serve(deadline time.Time, cancellable bool) {
 	}
 }
 
-// leaseLoop waits for a seat until deadline: one pp_lease call when the
-// context cannot be cancelled, else slices of at most acquireSlice with a
-// look at the abandon mark between them.  Returns 0 (c.lease set) or the
-// PP_E* code.
-func (c *clientCore) leaseLoop(deadline time.Time, cancellable bool) int {
-	for {
-		left := time.Until(deadline)
-		ms := ceilMS(left) // 0 when no time is left: one last try, no wait
-		if cancellable && ms > int(acquireSlice/time.Millisecond) {
-			ms = int(acquireSlice / time.Millisecond)
-		}
-		var l *C.struct_pp_lease
-		r := int(C.pp_lease(c.p.handle, C.int(ms), &l))
-		if r == 0 {
-			c.lease = l
-			c.slot = int(C.pp_lease_slot(l))
-			return 0
-		}
-		if r != int(C.PP_ETIMEDOUT) || left <= 0 || !time.Now().Before(deadline) ||
-			c.state.Load() != stWaiting {
-			return r
-		}
-	}
-}
-
-// release ends the lease (or the acquisition still under way, for Close).
+// release ends the lease (or, for Close, a shared acquisition still
+// under way).
 func (c *clientCore) release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.released {
 		return &Error{Code: int(C.PP_ERELEASED), Op: "Release"}
 	}
-	c.released = true
-	c.p.forget(c)
-	if c.state.CompareAndSwap(stWaiting, stAbandoned) || c.state.Load() != stGranted {
-		return nil // no lease was ever handed out
+	var code int
+	if c.shared {
+		c.released = true
+		if c.state.CompareAndSwap(stWaiting, stAbandoned) || c.state.Load() != stGranted {
+			c.p.unregister(c)
+			return nil // no lease was ever handed out
+		}
+		m := &leaseMsg{release: true, done: make(chan struct{})}
+		c.msgs <- m
+		<-m.done
+		code = m.code
+	} else {
+		code = int(C.pp_release(c.lease))
+		if code == int(C.PP_ENOTOWNER) {
+			return &Error{Code: code, Op: "Release", Detail: notOwnerDetail}
+		}
+		c.released = true
+		c.lease = nil
+		runtime.UnlockOSThread()
 	}
-	m := &leaseMsg{release: true, done: make(chan struct{})}
-	c.msgs <- m
-	<-m.done
-	if m.code != 0 {
-		return ppErr(m.code, "Release")
+	c.p.unregister(c)
+	if code != 0 {
+		return ppErr(code, "Release")
 	}
 	return nil
 }
 
-// send runs one request on the lease goroutine.  If the context is done
-// before the answer, send returns ctx.Err() at once; the request still
-// completes on the lease (a request already handed to the daemon cannot
-// be called back) and the next call on the Client waits for it.
-func (c *clientCore) send(ctx context.Context, req *Request, rb *reqBuf) (*Response, error) {
+// do makes the lease a requester for the Client's PhantomDB methods.
+func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rb, err := flatten(req)
+	if err != nil {
+		return nil, err
+	}
+	op := req.Method + " " + req.Path
+	tmo := c.p.requestTimeoutMS(ctx, req.Timeout)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	op := req.Method + " " + req.Path
 	if c.released {
 		if c.p.isClosed() {
 			return nil, ErrClosed
 		}
 		return nil, &Error{Code: int(C.PP_ERELEASED), Op: op}
 	}
-	m := &leaseMsg{rb: rb, tmo: c.p.requestTimeoutMS(ctx, req.Timeout), done: make(chan struct{})}
+	if c.shared {
+		return c.send(ctx, op, &rb, tmo)
+	}
+	if c.p.isClosed() {
+		return nil, ErrClosed
+	}
+	resp, code := cRequest(c.lease, &rb, tmo)
+	if code == int(C.PP_ENOTOWNER) {
+		return nil, &Error{Code: code, Op: op, Detail: notOwnerDetail}
+	} else if code != 0 {
+		return nil, ppErr(code, op)
+	}
+	return resp, nil
+}
+
+// send runs one request on a shared Client's lease goroutine (c.mu held
+// shared).  If the context is done before the answer, send returns
+// ctx.Err() at once; the request still completes on the lease (a request
+// handed to the daemon cannot be called back) and the next call waits
+// for it.
+func (c *clientCore) send(ctx context.Context, op string, rb *reqBuf, tmo int) (*Response, error) {
+	m := &leaseMsg{rb: rb, tmo: tmo, done: make(chan struct{})}
 	select {
 	case c.msgs <- m:
 	case <-ctx.Done():
@@ -260,16 +375,4 @@ func (c *clientCore) send(ctx context.Context, req *Request, rb *reqBuf) (*Respo
 		return nil, ppErr(m.code, op)
 	}
 	return m.resp, nil
-}
-
-// do makes the lease a requester for the Client's PhantomDB methods.
-func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	rb, err := flatten(req)
-	if err != nil {
-		return nil, err
-	}
-	return c.send(ctx, req, &rb)
 }

@@ -29,10 +29,10 @@ func TestStatus(t *testing.T) {
 	allFree(t)
 }
 
-// A Client is usable from many goroutines at once and releasable from
-// another goroutine than the one that acquired it.
-func TestClientFromManyGoroutines(t *testing.T) {
-	c, err := testPool.Acquire(bg())
+// A shared Client is usable from many goroutines at once and releasable
+// from another goroutine than the one that acquired it.
+func TestSharedClientFromManyGoroutines(t *testing.T) {
+	c, err := testPool.AcquireShared(bg())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +69,37 @@ func TestClientFromManyGoroutines(t *testing.T) {
 	allFree(t)
 }
 
+// A Client from Acquire refuses calls and Release from other goroutines
+// with PP_ENOTOWNER, changing nothing; its own goroutine goes on using it.
+func TestBoundClientOtherGoroutine(t *testing.T) {
+	c, err := testPool.Acquire(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() {
+		runtime.LockOSThread() // surely another thread than c's
+		defer runtime.UnlockOSThread()
+		_, err := c.Health(bg())
+		errs <- err
+		errs <- c.Release()
+	}()
+	for _, what := range []string{"call", "Release"} {
+		err := <-errs
+		var pe *Error
+		if !errors.Is(err, ErrNotOwner) || !errors.As(err, &pe) || pe.Detail == "" {
+			t.Errorf("%s from another goroutine: want PP_ENOTOWNER with advice, got %v", what, err)
+		}
+	}
+	if _, err := c.Health(bg()); err != nil {
+		t.Errorf("owner's call after the refusals: %v", err)
+	}
+	if err := c.Release(); err != nil {
+		t.Errorf("owner's Release: %v", err)
+	}
+	allFree(t)
+}
+
 // Many goroutines, more than seats, through one-shots and Clients.
 func TestManyGoroutines(t *testing.T) {
 	n := 4 * seats(t)
@@ -81,14 +112,18 @@ func TestManyGoroutines(t *testing.T) {
 			ctx, cancel := context.WithTimeout(bg(), 20*time.Second)
 			defer cancel()
 			for i := 0; i < 25; i++ {
-				if g%2 == 0 {
+				if g%3 == 0 {
 					if _, err := testPool.Health(ctx); err != nil {
 						errs <- err
 						return
 					}
 					continue
 				}
-				c, err := testPool.Acquire(ctx)
+				acquire := testPool.Acquire
+				if g%3 == 2 {
+					acquire = testPool.AcquireShared
+				}
+				c, err := acquire(ctx)
 				if err != nil {
 					errs <- err
 					return
@@ -117,16 +152,18 @@ func TestManyGoroutines(t *testing.T) {
 func TestAcquireDeadline(t *testing.T) {
 	release := holdAll(t)
 	defer release()
-	ctx, cancel := context.WithTimeout(bg(), 150*time.Millisecond)
-	defer cancel()
-	t0 := time.Now()
-	_, err := testPool.Acquire(ctx)
-	took := time.Since(t0)
-	if !errors.Is(err, ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("want PP_ETIMEDOUT + DeadlineExceeded, got %v", err)
-	}
-	if took < 140*time.Millisecond || took > 2*time.Second {
-		t.Errorf("Acquire gave up after %v, deadline was 150ms", took)
+	for _, acq := range acquires() {
+		ctx, cancel := context.WithTimeout(bg(), 150*time.Millisecond)
+		t0 := time.Now()
+		_, err := acq.f(ctx)
+		took := time.Since(t0)
+		cancel()
+		if !errors.Is(err, ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: want PP_ETIMEDOUT + DeadlineExceeded, got %v", acq.name, err)
+		}
+		if took < 140*time.Millisecond || took > 2*time.Second {
+			t.Errorf("%s gave up after %v, deadline was 150ms", acq.name, took)
+		}
 	}
 	// The one-shot path waits the same way.
 	ctx2, cancel2 := context.WithTimeout(bg(), 100*time.Millisecond)
@@ -146,49 +183,64 @@ func TestAcquireTimeoutConfig(t *testing.T) {
 	defer p.Close()
 	release := holdAll(t)
 	defer release()
-	t0 := time.Now()
-	_, err = p.Acquire(bg())
-	if !errors.Is(err, ErrTimedOut) || errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("want PP_ETIMEDOUT (not DeadlineExceeded), got %v", err)
-	}
-	if took := time.Since(t0); took < 110*time.Millisecond || took > 2*time.Second {
-		t.Errorf("gave up after %v, AcquireTimeout was 120ms", took)
+	for _, acq := range []struct {
+		name string
+		f    func(context.Context) (*Client, error)
+	}{{"Acquire", p.Acquire}, {"AcquireShared", p.AcquireShared}} {
+		t0 := time.Now()
+		_, err = acq.f(bg())
+		if !errors.Is(err, ErrTimedOut) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: want PP_ETIMEDOUT (not DeadlineExceeded), got %v", acq.name, err)
+		}
+		if took := time.Since(t0); took < 110*time.Millisecond || took > 2*time.Second {
+			t.Errorf("%s gave up after %v, AcquireTimeout was 120ms", acq.name, took)
+		}
 	}
 	if _, err := p.Health(bg()); !errors.Is(err, ErrTimedOut) {
 		t.Fatalf("one-shot, no seat, Background: want PP_ETIMEDOUT, got %v", err)
 	}
 }
 
-// Cancellation while waiting returns ctx.Err() at once, and the seat the
-// abandoned wait would have got is not leaked.
+// Cancellation while waiting returns ctx.Err(): at once from
+// AcquireShared, within a wait slice from Acquire and the one-shots; the
+// seat an abandoned wait would have got is not leaked.
 func TestAcquireCancel(t *testing.T) {
 	release := holdAll(t)
-	ctx, cancel := context.WithCancel(bg())
-	got := make(chan error, 1)
-	var dt time.Duration
-	go func() {
-		_, err := testPool.Acquire(ctx)
-		got <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	t0 := time.Now()
-	cancel()
-	err := <-got
-	dt = time.Since(t0)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("want context.Canceled, got %v", err)
-	}
-	if dt > 50*time.Millisecond {
-		t.Errorf("Acquire returned %v after the cancel", dt)
-	}
-	// A one-shot waiting for a seat is cancelled the same way.
-	ctx2, cancel2 := context.WithCancel(bg())
-	go func() { time.Sleep(30 * time.Millisecond); cancel2() }()
-	if _, err := testPool.Health(ctx2); !errors.Is(err, context.Canceled) {
-		t.Fatalf("one-shot: want context.Canceled, got %v", err)
+	limits := map[string]time.Duration{"Acquire": waitSlice + 80*time.Millisecond,
+		"AcquireShared": 50 * time.Millisecond, "one-shot": waitSlice + 80*time.Millisecond}
+	for _, acq := range append(acquires(), acquireFunc{"one-shot", func(ctx context.Context) (*Client, error) {
+		_, err := testPool.Health(ctx)
+		return nil, err
+	}}) {
+		ctx, cancel := context.WithCancel(bg())
+		got := make(chan error, 1)
+		go func() {
+			_, err := acq.f(ctx)
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		t0 := time.Now()
+		cancel()
+		err := <-got
+		dt := time.Since(t0)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: want context.Canceled, got %v", acq.name, err)
+		}
+		if dt > limits[acq.name] {
+			t.Errorf("%s returned %v after the cancel (limit %v)", acq.name, dt, limits[acq.name])
+		}
 	}
 	release()
 	allFree(t)
+}
+
+type acquireFunc struct {
+	name string
+	f    func(context.Context) (*Client, error)
+}
+
+func acquires() []acquireFunc {
+	return []acquireFunc{{"Acquire", testPool.Acquire}, {"AcquireShared", testPool.AcquireShared}}
 }
 
 // Cancellations racing with grants: seats churn while Acquires with tiny
@@ -221,9 +273,13 @@ func TestAcquireCancelRace(t *testing.T) {
 		wg2.Add(1)
 		go func(g int) {
 			defer wg2.Done()
+			acquire := testPool.Acquire
+			if g%2 == 1 {
+				acquire = testPool.AcquireShared
+			}
 			for i := 0; i < 20; i++ {
 				ctx, cancel := context.WithTimeout(bg(), time.Duration(i%5)*time.Millisecond+100*time.Microsecond)
-				c, err := testPool.Acquire(ctx)
+				c, err := acquire(ctx)
 				cancel()
 				mu.Lock()
 				if err == nil {
@@ -234,7 +290,7 @@ func TestAcquireCancelRace(t *testing.T) {
 				mu.Unlock()
 				if err == nil {
 					c.Release()
-				} else if !errors.Is(err, context.DeadlineExceeded) {
+				} else if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 					t.Errorf("unexpected error: %v", err)
 				}
 			}
@@ -247,11 +303,11 @@ func TestAcquireCancelRace(t *testing.T) {
 	allFree(t)
 }
 
-// A Client dropped without Release has its lease released by the
+// A shared Client dropped without Release has its lease released by the
 // finalizer.
 func TestFinalizerReleases(t *testing.T) {
 	func() {
-		c, err := testPool.Acquire(bg())
+		c, err := testPool.AcquireShared(bg())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,28 +322,48 @@ func TestFinalizerReleases(t *testing.T) {
 	})
 }
 
-// Close releases the Clients still held; later calls get ErrClosed.
+// Close releases the shared Clients still held; a bound Client's calls
+// get ErrClosed and its own Release still works, and detaches the pool;
+// later calls get ErrClosed.
 func TestClose(t *testing.T) {
 	p, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := p.Acquire(bg())
+	sc, err := p.AcquireShared(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := p.Acquire(bg())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	allFree(t)
-	if _, err := c.Health(bg()); !errors.Is(err, ErrClosed) {
-		t.Errorf("Client call after Close: want ErrClosed, got %v", err)
+	if _, err := sc.Health(bg()); !errors.Is(err, ErrClosed) {
+		t.Errorf("shared Client call after Close: want ErrClosed, got %v", err)
 	}
+	if _, err := bc.Health(bg()); !errors.Is(err, ErrClosed) {
+		t.Errorf("bound Client call after Close: want ErrClosed, got %v", err)
+	}
+	if p.handle == nil {
+		t.Errorf("detached while a bound Client still holds a lease")
+	}
+	if err := bc.Release(); err != nil {
+		t.Errorf("bound Client Release after Close: %v", err)
+	}
+	if p.handle != nil {
+		t.Errorf("not detached after the last Client was released")
+	}
+	allFree(t)
 	if _, err := p.Health(bg()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Pool call after Close: want ErrClosed, got %v", err)
 	}
-	if _, err := p.Acquire(bg()); !errors.Is(err, ErrClosed) {
-		t.Errorf("Acquire after Close: want ErrClosed, got %v", err)
+	for _, f := range []func(context.Context) (*Client, error){p.Acquire, p.AcquireShared} {
+		if _, err := f(bg()); !errors.Is(err, ErrClosed) {
+			t.Errorf("Acquire after Close: want ErrClosed, got %v", err)
+		}
 	}
 	if _, err := p.Status(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Status after Close: want ErrClosed, got %v", err)

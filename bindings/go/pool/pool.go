@@ -100,10 +100,12 @@ func New(cfg Config) (*Pool, error) {
 	return p, nil
 }
 
-// Close releases every Client still held (waiting for requests in flight
-// on them), waits for Acquire calls still waiting to give up, and detaches.
-// Later calls on the Pool or its Clients return ErrClosed.  Close is
-// idempotent.
+// Close ends the Pool.  It releases the shared Clients still held
+// (after the requests in flight on them) and waits for AcquireShared
+// calls still waiting.  Clients from Acquire can only be released by
+// their own goroutines: their calls fail with ErrClosed from now on, and
+// the pool detaches (pp_detach) when the last of them is released.  Later
+// calls on the Pool return ErrClosed.  Close is idempotent.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -116,16 +118,54 @@ func (p *Pool) Close() error {
 	p.cmu.Lock()
 	live := make([]*clientCore, 0, len(p.clients))
 	for c := range p.clients {
-		live = append(live, c)
+		if c.shared {
+			live = append(live, c)
+		}
 	}
 	p.cmu.Unlock()
 	for _, c := range live {
 		_ = c.release()
 	}
 	p.threads.Wait()
-	C.pp_detach(p.handle)
-	p.handle = nil
+	p.detachIfIdle()
 	return nil
+}
+
+// register adds a Client being acquired; false once the Pool is closed.
+func (p *Pool) register(c *clientCore) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return false
+	}
+	if c.shared {
+		p.threads.Add(1) // under p.mu, so that Close's Wait sees it
+	}
+	p.cmu.Lock()
+	p.clients[c] = struct{}{}
+	p.cmu.Unlock()
+	return true
+}
+
+// unregister drops a Client that is released (or never got its lease),
+// and detaches a closed Pool when no Client is left.
+func (p *Pool) unregister(c *clientCore) {
+	p.cmu.Lock()
+	delete(p.clients, c)
+	p.cmu.Unlock()
+	if p.isClosed() {
+		p.detachIfIdle()
+	}
+}
+
+// detachIfIdle detaches a closed Pool once no Client holds a lease.
+func (p *Pool) detachIfIdle() {
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
+	if len(p.clients) == 0 && p.handle != nil && p.isClosed() {
+		C.pp_detach(p.handle)
+		p.handle = nil
+	}
 }
 
 func (p *Pool) isClosed() bool { return p.closing.Load() }
@@ -239,37 +279,40 @@ func (o oneshot) do(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmo := p.requestTimeoutMS(ctx, req.Timeout)
-	p.mu.RLock()
-	if p.closed {
+	deadline, fromCtx := p.deadline(ctx)
+	// One C call leases, sends and releases.  With a context that cannot
+	// be cancelled it may wait for a seat as long as the acquire timeout
+	// allows (the library's first-come-first-served queue); otherwise it
+	// waits at most waitSlice, and the loop looks at the context between
+	// slices, as Acquire does.
+	for {
+		leaseMS := ceilMS(time.Until(deadline))
+		if ctx.Done() != nil && leaseMS > ceilMS(waitSlice) {
+			leaseMS = ceilMS(waitSlice)
+		}
+		tmo := p.requestTimeoutMS(ctx, req.Timeout)
+		p.mu.RLock()
+		if p.closed {
+			p.mu.RUnlock()
+			return nil, ErrClosed
+		}
+		resp, code, leased := cOneshot(p.handle, leaseMS, &rb, tmo)
 		p.mu.RUnlock()
-		return nil, ErrClosed
+		if code == 0 {
+			return resp, nil
+		}
+		if leased || code != int(C.PP_ETIMEDOUT) || !time.Now().Before(deadline) {
+			e := &Error{Code: code, Op: op}
+			if !leased && code == int(C.PP_ETIMEDOUT) {
+				e.Detail = "no seat free in time"
+				if fromCtx {
+					e.cause = context.DeadlineExceeded
+				}
+			}
+			return nil, e
+		}
+		if ctx.Err() != nil {
+			return nil, waitCtxErr(ctx, op)
+		}
 	}
-	// Fast path: a free seat, leased and released in this one C call.
-	// With a context that cannot be cancelled, that call may also wait
-	// for a seat (the library's first-come-first-served queue).
-	leaseMS := 0
-	if ctx.Done() == nil {
-		dl, _ := p.deadline(ctx)
-		leaseMS = ceilMS(time.Until(dl))
-	}
-	resp, code, leased := cOneshot(p.handle, leaseMS, &rb, tmo)
-	p.mu.RUnlock()
-	if code == 0 {
-		return resp, nil
-	}
-	if leased || code != int(C.PP_ETIMEDOUT) || leaseMS != 0 {
-		return nil, ppErr(code, op)
-	}
-	// No seat free now and the context can be cancelled: wait the way
-	// Acquire does (cancellable), then send on that lease.
-	c, err := p.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	resp, err = c.core.send(ctx, req, &rb)
-	if rerr := c.Release(); err == nil && rerr != nil {
-		err = rerr
-	}
-	return resp, err
 }
