@@ -4,10 +4,11 @@
 //
 //	ppgobench overhead [-n N] [-rounds R]
 //	    per request: C pp_do (the floor), the binding's one-shot
-//	    Pool.Request, the typed Pool.Health (JSON decoded), a Client's
-//	    Request (the lease goroutine's two thread hand-offs) against C
-//	    pp_request on a lease, and Acquire+Release against C
-//	    pp_lease+pp_release.  Rounds are interleaved; medians reported.
+//	    Pool.Request, the typed Pool.Health (JSON decoded); a bound
+//	    Client's Request and a shared Client's (the lease goroutine's two
+//	    thread hand-offs) against C pp_request on a lease; Acquire+Release
+//	    and AcquireShared+Release against C pp_lease+pp_release.  Rounds
+//	    are interleaved; medians reported.
 //	ppgobench throughput [-procs 16] [-secs 2]
 //	    16 processes each looping GET /health for -secs, through the pool
 //	    (one-shots) and through net/http with keep-alive straight to
@@ -87,6 +88,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"phantompool/pool"
@@ -138,15 +140,19 @@ func overhead(args []string) {
 	defer C.pp_detach(cp)
 	ctx := context.Background()
 	req := pool.Request{Method: "GET", Path: "/health"}
-	client, err := p.Acquire(ctx)
+	// Each cell runs n operations on this goroutine, locked to one OS
+	// thread (the C loops need it; the Go cells are timed the same way).
+	runtime.LockOSThread()
+	client, err := p.Acquire(ctx) // bound to this goroutine
 	if err != nil {
 		die("Acquire: %v", err)
 	}
 	defer client.Release()
-
-	// Each cell runs n operations on this goroutine, locked to one OS
-	// thread (the C loops need it; the Go cells are timed the same way).
-	runtime.LockOSThread()
+	shared, err := p.AcquireShared(ctx)
+	if err != nil {
+		die("AcquireShared: %v", err)
+	}
+	defer shared.Release()
 	type cell struct {
 		name string
 		run  func() error
@@ -178,6 +184,14 @@ func overhead(args []string) {
 			}
 			return nil
 		}},
+		{"go_shared_client_request", func() error {
+			for i := 0; i < *n; i++ {
+				if _, err := shared.Request(ctx, req); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 		{"c_lease_release", func() error { return cCode(C.c_acquire_loop(cp, C.long(*n))) }},
 		{"go_acquire_release", func() error {
 			for i := 0; i < *n; i++ {
@@ -191,8 +205,21 @@ func overhead(args []string) {
 			}
 			return nil
 		}},
+		{"go_acquire_shared_release", func() error {
+			for i := 0; i < *n/4; i++ {
+				c, err := p.AcquireShared(ctx)
+				if err != nil {
+					return err
+				}
+				if err := c.Release(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 	}
 	per := map[string][]float64{}
+	cpu := map[string][]float64{}
 	for _, c := range cells { // warm-up
 		if err := c.run(); err != nil {
 			die("%s: %v", c.name, err)
@@ -200,22 +227,43 @@ func overhead(args []string) {
 	}
 	for r := 0; r < *rounds; r++ {
 		for _, c := range cells {
-			t0 := time.Now()
+			t0, c0 := time.Now(), cpuNow()
 			if err := c.run(); err != nil {
 				die("%s: %v", c.name, err)
 			}
-			per[c.name] = append(per[c.name], float64(time.Since(t0).Nanoseconds())/float64(*n)/1000)
+			c1 := cpuNow()
+			ops := *n
+			if c.name == "go_acquire_shared_release" {
+				ops = *n / 4
+			}
+			per[c.name] = append(per[c.name], float64(time.Since(t0).Nanoseconds())/float64(ops)/1000)
+			cpu[c.name] = append(cpu[c.name], float64((c1-c0).Nanoseconds())/float64(ops)/1000)
 		}
 	}
 	m := func(k string) float64 { return median(per[k]) }
+	mc := func(k string) float64 { return median(cpu[k]) }
 	for _, c := range cells {
 		fmt.Printf("go_%s %.2f us\n", strings.TrimPrefix(c.name, "go_"), m(c.name))
+		fmt.Printf("go_%s_cpu %.2f us\n", strings.TrimPrefix(c.name, "go_"), mc(c.name))
 	}
+	// This process's CPU per request (user + system, all its threads):
+	// steadier than wall time on a loaded machine.
+	fmt.Printf("go_oneshot_cpu_overhead_over_pp_do %.2f us\n", mc("go_oneshot_request")-mc("c_pp_do"))
+	fmt.Printf("go_client_cpu_overhead_over_pp_request %.2f us\n", mc("go_client_request")-mc("c_pp_request_on_lease"))
+	fmt.Printf("go_shared_client_cpu_overhead_over_pp_request %.2f us\n", mc("go_shared_client_request")-mc("c_pp_request_on_lease"))
 	fmt.Printf("go_oneshot_overhead_over_pp_do %.2f us\n", m("go_oneshot_request")-m("c_pp_do"))
 	fmt.Printf("go_oneshot_json_overhead_over_pp_do %.2f us\n", m("go_oneshot_health_json")-m("c_pp_do"))
 	fmt.Printf("go_client_overhead_over_pp_request %.2f us\n", m("go_client_request")-m("c_pp_request_on_lease"))
-	fmt.Printf("go_client_overhead_over_pp_do %.2f us\n", m("go_client_request")-m("c_pp_do"))
+	fmt.Printf("go_shared_client_overhead_over_pp_request %.2f us\n", m("go_shared_client_request")-m("c_pp_request_on_lease"))
 	fmt.Printf("go_acquire_release_overhead %.2f us\n", m("go_acquire_release")-m("c_lease_release"))
+	fmt.Printf("go_acquire_shared_release_overhead %.2f us\n", m("go_acquire_shared_release")-m("c_lease_release"))
+}
+
+// cpuNow is this process's CPU time so far (user + system).
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func cCode(r C.int) error {
