@@ -7,8 +7,11 @@
 //	    Pool.Request, the typed Pool.Health (JSON decoded); a bound
 //	    Client's Request and a shared Client's (the lease goroutine's two
 //	    thread hand-offs) against C pp_request on a lease; Acquire+Release
-//	    and AcquireShared+Release against C pp_lease+pp_release.  Rounds
-//	    are interleaved; medians reported.
+//	    and AcquireShared+Release against C pp_lease+pp_release; and a
+//	    request refused before any I/O (bad path) from Go and from C: the
+//	    binding's own cost per call with no daemon in the way.  Rounds
+//	    are interleaved; medians of wall time and of this process's CPU
+//	    time per request.
 //	ppgobench throughput [-procs 16] [-secs 2]
 //	    16 processes each looping GET /health for -secs, through the pool
 //	    (one-shots) and through net/http with keep-alive straight to
@@ -50,6 +53,25 @@ static int c_lease_loop(pp_pool *p, long n)
 	return r ? r : rr;
 }
 
+// A request refused before anything is written to the ring (a path
+// without '/'): what one call costs with no I/O.
+static int c_refused_loop(pp_pool *p, long n)
+{
+	pp_req req = { .method = "GET", .path = "health" };
+	struct pp_lease *l;
+	int r = pp_lease(p, 30000, &l);
+	if (r)
+		return r;
+	for (long i = 0; i < n; i++) {
+		pp_resp resp;
+		if ((r = pp_request(l, &req, &resp)) != PP_EBADPATH)
+			break;
+		r = 0;
+	}
+	int rr = pp_release(l);
+	return r ? r : rr;
+}
+
 static int c_acquire_loop(pp_pool *p, long n)
 {
 	for (long i = 0; i < n; i++) {
@@ -76,6 +98,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -192,6 +215,16 @@ func overhead(args []string) {
 			}
 			return nil
 		}},
+		{"c_refused_on_lease", func() error { return cCode(C.c_refused_loop(cp, C.long(*n))) }},
+		{"go_client_refused", func() error {
+			bad := pool.Request{Method: "GET", Path: "health"}
+			for i := 0; i < *n; i++ {
+				if _, err := client.Request(ctx, bad); !errors.Is(err, pool.ErrBadPath) {
+					return fmt.Errorf("want PP_EBADPATH, got %v", err)
+				}
+			}
+			return nil
+		}},
 		{"c_lease_release", func() error { return cCode(C.c_acquire_loop(cp, C.long(*n))) }},
 		{"go_acquire_release", func() error {
 			for i := 0; i < *n; i++ {
@@ -255,6 +288,7 @@ func overhead(args []string) {
 	fmt.Printf("go_oneshot_json_overhead_over_pp_do %.2f us\n", m("go_oneshot_health_json")-m("c_pp_do"))
 	fmt.Printf("go_client_overhead_over_pp_request %.2f us\n", m("go_client_request")-m("c_pp_request_on_lease"))
 	fmt.Printf("go_shared_client_overhead_over_pp_request %.2f us\n", m("go_shared_client_request")-m("c_pp_request_on_lease"))
+	fmt.Printf("go_client_call_overhead_no_io %.2f us\n", m("go_client_refused")-m("c_refused_on_lease"))
 	fmt.Printf("go_acquire_release_overhead %.2f us\n", m("go_acquire_release")-m("c_lease_release"))
 	fmt.Printf("go_acquire_shared_release_overhead %.2f us\n", m("go_acquire_shared_release")-m("c_lease_release"))
 }
