@@ -1,0 +1,3 @@
+module phantompool
+
+go 1.19

@@ -1,0 +1,376 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestStatus(t *testing.T) {
+	s, err := testPool.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Max == 0 || s.DaemonPID <= 0 || s.Generation == 0 || s.Uptime <= 0 {
+		t.Fatalf("Status = %+v", s)
+	}
+	c, err := testPool.Acquire(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := testPool.Status()
+	if s2.Used != s.Used+1 || s2.Leases <= s.Leases {
+		t.Errorf("with one Client: used %d -> %d, leases %d -> %d", s.Used, s2.Used, s.Leases, s2.Leases)
+	}
+	c.Release()
+	allFree(t)
+}
+
+// A shared Client is usable from many goroutines at once and releasable
+// from another goroutine than the one that acquired it.
+func TestSharedClientFromManyGoroutines(t *testing.T) {
+	c, err := testPool.AcquireShared(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				if _, err := c.Health(bg()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	done := make(chan error)
+	go func() { done <- testPool.Release(c) }()
+	if err := <-done; err != nil {
+		t.Fatalf("Release from another goroutine: %v", err)
+	}
+	if err := c.Release(); !errors.Is(err, ErrReleased) {
+		t.Errorf("second Release: want PP_ERELEASED, got %v", err)
+	}
+	if _, err := c.Health(bg()); !errors.Is(err, ErrReleased) {
+		t.Errorf("call after Release: want PP_ERELEASED, got %v", err)
+	}
+	allFree(t)
+}
+
+// A Client from Acquire refuses calls and Release from other goroutines
+// with PP_ENOTOWNER, changing nothing; its own goroutine goes on using it.
+func TestBoundClientOtherGoroutine(t *testing.T) {
+	c, err := testPool.Acquire(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() {
+		runtime.LockOSThread() // surely another thread than c's
+		defer runtime.UnlockOSThread()
+		_, err := c.Health(bg())
+		errs <- err
+		errs <- c.Release()
+	}()
+	for _, what := range []string{"call", "Release"} {
+		err := <-errs
+		var pe *Error
+		if !errors.Is(err, ErrNotOwner) || !errors.As(err, &pe) || pe.Detail == "" {
+			t.Errorf("%s from another goroutine: want PP_ENOTOWNER with advice, got %v", what, err)
+		}
+	}
+	if _, err := c.Health(bg()); err != nil {
+		t.Errorf("owner's call after the refusals: %v", err)
+	}
+	if err := c.Release(); err != nil {
+		t.Errorf("owner's Release: %v", err)
+	}
+	allFree(t)
+}
+
+// Many goroutines, more than seats, through one-shots and Clients.
+func TestManyGoroutines(t *testing.T) {
+	n := 4 * seats(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(bg(), 20*time.Second)
+			defer cancel()
+			for i := 0; i < 25; i++ {
+				if g%3 == 0 {
+					if _, err := testPool.Health(ctx); err != nil {
+						errs <- err
+						return
+					}
+					continue
+				}
+				acquire := testPool.Acquire
+				if g%3 == 2 {
+					acquire = testPool.AcquireShared
+				}
+				c, err := acquire(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, err = c.Health(ctx)
+				if rerr := c.Release(); err == nil {
+					err = rerr
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	allFree(t)
+}
+
+// With every seat taken, Acquire waits until the context's deadline and
+// fails with PP_ETIMEDOUT that also matches context.DeadlineExceeded.
+func TestAcquireDeadline(t *testing.T) {
+	release := holdAll(t)
+	defer release()
+	for _, acq := range acquires() {
+		ctx, cancel := context.WithTimeout(bg(), 150*time.Millisecond)
+		t0 := time.Now()
+		_, err := acq.f(ctx)
+		took := time.Since(t0)
+		cancel()
+		if !errors.Is(err, ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: want PP_ETIMEDOUT + DeadlineExceeded, got %v", acq.name, err)
+		}
+		if took < 140*time.Millisecond || took > 2*time.Second {
+			t.Errorf("%s gave up after %v, deadline was 150ms", acq.name, took)
+		}
+	}
+	// The one-shot path waits the same way.
+	ctx2, cancel2 := context.WithTimeout(bg(), 100*time.Millisecond)
+	defer cancel2()
+	if _, err := testPool.Health(ctx2); !errors.Is(err, ErrTimedOut) {
+		t.Fatalf("one-shot with no seat: want PP_ETIMEDOUT, got %v", err)
+	}
+}
+
+// Config.AcquireTimeout bounds a wait when the context has no deadline;
+// then the error is PP_ETIMEDOUT only.
+func TestAcquireTimeoutConfig(t *testing.T) {
+	p, err := New(Config{AcquireTimeout: 120 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	release := holdAll(t)
+	defer release()
+	for _, acq := range []struct {
+		name string
+		f    func(context.Context) (*Client, error)
+	}{{"Acquire", p.Acquire}, {"AcquireShared", p.AcquireShared}} {
+		t0 := time.Now()
+		_, err = acq.f(bg())
+		if !errors.Is(err, ErrTimedOut) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: want PP_ETIMEDOUT (not DeadlineExceeded), got %v", acq.name, err)
+		}
+		if took := time.Since(t0); took < 110*time.Millisecond || took > 2*time.Second {
+			t.Errorf("%s gave up after %v, AcquireTimeout was 120ms", acq.name, took)
+		}
+	}
+	if _, err := p.Health(bg()); !errors.Is(err, ErrTimedOut) {
+		t.Fatalf("one-shot, no seat, Background: want PP_ETIMEDOUT, got %v", err)
+	}
+}
+
+// Cancellation while waiting returns ctx.Err(): at once from
+// AcquireShared, within a wait slice from Acquire and the one-shots; the
+// seat an abandoned wait would have got is not leaked.
+func TestAcquireCancel(t *testing.T) {
+	release := holdAll(t)
+	// Limits with room for a loaded 2-CPU machine: a wait slice (20 ms)
+	// for the sliced waits, none for AcquireShared.
+	limits := map[string]time.Duration{"Acquire": waitSlice + 250*time.Millisecond,
+		"AcquireShared": 100 * time.Millisecond, "one-shot": waitSlice + 250*time.Millisecond}
+	for _, acq := range append(acquires(), acquireFunc{"one-shot", func(ctx context.Context) (*Client, error) {
+		_, err := testPool.Health(ctx)
+		return nil, err
+	}}) {
+		ctx, cancel := context.WithCancel(bg())
+		got := make(chan error, 1)
+		go func() {
+			_, err := acq.f(ctx)
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		t0 := time.Now()
+		cancel()
+		err := <-got
+		dt := time.Since(t0)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: want context.Canceled, got %v", acq.name, err)
+		}
+		if dt > limits[acq.name] {
+			t.Errorf("%s returned %v after the cancel (limit %v)", acq.name, dt, limits[acq.name])
+		}
+	}
+	release()
+	allFree(t)
+}
+
+type acquireFunc struct {
+	name string
+	f    func(context.Context) (*Client, error)
+}
+
+func acquires() []acquireFunc {
+	return []acquireFunc{{"Acquire", testPool.Acquire}, {"AcquireShared", testPool.AcquireShared}}
+}
+
+// Cancellations racing with grants: seats churn while Acquires with tiny
+// deadlines come and go.  Afterwards every seat is free.
+func TestAcquireCancelRace(t *testing.T) {
+	n := seats(t)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < n; g++ { // holders that churn
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if c, err := testPool.Acquire(bg()); err == nil {
+					time.Sleep(time.Millisecond)
+					c.Release()
+				}
+			}
+		}()
+	}
+	var ok, gaveUp int
+	var mu sync.Mutex
+	var wg2 sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg2.Add(1)
+		go func(g int) {
+			defer wg2.Done()
+			acquire := testPool.Acquire
+			if g%2 == 1 {
+				acquire = testPool.AcquireShared
+			}
+			for i := 0; i < 20; i++ {
+				ctx, cancel := context.WithTimeout(bg(), time.Duration(i%5)*time.Millisecond+100*time.Microsecond)
+				c, err := acquire(ctx)
+				cancel()
+				mu.Lock()
+				if err == nil {
+					ok++
+				} else {
+					gaveUp++
+				}
+				mu.Unlock()
+				if err == nil {
+					c.Release()
+				} else if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+					t.Errorf("unexpected error: %v", err)
+				}
+			}
+		}(g)
+	}
+	wg2.Wait()
+	close(stop)
+	wg.Wait()
+	t.Logf("%d acquired, %d gave up", ok, gaveUp)
+	allFree(t)
+}
+
+// A shared Client dropped without Release has its lease released by the
+// finalizer.
+func TestFinalizerReleases(t *testing.T) {
+	func() {
+		c, err := testPool.AcquireShared(bg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Health(bg()); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	waitFor(t, 3*time.Second, "the dropped Client's seat was not released", func() bool {
+		runtime.GC()
+		s, err := testPool.Status()
+		return err == nil && s.Used == 0
+	})
+}
+
+// Close releases the shared Clients still held; a bound Client's calls
+// get ErrClosed and its own Release still works, and detaches the pool;
+// later calls get ErrClosed.
+func TestClose(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := p.AcquireShared(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := p.Acquire(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Health(bg()); !errors.Is(err, ErrClosed) {
+		t.Errorf("shared Client call after Close: want ErrClosed, got %v", err)
+	}
+	if _, err := bc.Health(bg()); !errors.Is(err, ErrClosed) {
+		t.Errorf("bound Client call after Close: want ErrClosed, got %v", err)
+	}
+	if p.handle == nil {
+		t.Errorf("detached while a bound Client still holds a lease")
+	}
+	if err := bc.Release(); err != nil {
+		t.Errorf("bound Client Release after Close: %v", err)
+	}
+	if p.handle != nil {
+		t.Errorf("not detached after the last Client was released")
+	}
+	allFree(t)
+	if _, err := p.Health(bg()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Pool call after Close: want ErrClosed, got %v", err)
+	}
+	for _, f := range []func(context.Context) (*Client, error){p.Acquire, p.AcquireShared} {
+		if _, err := f(bg()); !errors.Is(err, ErrClosed) {
+			t.Errorf("Acquire after Close: want ErrClosed, got %v", err)
+		}
+	}
+	if _, err := p.Status(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Status after Close: want ErrClosed, got %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
