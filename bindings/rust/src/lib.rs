@@ -23,7 +23,7 @@
 //! [`PooledConnection`] is `!Send`: the C library binds a lease to the OS
 //! thread that took it, so the guard cannot leave that thread:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! fn assert_send<T: Send>() {}
 //! assert_send::<phantompool::PooledConnection>();
 //! ```
