@@ -23,7 +23,10 @@ fn main() -> Result<(), Error> {
         conn.create_table(
             &db,
             "users",
-            &[Column::new("id", "INTEGER").primary_key(), Column::new("name", "TEXT").not_null()],
+            &[
+                Column::new("id", "INTEGER").primary_key(),
+                Column::new("name", "TEXT").not_null(),
+            ],
         )?;
         let rows = [
             Value::object([("id", Value::from(1)), ("name", Value::from("ada"))]),

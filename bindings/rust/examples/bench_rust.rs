@@ -2,14 +2,14 @@
 //! Rust program, against a real pool (tests/with-pool --max 8) in front of
 //! the reference backend.  Prints one `name value unit` line per figure.
 //!
-//! 1. Per-request overhead over C: `GET /health` through
+//! 1. Per-request overhead over C: `GET /health`, the variants taking
+//!    turns request by request; the median latency of each, and the
+//!    overhead as the difference of the medians to the C call:
 //!    - C `pp_do` called directly (the FFI call, nothing else),
 //!    - `Pool::request` (a prebuilt `Request`),
 //!    - `Pool::health` (builds the request, parses the JSON answer) vs
 //!      the C helper `pp_health` (sends the same request, parses nothing),
-//!    - on a held seat: C `pp_request` vs `PooledConnection::request`;
-//!    taking turns request by request; the median latency of each, and the
-//!    overhead as the difference of the medians to the C call.
+//!    - on a held seat: C `pp_request` vs `PooledConnection::request`.
 //! 2. Throughput at 16 processes for BENCH_RUST_SECONDS (default 3) per
 //!    round, 3 rounds interleaved: each process loops `Pool::request`; the
 //!    same with C `pp_do` called directly (the pool without the binding);
@@ -27,7 +27,7 @@ use std::ptr;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use phantompool::{ffi, create_pool, Client, Pool, Request};
+use phantompool::{create_pool, ffi, Client, Pool, Request};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -57,14 +57,24 @@ extern "C" {
 fn c_pp_health(pool: &Pool) {
     let mut resp: ffi::pp_resp = unsafe { std::mem::zeroed() };
     let rc = unsafe { pp_health(pool.as_raw(), &mut resp) };
-    assert!(rc == 0 && resp.status == 200, "pp_health: {} status {}", rc, resp.status);
+    assert!(
+        rc == 0 && resp.status == 200,
+        "pp_health: {} status {}",
+        rc,
+        resp.status
+    );
     unsafe { ffi::pp_resp_free(&mut resp) };
 }
 
 fn c_pp_request(lease: *mut ffi::pp_lease, req: &ffi::pp_req) {
     let mut resp: ffi::pp_resp = unsafe { std::mem::zeroed() };
     let rc = unsafe { ffi::pp_request(lease, req, &mut resp) };
-    assert!(rc == 0 && resp.status == 200, "pp_request: {} status {}", rc, resp.status);
+    assert!(
+        rc == 0 && resp.status == 200,
+        "pp_request: {} status {}",
+        rc,
+        resp.status
+    );
     unsafe { ffi::pp_resp_free(&mut resp) };
 }
 
@@ -82,8 +92,19 @@ fn overhead() {
         timeout_ms: 0,
     };
     let rreq = Request::get("/health");
-    let n = if std::env::var_os("BENCH_QUICK").is_some() { 1000 } else { 4000 };
-    let names = ["c_pp_do", "rust_request", "rust_health_json", "c_pp_request_leased", "rust_request_leased", "c_pp_health"];
+    let n = if std::env::var_os("BENCH_QUICK").is_some() {
+        1000
+    } else {
+        4000
+    };
+    let names = [
+        "c_pp_do",
+        "rust_request",
+        "rust_health_json",
+        "c_pp_request_leased",
+        "rust_request_leased",
+        "c_pp_health",
+    ];
     let mut lat: Vec<Vec<f64>> = vec![Vec::with_capacity(n); names.len()];
     // Warm up: connections open, pages touched.
     for _ in 0..300 {
@@ -148,7 +169,11 @@ impl KeepAlive {
     fn connect(host: &str, path: &str) -> KeepAlive {
         let s = TcpStream::connect(host).expect("connect to the backend");
         s.set_nodelay(true).unwrap();
-        let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n\r\n", path, host).into_bytes();
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n\r\n",
+            path, host
+        )
+        .into_bytes();
         KeepAlive {
             r: BufReader::new(s),
             request,
@@ -160,7 +185,11 @@ impl KeepAlive {
         self.r.get_mut().write_all(&self.request).expect("write");
         let mut line = String::new();
         self.r.read_line(&mut line).expect("read status");
-        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
         let mut len = None;
         loop {
             line.clear();
@@ -242,7 +271,11 @@ fn backend_open(host: &str, prefix: &str) -> i64 {
     }
     let len: usize = head
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.trim().parse().unwrap())
+        })
         .expect("Content-Length");
     let mut body = vec![0u8; len];
     c.r.read_exact(&mut body).unwrap();
@@ -278,7 +311,10 @@ fn round(mode: &str, procs: usize, secs: u64, host: &str, prefix: &str) -> (f64,
 
 fn throughput() {
     let procs = 16;
-    let secs: u64 = std::env::var("BENCH_RUST_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let secs: u64 = std::env::var("BENCH_RUST_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let (host, prefix) = split_url(&std::env::var("PHANTOMDB_URL").expect("PHANTOMDB_URL (run under tests/with-pool)"));
     let pool = create_pool().expect("create_pool");
     let slots = pool.status().unwrap().max;
@@ -313,7 +349,10 @@ fn throughput() {
     println!("c_pp_do_16proc_throughput {:.0} req/s", c);
     println!("rust_pool_vs_c_pp_do_ratio {:.2} x", p / c);
     println!("rust_pool_16proc_backend_connections {:.0} conns", median(pool_open));
-    println!("rust_tcp_keepalive_16proc_backend_connections {:.0} conns", median(tcp_open));
+    println!(
+        "rust_tcp_keepalive_16proc_backend_connections {:.0} conns",
+        median(tcp_open)
+    );
 }
 
 fn main() {

@@ -158,7 +158,9 @@ fn get(path: String) -> Request {
 }
 
 fn with_body(method: &str, path: &str, body: &Value) -> Request {
-    Request::new(method, path).header("Accept", "application/json").json(body)
+    Request::new(method, path)
+        .header("Accept", "application/json")
+        .json(body)
 }
 
 /// The PhantomDB routes (docs: PHANTOMDB-API.md), for anything that can
@@ -243,7 +245,10 @@ pub trait Client {
     /// POST /databases/{db}/query {"query": sql, "parameters": params}.
     fn query(&self, db: &str, sql: &str, params: &[Value]) -> Result<Value> {
         nonempty(sql, "sql")?;
-        let body = Value::object([("query", Value::from(sql)), ("parameters", Value::Array(params.to_vec()))]);
+        let body = Value::object([
+            ("query", Value::from(sql)),
+            ("parameters", Value::Array(params.to_vec())),
+        ]);
         self.send(&with_body("POST", &(db_path(db)? + "/query"), &body))?
             .into_json()
     }
@@ -264,7 +269,8 @@ pub trait Client {
         nonempty(condition, "condition")?;
         must_be_object(data, "data")?;
         let body = Value::object([("data", data.clone()), ("condition", Value::from(condition))]);
-        self.send(&with_body("PUT", &table_path(db, table)?, &body))?.into_json()
+        self.send(&with_body("PUT", &table_path(db, table)?, &body))?
+            .into_json()
     }
     /// DELETE /databases/{db}/tables/{table}?condition=...
     fn delete(&self, db: &str, table: &str, condition: &str) -> Result<Value> {
@@ -326,7 +332,10 @@ mod tests {
         assert_eq!(db_path(".").unwrap(), "/databases/%2E");
         assert_eq!(db_path("").unwrap_err().code(), Some(ErrorCode::Inval));
         let mut p = String::from("/x");
-        query_args(&mut p, &[("where", None), ("orderBy", Some("a desc")), ("limit", Some("3"))]);
+        query_args(
+            &mut p,
+            &[("where", None), ("orderBy", Some("a desc")), ("limit", Some("3"))],
+        );
         assert_eq!(p, "/x?orderBy=a%20desc&limit=3");
     }
 

@@ -121,10 +121,7 @@ pub enum Error {
     /// The C library returned a `PP_E*` code (or the binding refused an
     /// argument the C library would refuse with that code, e.g. a NUL in
     /// a path: PP_EBADPATH).  `detail` says more when the binding knows it.
-    Pool {
-        code: ErrorCode,
-        detail: Option<String>,
-    },
+    Pool { code: ErrorCode, detail: Option<String> },
     /// PhantomDB answered a PhantomDB method with a status outside 2xx.
     /// `code` and `message` come from its JSON error body
     /// (`{"code", "message"}`) when it has one; `body` is the raw body.
@@ -220,11 +217,7 @@ impl fmt::Display for Error {
             Error::BadResponse { status, why } => {
                 write!(f, "unexpected PhantomDB answer (HTTP {}): {}", status, why)
             }
-            Error::Abi {
-                what,
-                binding,
-                library,
-            } => write!(
+            Error::Abi { what, binding, library } => write!(
                 f,
                 "libphantompool ABI mismatch: {} is {} bytes in the loaded library, {} in this binding",
                 what, library, binding

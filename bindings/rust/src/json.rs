@@ -354,7 +354,10 @@ impl<'a> Parser<'a> {
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
-        let h = self.s.get(self.i..self.i + 4).ok_or_else(|| self.err("short \\u escape"))?;
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.err("short \\u escape"))?;
         let mut n = 0u32;
         for &c in h {
             let d = (c as char).to_digit(16).ok_or_else(|| self.err("bad \\u escape"))?;
@@ -469,12 +472,10 @@ impl<'a> Parser<'a> {
                 return Ok(Value::Int(n));
             }
         }
-        text.parse::<f64>()
-            .map(Value::Float)
-            .map_err(|_| ParseError {
-                offset: start,
-                why: "bad number",
-            })
+        text.parse::<f64>().map(Value::Float).map_err(|_| ParseError {
+            offset: start,
+            why: "bad number",
+        })
     }
 }
 
@@ -495,14 +496,32 @@ mod tests {
         assert_eq!(v["c"], Value::Object(vec![]));
         assert!(v["missing"].is_null());
         assert_eq!(Value::parse("9223372036854775807").unwrap(), Value::Int(i64::MAX));
-        assert_eq!(Value::parse("9223372036854775808").unwrap(), Value::Float(9223372036854775808.0));
+        assert_eq!(
+            Value::parse("9223372036854775808").unwrap(),
+            Value::Float(9223372036854775808.0)
+        );
     }
 
     #[test]
     fn refuses_what_is_not_json() {
         for bad in [
-            "", "{", "[1,]", "{\"a\" 1}", "01", "1.", "-", "1e", "\"\\x\"", "\"a", "nul", "[1] x",
-            "\"\u{1}\"", "\"\\ud800\"", "\"\\udc00\"", "{1:2}", "'a'",
+            "",
+            "{",
+            "[1,]",
+            "{\"a\" 1}",
+            "01",
+            "1.",
+            "-",
+            "1e",
+            "\"\\x\"",
+            "\"a",
+            "nul",
+            "[1] x",
+            "\"\u{1}\"",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "{1:2}",
+            "'a'",
         ] {
             assert!(Value::parse(bad).is_err(), "accepted {:?}", bad);
         }

@@ -87,7 +87,9 @@ impl Pool {
     fn attach(name: Option<&str>) -> Result<Pool> {
         let status_size = check_abi()?;
         let cname = match name {
-            Some(n) => Some(CString::new(n).map_err(|_| Error::with(ErrorCode::Name, "pool name contains a NUL byte"))?),
+            Some(n) => {
+                Some(CString::new(n).map_err(|_| Error::with(ErrorCode::Name, "pool name contains a NUL byte"))?)
+            }
             None => None,
         };
         let mut raw = ptr::null_mut();

@@ -280,7 +280,10 @@ mod tests {
 
     #[test]
     fn c_request_points_at_the_fields() {
-        let r = Request::post("/x").header("Accept", "application/json").body("abc").timeout(Duration::from_micros(1500));
+        let r = Request::post("/x")
+            .header("Accept", "application/json")
+            .body("abc")
+            .timeout(Duration::from_micros(1500));
         r.with_c(|c| {
             assert_eq!(unsafe { CStr::from_ptr(c.method) }.to_str().unwrap(), "POST");
             assert_eq!(unsafe { CStr::from_ptr(c.path) }.to_str().unwrap(), "/x");

@@ -82,12 +82,24 @@ fn databases_tables_rows_and_queries() {
     assert_eq!(d["name"].as_str(), Some(db.as_str()));
     let e = conn.create_database(&db).unwrap_err();
     match &e {
-        Error::Http { status: 409, code: Some(c), .. } => assert_eq!(c, "CONFLICT"),
+        Error::Http {
+            status: 409,
+            code: Some(c),
+            ..
+        } => assert_eq!(c, "CONFLICT"),
         other => panic!("second create_database: {:?}", other),
     }
-    assert!(e.to_string().starts_with("PhantomDB answered HTTP 409: CONFLICT"), "{}", e);
+    assert!(
+        e.to_string().starts_with("PhantomDB answered HTTP 409: CONFLICT"),
+        "{}",
+        e
+    );
     let list = p.list_databases().unwrap();
-    assert!(list["databases"].as_array().unwrap().iter().any(|d| d["name"].as_str() == Some(&db)));
+    assert!(list["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["name"].as_str() == Some(&db)));
     assert_eq!(p.get_database(&db).unwrap()["name"].as_str(), Some(db.as_str()));
 
     let cols = [
@@ -106,9 +118,18 @@ fn databases_tables_rows_and_queries() {
     let people: Vec<Value> = [("ann", 30), ("bob", 25), ("cid", 35), ("dan", 40), ("eve", 45)]
         .iter()
         .enumerate()
-        .map(|(i, (n, a))| obj(&[("id", (i as i64 + 1).into()), ("name", (*n).into()), ("age", (*a).into())]))
+        .map(|(i, (n, a))| {
+            obj(&[
+                ("id", (i as i64 + 1).into()),
+                ("name", (*n).into()),
+                ("age", (*a).into()),
+            ])
+        })
         .collect();
-    assert_eq!(conn.insert_rows(&db, "people", &people).unwrap()["inserted"].as_i64(), Some(5));
+    assert_eq!(
+        conn.insert_rows(&db, "people", &people).unwrap()["inserted"].as_i64(),
+        Some(5)
+    );
     let all = conn.get_rows(&db, "people", &RowQuery::default()).unwrap();
     assert_eq!(all["count"].as_i64(), Some(5));
     let q = RowQuery {
@@ -118,12 +139,32 @@ fn databases_tables_rows_and_queries() {
         offset: 1,
     };
     assert_eq!(names(&conn.get_rows(&db, "people", &q).unwrap(), "rows"), "dan,cid");
-    assert_eq!(http_status(conn.get_rows(&db, "people", &RowQuery { where_: Some("nope = 1".into()), ..Default::default() })), 400);
+    assert_eq!(
+        http_status(conn.get_rows(
+            &db,
+            "people",
+            &RowQuery {
+                where_: Some("nope = 1".into()),
+                ..Default::default()
+            }
+        )),
+        400
+    );
 
     let r = p
-        .query(&db, "SELECT name, age FROM people WHERE age > ? AND name <> ? ORDER BY age", &[30.into(), "eve".into()])
+        .query(
+            &db,
+            "SELECT name, age FROM people WHERE age > ? AND name <> ? ORDER BY age",
+            &[30.into(), "eve".into()],
+        )
         .unwrap();
-    assert_eq!(r["rows"], Value::from(vec![Value::from(vec![Value::from("cid"), 35.into()]), Value::from(vec![Value::from("dan"), 40.into()])]));
+    assert_eq!(
+        r["rows"],
+        Value::from(vec![
+            Value::from(vec![Value::from("cid"), 35.into()]),
+            Value::from(vec![Value::from("dan"), 40.into()])
+        ])
+    );
     assert_eq!(r["rowCount"].as_i64(), Some(2));
     let tricky = "quote\" back\\slash \u{e9} \n";
     let r = p.query(&db, "SELECT ? AS s", &[tricky.into()]).unwrap();
@@ -131,21 +172,61 @@ fn databases_tables_rows_and_queries() {
     assert_eq!(http_status(p.query(&db, "SELEKT nothing", &[])), 400);
 
     // The existing clients' calls: insert / select / update / delete.
-    conn.create_table(&db, "items", &[Column::new("id", "INTEGER").primary_key(), Column::new("name", "TEXT"), Column::new("qty", "INTEGER")])
+    conn.create_table(
+        &db,
+        "items",
+        &[
+            Column::new("id", "INTEGER").primary_key(),
+            Column::new("name", "TEXT"),
+            Column::new("qty", "INTEGER"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        conn.insert(&db, "items", &obj(&[("name", "apple".into()), ("qty", 3.into())]))
+            .unwrap()["id"]
+            .as_i64(),
+        Some(1)
+    );
+    conn.insert(&db, "items", &obj(&[("name", "fig & date".into()), ("qty", 7.into())]))
         .unwrap();
-    assert_eq!(conn.insert(&db, "items", &obj(&[("name", "apple".into()), ("qty", 3.into())])).unwrap()["id"].as_i64(), Some(1));
-    conn.insert(&db, "items", &obj(&[("name", "fig & date".into()), ("qty", 7.into())])).unwrap();
-    assert_eq!(names(&conn.select(&db, "items", "").unwrap(), "records"), "apple,fig & date");
-    assert_eq!(conn.select(&db, "items", "name = 'fig & date'").unwrap()["records"].as_array().unwrap().len(), 1);
-    assert_eq!(conn.update(&db, "items", &obj(&[("qty", 9.into())]), "name = 'apple'").unwrap()["updated"].as_i64(), Some(1));
-    assert_eq!(conn.delete(&db, "items", "qty > 8").unwrap()["deleted"].as_i64(), Some(1));
+    assert_eq!(
+        names(&conn.select(&db, "items", "").unwrap(), "records"),
+        "apple,fig & date"
+    );
+    assert_eq!(
+        conn.select(&db, "items", "name = 'fig & date'").unwrap()["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        conn.update(&db, "items", &obj(&[("qty", 9.into())]), "name = 'apple'")
+            .unwrap()["updated"]
+            .as_i64(),
+        Some(1)
+    );
+    assert_eq!(
+        conn.delete(&db, "items", "qty > 8").unwrap()["deleted"].as_i64(),
+        Some(1)
+    );
     assert_eq!(names(&conn.select(&db, "items", "").unwrap(), "records"), "fig & date");
 
     // Arguments the C library would refuse are PP_EINVAL, and nothing is sent.
     let before = settled_requests(&p);
-    assert_eq!(conn.insert(&db, "items", &Value::from(3)).unwrap_err().code(), Some(ErrorCode::Inval));
-    assert_eq!(conn.insert_rows(&db, "items", &[Value::Null]).unwrap_err().code(), Some(ErrorCode::Inval));
-    assert_eq!(conn.delete(&db, "items", "").unwrap_err().code(), Some(ErrorCode::Inval));
+    assert_eq!(
+        conn.insert(&db, "items", &Value::from(3)).unwrap_err().code(),
+        Some(ErrorCode::Inval)
+    );
+    assert_eq!(
+        conn.insert_rows(&db, "items", &[Value::Null]).unwrap_err().code(),
+        Some(ErrorCode::Inval)
+    );
+    assert_eq!(
+        conn.delete(&db, "items", "").unwrap_err().code(),
+        Some(ErrorCode::Inval)
+    );
     assert_eq!(conn.get_table("", "items").unwrap_err().code(), Some(ErrorCode::Inval));
     assert_eq!(settled_requests(&p), before);
 
@@ -153,7 +234,12 @@ fn databases_tables_rows_and_queries() {
     assert_eq!(http_status(conn.get_table(&db, "items")), 404);
     assert_eq!(conn.drop_database(&db).unwrap(), Value::Null);
     match p.get_database(&db).unwrap_err() {
-        Error::Http { status: 404, code, message, .. } => {
+        Error::Http {
+            status: 404,
+            code,
+            message,
+            ..
+        } => {
             assert_eq!(code.as_deref(), Some("NOT_FOUND"));
             assert!(message.is_some());
         }
@@ -192,7 +278,12 @@ fn raw_requests_and_bad_input_codes() {
     let p = pool();
     let conn = p.acquire(LONG).unwrap();
     let r = conn
-        .request(&Request::post("/_debug/echo").header("Content-Type", "text/plain").header("X-Request-Id", "rs-1").body("hello"))
+        .request(
+            &Request::post("/_debug/echo")
+                .header("Content-Type", "text/plain")
+                .header("X-Request-Id", "rs-1")
+                .body("hello"),
+        )
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.body(), b"hello");
@@ -205,7 +296,10 @@ fn raw_requests_and_bad_input_codes() {
     assert_eq!(code(Request::get("/a b")), ErrorCode::BadPath);
     assert_eq!(code(Request::get("/a\0b")), ErrorCode::BadPath);
     assert_eq!(code(Request::new("G T", "/health")), ErrorCode::BadMethod);
-    assert_eq!(code(Request::get("/health").header("Authorization", "Bearer x")), ErrorCode::BadHeader);
+    assert_eq!(
+        code(Request::get("/health").header("Authorization", "Bearer x")),
+        ErrorCode::BadHeader
+    );
     // After those errors the lease still works.
     assert_eq!(conn.health().unwrap()["status"].as_str(), Some("healthy"));
 
@@ -331,7 +425,13 @@ fn a_killed_process_loses_its_seat() {
     let p = pool();
     let before = p.status().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_holds_a_seat_until_killed", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "child_holds_a_seat_until_killed",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -387,7 +487,11 @@ fn streams_bodies_larger_than_the_rings() {
     r.read_to_string(&mut s).unwrap();
     assert_eq!(s, "abcdef");
 
-    let (head, mut r) = conn.stream(&Request::get("/_debug/bytes?bytes=300000"), Some(0)).unwrap().finish().unwrap();
+    let (head, mut r) = conn
+        .stream(&Request::get("/_debug/bytes?bytes=300000"), Some(0))
+        .unwrap()
+        .finish()
+        .unwrap();
     assert_eq!(head.status(), 200);
     let mut n = 0usize;
     let mut buf = [0u8; 1000];

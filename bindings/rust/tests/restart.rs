@@ -37,7 +37,10 @@ fn wait_until_served(pool: &str) {
         if ok {
             return;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "the restarted daemon did not come up");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the restarted daemon did not come up"
+        );
         thread::sleep(Duration::from_millis(50));
     }
 }
@@ -83,7 +86,10 @@ fn dead_daemon_is_pp_edaemon_and_the_next_call_after_a_restart_works() {
     // One-shot calls, a new lease and status(): PP_EDAEMON as well.
     let t0 = Instant::now();
     assert_eq!(pool.health().unwrap_err().code(), Some(ErrorCode::Daemon));
-    assert_eq!(pool.acquire(Duration::from_secs(5)).unwrap_err().code(), Some(ErrorCode::Daemon));
+    assert_eq!(
+        pool.acquire(Duration::from_secs(5)).unwrap_err().code(),
+        Some(ErrorCode::Daemon)
+    );
     assert_eq!(pool.status().unwrap_err().code(), Some(ErrorCode::Daemon));
     assert!(t0.elapsed() < Duration::from_secs(5), "took {:?}", t0.elapsed());
 

@@ -30,7 +30,12 @@ pub fn serial() -> MutexGuard<'static, ()> {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{}_{}_{}", prefix, std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}_{}_{}",
+        prefix,
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 extern "C" {
