@@ -60,3 +60,8 @@ pub fn library_version() -> i32 {
 pub mod prelude {
     pub use crate::{create_pool, Client, Column, Error, ErrorCode, Pool, PooledConnection, Request, RowQuery, Value};
 }
+
+/// The README's example compiles (a doc test; `no_run`: it needs a pool).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
