@@ -210,14 +210,19 @@ $(B)/.deps-ok:
 	@touch $@
 
 print-deps:
-	@echo $(DEB_PACKAGES)
+	@echo $(sort $(DEB_PACKAGES))
 
+# Installs every Debian package the build, tests and benchmarks use (as
+# root), then runs the fragments' own steps (DEPS_MORE).  The only target
+# that installs anything; .ci/run runs it.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES); \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(sort $(DEB_PACKAGES)) >/dev/null; \
 	else \
-	  echo "run as root, or: sudo apt-get install -y $(DEB_PACKAGES)"; \
+	  echo "run as root, or: sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; \
 	fi
+	@$(if $(DEPS_MORE),$(MAKE) --no-print-directory $(DEPS_MORE))
 
 clean:
 	rm -rf $(B) build-san build-tsan

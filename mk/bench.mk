@@ -2,7 +2,7 @@
 #
 # `make bench` builds, besides every bench/*.c program (the Makefile's
 # rule), the harness's own objects and the CGI programs it execs, says if
-# nginx, gnuplot or openssl is missing (`make bench-deps` installs them, as
+# nginx, gnuplot or openssl is missing (`make deps` installs them, as
 # root), and bench/run-all runs them all.  `BENCH_QUICK=1 make bench` is
 # the short run.
 
@@ -15,8 +15,9 @@ BENCH_CGI     := $(B)/bench/cgi/cgi_noop $(B)/bench/cgi/cgi_curl $(B)/bench/cgi/
                  $(B)/bench/cgi/cgi_static
 # Debian packages the harness runs (not builds) with.
 BENCH_DEB     := nginx gnuplot-nox openssl
+DEB_PACKAGES  += $(BENCH_DEB)
 
-.PHONY: bench-deps bench-build
+.PHONY: bench-build
 bench: bench-build
 bench-build: $(B)/bench/harness $(BENCH_CGI) $(B)/.bench-deps-ok
 
@@ -43,19 +44,13 @@ $(B)/bench/cgi/cgi_pool: $(B)/bench/cgi/cgi_pool.o $(B)/libphantompool.so
 $(B)/bench/cgi/cgi_static: $(B)/bench/cgi/cgi_pool.o $(CLIENT_A)
 	$(CC) $(SAN) -Wl,--as-needed -o $@ $< $(CLIENT_A) $(or $(MSGPACK_A),-lmsgpackc) -pthread -lrt
 
-# nginx, gnuplot, openssl: a build never installs them (make bench-deps
+# nginx, gnuplot, openssl: a build never installs them (make deps
 # does, as root); when they are missing, this names them and the apt-get
 # line, and the harness skips what it cannot run (and says so).
 $(B)/.bench-deps-ok:
 	@mkdir -p $(B)
 	@if command -v gnuplot >/dev/null && command -v openssl >/dev/null && \
 	   { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then touch $@; \
-	 else echo "bench: missing some of $(BENCH_DEB); install them with: make bench-deps   (as root), or:"; \
+	 else echo "bench: missing some of $(BENCH_DEB); install them with: make deps   (as root), or:"; \
 	   echo "  apt-get install -y --no-install-recommends $(BENCH_DEB)"; fi
 
-bench-deps:
-	@if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_DEB) >/dev/null; \
-	else \
-	  echo "bench: run as root, or: sudo apt-get install -y $(BENCH_DEB)"; \
-	fi

@@ -18,17 +18,11 @@ GO_ENV        = GOPATH=$(GO_B)/path GOCACHE=$(GO_B)/cache GOPROXY=off GOFLAGS= G
                 CGO_LDFLAGS="-L$(abspath $(B)) -Wl,-rpath,$(abspath $(B))"
 GO_SRC       := $(wildcard $(GO_DIR)/go.mod $(GO_DIR)/*/*.go)
 
-.PHONY: check-go bench-go go-deps
+.PHONY: check-go bench-go
 $(GO_B)/.go-ok:
 	@mkdir -p $(GO_B)
-	@command -v go >/dev/null || $(MAKE) --no-print-directory go-deps
-	@command -v go >/dev/null || { echo "check-go: no go toolchain (apt-get install golang-go)"; exit 1; }
+	@command -v go >/dev/null || { echo "check-go: no go toolchain: make deps (as root), or: apt-get install -y golang-go"; exit 1; }
 	@touch $@
-
-go-deps:
-	@if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; \
-	else echo "run as root, or: sudo apt-get install -y golang-go"; fi
 
 $(GO_B)/example $(GO_B)/ppgobench: $(GO_SRC) $(B)/libphantompool.so include/phantompool.h | $(GO_B)/.go-ok
 	cd $(GO_DIR) && $(GO_ENV) go build -o $@ ./$(if $(filter %/example,$@),example,bench)

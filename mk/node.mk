@@ -28,18 +28,21 @@ NODE_ADDON    := bindings/node/build/Release/phantompool.node
 NODE_C_LOOP   := $(B)/bindings-node/c_loop
 NODE_SRC      := $(wildcard bindings/node/src/*.c bindings/node/src/*.h) bindings/node/binding.gyp
 
-.PHONY: node node-toolchain check-node bench-node clean-node
+.PHONY: deps-node node node-toolchain check-node bench-node clean-node
 node: $(NODE_ADDON)
 
-# Node, its headers and node-gyp; as root on a Debian-nodejs machine,
-# install Debian's headers and node-gyp.  Fails with what is missing.
-node-toolchain:
-	@command -v $(NODE) >/dev/null || { echo "node: Node.js is not installed (apt-get install nodejs)"; exit 1; }
-	@if [ ! -f $(NODE_DIR)/include/node/node_api.h ] || [ -z "$(NODE_GYP)" ]; then \
-	  if [ "$$(id -u)" = 0 ] && dpkg -s nodejs 2>/dev/null | grep -q '^Version: .*dfsg'; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnode-dev node-gyp >/dev/null; \
-	  fi; \
+# make deps, after nodejs is installed: on a machine with Debian's own
+# nodejs, Debian's headers and node-gyp (they cannot be installed beside
+# nodesource's nodejs, which ships both).
+DEPS_MORE += deps-node
+deps-node:
+	@if dpkg -s nodejs 2>/dev/null | grep -q '^Version: .*dfsg'; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnode-dev node-gyp >/dev/null; \
 	fi
+
+# Node, its headers and node-gyp.  Fails with what is missing.
+node-toolchain:
+	@command -v $(NODE) >/dev/null || { echo "node: Node.js is not installed (make deps)"; exit 1; }
 	@[ -f $(NODE_DIR)/include/node/node_api.h ] || { echo "node: no $(NODE_DIR)/include/node/node_api.h (nodesource's nodejs ships it; Debian's needs libnode-dev)"; exit 1; }
 	@[ -n "$(NODE_GYP)$(wildcard /usr/share/nodejs/node-gyp/bin/node-gyp.js)" ] || { echo "node: node-gyp not found (npm's bundled one, or Debian's node-gyp)"; exit 1; }
 

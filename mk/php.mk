@@ -34,7 +34,7 @@ PHP_LOAD     := -d extension=$(abspath $(PHP_EXT))
 # The sub-make of phpize's Makefile must not inherit our command line.
 PHP_SUBMAKE  := env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES make --no-print-directory
 
-.PHONY: php-ext check-php bench-php run-php-example php-deps
+.PHONY: php-ext check-php bench-php run-php-example
 php-ext: $(PHP_EXT)
 
 $(PHP_EXT): $(PHP_EXT_SRC) $(CLIENT_SO) include/phantompool.h | $(B)/.php-deps-ok
@@ -77,26 +77,21 @@ bench-php: all $(PHP_EXT) $(PHP_BENCH_C) | $(B)/.bench-deps-ok $(B)/.php-bench-d
 	@$(PHP_BENCH_ENV) tests/with-pool --spin-us 0 -- $(PHP_CLI) $(PHP_LOAD) bindings/php/bench/bench.php overhead
 	@$(PHP_BENCH_ENV) tests/with-pool --max 16 -- $(PHP_CLI) $(PHP_LOAD) bindings/php/bench/bench.php throughput
 
-# php-dev, php-fpm, cgi-fcgi: installed as root (like `make deps`), else
-# the apt-get line is printed.
+# php-dev, php-fpm, cgi-fcgi: when missing, the build names them (make deps
+# installs them).
 PHP_HAVE_DEPS = command -v phpize$(PHP_VER) >/dev/null && command -v cgi-fcgi >/dev/null && \
   test -x /usr/sbin/php-fpm$(PHP_VER) && $(PHP_CLI) -r 'exit(function_exists("curl_init") ? 0 : 1);' 2>/dev/null
 $(B)/.php-deps-ok:
 	@mkdir -p $(B)
-	@if ! { $(PHP_HAVE_DEPS); }; then $(MAKE) --no-print-directory php-deps; fi
-	@if $(PHP_HAVE_DEPS); then touch $@; else echo "php: missing some of $(PHP_DEB)"; exit 1; fi
+	@if $(PHP_HAVE_DEPS); then touch $@; else \
+	  echo "php: missing some of $(PHP_DEB): make deps (as root), or:"; \
+	  echo "  apt-get install -y $(PHP_DEB)"; exit 1; fi
 
 # valgrind counts the instructions of the overhead benchmark (skipped,
-# and said so, without it): installed as root, like bench-deps.
+# and said so, without it; make deps installs it).
+DEB_PACKAGES += valgrind
 $(B)/.php-bench-deps-ok:
 	@mkdir -p $(B)
-	@command -v valgrind >/dev/null || [ "$$(id -u)" != 0 ] || \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null || true
+	@command -v valgrind >/dev/null || echo "bench-php: no valgrind (make deps): the instruction count is skipped"
 	@touch $@
 
-php-deps:
-	@if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PHP_DEB) >/dev/null; \
-	else \
-	  echo "php: run as root, or: sudo apt-get install -y $(PHP_DEB)"; exit 1; \
-	fi

@@ -7,8 +7,8 @@
 #                       in `make bench`
 #
 # Debian's python3 and pytest run it (/usr/bin/python3, not whatever python3
-# is first on PATH).  The packages are installed as root when missing, else
-# the apt-get line is printed.
+# is first on PATH).  When they are missing, the build names them (make
+# deps installs them).
 
 PY_DEB_PACKAGES := python3 python3-pytest python3-pip python3-setuptools python3-wheel \
                    python3-venv gunicorn
@@ -23,7 +23,7 @@ PY_ENV          = PYTHONDONTWRITEBYTECODE=1 PP_BUILD=$(B) \
                   PHANTOMPOOL_LIBRARY=$(abspath $(B))/$(SO_NAME)
 PPDO_LOOP       := $(B)/bindings/python/ppdo_loop
 
-.PHONY: check-python bench-python python-deps
+.PHONY: check-python bench-python
 check-python: all $(B)/.python-deps-ok
 	@$(PY_ENV) timeout -k 10 170 tests/with-pool -- \
 	  $(PYTHON) -m pytest -p no:cacheprovider -q $(PY_DIR)/tests
@@ -45,14 +45,7 @@ bench-python: all $(PPDO_LOOP) $(B)/.python-deps-ok
 
 $(B)/.python-deps-ok:
 	@mkdir -p $(B)
-	@if ! $(PYTHON) -c 'import pytest, setuptools, wheel, venv' 2>/dev/null || \
-	    ! command -v gunicorn >/dev/null; then $(MAKE) --no-print-directory python-deps; fi
-	@$(PYTHON) -c 'import pytest, setuptools, wheel, venv' && command -v gunicorn >/dev/null && touch $@
-
-python-deps:
-	@if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $(PY_DEB_PACKAGES) >/dev/null; \
-	else \
-	  echo "python: run as root, or: sudo apt-get install -y $(PY_DEB_PACKAGES)"; \
-	fi
+	@if $(PYTHON) -c 'import pytest, setuptools, wheel, venv' 2>/dev/null && \
+	    command -v gunicorn >/dev/null; then touch $@; \
+	 else echo "python: missing some of $(PY_DEB_PACKAGES): make deps (as root), or:"; \
+	   echo "  apt-get install -y $(PY_DEB_PACKAGES)"; exit 1; fi
