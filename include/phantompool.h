@@ -77,7 +77,8 @@ typedef struct pp_pool_status {
 	uint32_t available;    /* slots free to lease now */
 	uint32_t used;         /* slots leased (or being reclaimed) */
 	uint32_t min;          /* connections the daemon keeps warm */
-	uint32_t max;          /* slots = most connections the pool opens */
+	uint32_t max;          /* seats (--seats): most leases held at once;
+	                        * conns_max below counts connections */
 	uint32_t waiting;      /* workers waiting for a lease now */
 	int32_t daemon_pid;    /* pid of the serving phantompoold */
 	uint64_t generation;   /* changes at every daemon start */

@@ -86,6 +86,16 @@ export interface PoolStatus {
   backendIndex: number;
   backendUp: number;
   uptimeNs: number;
+  /** Backend connections apart from seats (`max` counts seats). */
+  connsMax: number;
+  connsOpen: number;
+  connsBusy: number;
+  /** Exchanges waiting for an idle connection now. */
+  queued: number;
+  queueWaits: number;
+  queueWaitP50Ns: number;
+  queueWaitP99Ns: number;
+  queueWaitMaxNs: number;
 }
 
 export interface Column {

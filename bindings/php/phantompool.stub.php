@@ -57,7 +57,9 @@ namespace PhantomPool {
          * reclaims, lease_waits, lease_wait_p50_ns, lease_wait_p99_ns,
          * lease_wait_max_ns, requests, errors, bytes_in, bytes_out,
          * connects, reconnects, health_checks, health_failures,
-         * backend_failovers, backend_index, backend_up, uptime_ns.
+         * backend_failovers, backend_index, backend_up, uptime_ns, conns_max,
+         * conns_open, conns_busy, queued, queue_waits, queue_wait_p50_ns,
+         * queue_wait_p99_ns, queue_wait_max_ns.
          */
         public function getStatus(): array {}
 

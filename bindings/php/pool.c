@@ -221,6 +221,8 @@ static PHP_METHOD(PhantomPool_Pool, getStatus)
 	U(lease_wait_p99_ns); U(lease_wait_max_ns); U(requests); U(errors); U(bytes_in);
 	U(bytes_out); U(connects); U(reconnects); U(health_checks); U(health_failures);
 	U(backend_failovers); U(backend_index); U(backend_up); U(uptime_ns);
+	U(conns_max); U(conns_open); U(conns_busy); U(queued);
+	U(queue_waits); U(queue_wait_p50_ns); U(queue_wait_p99_ns); U(queue_wait_max_ns);
 #undef U
 }
 

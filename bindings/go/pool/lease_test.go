@@ -14,7 +14,8 @@ func TestStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Max == 0 || s.DaemonPID <= 0 || s.Generation == 0 || s.Uptime <= 0 {
+	if s.Max == 0 || s.DaemonPID <= 0 || s.Generation == 0 || s.Uptime <= 0 ||
+		s.ConnsMax == 0 || s.ConnsOpen == 0 || s.ConnsOpen > s.ConnsMax {
 		t.Fatalf("Status = %+v", s)
 	}
 	c, err := testPool.Acquire(bg())

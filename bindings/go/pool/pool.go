@@ -188,6 +188,14 @@ type Status struct {
 	BackendIndex                       uint32
 	BackendUp                          bool
 	Uptime                             time.Duration
+	// Backend connections apart from seats (Max counts seats): the most
+	// the daemon opens (--max), open now, busy now; exchanges waiting for
+	// an idle connection now, and how many waited and for how long.
+	ConnsMax, ConnsOpen, ConnsBusy uint32
+	Queued                         uint32
+	QueueWaits                     uint64
+	QueueWaitP50, QueueWaitP99     time.Duration
+	QueueWaitMax                   time.Duration
 }
 
 // Status reads the pool's figures from the segment, without locks.
@@ -216,6 +224,11 @@ func (p *Pool) Status() (Status, error) {
 		HealthChecks: uint64(s.health_checks), HealthFailures: uint64(s.health_failures),
 		BackendFailovers: uint64(s.backend_failovers), BackendIndex: uint32(s.backend_index),
 		BackendUp: s.backend_up != 0, Uptime: time.Duration(s.uptime_ns),
+		ConnsMax: uint32(s.conns_max), ConnsOpen: uint32(s.conns_open),
+		ConnsBusy: uint32(s.conns_busy), Queued: uint32(s.queued),
+		QueueWaits:   uint64(s.queue_waits),
+		QueueWaitP50: time.Duration(s.queue_wait_p50_ns), QueueWaitP99: time.Duration(s.queue_wait_p99_ns),
+		QueueWaitMax: time.Duration(s.queue_wait_max_ns),
 	}, nil
 }
 

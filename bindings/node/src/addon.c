@@ -675,7 +675,8 @@ static napi_value fn_close(napi_env env, napi_callback_info info)
 	X(lease_waits) X(lease_wait_p50_ns) X(lease_wait_p99_ns) X(lease_wait_max_ns)         \
 	X(requests) X(errors) X(bytes_in) X(bytes_out) X(connects) X(reconnects)              \
 	X(health_checks) X(health_failures) X(backend_failovers) X(backend_index)             \
-	X(backend_up) X(uptime_ns)
+	X(backend_up) X(uptime_ns) X(conns_max) X(conns_open) X(conns_busy) X(queued) \
+	X(queue_waits) X(queue_wait_p50_ns) X(queue_wait_p99_ns) X(queue_wait_max_ns)
 
 static napi_value fn_status(napi_env env, napi_callback_info info)
 {

@@ -19,6 +19,9 @@ test('getStatus: the seed pools\' four fields and the daemon\'s figures', async 
     assert.equal(typeof s.generation, 'bigint');
     assert.equal(s.max, SEATS);
     assert.equal(s.min, 2);
+    assert.equal(s.connsMax, SEATS); // --seats defaults to --max
+    assert.ok(s.connsOpen >= 1 && s.connsOpen <= s.connsMax);
+    assert.equal(s.queued, 0);
     assert.equal(s.available + s.used, SEATS);
     assert.ok(s.daemonPid > 0);
     process.kill(s.daemonPid, 0); // the daemon's process exists

@@ -11,6 +11,8 @@ use PhantomPool\Pool;
 $pool = new Pool();
 $used = fn() => $pool->getStatus()['used'];
 check('nothing held', $used() === 0, $used());
+$st = $pool->getStatus();
+check('connections apart from seats', $st['conns_max'] >= 2 && $st['conns_open'] >= 1 && $st['conns_open'] <= $st['conns_max'] && $st['queued'] === 0);
 
 $a = $pool->acquire();
 $b = $pool->acquire();
@@ -81,6 +83,7 @@ check('nothing held at the end', $used() === 0);
 ?>
 --EXPECT--
 nothing held: ok
+connections apart from seats: ok
 two held: ok
 release(): ok
 Pool::release(): ok

@@ -100,6 +100,14 @@ class PPPoolStatus(Structure):
         ("backend_index", c_uint32),
         ("backend_up", c_uint32),
         ("uptime_ns", c_uint64),
+        ("conns_max", c_uint32),
+        ("conns_open", c_uint32),
+        ("conns_busy", c_uint32),
+        ("queued", c_uint32),
+        ("queue_waits", c_uint64),
+        ("queue_wait_p50_ns", c_uint64),
+        ("queue_wait_p99_ns", c_uint64),
+        ("queue_wait_max_ns", c_uint64),
     ]
 
 

@@ -216,10 +216,13 @@ class Pool:
         ``used``, ``min``, ``max``, then ``waiting``, ``daemon_pid``,
         ``generation``, ``leases``, ``lease_timeouts``, ``reclaims``, the
         lease-wait figures, request/byte/connection counters,
-        ``backend_index``, ``backend_up`` and ``uptime_ns``.
+        ``backend_index``, ``backend_up``, ``uptime_ns``, then the backend
+        connections apart from the seats: ``conns_max``, ``conns_open``,
+        ``conns_busy``, ``queued`` (exchanges waiting for a connection) and
+        ``queue_waits`` with their ``queue_wait_p50_ns`` / ``p99`` / ``max``.
 
         ``max`` is the number of seats; ``min`` the connections the daemon
-        keeps warm.  Raises DaemonError (PP_EDAEMON) when the daemon is gone.
+        keeps warm; ``conns_max`` the most connections it opens.  Raises DaemonError (PP_EDAEMON) when the daemon is gone.
         """
         handle = self._enter("pp_status")
         try:

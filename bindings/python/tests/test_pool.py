@@ -13,6 +13,8 @@ def test_status(pool):
     assert st["max"] == 8 and st["min"] == 2  # tests/with-pool: --min 2 --max 8
     assert st["available"] + st["used"] == st["max"]
     assert st["daemon_pid"] > 0 and st["generation"] != 0 and st["uptime_ns"] > 0
+    # connections apart from seats (--seats defaults to --max)
+    assert st["conns_max"] == 8 and 0 < st["conns_open"] <= 8 and st["queued"] == 0
     with pool.acquire():
         s2 = pool.get_status()
         assert s2["used"] == st["used"] + 1 and s2["leases"] > st["leases"]

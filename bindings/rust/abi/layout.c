@@ -61,6 +61,14 @@ int main(void)
 	OFF(pp_pool_status, backend_index);
 	OFF(pp_pool_status, backend_up);
 	OFF(pp_pool_status, uptime_ns);
+	OFF(pp_pool_status, conns_max);
+	OFF(pp_pool_status, conns_open);
+	OFF(pp_pool_status, conns_busy);
+	OFF(pp_pool_status, queued);
+	OFF(pp_pool_status, queue_waits);
+	OFF(pp_pool_status, queue_wait_p50_ns);
+	OFF(pp_pool_status, queue_wait_p99_ns);
+	OFF(pp_pool_status, queue_wait_max_ns);
 	printf("];\n");
 	printf("pub const C_ABI_IDS: &[(&str, i32)] = &[\n");
 	printf("    (\"pp_req\", %d),\n", PP_ABI_REQ);

@@ -89,6 +89,14 @@ pub struct pp_pool_status {
     pub backend_index: u32,
     pub backend_up: u32,
     pub uptime_ns: u64,
+    pub conns_max: u32,
+    pub conns_open: u32,
+    pub conns_busy: u32,
+    pub queued: u32,
+    pub queue_waits: u64,
+    pub queue_wait_p50_ns: u64,
+    pub queue_wait_p99_ns: u64,
+    pub queue_wait_max_ns: u64,
 }
 
 extern "C" {
@@ -153,7 +161,8 @@ mod tests {
                 leases, lease_timeouts, reclaims, lease_waits, lease_wait_p50_ns,
                 lease_wait_p99_ns, lease_wait_max_ns, requests, errors, bytes_in, bytes_out,
                 connects, reconnects, health_checks, health_failures, backend_failovers,
-                backend_index, backend_up, uptime_ns }
+                backend_index, backend_up, uptime_ns, conns_max, conns_open, conns_busy, queued,
+                queue_waits, queue_wait_p50_ns, queue_wait_p99_ns, queue_wait_max_ns }
         }
     }
 

@@ -170,7 +170,7 @@ pub struct PoolStatus {
     pub used: u32,
     /// Connections the daemon keeps warm.
     pub min: u32,
-    /// Seats: the most connections the pool opens.
+    /// Seats (`--seats`): the most leases held at once.
     pub max: u32,
     /// Workers waiting for a lease now.
     pub waiting: u32,
@@ -197,6 +197,19 @@ pub struct PoolStatus {
     pub backend_index: u32,
     pub backend_up: bool,
     pub uptime: Duration,
+    /// Backend connections the daemon opens at most (`--max`).
+    pub conns_max: u32,
+    /// Backend connections open now.
+    pub conns_open: u32,
+    /// ... serving an exchange or a health check now.
+    pub conns_busy: u32,
+    /// Exchanges waiting for an idle connection now.
+    pub queued: u32,
+    /// Exchanges that waited for a connection, and the wait's estimates.
+    pub queue_waits: u64,
+    pub queue_wait_p50_ns: u64,
+    pub queue_wait_p99_ns: u64,
+    pub queue_wait_max_ns: u64,
 }
 
 impl From<ffi::pp_pool_status> for PoolStatus {
@@ -228,6 +241,14 @@ impl From<ffi::pp_pool_status> for PoolStatus {
             backend_index: s.backend_index,
             backend_up: s.backend_up != 0,
             uptime: Duration::from_nanos(s.uptime_ns),
+            conns_max: s.conns_max,
+            conns_open: s.conns_open,
+            conns_busy: s.conns_busy,
+            queued: s.queued,
+            queue_waits: s.queue_waits,
+            queue_wait_p50_ns: s.queue_wait_p50_ns,
+            queue_wait_p99_ns: s.queue_wait_p99_ns,
+            queue_wait_max_ns: s.queue_wait_max_ns,
         }
     }
 }

@@ -318,6 +318,7 @@ fn status_counts_leases_and_acquire_times_out() {
     assert_eq!(st.used, 0);
     assert!(st.max >= 2 && st.available == st.max, "{:?}", st);
     assert!(st.daemon_pid > 0 && st.backend_up);
+    assert!(st.conns_max >= 2 && st.conns_open >= 1 && st.conns_open <= st.conns_max, "{:?}", st);
 
     let mut held = Vec::new();
     for i in 0..st.max {
