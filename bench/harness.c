@@ -62,6 +62,10 @@ const struct mode_def mode_defs[M_COUNT] = {
 			  pool_held_init, pool_held_request, pool_fini },
 	[M_CGI_STATIC] = { "cgi_static", "CGI pool, libphantompool.a linked in: the same program, loading only libc",
 			   1, 0, 1, cgi_init, cgi_request, cgi_fini },
+	[M_DIRECT_WEB] = { "direct_web", "web request: 3 GETs, 2 ms of work between, one keep-alive handle per worker",
+			   0, 0, 1, curl_ka_init, curl_web_request, curl_fini },
+	[M_POOL_WEB] = { "pool_web", "web request: pp_lease, 3 pp_request, 2 ms of work between, pp_release", 1, 0,
+			 1, pool_init, pool_web_request, pool_fini },
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -623,13 +627,15 @@ static void run_pool_cells(int pl, int be)
 	const int *l = cfg.loads;
 	for (int si = 0; si < cfg.nslots; si++) {
 		int s = cfg.slots[si];
-		if (!cfg.modes[M_POOL_DO] && !cfg.modes[M_POOL_LEASE] && !cfg.modes[M_POOL_HELD] &&
+		if (!cfg.modes[M_POOL_DO] && !cfg.modes[M_POOL_LEASE] && !cfg.modes[M_POOL_HELD] && !cfg.modes[M_POOL_WEB] &&
 		    !((cfg.modes[M_CGI_POOL] || cfg.modes[M_CGI_STATIC]) && si == cfg.nslots - 1))
 			continue;
 		if (start_daemon(be, s) != 0)
 			return;
 		for (int i = 0; i < cfg.nloads; i++)
 			run_cell(pl, be, M_POOL_DO, s, l[i]);
+		for (int i = 0; i < cfg.nloads; i++)
+			run_cell(pl, be, M_POOL_WEB, s, l[i]);
 		/* fairness: the largest load, where workers queue for slots */
 		run_cell(pl, be, M_POOL_LEASE, s, l[cfg.nloads - 1]);
 		if (si == cfg.nslots - 1) {
@@ -658,6 +664,8 @@ static void run_backend(int pl, int be)
 		run_cell(pl, be, M_DIRECT_KA, 0, cfg.loads[i]);
 	for (int i = 0; i < cfg.nloads; i++)
 		run_cell(pl, be, M_DIRECT_NEW, 0, cfg.loads[i]);
+	for (int i = 0; i < cfg.nloads; i++)
+		run_cell(pl, be, M_DIRECT_WEB, 0, cfg.loads[i]);
 	for (int i = 0; i < cfg.ncgi_loads; i++)
 		run_cell(pl, be, M_CGI_CURL, 0, cfg.cgi_loads[i]);
 	run_pool_cells(pl, be);

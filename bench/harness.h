@@ -75,8 +75,14 @@ struct wctx {
 
 enum mode_id {
 	M_DIRECT_KA, M_DIRECT_NEW, M_CGI_NOOP, M_CGI_CURL, M_CGI_POOL,
-	M_PROXY, M_POOL_DO, M_POOL_LEASE, M_POOL_HELD, M_CGI_STATIC, M_COUNT
+	M_PROXY, M_POOL_DO, M_POOL_LEASE, M_POOL_HELD, M_CGI_STATIC, M_DIRECT_WEB, M_POOL_WEB, M_COUNT
 };
+
+/* The "web request" modes (issue 16's G8): one unit is WEB_QUERIES
+ * requests with WEB_WORK_US of the worker's own work (a sleep) between
+ * them, on one keep-alive handle (direct_web) or one lease (pool_web). */
+#define WEB_QUERIES 3
+#define WEB_WORK_US 2000
 
 struct mode_def {
 	const char *name;
@@ -99,6 +105,7 @@ const char *curl_mode_version(void);  /* "libcurl/7.88.1 OpenSSL/3.0..." */
 int curl_ka_init(struct wctx *w);
 int curl_new_init(struct wctx *w);
 int curl_request(struct wctx *w, uint64_t *lease_wait_ns);
+int curl_web_request(struct wctx *w, uint64_t *lease_wait_ns);
 void curl_fini(struct wctx *w);
 
 int pool_init(struct wctx *w);
@@ -106,6 +113,7 @@ int pool_do_request(struct wctx *w, uint64_t *lease_wait_ns);
 int pool_lease_request(struct wctx *w, uint64_t *lease_wait_ns);
 int pool_held_init(struct wctx *w);
 int pool_held_request(struct wctx *w, uint64_t *lease_wait_ns);
+int pool_web_request(struct wctx *w, uint64_t *lease_wait_ns);
 void pool_fini(struct wctx *w);
 
 int cgi_init(struct wctx *w);

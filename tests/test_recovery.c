@@ -28,6 +28,7 @@ struct board {
 	_Atomic uint64_t worst_fail_ns;  /* latest first-failure after kill_ns */
 	_Atomic uint64_t worst_recover_ns; /* latest first-success after restart_ns */
 	_Atomic long ok, failed, wrong_code, slow_fail;
+	_Atomic int last_wrong; /* the last unexpected code, for the report */
 	_Atomic uint64_t max_fail_latency_ns;
 };
 
@@ -66,8 +67,10 @@ static void worker(pp_pool *p, struct board *b, int expect_code, const char *pat
 			}
 		} else {
 			atomic_fetch_add(&b->failed, 1);
-			if (r != expect_code && r != 0)
+			if (r != expect_code && r != 0) {
 				atomic_fetch_add(&b->wrong_code, 1);
+				atomic_store(&b->last_wrong, r);
+			}
 			if (k && !s)
 				raise_max(&b->max_fail_latency_ns, t1 - t0);
 			if (k && !failed_since_kill) {
@@ -126,6 +129,8 @@ static void test_daemon_killed_under_load_then_replaced(void)
 	printf("\n    ok before kill %ld, total ok %ld, failed %ld; worst time to an error after kill %.0f ms;"
 	       " worst time to success after restart %.0f ms; workers not recovered %d; wrong codes %ld",
 	       before, b->ok, b->failed, b->worst_fail_ns / 1e6, b->worst_recover_ns / 1e6, not_recovered, b->wrong_code);
+	if (b->wrong_code)
+		printf(" (last: %s)", pp_strerror(b->last_wrong));
 	CU_ASSERT(before > 0);
 	CU_ASSERT(b->worst_fail_ns < 1500 * PP_NS_PER_MS);
 	CU_ASSERT_EQUAL(not_recovered, 0);
@@ -166,6 +171,8 @@ static void test_backend_down_fails_fast_and_recovers(void)
 	       " worst recovery after the backend returned %.0f ms; threads %d -> %d, fds %d -> %d",
 	       before, failed_while_down, b->max_fail_latency_ns / 1e6, b->worst_fail_ns / 1e6,
 	       b->worst_recover_ns / 1e6, threads0, threads1, fds0, fds1);
+	if (b->wrong_code)
+		printf("; wrong codes %ld (last: %s)", b->wrong_code, pp_strerror(b->last_wrong));
 	CU_ASSERT(before > 0);
 	CU_ASSERT(failed_while_down > 0);
 	CU_ASSERT_EQUAL(b->wrong_code, 0);

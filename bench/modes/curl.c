@@ -3,12 +3,15 @@
  *   direct_new  a new connection per request (CURLOPT_FORBID_REUSE on one
  *               handle, so a TLS session may be resumed: the kindest case)
  *   proxy       keep-alive over a unix socket to the local nginx proxy,
- *               which keeps its own upstream keep-alive pool */
+ *               which keeps its own upstream keep-alive pool
+ *   direct_web  a "web request" on the keep-alive handle: WEB_QUERIES
+ *               requests with WEB_WORK_US of work between them */
 #include "../harness.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int curl_mode_global_init(void)
 {
@@ -86,6 +89,17 @@ int curl_request(struct wctx *w, uint64_t *lease_wait_ns)
 	if (code != 200) {
 		snprintf(w->errbuf, sizeof w->errbuf, "HTTP status %ld", code);
 		return -1;
+	}
+	return 0;
+}
+
+int curl_web_request(struct wctx *w, uint64_t *lease_wait_ns)
+{
+	for (int q = 0; q < WEB_QUERIES; q++) {
+		if (q)
+			usleep(WEB_WORK_US);
+		if (curl_request(w, lease_wait_ns) != 0)
+			return -1;
 	}
 	return 0;
 }

@@ -3,10 +3,14 @@
  *   pool_do     pp_do per request (lease + request + release)
  *   pool_lease  pp_lease, pp_request, pp_release per request, timing the
  *               lease wait (the fairness figure)
- *   pool_held   one lease held by the worker, pp_request per request */
+ *   pool_held   one lease held by the worker, pp_request per request
+ *   pool_web    a "web request": pp_lease, WEB_QUERIES pp_request calls
+ *               with WEB_WORK_US of work between them, pp_release (the
+ *               lease wait is timed) */
 #include "../harness.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "clock.h"
 
@@ -55,6 +59,30 @@ int pool_lease_request(struct wctx *w, uint64_t *lease_wait_ns)
 	}
 	pp_resp r = { 0 };
 	rc = check(w, pp_request(l, &health, &r), &r, "pp_request");
+	int rr = pp_release(l);
+	if (rr != 0 && rc == 0) {
+		snprintf(w->errbuf, sizeof w->errbuf, "pp_release: %s", pp_strerror(rr));
+		rc = -1;
+	}
+	return rc;
+}
+
+int pool_web_request(struct wctx *w, uint64_t *lease_wait_ns)
+{
+	struct pp_lease *l;
+	uint64_t t0 = pp_now_ns();
+	int rc = pp_lease(w->t->pool, 30000, &l);
+	*lease_wait_ns = pp_now_ns() - t0;
+	if (rc != 0) {
+		snprintf(w->errbuf, sizeof w->errbuf, "pp_lease: %s", pp_strerror(rc));
+		return -1;
+	}
+	for (int q = 0; q < WEB_QUERIES && rc == 0; q++) {
+		if (q)
+			usleep(WEB_WORK_US);
+		pp_resp r = { 0 };
+		rc = check(w, pp_request(l, &health, &r), &r, "pp_request");
+	}
 	int rr = pp_release(l);
 	if (rr != 0 && rc == 0) {
 		snprintf(w->errbuf, sizeof w->errbuf, "pp_release: %s", pp_strerror(rr));
