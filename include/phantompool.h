@@ -161,8 +161,8 @@ PP_EXPORT const char *pp_strerror(int err);
  * two, e.g. for PP_EACCES "pool \"app\" (given by the caller): permission
  * denied opening /dev/shm/phantompool-app read-write: mode 0600, owner
  * root (uid 0), group root (gid 0); this process runs as uid 33
- * (www-data), ... Fix: add www-data to group root and set mode = 0660, or
- * set group = www-data, mode = 0660 in phantompoold's config".
+ * (www-data), gid 33 (www-data), groups 33. Fix: set group = www-data,
+ * mode = 0660 in phantompoold's config (see phantompoold(8): mode, group)".
  * Returns NULL when the last failing call left no detail.
  *
  * Which calls set and clear it: pp_attach clears it on entry and, when it

@@ -176,7 +176,10 @@ static void add_access_fix(const struct stat *st, const gid_t *groups, int n)
 	group_name(getegid(), mine, sizeof mine);
 	bool member = in_group(st->st_gid, groups, n);
 	bool group_rw = (st->st_mode & 060) == 060;
-	if (member && !group_rw)
+	if (st->st_gid == 0 && !member)
+		/* Root's group: give the segment the workers' group instead. */
+		add(". Fix: set group = %s, mode = 0660 in phantompoold's config", mine);
+	else if (member && !group_rw)
 		add(". Fix: set mode = 0660 in phantompoold's config (this process is in group %s)", g);
 	else if (!member && group_rw)
 		add(". Fix: add %s to group %s (then restart the workers), or set group = %s in "
