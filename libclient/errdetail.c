@@ -111,7 +111,7 @@ static const char *name_source(const char *pool)
 	if (env && *env)
 		return "from $PHANTOMPOOL";
 	return env ? "the default: no name given and $PHANTOMPOOL is empty"
-		   : "the default: no name given and $PHANTOMPOOL is unset";
+	           : "the default: no name given and $PHANTOMPOOL is unset";
 }
 
 /* A name as given, printable and short (it may be anything). */
@@ -160,8 +160,7 @@ static void add_caller(const gid_t *groups, int n)
 	char u[64], g[64];
 	user_name(geteuid(), u, sizeof u);
 	group_name(getegid(), g, sizeof g);
-	add("this process runs as uid %u (%s), gid %u (%s), groups ", (unsigned)geteuid(), u,
-	    (unsigned)getegid(), g);
+	add("this process runs as uid %u (%s), gid %u (%s), groups ", (unsigned)geteuid(), u, (unsigned)getegid(), g);
 	for (int i = 0; i < n && i < GROUPS_SHOWN; i++)
 		add("%s%u", i ? "," : "", (unsigned)groups[i]);
 	add(n == 0 ? "none" : n > GROUPS_SHOWN ? ",..." : "");
@@ -183,10 +182,12 @@ static void add_access_fix(const struct stat *st, const gid_t *groups, int n)
 		add(". Fix: set mode = 0660 in phantompoold's config (this process is in group %s)", g);
 	else if (!member && group_rw)
 		add(". Fix: add %s to group %s (then restart the workers), or set group = %s in "
-		    "phantompoold's config", u, g, mine);
+		    "phantompoold's config",
+		    u, g, mine);
 	else
 		add(". Fix: add %s to group %s and set mode = 0660, or set group = %s, mode = 0660 in "
-		    "phantompoold's config", u, g, mine);
+		    "phantompoold's config",
+		    u, g, mine);
 	add(" (see phantompoold(8): mode, group)");
 }
 
@@ -236,8 +237,7 @@ static void explain_version(const char *path, const struct pp_shm_header *h)
 	add("%s has segment layout version %u; this library (libphantompool %d.%d.%d) reads layout "
 	    "version %u: phantompoold and the library come from different releases. Run the "
 	    "phantompoold of the library's release (or load the library that came with the daemon)",
-	    path, h->layout_version, PP_VERSION_MAJOR, PP_VERSION_MINOR, PP_VERSION_PATCH,
-	    PP_LAYOUT_VERSION);
+	    path, h->layout_version, PP_VERSION_MAJOR, PP_VERSION_MINOR, PP_VERSION_PATCH, PP_LAYOUT_VERSION);
 }
 
 static void explain_corrupt(const char *path, const struct pp_shm_header *h, long long size)
@@ -248,7 +248,8 @@ static void explain_corrupt(const char *path, const struct pp_shm_header *h, lon
 		add(", smaller than a segment header (%zu bytes)", sizeof *h);
 	else if (magic != PP_SHM_MAGIC)
 		add(", and starts with 0x%016llx, not the magic 0x%016llx (\"PHTMPOOL\"): not a phantompool "
-		    "segment, or overwritten", (unsigned long long)magic, (unsigned long long)PP_SHM_MAGIC);
+		    "segment, or overwritten",
+		    (unsigned long long)magic, (unsigned long long)PP_SHM_MAGIC);
 	else
 		add("; its header says header_size %u (expected %zu), slot_size %u (expected %zu), %u slots, "
 		    "ring size %u, segment_size %llu (expected %llu): inconsistent",
@@ -263,7 +264,8 @@ static void explain_daemon(const char *path, const struct pp_shm_header *h, long
 	uint64_t magic = atomic_load_explicit(&h->magic, memory_order_relaxed);
 	if (size < (long long)sizeof *h || magic == 0) {
 		add("%s is being created (%lld bytes, not yet published): phantompoold is starting; try "
-		    "again in a moment", path, size);
+		    "again in a moment",
+		    path, size);
 		return;
 	}
 	int32_t pid = h->daemon_pid;
@@ -271,10 +273,12 @@ static void explain_daemon(const char *path, const struct pp_shm_header *h, long
 	uint32_t state = atomic_load_explicit(&h->daemon_state, memory_order_relaxed);
 	uint64_t hb = atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed), now = pp_now_ns();
 	add("%s was left by phantompoold pid %d, which is %s (state %s, heartbeat %.1f s old): start "
-	    "phantompoold for the pool (it replaces the segment)", path, (int)pid,
-	    exists ? "still there but not answering" : "gone",
-	    state == PP_DAEMON_STOPPED ? "stopped" : state == PP_DAEMON_DRAINING ? "draining" :
-	    state == PP_DAEMON_READY ? "ready" : "starting",
+	    "phantompoold for the pool (it replaces the segment)",
+	    path, (int)pid, exists ? "still there but not answering" : "gone",
+	    state == PP_DAEMON_STOPPED    ? "stopped"
+	    : state == PP_DAEMON_DRAINING ? "draining"
+	    : state == PP_DAEMON_READY    ? "ready"
+	                                  : "starting",
 	    now > hb ? (double)(now - hb) / 1e9 : 0.0);
 }
 
@@ -303,11 +307,10 @@ void pp_detail_attach(const char *pool, int code, int sys_errno)
 	case PP_ENOPOOL:
 		add("no segment %s. Is phantompoold running for this pool? Servers such as lighttpd mod_cgi, "
 		    "PHP-FPM (clear_env) and Apache drop PHANTOMPOOL from the environment: pass the pool "
-		    "name explicitly", path);
+		    "name explicitly",
+		    path);
 		break;
-	case PP_EACCES:
-		explain_eacces(path);
-		break;
+	case PP_EACCES: explain_eacces(path); break;
 	case PP_EVERSION:
 	case PP_ECORRUPT:
 	case PP_EDAEMON:
@@ -320,7 +323,6 @@ void pp_detail_attach(const char *pool, int code, int sys_errno)
 		else
 			explain_daemon(path, &h, size);
 		break;
-	default:
-		add("attaching %s failed: %s (%s)", path, pp_strerror(code), strerror(sys_errno));
+	default: add("attaching %s failed: %s (%s)", path, pp_strerror(code), strerror(sys_errno));
 	}
 }
