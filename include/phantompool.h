@@ -156,6 +156,33 @@ PP_EXPORT int pp_status(pp_pool *p, pp_pool_status *out);
 /* A static English description of an error code (never NULL). */
 PP_EXPORT const char *pp_strerror(int err);
 
+/* The detail behind the calling thread's last error, like dlerror(): what
+ * the failing call found and how to fix it, in one English sentence or
+ * two, e.g. for PP_EACCES "pool \"app\" (given by the caller): permission
+ * denied opening /dev/shm/phantompool-app read-write: mode 0600, owner
+ * root (uid 0), group root (gid 0); this process runs as uid 33
+ * (www-data), gid 33 (www-data), groups 33. Fix: set group = www-data,
+ * mode = 0660 in phantompoold's config (see phantompoold(8): mode, group)".
+ * Returns NULL when the last failing call left no detail.
+ *
+ * Which calls set and clear it: pp_attach clears it on entry and, when it
+ * fails, leaves a detail for PP_ENAME, PP_ENOPOOL, PP_EACCES, PP_EVERSION,
+ * PP_ECORRUPT, PP_EDAEMON and PP_ESYS (the pool name and where it came
+ * from, the segment's path, mode, owner and group, the caller's uid and
+ * groups, the header found).  pp_lease, pp_do, every helper built on it,
+ * pp_status, pp_request and the pp_stream_* calls, when they fail, leave a
+ * detail for PP_EDAEMON (the pool and the daemon pid that is gone) and
+ * clear it for any other code.  A successful call leaves it unchanged, as
+ * errno: read it right after a call that returned an error.  No other
+ * function touches it.
+ *
+ * Thread-safety and lifetime: one detail per thread, never shared; the
+ * string belongs to the library and stays valid until the calling thread
+ * next calls one of the functions above, or exits.  Formatting happens on
+ * the failure path of pp_attach, and for the calls on a pool only when
+ * pp_error_detail() is called (their failure path copies the pool name). */
+PP_EXPORT const char *pp_error_detail(void);
+
 /* PP_VERSION_NUMBER of the library actually loaded. */
 PP_EXPORT int pp_version(void);
 

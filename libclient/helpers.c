@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errdetail.h"
 #include "jsonlib.h"
 #include "phantompool.h"
 #include "urlpath.h"
@@ -198,6 +199,8 @@ static int call_send(pp_pool *p, struct call *c, pp_resp *resp)
 			.body_len = text ? strlen(text) : 0,
 		};
 		r = pp_do(p, &req, resp);
+	} else {
+		pp_detail_clear(); /* pp_do sets or clears it on its own failures */
 	}
 	free(text);
 	urlpath_free(&u);
@@ -439,7 +442,9 @@ int pp_tx_begin(pp_pool *p, char *id_out, size_t id_len, pp_resp *resp)
 	if (!c.err)
 		c.err = pp_json_lib();
 	r = call_send(p, &c, resp);
-	return r ? r : tx_id_from_resp(resp, id_out, id_len);
+	if (!r && (r = tx_id_from_resp(resp, id_out, id_len)) != 0)
+		pp_detail_clear();
+	return r;
 }
 
 int pp_tx_commit(pp_pool *p, const char *tx_id, pp_resp *resp)

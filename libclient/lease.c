@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "errdetail.h"
 #include "clock.h"
 #include "futex.h"
 #include "slot.h"
@@ -323,7 +324,7 @@ static int lease_from(struct pp_att *a, int timeout_ms, uint64_t *deadline, stru
 	return r;
 }
 
-int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out)
+static int lease_run(pp_pool *p, int timeout_ms, struct pp_lease **out)
 {
 	if (!p || !out)
 		return PP_EINVAL;
@@ -351,6 +352,12 @@ int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out)
 		}
 	}
 	return r;
+}
+
+int pp_lease(pp_pool *p, int timeout_ms, struct pp_lease **out)
+{
+	int r = lease_run(p, timeout_ms, out);
+	return r ? pp_detail_after(p, r) : 0;
 }
 
 int pp_lease_check(const struct pp_lease *l)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "errdetail.h"
 #include "clock.h"
 #include "slot.h"
 #include "stats.h"
@@ -88,6 +89,7 @@ static void att_free(struct pp_att *a)
 
 int pp_attach(const char *pool, pp_pool **out)
 {
+	pp_detail_clear();
 	if (!out)
 		return PP_EINVAL;
 	*out = NULL;
@@ -98,7 +100,9 @@ int pp_attach(const char *pool, pp_pool **out)
 	int r = pp_pool_resolve(pool, p->name, sizeof p->name);
 	struct pp_att *a = r ? NULL : att_open(p, &r, NULL);
 	if (!a) {
+		int e = errno;
 		free(p);
+		pp_detail_attach(pool, r, e);
 		return r;
 	}
 	pthread_mutex_init(&p->reattach_lock, NULL);
@@ -269,7 +273,7 @@ static void status_connections(struct pp_shm_header *h, pp_pool_status *out)
 int pp_status(pp_pool *p, pp_pool_status *out)
 {
 	if (!p || !out)
-		return PP_EINVAL;
+		return pp_detail_after(NULL, PP_EINVAL);
 	memset(out, 0, sizeof *out);
 	int err = 0;
 	uint64_t now_please = 0; /* pp_status asks for the pid every time */
@@ -277,7 +281,7 @@ int pp_status(pp_pool *p, pp_pool_status *out)
 	if (a && pp_att_check_daemon(a, &now_please) != 0)
 		a = pp_pool_current(p, &err);
 	if (!a)
-		return err;
+		return pp_detail_after(p, err);
 	const struct pp_seg *seg = &a->seg;
 	struct pp_shm_header *h = seg->hdr;
 	status_add_slots(seg, out);

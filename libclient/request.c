@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "clock.h"
+#include "errdetail.h"
 #include "errors.h"
 #include "policy.h"
 #include "slot.h"
@@ -179,7 +180,7 @@ static int exchange_begin(struct pp_lease *l, const pp_req *req, int64_t body_le
 	return 0;
 }
 
-int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
+static int stream_begin_run(struct pp_lease *l, const pp_req *req, int64_t body_len)
 {
 	int r = pp_lease_check(l);
 	if (r)
@@ -189,7 +190,7 @@ int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
 	return exchange_begin(l, req, body_len, false);
 }
 
-int pp_stream_write(struct pp_lease *l, const void *buf, size_t n)
+static int stream_write_run(struct pp_lease *l, const void *buf, size_t n)
 {
 	int r = pp_lease_check(l);
 	if (r)
@@ -234,7 +235,7 @@ static int take_error(struct pp_lease *l, const struct pp_frame *f)
 	return code;
 }
 
-int pp_stream_read_head(struct pp_lease *l, pp_resp *resp)
+static int stream_read_head_run(struct pp_lease *l, pp_resp *resp)
 {
 	int r = pp_lease_check(l);
 	if (r)
@@ -272,7 +273,7 @@ int pp_stream_read_head(struct pp_lease *l, pp_resp *resp)
 	return 0;
 }
 
-long pp_stream_read(struct pp_lease *l, void *buf, size_t n)
+static long stream_read_run(struct pp_lease *l, void *buf, size_t n)
 {
 	int r = pp_lease_check(l);
 	if (r)
@@ -321,7 +322,7 @@ static int read_all(struct pp_lease *l, pp_resp *resp)
 			b = nb;
 			cap *= 2;
 		}
-		long r = pp_stream_read(l, b + len, cap - len - 1);
+		long r = stream_read_run(l, b + len, cap - len - 1);
 		if (r < 0) {
 			free(b);
 			return (int)r;
@@ -336,7 +337,7 @@ static int read_all(struct pp_lease *l, pp_resp *resp)
 	return 0;
 }
 
-int pp_request(struct pp_lease *l, const pp_req *req, pp_resp *resp)
+static int request_run(struct pp_lease *l, const pp_req *req, pp_resp *resp)
 {
 	if (!resp)
 		return PP_EINVAL;
@@ -349,15 +350,52 @@ int pp_request(struct pp_lease *l, const pp_req *req, pp_resp *resp)
 	if ((r = exchange_begin(l, req, req ? (int64_t)req->body_len : 0, true)) != 0)
 		return r;
 	if (req->body_len)
-		r = pp_stream_write(l, req->body, req->body_len);
+		r = stream_write_run(l, req->body, req->body_len);
 	if (!r)
-		r = pp_stream_read_head(l, resp);
+		r = stream_read_head_run(l, resp);
 	if (!r)
 		r = read_all(l, resp);
 	return r;
 }
 
-int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp)
+/* The public calls on a lease: on failure, leave this thread's detail
+ * (errdetail.h) for a gone daemon, or clear it. */
+static int lease_failed(const struct pp_lease *l, int r)
+{
+	return pp_detail_after(r == PP_EDAEMON ? l->att->pool : NULL, r);
+}
+
+int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
+{
+	int r = stream_begin_run(l, req, body_len);
+	return r ? lease_failed(l, r) : 0;
+}
+
+int pp_stream_write(struct pp_lease *l, const void *buf, size_t n)
+{
+	int r = stream_write_run(l, buf, n);
+	return r ? lease_failed(l, r) : 0;
+}
+
+int pp_stream_read_head(struct pp_lease *l, pp_resp *resp)
+{
+	int r = stream_read_head_run(l, resp);
+	return r ? lease_failed(l, r) : 0;
+}
+
+long pp_stream_read(struct pp_lease *l, void *buf, size_t n)
+{
+	long r = stream_read_run(l, buf, n);
+	return r < 0 ? lease_failed(l, (int)r) : r;
+}
+
+int pp_request(struct pp_lease *l, const pp_req *req, pp_resp *resp)
+{
+	int r = request_run(l, req, resp);
+	return r ? lease_failed(l, r) : 0;
+}
+
+static int do_run(pp_pool *p, const pp_req *req, pp_resp *resp)
 {
 	if (!resp)
 		return PP_EINVAL;
@@ -379,6 +417,12 @@ int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp)
 	r = pp_request(l, req, resp);
 	int rr = pp_release(l);
 	return r ? r : rr;
+}
+
+int pp_do(pp_pool *p, const pp_req *req, pp_resp *resp)
+{
+	int r = do_run(p, req, resp);
+	return r ? pp_detail_after(p, r) : 0;
 }
 
 void pp_resp_free(pp_resp *resp)

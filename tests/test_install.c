@@ -296,15 +296,18 @@ static int write_source(char *path, size_t cap, const char *name, const char *te
 static const char consumer[] =
 	"#include <phantompool.h>\n"
 	"#include <stdio.h>\n"
+	"#include <string.h>\n"
 	"int main(int argc, char **argv)\n"
 	"{\n"
 	"\tpp_pool *p;\n"
 	"\tint r = pp_attach(argv[1], &p);\n"
-	"\tprintf(\"%d %d %s\\n\", pp_version(), r, pp_strerror(r));\n"
+	"\tconst char *d = pp_error_detail();\n"
+	"\tprintf(\"%d %d %s: %s\\n\", pp_version(), r, pp_strerror(r), d ? d : \"(no detail)\");\n"
 	"\tint abi = pp_abi_size(PP_ABI_REQ) == sizeof(pp_req) && pp_abi_size(PP_ABI_RESP) == sizeof(pp_resp) &&\n"
 	"\t\tpp_abi_size(PP_ABI_HEADER) == sizeof(pp_header) && pp_abi_size(PP_ABI_STATUS) == sizeof(pp_pool_status) &&\n"
 	"\t\tpp_abi_size(PP_ABI_COLUMN) == sizeof(pp_column) && pp_abi_size(0) == 0 && pp_abi_size(99) == 0;\n"
-	"\treturn argc == 2 && abi && pp_version() == PP_VERSION_NUMBER && r == PP_ENOPOOL ? 0 : 1;\n"
+	"\treturn argc == 2 && abi && pp_version() == PP_VERSION_NUMBER && r == PP_ENOPOOL &&\n"
+	"\t\td && argc == 2 && strstr(d, argv[1]) ? 0 : 1;\n"
 	"}\n";
 
 static void test_pkg_config_consumer(void)

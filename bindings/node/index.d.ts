@@ -15,7 +15,7 @@ export type PhantomPoolErrorCode =
 
 /** A call into libphantompool failed (the daemon, the seat, the request). */
 export declare class PhantomPoolError extends Error {
-  constructor(errno: number, op: string, sysErrno?: number);
+  constructor(errno: number, op: string, sysErrno?: number, detail?: string);
   readonly name: 'PhantomPoolError';
   /** 'PP_ETIMEDOUT', ... */
   readonly code: PhantomPoolErrorCode;
@@ -25,6 +25,9 @@ export declare class PhantomPoolError extends Error {
   readonly op: string;
   /** errno of the system call, for PP_ESYS. */
   readonly sysErrno?: number;
+  /** The C library's pp_error_detail(): for a failed attach or PP_EDAEMON,
+   *  what it found (segment path, mode, owner, the caller's ids) and the fix. */
+  readonly detail?: string;
 }
 
 /** PhantomDB answered a typed method with an HTTP error status. */

@@ -52,9 +52,13 @@ void ppx_throw(int err, const char *what, const char *detail)
 	zend_class_entry *ce = err == PP_ETIMEDOUT ? ppx_ce_timeout : ppx_ce_exception;
 	zend_object *ex;
 	zval tmp;
+	/* PP_EDAEMON always comes from the library, which leaves its detail
+	 * (the pool, the daemon pid gone: pp_error_detail) on this thread. */
+	const char *lib = err == PP_EDAEMON ? pp_error_detail() : NULL;
 
-	ex = zend_throw_exception_ex(ce, err, "%s: %s (%d): %s%s%s", what, name ? name : "PP_E?", err,
-				     pp_strerror(err), detail ? ": " : "", detail ? detail : "");
+	ex = zend_throw_exception_ex(ce, err, "%s: %s (%d): %s%s%s%s%s", what, name ? name : "PP_E?", err,
+				     pp_strerror(err), detail ? ": " : "", detail ? detail : "",
+				     lib ? (detail ? "; " : ": ") : "", lib ? lib : "");
 	ZVAL_STRING(&tmp, name ? name : "PP_E?");
 	zend_update_property(ce, ex, "errorName", sizeof "errorName" - 1, &tmp);
 	zval_ptr_dtor(&tmp);

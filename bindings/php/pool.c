@@ -71,7 +71,7 @@ static PHP_METHOD(PhantomPool_Pool, __construct)
 	zend_string *name = NULL;
 	ppx_pool *p = pool_from(Z_OBJ_P(ZEND_THIS));
 	const char *n;
-	char msg[96];
+	char msg[1200];
 	int rc;
 
 	ZEND_PARSE_PARAMETERS_START(0, 1)
@@ -97,7 +97,10 @@ static PHP_METHOD(PhantomPool_Pool, __construct)
 		RETURN_THROWS();
 	}
 	if ((rc = ppx_pool_get(n, &p->pool)) < 0) {
-		snprintf(msg, sizeof msg, "pool \"%.48s\"", n);
+		/* pp_attach's own detail (pp_error_detail): the segment, its
+		 * mode and owner, the fix.  Same thread, right after the call. */
+		const char *d = pp_error_detail();
+		snprintf(msg, sizeof msg, "pool \"%.48s\"%s%s", n, d ? "; " : "", d ? d : "");
 		ppx_throw(rc, WHAT("__construct"), msg);
 		RETURN_THROWS();
 	}

@@ -230,6 +230,14 @@ func TestNewErrors(t *testing.T) {
 	if _, err := New(Config{Pool: "no-such-pool-go"}); !errors.Is(err, ErrNoPool) || !strings.Contains(err.Error(), "PP_ENOPOOL") {
 		t.Errorf("unknown pool: want PP_ENOPOOL, got %v", err)
 	}
+	// The library's pp_error_detail() is in the error: the segment path
+	// and the hint for servers that drop PHANTOMPOOL.
+	_, err := New(Config{Pool: "no-such-pool-go"})
+	var pe *Error
+	if !errors.As(err, &pe) || !strings.Contains(pe.Detail, "no segment /dev/shm/phantompool-no-such-pool-go") ||
+		!strings.Contains(err.Error(), "pass the pool name explicitly") {
+		t.Errorf("unknown pool: want the library's detail, got %v", err)
+	}
 	if _, err := New(Config{Pool: "bad/name"}); !errors.Is(err, ErrName) {
 		t.Errorf("bad name: want PP_ENAME, got %v", err)
 	}

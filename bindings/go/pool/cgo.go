@@ -14,6 +14,7 @@ package pool
 /*
 #cgo LDFLAGS: -lphantompool
 #include <phantompool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,15 +46,36 @@ static int ppgo_fill(pp_req *req, pp_header *h, const char *strs, int nhdr,
 	return 0;
 }
 
+// The library's pp_error_detail() is per OS thread, and a goroutine may
+// move between threads from one cgo call to the next: the shims read it in
+// the same cgo call as the failing library call and copy it to buf.
+#define PPGO_DETAIL_MAX 1024
+static void ppgo_copy_detail(char *buf, size_t len)
+{
+	const char *d = pp_error_detail();
+	snprintf(buf, len, "%s", d ? d : "");
+}
+
+// pp_attach, with the detail of a failure in detail[len].
+static int ppgo_attach(const char *name, pp_pool **out, char *detail, size_t len)
+{
+	int r = pp_attach(name, out);
+	if (r)
+		ppgo_copy_detail(detail, len);
+	return r;
+}
+
 // pp_request on a lease (must run on the lease's thread).
 static int ppgo_request(struct pp_lease *l, const char *strs, int nhdr, const void *body,
-			size_t blen, int timeout_ms, pp_resp *resp)
+			size_t blen, int timeout_ms, pp_resp *resp, char *detail, size_t dlen)
 {
 	pp_req req;
 	pp_header h[PPGO_MAX_HEADERS];
 	memset(resp, 0, sizeof *resp);
 	int r = ppgo_fill(&req, h, strs, nhdr, body, blen, timeout_ms);
-	return r ? r : pp_request(l, &req, resp);
+	if (!r && (r = pp_request(l, &req, resp)) != 0)
+		ppgo_copy_detail(detail, dlen);
+	return r;
 }
 
 // pp_do with a lease wait of our choosing: lease (waiting up to lease_ms;
@@ -61,7 +83,8 @@ static int ppgo_request(struct pp_lease *l, const char *strs, int nhdr, const vo
 // one cgo call.  *leased tells whether the lease was granted, so that the
 // caller can tell "no seat in time" from a request that timed out.
 static int ppgo_oneshot(pp_pool *p, int lease_ms, int *leased, const char *strs, int nhdr,
-			const void *body, size_t blen, int timeout_ms, pp_resp *resp)
+			const void *body, size_t blen, int timeout_ms, pp_resp *resp,
+			char *detail, size_t dlen)
 {
 	pp_req req;
 	pp_header h[PPGO_MAX_HEADERS];
@@ -71,10 +94,14 @@ static int ppgo_oneshot(pp_pool *p, int lease_ms, int *leased, const char *strs,
 	int r = ppgo_fill(&req, h, strs, nhdr, body, blen, timeout_ms);
 	if (r)
 		return r;
-	if ((r = pp_lease(p, lease_ms, &l)) != 0)
+	if ((r = pp_lease(p, lease_ms, &l)) != 0) {
+		ppgo_copy_detail(detail, dlen);
 		return r;
+	}
 	*leased = 1;
 	r = pp_request(l, &req, resp);
+	if (r)
+		ppgo_copy_detail(detail, dlen);
 	int rr = pp_release(l);
 	return r ? r : rr;
 }
@@ -82,7 +109,7 @@ static int ppgo_oneshot(pp_pool *p, int lease_ms, int *leased, const char *strs,
 // pp_status through a buffer of the size the loaded library writes (it may
 // be a newer library whose pp_pool_status has grown at its end); only our
 // header's prefix is copied out.
-static int ppgo_status(pp_pool *p, pp_pool_status *out)
+static int ppgo_status(pp_pool *p, pp_pool_status *out, char *detail, size_t dlen)
 {
 	size_t lib = pp_abi_size(PP_ABI_STATUS);
 	size_t n = lib > sizeof *out ? lib : sizeof *out;
@@ -92,6 +119,8 @@ static int ppgo_status(pp_pool *p, pp_pool_status *out)
 	int r = pp_status(p, buf);
 	if (r == 0)
 		memcpy(out, buf, sizeof *out);
+	else
+		ppgo_copy_detail(detail, dlen);
 	free(buf);
 	return r;
 }
@@ -220,29 +249,52 @@ func takeResp(cr *C.pp_resp) *Response {
 }
 
 // cRequest runs pp_request on lease l.  It must run on l's OS thread.
-func cRequest(l *C.struct_pp_lease, rb *reqBuf, timeoutMS int) (*Response, int) {
+// detail is the library's pp_error_detail() of a failure ("" if none).
+func cRequest(l *C.struct_pp_lease, rb *reqBuf, timeoutMS int) (*Response, int, string) {
 	var cr C.pp_resp
+	var d [C.PPGO_DETAIL_MAX]C.char
 	r := C.ppgo_request(l, (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
-		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), &cr)
+		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), &cr, &d[0], C.size_t(len(d)))
 	if r != 0 {
 		C.pp_resp_free(&cr)
-		return nil, int(r)
+		return nil, int(r), C.GoString(&d[0])
 	}
-	return takeResp(&cr), 0
+	return takeResp(&cr), 0, ""
 }
 
 // cOneshot runs lease (waiting up to leaseMS), request and release on the
 // calling thread in one cgo call.
-func cOneshot(p *C.pp_pool, leaseMS int, rb *reqBuf, timeoutMS int) (resp *Response, code int, leased bool) {
+// detail is the library's pp_error_detail() of a failure ("" if none).
+func cOneshot(p *C.pp_pool, leaseMS int, rb *reqBuf, timeoutMS int) (resp *Response, code int, leased bool, detail string) {
 	var cr C.pp_resp
 	var got C.int
+	var d [C.PPGO_DETAIL_MAX]C.char
 	r := C.ppgo_oneshot(p, C.int(leaseMS), &got, (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
-		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), &cr)
+		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), &cr, &d[0], C.size_t(len(d)))
 	if r != 0 {
 		C.pp_resp_free(&cr)
-		return nil, int(r), got != 0
+		return nil, int(r), got != 0, C.GoString(&d[0])
 	}
-	return takeResp(&cr), 0, true
+	return takeResp(&cr), 0, true, ""
+}
+
+// cErrorDetail is pp_error_detail() of the calling OS thread: call it only
+// from a goroutine locked to the thread of the failed call.
+func cErrorDetail() string {
+	if d := C.pp_error_detail(); d != nil {
+		return C.GoString(d)
+	}
+	return ""
+}
+
+// cAttach is pp_attach; detail is the library's pp_error_detail() of a
+// failure: the segment's path, mode and owner, the fix.
+func cAttach(name *C.char, h **C.pp_pool) (code int, detail string) {
+	var d [C.PPGO_DETAIL_MAX]C.char
+	if r := C.ppgo_attach(name, h, &d[0], C.size_t(len(d))); r != 0 {
+		return int(r), C.GoString(&d[0])
+	}
+	return 0, ""
 }
 
 func cStrerror(code int) string {
@@ -250,8 +302,12 @@ func cStrerror(code int) string {
 }
 
 // cStatus is pp_status through ppgo_status (see there).
-func cStatus(h *C.pp_pool, s *C.pp_pool_status) int {
-	return int(C.ppgo_status(h, s))
+func cStatus(h *C.pp_pool, s *C.pp_pool_status) (code int, detail string) {
+	var d [C.PPGO_DETAIL_MAX]C.char
+	if r := C.ppgo_status(h, s, &d[0], C.size_t(len(d))); r != 0 {
+		return int(r), C.GoString(&d[0])
+	}
+	return 0, ""
 }
 
 // cDoLoop runs n pp_do calls of GET path from C on the calling thread: the

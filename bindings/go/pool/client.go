@@ -86,6 +86,7 @@ type leaseMsg struct {
 	tmo     int
 	resp    *Response
 	code    int
+	detail  string // the library's pp_error_detail() when code != 0
 	done    chan struct{}
 }
 
@@ -121,6 +122,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Client, error) {
 	if code == 0 {
 		return &Client{api: api{r: c}, core: c}, nil
 	}
+	detail := cErrorDetail() // still on the thread of the failed pp_lease
 	runtime.UnlockOSThread()
 	p.unregister(c)
 	if stopped && ctx.Err() != nil {
@@ -129,7 +131,9 @@ func (p *Pool) Acquire(ctx context.Context) (*Client, error) {
 	if stopped {
 		return nil, ErrClosed
 	}
-	return nil, acquireErr(code, fromCtx)
+	e := acquireErr(code, fromCtx)
+	e.Detail = detail
+	return nil, e
 }
 
 // waitCtxErr is the error of a wait for a seat that the context ended:
@@ -143,7 +147,7 @@ func waitCtxErr(ctx context.Context, op string) error {
 	return ctx.Err()
 }
 
-func acquireErr(code int, fromCtx bool) error {
+func acquireErr(code int, fromCtx bool) *Error {
 	e := &Error{Code: code, Op: "Acquire"}
 	if code == int(C.PP_ETIMEDOUT) && fromCtx {
 		e.cause = context.DeadlineExceeded
@@ -193,7 +197,7 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 	}
 	p.unregister(c)
 	e := acquireErr(code, fromCtx)
-	e.(*Error).Op = "AcquireShared"
+	e.Op = "AcquireShared"
 	return nil, e
 }
 
@@ -280,7 +284,7 @@ func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 			close(m.done)
 			return
 		}
-		m.resp, m.code = cRequest(c.lease, m.rb, m.tmo)
+		m.resp, m.code, m.detail = cRequest(c.lease, m.rb, m.tmo)
 		close(m.done)
 	}
 }
@@ -345,11 +349,11 @@ func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
 	if c.p.isClosed() {
 		return nil, ErrClosed
 	}
-	resp, code := cRequest(c.lease, &rb, tmo)
+	resp, code, detail := cRequest(c.lease, &rb, tmo)
 	if code == int(C.PP_ENOTOWNER) {
 		return nil, &Error{Code: code, Op: op, Detail: notOwnerDetail}
 	} else if code != 0 {
-		return nil, ppErr(code, op)
+		return nil, &Error{Code: code, Op: op, Detail: detail}
 	}
 	return resp, nil
 }
@@ -372,7 +376,7 @@ func (c *clientCore) send(ctx context.Context, op string, rb *reqBuf, tmo int) (
 		return nil, ctx.Err()
 	}
 	if m.code != 0 {
-		return nil, ppErr(m.code, op)
+		return nil, &Error{Code: m.code, Op: op, Detail: m.detail}
 	}
 	return m.resp, nil
 }

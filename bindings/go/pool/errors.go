@@ -14,7 +14,7 @@ import (
 type Error struct {
 	Code   int    // PP_E* code, negative
 	Op     string // what the binding was doing: "Acquire", "GET /databases", ...
-	Detail string // more context from the binding, or ""
+	Detail string // the library's pp_error_detail() (New, PP_EDAEMON), more context from the binding, or ""
 	cause  error  // context error when the context's deadline was the limit
 }
 

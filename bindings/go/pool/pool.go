@@ -88,12 +88,8 @@ func New(cfg Config) (*Pool, error) {
 		defer C.free(unsafe.Pointer(name))
 	}
 	var h *C.pp_pool
-	if r := C.pp_attach(name, &h); r != 0 {
-		e := &Error{Code: int(r), Op: "New"}
-		if cfg.Pool != "" {
-			e.Detail = "pool " + cfg.Pool
-		}
-		return nil, e
+	if r, detail := cAttach(name, &h); r != 0 {
+		return nil, &Error{Code: r, Op: "New", Detail: detail}
 	}
 	p := &Pool{cfg: cfg, handle: h, clients: map[*clientCore]struct{}{}}
 	p.api = api{r: oneshot{p}}
@@ -207,8 +203,8 @@ func (p *Pool) Status() (Status, error) {
 		return Status{}, ErrClosed
 	}
 	var s C.pp_pool_status
-	if r := cStatus(p.handle, &s); r != 0 {
-		return Status{}, ppErr(r, "Status")
+	if r, detail := cStatus(p.handle, &s); r != 0 {
+		return Status{}, &Error{Code: r, Op: "Status", Detail: detail}
 	}
 	return Status{
 		Available: uint32(s.available), Used: uint32(s.used), Min: uint32(s.min),
@@ -309,13 +305,13 @@ func (o oneshot) do(ctx context.Context, req *Request) (*Response, error) {
 			p.mu.RUnlock()
 			return nil, ErrClosed
 		}
-		resp, code, leased := cOneshot(p.handle, leaseMS, &rb, tmo)
+		resp, code, leased, detail := cOneshot(p.handle, leaseMS, &rb, tmo)
 		p.mu.RUnlock()
 		if code == 0 {
 			return resp, nil
 		}
 		if leased || code != int(C.PP_ETIMEDOUT) || !time.Now().Before(deadline) {
-			e := &Error{Code: code, Op: op}
+			e := &Error{Code: code, Op: op, Detail: detail}
 			if !leased && code == int(C.PP_ETIMEDOUT) {
 				e.Detail = "no seat free in time"
 				if fromCtx {

@@ -46,17 +46,20 @@ const ERRNO_NAME = new Map(Object.entries(os.constants.errno).map(([k, v]) => [v
 let strerror = (code) => `error ${code}`; // replaced by the addon's pp_strerror
 
 class PhantomPoolError extends Error {
-  // (errno, op, sysErrno): called by the native addon as well.
-  constructor(errno, op, sysErrno = 0) {
+  // (errno, op, sysErrno, detail): called by the native addon as well;
+  // detail is the C library's pp_error_detail() (what it found, the fix).
+  constructor(errno, op, sysErrno = 0, detail = '') {
     const code = NAME_OF.get(errno) || `PP_E${-errno}`;
     let text = `${op}: ${code} (${errno}): ${strerror(errno)}`;
     if (sysErrno) text += ` (errno ${sysErrno}, ${ERRNO_NAME.get(sysErrno) || 'unknown'})`;
+    if (detail) text += `: ${detail}`;
     super(text);
     this.name = 'PhantomPoolError';
     this.code = code;
     this.errno = errno;
     this.op = op;
     if (sysErrno) this.sysErrno = sysErrno;
+    if (detail) this.detail = detail;
   }
 }
 

@@ -56,21 +56,24 @@ static void throw_last_error(napi_env env, const char *what)
 	napi_throw_error(env, NULL, msg);
 }
 
-/* A PhantomPoolError for code rc from op (errno text added for PP_ESYS);
- * NULL (with an exception pending) if even that failed. */
-static napi_value make_error(napi_env env, int rc, const char *op, int sys_errno)
+/* A PhantomPoolError for code rc from op (errno text added for PP_ESYS,
+ * detail: pp_error_detail() of the thread that made the failing call, may
+ * be NULL); NULL (with an exception pending) if even that failed. */
+static napi_value make_error(napi_env env, int rc, const char *op, int sys_errno, const char *detail)
 {
 	struct addon *a = NULL;
-	napi_value ctor, args[3], err;
+	napi_value ctor, args[4], err;
 
 	if (napi_get_instance_data(env, (void **)&a) != napi_ok || !a || !a->error_ctor ||
 	    napi_get_reference_value(env, a->error_ctor, &ctor) != napi_ok ||
 	    napi_create_int32(env, rc, &args[0]) != napi_ok ||
 	    napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &args[1]) != napi_ok ||
 	    napi_create_int32(env, sys_errno, &args[2]) != napi_ok ||
-	    napi_new_instance(env, ctor, 3, args, &err) != napi_ok) {
-		char msg[160];
-		snprintf(msg, sizeof msg, "%s: %s (%d)", op, pp_strerror(rc), rc);
+	    napi_create_string_utf8(env, detail ? detail : "", NAPI_AUTO_LENGTH, &args[3]) != napi_ok ||
+	    napi_new_instance(env, ctor, 4, args, &err) != napi_ok) {
+		char msg[1200];
+		snprintf(msg, sizeof msg, "%s: %s (%d)%s%s", op, pp_strerror(rc), rc, detail ? ": " : "",
+			 detail ? detail : "");
 		napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &args[1]);
 		if (napi_create_error(env, NULL, args[1], &err) != napi_ok)
 			return NULL;
@@ -80,7 +83,9 @@ static napi_value make_error(napi_env env, int rc, const char *op, int sys_errno
 
 static void throw_pp(napi_env env, int rc, const char *op)
 {
-	napi_value err = make_error(env, rc, op, 0);
+	/* PP_EDAEMON comes only from the library (pp_status here), which
+	 * left its detail on this thread. */
+	napi_value err = make_error(env, rc, op, 0, rc == PP_EDAEMON ? pp_error_detail() : NULL);
 	if (err)
 		napi_throw(env, err);
 }
@@ -430,7 +435,7 @@ static void settle(napi_env env, struct job *j)
 		napi_resolve_deferred(env, j->deferred, v);
 		return;
 	}
-	v = make_error(env, j->rc ? j->rc : PP_ENOMEM, job_op(j), j->sys_errno);
+	v = make_error(env, j->rc ? j->rc : PP_ENOMEM, job_op(j), j->sys_errno, j->detail);
 	if (!v) {
 		napi_get_and_clear_last_exception(env, &v);
 	}
@@ -503,7 +508,9 @@ static napi_value fn_attach(napi_env env, napi_callback_info info)
 	if (get_int(env, argv[1], &spin_us))
 		return NULL;
 	if ((r = pp_attach(pool_name, &pp)) != 0) {
-		throw_pp(env, r, "attach");
+		napi_value err = make_error(env, r, "attach", 0, pp_error_detail());
+		if (err)
+			napi_throw(env, err);
 		return NULL;
 	}
 	if (!(b = calloc(1, sizeof *b))) {

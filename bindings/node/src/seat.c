@@ -30,6 +30,7 @@ void job_free(struct job *j)
 	if (!j)
 		return;
 	pp_resp_free(&j->resp);
+	free(j->detail);
 	free(j);
 }
 
@@ -123,6 +124,10 @@ static void seat_run(struct seat *s, struct job *j)
 		break;
 	}
 	j->sys_errno = j->rc == PP_ESYS ? errno : 0;
+	/* The library's detail is this thread's: copy it for the main thread
+	 * (PP_EDAEMON: the pool and the daemon pid that is gone). */
+	if (j->rc == PP_EDAEMON && pp_error_detail())
+		j->detail = strdup(pp_error_detail());
 }
 
 void pool_deliver(struct pool *p, struct job *j)

@@ -65,6 +65,7 @@ struct job {
 	int rc;                 /* seat thread: the call's outcome */
 	int sys_errno;          /* seat thread: errno when rc is PP_ESYS */
 	int lease_failed;       /* seat thread: JOB_DO failed in pp_lease */
+	char *detail;           /* seat thread: pp_error_detail() for PP_EDAEMON (malloc'ed), or NULL */
 	pp_resp resp;           /* seat thread: the response (rc == 0) */
 	char data[];
 };

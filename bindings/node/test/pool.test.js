@@ -222,6 +222,9 @@ test('attach errors: PP_ENOPOOL for an unknown pool, PP_ENAME for a bad name', (
     assert.equal(e.code, 'PP_ENOPOOL');
     assert.equal(e.op, 'attach');
     assert.match(e.message, /PP_ENOPOOL \(-2\): no such pool/);
+    // The library's pp_error_detail(): the segment path and the hint.
+    assert.ok(e.message.includes(`no segment /dev/shm/phantompool-no-such-pool-${process.pid}`), e.message);
+    assert.match(e.detail, /pass the pool name explicitly/);
     return true;
   });
   assert.throws(() => createPool({ pool: 'bad/name' }), (e) => e.code === 'PP_ENAME');

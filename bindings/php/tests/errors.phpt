@@ -95,9 +95,9 @@ check('acquire after a release', $pool->acquire(0) instanceof Client);
 class constants: ok
 hierarchy: ok
 bad name: PhantomPool\Exception -21 PP_ENAME
-PhantomPool\Pool::__construct: PP_ENAME (-21): %s: pool "no/slash"
+PhantomPool\Pool::__construct: PP_ENAME (-21): %s: pool "no/slash"; pool name "no/slash" (given by the caller) is not 1..40 characters of [A-Za-z0-9._-]
 no such pool: PhantomPool\Exception -2 PP_ENOPOOL
-PhantomPool\Pool::__construct: PP_ENOPOOL (-2): %s: pool "php-no-such-pool-%d"
+PhantomPool\Pool::__construct: PP_ENOPOOL (-2): %s: pool "php-no-such-pool-%d"; pool "php-no-such-pool-%d" (given by the caller): no segment /dev/shm/phantompool-php-no-such-pool-%d. Is phantompoold running for this pool? %s: pass the pool name explicitly
 failed attaches counted: ok
 path without /: PhantomPool\Exception -15 PP_EBADPATH
 path with space: PhantomPool\Exception -15 PP_EBADPATH

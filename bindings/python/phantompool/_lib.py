@@ -116,6 +116,7 @@ _PROTOTYPES = {
     "pp_abi_size": (c_size_t, [c_int]),
     "pp_version": (c_int, []),
     "pp_strerror": (c_char_p, [c_int]),
+    "pp_error_detail": (c_char_p, []),
     "pp_attach": (c_int, [c_char_p, POINTER(c_void_p)]),
     "pp_detach": (None, [c_void_p]),
     "pp_lease": (c_int, [c_void_p, c_int, POINTER(c_void_p)]),
@@ -172,6 +173,11 @@ class Lib:
     def strerror(self, code: int) -> str:
         """``pp_strerror(code)`` as a str."""
         return self.pp_strerror(code).decode("utf-8", "replace")
+
+    def error_detail(self) -> str:
+        """``pp_error_detail()`` of the calling thread as a str ("" if none)."""
+        d = self.pp_error_detail()
+        return d.decode("utf-8", "replace") if d else ""
 
 
 _lib: Optional[Lib] = None

@@ -179,7 +179,17 @@ _BY_CODE: Dict[int, Type[PoolError]] = {
 
 
 def error_for(code: int, op: str, detail: str = "") -> PoolError:
-    """The exception for a ``PP_E*`` code returned by C function ``op``."""
+    """The exception for a ``PP_E*`` code returned by C function ``op``.
+
+    Call it right after the failing call, on the same thread: the C
+    library's ``pp_error_detail()`` (what it found and the fix) is added to
+    ``detail`` for ``pp_attach`` failures and for ``PP_EDAEMON``, the cases
+    where the library leaves one (include/phantompool.h).
+    """
+    if op == "pp_attach" or code == PP_EDAEMON:
+        found = _error_detail()
+        if found:
+            detail = f"{detail}; {found}" if detail else found
     if code == PP_ETIMEDOUT:
         cls: Type[PoolError] = AcquireTimeout if op == "pp_lease" else RequestTimeout
     else:
@@ -193,6 +203,14 @@ def _strerror(code: int) -> str:
         return _lib.lib().strerror(code)
     except LibraryError:
         return CODES.get(code, "unknown error")
+
+
+def _error_detail() -> str:
+    from . import _lib
+    try:
+        return _lib.lib().error_detail()
+    except LibraryError:
+        return ""
 
 
 class HTTPError(PhantomDBError):

@@ -39,6 +39,17 @@ def test_unknown_pool_and_bad_name():
     with pytest.raises(phantompool.InvalidArgument) as ei:
         phantompool.Pool("bad/name")
     assert ei.value.name == "PP_ENAME"
+    assert '"bad/name" (given by the caller) is not 1..40 characters' in str(ei.value)
+
+
+def test_attach_error_carries_the_library_detail():
+    # pp_error_detail(): the segment path, and the hint for servers that
+    # drop PHANTOMPOOL from the environment.
+    with pytest.raises(phantompool.PoolNotFound) as ei:
+        phantompool.Pool("no-such-pool-detail")
+    msg = str(ei.value)
+    assert "no segment /dev/shm/phantompool-no-such-pool-detail" in msg, msg
+    assert "pass the pool name explicitly" in ei.value.detail
 
 
 def test_acquire_timeout_is_a_timeout_error(pool):

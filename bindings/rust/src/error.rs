@@ -120,7 +120,8 @@ impl ErrorCode {
 pub enum Error {
     /// The C library returned a `PP_E*` code (or the binding refused an
     /// argument the C library would refuse with that code, e.g. a NUL in
-    /// a path: PP_EBADPATH).  `detail` says more when the binding knows it.
+    /// a path: PP_EBADPATH).  `detail` says more when the binding knows it,
+    /// or is the library's `pp_error_detail()` (attach failures, PP_EDAEMON).
     Pool { code: ErrorCode, detail: Option<String> },
     /// PhantomDB answered a PhantomDB method with a status outside 2xx.
     /// `code` and `message` come from its JSON error body
@@ -177,12 +178,56 @@ impl Error {
     }
 }
 
-/// 0 -> Ok, a negative C return -> Err.
+/// The C library's `pp_error_detail()` of the calling thread (what the
+/// failing call found, and the fix), if it left one.
+fn lib_detail() -> Option<String> {
+    // SAFETY: NULL or a NUL-terminated string owned by the library, valid
+    // until this thread's next library call; copied at once.
+    let d = unsafe { ffi::pp_error_detail() };
+    if d.is_null() {
+        None
+    } else {
+        Some(unsafe { CStr::from_ptr(d) }.to_string_lossy().into_owned())
+    }
+}
+
+/// The error for a library call's negative return, read right after the
+/// call on the same thread: PP_EDAEMON carries the library's detail (the
+/// pool and the daemon pid that is gone), as `check_attach` does for every
+/// attach failure.
+pub(crate) fn lib_error(rc: i32) -> Error {
+    if rc == ErrorCode::Daemon.raw() {
+        with_lib_detail(rc)
+    } else {
+        Error::from_code(rc)
+    }
+}
+
+fn with_lib_detail(rc: i32) -> Error {
+    let mut e = Error::from_code(rc);
+    if let Error::Pool { detail, .. } = &mut e {
+        *detail = lib_detail();
+    }
+    e
+}
+
+/// 0 -> Ok, a negative C return -> Err (see `lib_error`).
 pub(crate) fn check(rc: i32) -> Result<()> {
     if rc == 0 {
         Ok(())
     } else {
-        Err(Error::from_code(rc))
+        Err(lib_error(rc))
+    }
+}
+
+/// `check` for `pp_attach`: every failure carries the library's detail
+/// (the pool name and where it came from, the segment's path, mode and
+/// owner, this process's ids, the fix).
+pub(crate) fn check_attach(rc: i32) -> Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(with_lib_detail(rc))
     }
 }
 

@@ -107,6 +107,7 @@ extern "C" {
     pub fn pp_lease_slot(l: *const pp_lease) -> c_int;
     pub fn pp_status(p: *mut pp_pool, out: *mut pp_pool_status) -> c_int;
     pub fn pp_strerror(err: c_int) -> *const c_char;
+    pub fn pp_error_detail() -> *const c_char;
     pub fn pp_version() -> c_int;
     pub fn pp_abi_size(which: c_int) -> usize;
     pub fn pp_request(l: *mut pp_lease, req: *const pp_req, resp: *mut pp_resp) -> c_int;

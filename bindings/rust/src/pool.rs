@@ -7,7 +7,7 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{check, Error, ErrorCode, Result};
+use crate::error::{check, check_attach, lib_error, Error, ErrorCode, Result};
 use crate::ffi;
 use crate::request::{duration_ms, Request, Response};
 
@@ -94,7 +94,7 @@ impl Pool {
         };
         let mut raw = ptr::null_mut();
         // SAFETY: cname outlives the call; raw is written on success.
-        check(unsafe { ffi::pp_attach(cname.as_ref().map_or(ptr::null(), |c| c.as_ptr()), &mut raw) })?;
+        check_attach(unsafe { ffi::pp_attach(cname.as_ref().map_or(ptr::null(), |c| c.as_ptr()), &mut raw) })?;
         Ok(Pool {
             inner: Arc::new(Attached { raw, status_size }),
         })
@@ -385,7 +385,7 @@ impl std::io::Read for ResponseStream<'_> {
         // SAFETY: buf is valid for writing buf.len() bytes.
         let n = unsafe { ffi::pp_stream_read(self.conn.lease, buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
-            return Err(Error::from_code(n as i32).into());
+            return Err(lib_error(n as i32).into());
         }
         Ok(n as usize)
     }

@@ -305,9 +305,15 @@ fn raw_requests_and_bad_input_codes() {
 
     let e = Pool::open("no such pool").unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::Name));
-    let e = Pool::open(&unique("rs-nopool")).unwrap_err();
+    assert!(e.to_string().contains("\"no such pool\" (given by the caller) is not 1..40"), "{}", e);
+    let name = unique("rs-nopool");
+    let e = Pool::open(&name).unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::NoPool));
     assert!(e.to_string().starts_with("PP_ENOPOOL (-2): "), "{}", e);
+    // The library's pp_error_detail(): the segment path and the hint.
+    let want = format!("no segment /dev/shm/phantompool-{}", name);
+    assert!(e.to_string().contains(&want), "{}", e);
+    assert!(e.to_string().contains("pass the pool name explicitly"), "{}", e);
 }
 
 #[test]
