@@ -9,14 +9,18 @@
 #   cgi/pp_cgi                CGI program, libphantompool.a linked in
 #   apache/mod_phantompool.so Apache module (headers and flags from apxs)
 # The top Makefile's examples/*.c rule does not see these subfolders.
-# examples/gunicorn/ppapp.py and examples/php/app.php are not built: the
+# examples/gunicorn/ppapp.py and examples/php/app.php (PHP-FPM and
+# mod_php) are not built: the
 # tests run them with bindings/python and the PHP extension ($(PHP_EXT),
 # make php-ext; mk/php.mk), whose Debian packages (gunicorn, php8.2-fpm,
 # php8.2-curl for the benchmark) mk/python.mk and mk/php.mk list.
 
 # Building the examples: libfcgi-dev, apache2-dev (apxs).  Running the
 # tests and benchmarks: the servers and the HTTP clients.
-DEPLOY_DEB   := libfcgi-dev apache2-dev nginx spawn-fcgi lighttpd apache2 apache2-utils
+# libapache2-mod-php8.2: Apache prefork + mod_php (its install enables the
+# module and prefork in the system's Apache; the tests use their own config).
+DEPLOY_DEB   := libfcgi-dev apache2-dev nginx spawn-fcgi lighttpd apache2 apache2-utils \
+                libapache2-mod-php8.2
 DEB_PACKAGES += $(DEPLOY_DEB)
 
 APXS         ?= apxs

@@ -4,7 +4,8 @@
 #
 #   stack_start STACK [pool|curl]   STACK: nginx-fcgi, lighttpd-fcgi,
 #                                   lighttpd-cgi, apache-mod, apache-cgi,
-#                                   gunicorn, gunicorn-preload, php-fpm
+#                                   gunicorn, gunicorn-preload, php-fpm,
+#                                   apache-mod-php
 #   stack_stop
 #
 # Every server gets its own config file, rendered from the template in
@@ -48,6 +49,7 @@ render() {
 	    -e "s|@POOL@|$PHANTOMPOOL|g" -e "s|@WORKERS@|$WORKERS|g" -e "s|@HALF@|$((WORKERS / 2))|g" -e "s|@FCGI_BIN@|$FCGI_BIN|g" \
 	    -e "s|@MODULE@|$B/examples/apache/mod_phantompool.so|g" -e "s|@APP_PORT@|$FCGI_PORT|g" \
 	    -e "s|@APP_DIR@|$T/app|g" -e "s|@PY_DIR@|$SRC/bindings/python|g" \
+	    -e "s|@PHP_EXT@|$(cd "$B" && pwd)/php-ext/modules/phantompool.so|g" \
 	    -e "s|@LIBRARY@|$(cd "$B" && pwd)/libphantompool.so.1|g" "$DOCS/$1" > "$2" || fail "cannot render $DOCS/$1"
 	grep -q '@[A-Z_]*@' "$2" && fail "unrendered placeholder in $2"
 	return 0
@@ -123,6 +125,22 @@ stack_start() {
 		APP_PID=$! APP_MASTER=$! ATTACH_IN_MASTER=no
 		render nginx-php-fpm.conf.in "$T/nginx.conf"
 		setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
+		URL=http://127.0.0.1:$PORT/app ;;
+	apache-mod-php)
+		[ -f "$B/php-ext/modules/phantompool.so" ] || fail "no PHP extension in $B/php-ext (make php-ext)"
+		[ -f /usr/lib/apache2/modules/libphp8.2.so ] || fail "no mod_php: Debian libapache2-mod-php8.2 (make deps)"
+		if [ "$way" = curl ]; then cp "$SRC/bench/deploy/app_curl.php" "$T/htdocs/app.php"
+		else cp "$SRC/examples/php/app.php" "$T/htdocs/app.php"; fi
+		render apache-mod-php.conf.in "$T/apache2.conf"
+		render mod-php.ini.in "$T/php.ini"
+		if [ "$way" = curl ]; then
+			echo "extension=curl" >> "$T/php.ini"
+			echo "LoadModule env_module /usr/lib/apache2/modules/mod_env.so" >> "$T/apache2.conf"
+			printf '<Directory %s/htdocs>\n    SetEnv PHANTOMDB_URL %s\n</Directory>\n' "$T" "$PHANTOMDB_URL" >> "$T/apache2.conf"
+		fi
+		# PHP_INI_SCAN_DIR empty: no system conf.d, only $T/php.ini
+		PHP_INI_SCAN_DIR= setsid apache2 -f "$T/apache2.conf" -DFOREGROUND >"$T/apache2-out.log" 2>&1 &
+		APP_MASTER=$! ATTACH_IN_MASTER=no
 		URL=http://127.0.0.1:$PORT/app ;;
 	*) fail "unknown stack $stack" ;;
 	esac
