@@ -1,5 +1,6 @@
 # mk/deploy.mk - issue 19, real deployments: the examples for each server
-# stack (examples/fastcgi, examples/cgi, examples/apache), their end-to-end
+# stack (examples/fastcgi, examples/cgi, examples/apache; examples/gunicorn
+# and examples/php use the Python and PHP bindings), their end-to-end
 # tests (tests/deploy/, `make check-deploy`) and benchmarks
 # (`make bench-deploy`, in BENCH_MORE).  Guides: docs/deploy/.
 #
@@ -8,10 +9,18 @@
 #   cgi/pp_cgi                CGI program, libphantompool.a linked in
 #   apache/mod_phantompool.so Apache module (headers and flags from apxs)
 # The top Makefile's examples/*.c rule does not see these subfolders.
+# examples/gunicorn/ppapp.py and examples/php/app.php (PHP-FPM and
+# mod_php) are not built: the
+# tests run them with bindings/python and the PHP extension ($(PHP_EXT),
+# make php-ext; mk/php.mk), whose Debian packages (gunicorn, php8.2-fpm,
+# php8.2-curl for the benchmark) mk/python.mk and mk/php.mk list.
 
 # Building the examples: libfcgi-dev, apache2-dev (apxs).  Running the
 # tests and benchmarks: the servers and the HTTP clients.
-DEPLOY_DEB   := libfcgi-dev apache2-dev nginx spawn-fcgi lighttpd apache2 apache2-utils
+# libapache2-mod-php8.2: Apache prefork + mod_php (its install enables the
+# module and prefork in the system's Apache; the tests use their own config).
+DEPLOY_DEB   := libfcgi-dev apache2-dev nginx spawn-fcgi lighttpd apache2 apache2-utils \
+                libapache2-mod-php8.2
 DEB_PACKAGES += $(DEPLOY_DEB)
 
 APXS         ?= apxs
@@ -21,6 +30,10 @@ DEPLOY_MOD   := $(B)/examples/apache/mod_phantompool.so
 # The benchmarks' "usual way" twins: the same application over libcurl.
 DEPLOY_BENCH := $(B)/bench/deploy/fcgi_curl $(B)/bench/deploy/cgi_curl
 DEPLOY_APP_O := $(B)/examples/common/ppapp.o
+# What the gunicorn and PHP-FPM stacks need: the PHP extension (mk/php.mk's
+# $(PHP_EXT), spelled out: php.mk is read after this file, and a rule's
+# prerequisites expand when it is read) and the Python packages' check.
+DEPLOY_BINDINGS := $(B)/php-ext/modules/phantompool.so $(B)/.python-deps-ok
 
 .PHONY: deploy-examples check-deploy bench-deploy
 all: deploy-examples
@@ -68,9 +81,9 @@ $(B)/bench/deploy/cgi_curl: $(B)/bench/deploy/cgi_curl.o
 
 # End-to-end: the real servers on loopback, a real pool (tests/with-pool).
 # Run by .ci/run (not by `make check`: it starts web servers as root).
-check-deploy: all $(DEPLOY_BENCH)
+check-deploy: all $(DEPLOY_BENCH) $(DEPLOY_BINDINGS)
 	@PP_BUILD=$(B) tests/deploy/run-all
 
 BENCH_MORE += bench-deploy
-bench-deploy: all $(DEPLOY_BENCH)
+bench-deploy: all $(DEPLOY_BENCH) $(DEPLOY_BINDINGS)
 	@PP_BUILD=$(B) tests/deploy/bench
