@@ -75,7 +75,8 @@ struct wctx {
 
 enum mode_id {
 	M_DIRECT_KA, M_DIRECT_NEW, M_CGI_NOOP, M_CGI_CURL, M_CGI_POOL,
-	M_PROXY, M_POOL_DO, M_POOL_LEASE, M_POOL_HELD, M_CGI_STATIC, M_DIRECT_WEB, M_POOL_WEB, M_COUNT
+	M_PROXY, M_POOL_DO, M_POOL_LEASE, M_POOL_HELD, M_CGI_STATIC, M_DIRECT_WEB, M_POOL_WEB, M_DIRECT_PACED,
+	M_COUNT
 };
 
 /* The "web request" modes (issue 16's G8): one unit is WEB_QUERIES
@@ -83,6 +84,12 @@ enum mode_id {
  * them, on one keep-alive handle (direct_web) or one lease (pool_web). */
 #define WEB_QUERIES 3
 #define WEB_WORK_US 2000
+
+/* direct_paced (issue 16's G4): one keep-alive request every PACED_US
+ * from a long-lived process, the pace of the CGI cells (one fork+exec
+ * takes about 2 ms here), so that the backend is as cold as it is for a
+ * CGI program; only the request is timed, not the pause. */
+#define PACED_US 2000
 
 struct mode_def {
 	const char *name;
@@ -96,6 +103,7 @@ struct mode_def {
 	 * pp_lease waited (pool_lease), else stays 0. */
 	int (*request)(struct wctx *w, uint64_t *lease_wait_ns);
 	void (*fini)(struct wctx *w);
+	unsigned pace_us;       /* a pause after each request, outside the timing */
 };
 
 extern const struct mode_def mode_defs[M_COUNT];

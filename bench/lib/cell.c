@@ -122,6 +122,8 @@ static void worker_loop(struct wslot *ws, const struct mode_def *m, struct wctx 
 			continue;
 		}
 		ws->n_total++;
+		if (m->pace_us)
+			usleep(m->pace_us);
 		if (b < t0 || b > t1)
 			continue;
 		uint64_t d = b - a;
