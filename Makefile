@@ -179,7 +179,8 @@ fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  n=$$(basename $$t); c=fuzz/corpus/$${n#fuzz_}; mkdir -p $(B)/fuzz/work-$$n; \
 	  echo "=== $$n ($(FUZZ_SECONDS) s)"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/work-$$n $$c 2>&1 | tail -3 || exit 1; \
+	  if $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/work-$$n $$c >$(B)/fuzz/$$n.log 2>&1; \
+	  then tail -3 $(B)/fuzz/$$n.log; else tail -40 $(B)/fuzz/$$n.log; echo "fuzz: $$n failed (log: $(B)/fuzz/$$n.log)"; exit 1; fi; \
 	done
 
 bench: all $(BENCHES)
