@@ -594,6 +594,33 @@ static void set_cell_env(struct cell_env *env, int be, int mode)
 	env->cpu_servers[k] = NULL;
 }
 
+/* With seats apart from connections, a pool_lease cell's wait is the
+ * daemon's queue for a connection: its figures since the daemon started
+ * (restart_daemon_for_cell, just before the cell). */
+static void cell_conn_wait(struct cell *c)
+{
+	pp_pool_status st;
+	if (!c->ran || c->mode != M_POOL_LEASE || !seats_apart || !ps.pool_handle ||
+	    pp_status(ps.pool_handle, &st) != 0 || !st.queue_waits)
+		return;
+	c->qw_n = (unsigned long long)st.queue_waits;
+	c->qw_p50 = (double)st.queue_wait_p50_ns / 1000.0;
+	c->qw_p99 = (double)st.queue_wait_p99_ns / 1000.0;
+	c->qw_max = (double)st.queue_wait_max_ns / 1000.0;
+}
+
+/* A fresh daemon for the next cell, so its connection-wait figures are
+ * that cell's own.  0 or -1. */
+static int restart_daemon_for_cell(int be, int slots)
+{
+	stop_daemon();
+	if (start_daemon(be, slots) != 0)
+		return -1;
+	tgt.pool = ps.pool_handle;
+	snprintf(tgt.pool_name, sizeof tgt.pool_name, "%s", ps.pool);
+	return 0;
+}
+
 static void run_cell(int pl, int be, int mode, int slots, int workers)
 {
 	if (!cfg.modes[mode] || ncells >= (int)(sizeof cells / sizeof cells[0]))
@@ -611,6 +638,7 @@ static void run_cell(int pl, int be, int mode, int slots, int workers)
 	set_cell_env(&env, be, mode);
 	if (cell_run(c, &env) != 0)
 		c->ran = 0;
+	cell_conn_wait(c);
 	c->tries = 1;
 	/* Another user of the machine took CPU during the window: run the
 	 * cell again (within the retry budget) and keep the quietest run. */
@@ -619,7 +647,10 @@ static void run_cell(int pl, int be, int mode, int slots, int workers)
 		struct cell again = *c;
 		memset(again.note, 0, sizeof again.note);
 		uint64_t t0 = pp_now_ns();
+		if (mode == M_POOL_LEASE && seats_apart && restart_daemon_for_cell(be, slots) != 0)
+			break;
 		int rc = cell_run(&again, &env);
+		cell_conn_wait(&again);
 		retry_spent += (double)(pp_now_ns() - t0) / 1e9;
 		c->tries++;
 		if (rc == 0 && again.bg_pct < c->bg_pct) {
@@ -644,7 +675,10 @@ static void run_pool_cells(int pl, int be)
 			run_cell(pl, be, M_POOL_DO, s, l[i]);
 		for (int i = 0; i < cfg.nloads; i++)
 			run_cell(pl, be, M_POOL_WEB, s, l[i]);
-		/* fairness: the largest load, where workers queue for slots */
+		/* fairness: the largest load, where workers queue for slots (or,
+		 * seats apart, for a connection: on a daemon of its own) */
+		if (seats_apart && cfg.modes[M_POOL_LEASE] && restart_daemon_for_cell(be, s) != 0)
+			return;
 		run_cell(pl, be, M_POOL_LEASE, s, l[cfg.nloads - 1]);
 		if (si == cfg.nslots - 1) {
 			run_cell(pl, be, M_POOL_HELD, s, 1);
@@ -937,9 +971,9 @@ static void goals_lease(int pl, int s_small, int wmax)
 
 /* The goals of the pass with seats apart from connections: G3b (64
  * workers on 16 connections, seats to spare), G3c at 64 workers, G5
- * (256 workers holding seats on s_small connections: max / median of the
- * request's wait, lease + exchange; lease waits are 0 with seats to
- * spare), G8 (web requests, 256 workers, 16 connections, against 256
+ * (256 workers holding seats on s_small connections: max / median of
+ * the daemon's wait for a connection, its FIFO queue; lease waits are 0
+ * with seats to spare), G8 (web requests, 256 workers, 16 connections, against 256
  * direct keep-alive connections). */
 static void goals_seats(int pl, int s_small, int s_big)
 {
@@ -958,8 +992,8 @@ static void goals_seats(int pl, int s_small, int s_big)
 	for (int i = 0; i < ncells && n < 16; i++) {
 		const struct cell *c = &cells[i];
 		if (c->ran && c->placement == pl && c->mode == M_POOL_LEASE && c->slots == s_small &&
-		    c->workers == 256 && c->backend == BE_NGINX && c->p50 > 0)
-			v[n++] = c->max / c->p50;
+		    c->workers == 256 && c->backend == BE_NGINX && c->qw_n && c->qw_p50 > 0)
+			v[n++] = c->qw_max / c->qw_p50;
 	}
 	for (int i = 1; i < n; i++)
 		for (int k = i; k > 0 && v[k] < v[k - 1]; k--) {
@@ -968,9 +1002,9 @@ static void goals_seats(int pl, int s_small, int s_big)
 			v[k - 1] = t;
 		}
 	const struct cell *a = CELL(pl, BE_NGINX, M_POOL_LEASE, s_small, 256);
-	snprintf(what, sizeof what, "wait max / median, 256 workers holding seats, %d conns", s_small);
-	snprintf(extra, sizeof extra, "  (median of %d runs; first run p50 %.0f us, p99.9 %.0f, max %.0f)", n,
-		 a ? a->p50 : 0, a ? a->p999 : 0, a ? a->max : 0);
+	snprintf(what, sizeof what, "conn wait max / median, 256 workers holding seats, %d conns", s_small);
+	snprintf(extra, sizeof extra, "  (median of %d runs; first run: %llu waits, p50 %.0f us, p99 %.0f, max %.0f)",
+		 n, a ? a->qw_n : 0ull, a ? a->qw_p50 : 0, a ? a->qw_p99 : 0, a ? a->qw_max : 0);
 	goal_line("G5", pl, what, n ? v[n / 2] : 0, "<=", 2.0, 1, extra);
 
 	const struct cell *w = CELL(pl, BE_NGINX, M_POOL_WEB, s_big, 256);

@@ -203,6 +203,11 @@ struct cell {
 	long conns_opened;       /* backend connections accepted during the cell, -1 unknown */
 	long conns_open;         /* backend connections open mid-window, -1 unknown */
 	double lw_p50, lw_p999, lw_max; /* pp_lease wait, us (pool_lease) */
+	/* The daemon's wait for a connection (pp_status queue_wait_*, us;
+	 * pool_lease cells with seats apart, on a daemon started for the cell):
+	 * log2 buckets, interpolated, so the p50 is approximate. */
+	double qw_p50, qw_p99, qw_max;
+	unsigned long long qw_n;
 	double lw_worker_ratio;  /* max/median over workers of mean lease wait */
 	double bg_pct;           /* CPU busy outside the processes we measure, % of all CPUs */
 	int tries;               /* runs of this cell (reruns when bg_pct was high) */

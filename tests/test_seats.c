@@ -2,6 +2,7 @@
  * worker holds a seat for its whole "web request" while the backend sees
  * at most --max connections; exchanges queue for an idle connection and
  * each worker gets its own answers. */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,11 +138,67 @@ static void test_workers_hold_seats(void)
 	munmap(t, sizeof *t);
 }
 
+/* A child that makes one request on its own attachment to pool and
+ * writes when its answer came (ns, CLOCK_MONOTONIC) into *done. */
+static pid_t timed_request(const char *pool, const char *path, _Atomic uint64_t *done)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	pp_pool *p;
+	if (pp_attach(pool, &p) != 0)
+		_exit(2);
+	pp_req req = { .method = "GET", .path = path };
+	pp_resp resp;
+	int r = pp_do(p, &req, &resp);
+	atomic_store(done, pp_now_ns());
+	int ok = r == 0 && resp.status == 200;
+	if (r == 0)
+		pp_resp_free(&resp);
+	pp_detach(p);
+	_exit(ok ? 0 : 1);
+}
+
+/* First come, first served: with the one connection busy, B's request
+ * queues; the daemon is then stopped while the busy exchange's answer
+ * arrives and C's request comes in, and continued: the connection is
+ * idle again in the same step that first sees C's request.  B, queued
+ * first, must get it; C must not overtake the queue. */
+static void test_fifo_queue(void)
+{
+	struct pp_daemon_proc d;
+	const char *pool = pp_test_pool_name("fifo");
+	const char *args[] = { "-b", backend.url, "--max", "1", "--seats", "4", "--min", "1", "--loops", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pool, args) == 0);
+	_Atomic uint64_t *done = mmap(NULL, 3 * sizeof *done, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(done != MAP_FAILED);
+	memset((void *)done, 0, 3 * sizeof *done);
+	pid_t a = timed_request(pool, "/health?delay_ms=400", &done[0]); /* holds the connection */
+	usleep(100000);
+	pid_t b = timed_request(pool, "/health?delay_ms=100", &done[1]); /* queues behind it */
+	usleep(150000);
+	CU_ASSERT_FATAL(kill(d.pid, SIGSTOP) == 0);
+	usleep(250000); /* A's answer arrives at the stopped daemon */
+	pid_t c = timed_request(pool, "/health?delay_ms=100", &done[2]);
+	usleep(100000); /* C's request is in its ring */
+	CU_ASSERT_FATAL(kill(d.pid, SIGCONT) == 0);
+	CU_ASSERT_EQUAL(pp_test_wait_child(a), 0);
+	CU_ASSERT_EQUAL(pp_test_wait_child(b), 0);
+	CU_ASSERT_EQUAL(pp_test_wait_child(c), 0);
+	printf("\n    answers after A's: B (queued first) +%.1f ms, C (came while stopped) +%.1f ms",
+	       (double)(done[1] - done[0]) / 1e6, (double)(done[2] - done[0]) / 1e6);
+	CU_ASSERT(done[0] && done[1] && done[2]);
+	CU_ASSERT(done[1] < done[2]);
+	munmap((void *)done, 3 * sizeof *done);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 int main(void)
 {
 	static const struct pp_test tests[] = {
 		{ "segment: --seats slots, --max connections", test_segment_counts },
 		{ "12 workers hold seats, 3 connections serve them: own answers only", test_workers_hold_seats },
+		{ "requests wait for a connection first come, first served", test_fifo_queue },
 	};
 	return pp_test_main("seats", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
 }

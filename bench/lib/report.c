@@ -73,6 +73,9 @@ static void row(FILE *f, const struct cell *c)
 		p999, cpu, split, opened, open, (unsigned long long)c->errors, c->bg_pct, c->tries > 1 ? "*" : "");
 	if (c->mode == M_POOL_LEASE)
 		fprintf(f, "  lease wait p50 %.2f us, p99.9 %.0f, max %.0f", c->lw_p50, c->lw_p999, c->lw_max);
+	if (c->qw_n)
+		fprintf(f, "; connection wait (%llu) p50 %.0f us, p99 %.0f, max %.0f", c->qw_n, c->qw_p50, c->qw_p99,
+			c->qw_max);
 	if (c->note[0])
 		fprintf(f, "  [%s]", c->note);
 	fputc('\n', f);
@@ -164,6 +167,11 @@ void report_values(FILE *f, const struct cell *cells, int n)
 			fprintf(f, "cell_%s_lease_wait_p999 %.1f us\n", l, c->lw_p999);
 			fprintf(f, "cell_%s_lease_wait_max %.1f us\n", l, c->lw_max);
 			fprintf(f, "cell_%s_lease_wait_worker_ratio %.2f ratio\n", l, c->lw_worker_ratio);
+		}
+		if (c->qw_n) {
+			fprintf(f, "cell_%s_conn_wait_p50 %.1f us\n", l, c->qw_p50);
+			fprintf(f, "cell_%s_conn_wait_p99 %.1f us\n", l, c->qw_p99);
+			fprintf(f, "cell_%s_conn_wait_max %.1f us\n", l, c->qw_max);
 		}
 	}
 }
