@@ -12,7 +12,9 @@
 #include "stats.h"
 
 static pid_t cached_pid;
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* 0: not yet, 1: one thread runs client_init, 2: done.  Not pthread_once:
+ * glibc's ends with a futex wake system call, paid by every CGI run. */
+static _Atomic int init_state;
 
 static void on_fork_child(void)
 {
@@ -27,7 +29,18 @@ static void client_init(void)
 
 void pp_client_init_once(void)
 {
-	pthread_once(&init_once, client_init);
+	/* Pairs with the release store below: cached_pid is set. */
+	if (atomic_load_explicit(&init_state, memory_order_acquire) == 2)
+		return;
+	int expected = 0;
+	if (atomic_compare_exchange_strong_explicit(&init_state, &expected, 1, memory_order_acquire,
+						    memory_order_acquire)) {
+		client_init();
+		atomic_store_explicit(&init_state, 2, memory_order_release);
+		return;
+	}
+	while (atomic_load_explicit(&init_state, memory_order_acquire) != 2)
+		sched_yield(); /* another thread is in client_init: a few microseconds */
 }
 
 pid_t pp_client_pid(void)

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "client.h"
 #include "clock.h"
@@ -103,8 +102,9 @@ static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_l
 }
 
 /* This thread's recent response waits (spin.h): the worker's own
- * experience, whichever slot it leases. */
-static __thread uint32_t resp_wait_avg_ns;
+ * experience, whichever slot it leases.  None yet in a new thread (or
+ * process): its first wait does not spin. */
+static __thread uint32_t resp_wait_avg_ns = PP_SPIN_AVG_UNKNOWN;
 
 /* The lease's private buffers (scratch for frames taken, the batch of
  * frames to publish), allocated on first use.  Changes nothing shared.
@@ -142,6 +142,15 @@ static int lease_rings(struct pp_lease *l)
 	 * slot was shared or scribbled on: never read someone else's answer. */
 	if (pp_ring_readable(&l->resp) != 0 || pp_ring_writable(&l->req) != (ssize_t)seg->ring_size)
 		return PP_EPROTO;
+	/* The first exchange of this lease record (of this process, on this
+	 * slot): map the pages the request is written to and the response
+	 * read from with a system call each, not a page fault each
+	 * (pp_seg_prefault).  Later exchanges find them mapped. */
+	if (!l->rings_mapped) {
+		l->rings_mapped = true;
+		pp_seg_prefault(l->req.data + (l->req.cached_head & l->req.mask), 1, true);
+		pp_seg_prefault(l->resp.data + (l->resp.cached_tail & l->resp.mask), 1, false);
+	}
 	l->spin = (struct pp_spin){ .hdr = seg->hdr, .claims = seg->spin_claims,
 				    .peer_cpu = &s->daemon_cpu, .avg_ns = &resp_wait_avg_ns,
 				    .inflight_max = 1 /* ours */ };
@@ -216,6 +225,21 @@ static int stream_write_run(struct pp_lease *l, const void *buf, size_t n)
 	return 0;
 }
 
+/* Is header name n `lower` (lower case, 12 bytes), in any case?  Not
+ * strncasecmp: two names per response do not earn a CGI program the page
+ * fault of loading its code. */
+static bool name_is(const struct pp_str *n, const char lower[static 12])
+{
+	if (n->len != 12)
+		return false;
+	for (uint32_t i = 0; i < 12; i++) {
+		char c = n->ptr[i];
+		if ((c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) != lower[i])
+			return false;
+	}
+	return true;
+}
+
 /* Copy a response header value (bounded, NUL-terminated). */
 static void copy_value(char *dst, size_t len, const struct pp_str *v)
 {
@@ -264,9 +288,9 @@ static int stream_read_head_run(struct pp_lease *l, pp_resp *resp)
 	resp->status = f.resp.status;
 	for (uint32_t i = 0; i < f.resp.nheaders; i++) {
 		const struct pp_hdr *h = &f.resp.headers[i];
-		if (h->name.len == 12 && !strncasecmp(h->name.ptr, "content-type", 12))
+		if (name_is(&h->name, "content-type"))
 			copy_value(resp->content_type, sizeof resp->content_type, &h->value);
-		else if (h->name.len == 12 && !strncasecmp(h->name.ptr, "x-request-id", 12))
+		else if (name_is(&h->name, "x-request-id"))
 			copy_value(resp->request_id, sizeof resp->request_id, &h->value);
 	}
 	l->stage = PP_STAGE_BODY;

@@ -47,8 +47,14 @@ int pp_seg_shm_name(const char *pool, char *buf, size_t len)
 	int r = pp_pool_resolve(pool, name, sizeof name);
 	if (r)
 		return r;
-	if ((size_t)snprintf(buf, len, "/phantompool-%s", name) >= len)
+	/* Pasted, not snprintf'd: a CGI program attaching would otherwise
+	 * fault in printf's code for it. */
+	static const char prefix[] = "/phantompool-";
+	size_t n = strlen(name);
+	if (sizeof prefix + n > len)
 		return PP_ENAME;
+	memcpy(buf, prefix, sizeof prefix - 1);
+	memcpy(buf + sizeof prefix - 1, name, n + 1);
 	return 0;
 }
 
@@ -225,6 +231,22 @@ int pp_seg_validate(const void *base, size_t size)
 	return 0;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  /* Linux 5.14 */
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Slot table pages mapped in advance at attach, at most. */
+#define PREFAULT_SLOTS_MAX (16u * PP_PAGE)
+
+void pp_seg_prefault(void *addr, size_t len, bool writable)
+{
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PP_PAGE - 1);
+	uintptr_t end = ((uintptr_t)addr + len + PP_PAGE - 1) & ~(uintptr_t)(PP_PAGE - 1);
+	if (len)
+		(void)madvise((void *)a, end - a, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+}
+
 /* errno (positive) of a failed system call on the segment, as a PP_E* code. */
 static int errno_to_pp(int e)
 {
@@ -258,12 +280,18 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 	close(fd);
 	if (r)
 		return r;
+	/* The header's pages, before validation reads them (bounded by the
+	 * mapping, whatever the segment says). */
+	pp_seg_prefault(base, size < PP_WAITERS_OFF ? size : PP_WAITERS_OFF, writable);
 	r = pp_seg_validate(base, size);
 	if (r) {
 		munmap(base, size);
 		return r;
 	}
 	seg_fill_view(out, base, size);
+	/* The first slot records, which a lease scans from. */
+	uint64_t slots = (uint64_t)out->nslots * sizeof(struct pp_slot);
+	pp_seg_prefault(out->slots, slots < PREFAULT_SLOTS_MAX ? slots : PREFAULT_SLOTS_MAX, writable);
 	return 0;
 }
 

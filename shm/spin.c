@@ -91,5 +91,5 @@ void pp_spin_note(const struct pp_spin *s, uint64_t waited_ns)
 	uint64_t cap = 2ull * PP_SPIN_AVG_FACTOR * (budget < PP_SPIN_MAX_NS ? budget : PP_SPIN_MAX_NS);
 	uint32_t w = (uint32_t)(waited_ns < cap ? waited_ns : cap);
 	uint32_t a = *s->avg_ns;
-	*s->avg_ns = a - a / 8 + w / 8;
+	*s->avg_ns = a == PP_SPIN_AVG_UNKNOWN ? w : a - a / 8 + w / 8;
 }

@@ -17,7 +17,12 @@
  *     (a peer on our CPU cannot run while we spin);
  *   - the waiter's recent waits were short: an average (EWMA, private to the
  *     waiter) of at most PP_SPIN_AVG_FACTOR budgets.  Under load, or against
- *     a slow backend, waits are long and nobody spins;
+ *     a slow backend, waits are long and nobody spins.  A waiter with no
+ *     wait behind it yet (PP_SPIN_AVG_UNKNOWN: a worker thread's first
+ *     request) does not spin either: a one-shot process such as a CGI
+ *     program has just woken an idle serving loop, and its answer takes
+ *     that wakeup plus a backend round trip, mostly longer than a spin
+ *     budget (docs/BENCHMARKS.md, CGI);
  *   - the pool is nearly idle: the daemon serves at most inflight_max
  *     exchanges (the worker's own: 1; a serving loop between two requests:
  *     0).  Under load every CPU has work, and a spinner would only take
@@ -45,6 +50,10 @@
 #define PP_SPIN_MAX_NS 1000000u  /* cap on any spin, whatever the header says */
 #define PP_SPIN_AVG_FACTOR 2u    /* spin while recent waits average <= 2 budgets */
 #define PP_SPIN_CLAIM_WAIT_NS 5000u /* how long a waiter watches for a claim to free up */
+/* A waiter's average before its first measured wait: no history, so no
+ * spin (it is above any budget's PP_SPIN_AVG_FACTOR multiple).  The first
+ * pp_spin_note replaces it with that wait. */
+#define PP_SPIN_AVG_UNKNOWN UINT32_MAX
 
 /* One waiter's view: where the budget and claims live, the peer's CPU
  * word, and the waiter's own average (private memory). */
@@ -52,7 +61,7 @@ struct pp_spin {
 	struct pp_shm_header *hdr;
 	uint32_t claims;               /* usable claims (pp_seg.spin_claims) */
 	const _Atomic int32_t *peer_cpu;
-	uint32_t *avg_ns;              /* EWMA of this waiter's recent waits */
+	uint32_t *avg_ns;              /* EWMA of this waiter's recent waits, or PP_SPIN_AVG_UNKNOWN */
 	uint32_t inflight_max;         /* spin only while hdr->inflight <= this */
 };
 
