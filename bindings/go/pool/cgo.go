@@ -4,7 +4,11 @@ package pool
 // few static shims.  The shims exist for one reason: cgo forbids passing C
 // a Go struct that holds Go pointers, and pp_req is all pointers.  So Go
 // hands the shims flat byte slices (allowed: they hold no pointers) and the
-// shims build pp_req and pp_header on the C stack.
+// shims build pp_req and pp_header on the C stack.  A request is one cgo
+// call (the one-shot: lease, request, release) plus one C.free of the
+// response body after Go has copied it; the results come back in a
+// ppgo_out that Go recycles (outPool), since anything passed to C escapes
+// to the heap.
 //
 // Where the library is found: `#cgo LDFLAGS: -lphantompool` and the
 // compiler's default paths, i.e. an installed library (make install).  An
@@ -14,6 +18,7 @@ package pool
 /*
 #cgo LDFLAGS: -lphantompool
 #include <phantompool.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +61,22 @@ static void ppgo_copy_detail(char *buf, size_t len)
 	snprintf(buf, len, "%s", d ? d : "");
 }
 
+// What a request shim hands back: the response, whether a lease was
+// granted (one-shot), and on failure the library's pp_error_detail() as a
+// malloc'd copy (NULL when none; the caller frees it).  No Go pointers:
+// Go may pass one it allocated (and reuses, see outPool).
+typedef struct ppgo_out {
+	pp_resp resp;
+	int leased;
+	char *detail;
+} ppgo_out;
+
+static void ppgo_take_detail(ppgo_out *o)
+{
+	const char *d = pp_error_detail();
+	o->detail = d && *d ? strdup(d) : NULL;
+}
+
 // pp_attach, with the detail of a failure in detail[len].
 static int ppgo_attach(const char *name, pp_pool **out, char *detail, size_t len)
 {
@@ -67,43 +88,139 @@ static int ppgo_attach(const char *name, pp_pool **out, char *detail, size_t len
 
 // pp_request on a lease (must run on the lease's thread).
 static int ppgo_request(struct pp_lease *l, const char *strs, int nhdr, const void *body,
-			size_t blen, int timeout_ms, pp_resp *resp, char *detail, size_t dlen)
+			size_t blen, int timeout_ms, ppgo_out *o)
 {
 	pp_req req;
 	pp_header h[PPGO_MAX_HEADERS];
-	memset(resp, 0, sizeof *resp);
+	memset(o, 0, sizeof *o);
 	int r = ppgo_fill(&req, h, strs, nhdr, body, blen, timeout_ms);
-	if (!r && (r = pp_request(l, &req, resp)) != 0)
-		ppgo_copy_detail(detail, dlen);
+	if (!r && (r = pp_request(l, &req, &o->resp)) != 0)
+		ppgo_take_detail(o);
 	return r;
 }
 
 // pp_do with a lease wait of our choosing: lease (waiting up to lease_ms;
 // 0: only a free seat), request, release, all on the calling thread, in
-// one cgo call.  *leased tells whether the lease was granted, so that the
-// caller can tell "no seat in time" from a request that timed out.
-static int ppgo_oneshot(pp_pool *p, int lease_ms, int *leased, const char *strs, int nhdr,
-			const void *body, size_t blen, int timeout_ms, pp_resp *resp,
-			char *detail, size_t dlen)
+// one cgo call.  o->leased tells whether the lease was granted, so that
+// the caller can tell "no seat in time" from a request that timed out.
+static int ppgo_oneshot(pp_pool *p, int lease_ms, const char *strs, int nhdr,
+			const void *body, size_t blen, int timeout_ms, ppgo_out *o)
 {
 	pp_req req;
 	pp_header h[PPGO_MAX_HEADERS];
 	struct pp_lease *l;
-	memset(resp, 0, sizeof *resp);
-	*leased = 0;
+	memset(o, 0, sizeof *o);
 	int r = ppgo_fill(&req, h, strs, nhdr, body, blen, timeout_ms);
 	if (r)
 		return r;
 	if ((r = pp_lease(p, lease_ms, &l)) != 0) {
-		ppgo_copy_detail(detail, dlen);
+		ppgo_take_detail(o);
 		return r;
 	}
-	*leased = 1;
-	r = pp_request(l, &req, resp);
+	o->leased = 1;
+	r = pp_request(l, &req, &o->resp);
 	if (r)
-		ppgo_copy_detail(detail, dlen);
+		ppgo_take_detail(o);
 	int rr = pp_release(l);
 	return r ? r : rr;
+}
+
+// A shared Client's lease thread and the calls other threads hand it,
+// without the Go scheduler in between.  The Client's goroutine, locked to
+// the lease's OS thread, sits in ppgo_srv_run (one long cgo call) and runs
+// each job there; a caller, on any thread, blocks in ppgo_srv_call until
+// its job is done.  One request is one wake of the lease thread and one
+// wake of the caller.  Callers are served in order of arrival (tickets).
+//
+// A job lives on its caller's C stack and points at the caller's memory
+// (the flattened request, its ppgo_out): both stay valid because the
+// caller does not return before the lease thread has set done.  The
+// struct itself is Go memory holding no Go pointers (the Client keeps it
+// alive; every call that uses it has it as an argument).
+typedef struct ppgo_job {
+	const char *strs;
+	int nhdr;
+	const void *body;
+	size_t blen;
+	int timeout_ms;
+	int release;     // the last job: pp_release, then ppgo_srv_run returns
+	ppgo_out *out;   // a request's results
+	int code;
+	int done;        // set by the lease thread, under mu, after code
+} ppgo_job;
+
+typedef struct ppgo_srv {
+	pthread_mutex_t mu;
+	pthread_cond_t job_cv;   // the lease thread waits here for a job
+	pthread_cond_t done_cv;  // callers wait here for their turn and their job's end
+	ppgo_job *job;           // the job handed over or running; NULL: none
+	unsigned long next;      // the next ticket to hand out
+	unsigned long serving;   // the ticket whose turn it is
+	int stopped;             // the release job ran: ppgo_srv_run has returned
+} ppgo_srv;
+
+static void ppgo_srv_init(ppgo_srv *s)
+{
+	memset(s, 0, sizeof *s);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->job_cv, NULL);
+	pthread_cond_init(&s->done_cv, NULL);
+}
+
+// Serve jobs on the lease's thread until the release job.  Returns
+// pp_release's code.
+static int ppgo_srv_run(ppgo_srv *s, struct pp_lease *l)
+{
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->job)
+			pthread_cond_wait(&s->job_cv, &s->mu);
+		ppgo_job *j = s->job;
+		pthread_mutex_unlock(&s->mu);
+		int release = j->release, code;
+		if (release)
+			code = pp_release(l);
+		else
+			code = ppgo_request(l, j->strs, j->nhdr, j->body, j->blen, j->timeout_ms, j->out);
+		pthread_mutex_lock(&s->mu);
+		j->code = code;
+		j->done = 1; // from here j may be gone: its caller returns
+		s->job = NULL;
+		s->serving++;
+		pthread_cond_broadcast(&s->done_cv);
+		if (release) {
+			s->stopped = 1;
+			pthread_mutex_unlock(&s->mu);
+			return code;
+		}
+	}
+}
+
+// Hand one job to the lease thread and wait for its end: a request (out
+// gets the results) or, with release, the release.  Returns the job's
+// code, or PP_ERELEASED when the release ran first (a call that its
+// caller had given up on before it got here).
+static int ppgo_srv_call(ppgo_srv *s, const char *strs, int nhdr, const void *body, size_t blen,
+			 int timeout_ms, int release, ppgo_out *out)
+{
+	ppgo_job j = { .strs = strs, .nhdr = nhdr, .body = body, .blen = blen,
+		       .timeout_ms = timeout_ms, .release = release, .out = out };
+	pthread_mutex_lock(&s->mu);
+	unsigned long ticket = s->next++;
+	while (s->serving != ticket && !s->stopped)
+		pthread_cond_wait(&s->done_cv, &s->mu);
+	if (s->stopped) {
+		pthread_mutex_unlock(&s->mu);
+		if (out)
+			memset(out, 0, sizeof *out);
+		return PP_ERELEASED;
+	}
+	s->job = &j;
+	pthread_cond_signal(&s->job_cv);
+	while (!j.done)
+		pthread_cond_wait(&s->done_cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	return j.code;
 }
 
 // pp_status through a buffer of the size the loaded library writes (it may
@@ -144,6 +261,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -233,6 +351,11 @@ func (rb *reqBuf) bodyPtr() unsafe.Pointer {
 	return unsafe.Pointer(&rb.body[0])
 }
 
+// outPool recycles the shims' out structs: cgo makes every pointer
+// passed to C escape to the heap, so a fresh one per call would be an
+// allocation (~300 bytes, zeroed) per request.  They hold no Go pointers.
+var outPool = sync.Pool{New: func() any { return new(C.ppgo_out) }}
+
 // takeResp copies a pp_resp into Go memory and frees the C body.
 func takeResp(cr *C.pp_resp) *Response {
 	r := &Response{
@@ -241,41 +364,84 @@ func takeResp(cr *C.pp_resp) *Response {
 		RequestID:   C.GoString(&cr.request_id[0]),
 	}
 	if cr.body != nil && cr.body_len > 0 {
-		r.Body = make([]byte, int(cr.body_len))
-		copy(r.Body, unsafe.Slice((*byte)(unsafe.Pointer(cr.body)), int(cr.body_len)))
+		r.Body = C.GoBytes(unsafe.Pointer(cr.body), C.int(cr.body_len))
 	}
-	C.pp_resp_free(cr)
+	if cr.body != nil {
+		C.free(unsafe.Pointer(cr.body))
+		cr.body = nil
+	}
 	return r
+}
+
+// finish turns a shim's result into (response, code, detail) and puts o
+// back into outPool.
+func finish(r C.int, o *C.ppgo_out) (*Response, int, string) {
+	var resp *Response
+	detail := ""
+	if r == 0 {
+		resp = takeResp(&o.resp)
+	} else {
+		if o.resp.body != nil { // not after a failure, but never leak it
+			C.free(unsafe.Pointer(o.resp.body))
+		}
+		if o.detail != nil {
+			detail = C.GoString(o.detail)
+			C.free(unsafe.Pointer(o.detail))
+		}
+	}
+	o.resp.body, o.detail = nil, nil
+	outPool.Put(o)
+	return resp, int(r), detail
 }
 
 // cRequest runs pp_request on lease l.  It must run on l's OS thread.
 // detail is the library's pp_error_detail() of a failure ("" if none).
 func cRequest(l *C.struct_pp_lease, rb *reqBuf, timeoutMS int) (*Response, int, string) {
-	var cr C.pp_resp
-	var d [C.PPGO_DETAIL_MAX]C.char
+	o := outPool.Get().(*C.ppgo_out)
 	r := C.ppgo_request(l, (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
-		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), &cr, &d[0], C.size_t(len(d)))
-	if r != 0 {
-		C.pp_resp_free(&cr)
-		return nil, int(r), C.GoString(&d[0])
-	}
-	return takeResp(&cr), 0, ""
+		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), o)
+	return finish(r, o)
 }
 
 // cOneshot runs lease (waiting up to leaseMS), request and release on the
 // calling thread in one cgo call.
 // detail is the library's pp_error_detail() of a failure ("" if none).
 func cOneshot(p *C.pp_pool, leaseMS int, rb *reqBuf, timeoutMS int) (resp *Response, code int, leased bool, detail string) {
-	var cr C.pp_resp
-	var got C.int
-	var d [C.PPGO_DETAIL_MAX]C.char
-	r := C.ppgo_oneshot(p, C.int(leaseMS), &got, (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
-		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), &cr, &d[0], C.size_t(len(d)))
-	if r != 0 {
-		C.pp_resp_free(&cr)
-		return nil, int(r), got != 0, C.GoString(&d[0])
-	}
-	return takeResp(&cr), 0, true, ""
+	o := outPool.Get().(*C.ppgo_out)
+	r := C.ppgo_oneshot(p, C.int(leaseMS), (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
+		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), o)
+	leased = o.leased != 0 || r == 0
+	resp, code, detail = finish(r, o)
+	return resp, code, leased, detail
+}
+
+// leaseServer is a shared Client's ppgo_srv (see there).
+type leaseServer struct{ s *C.ppgo_srv }
+
+func newLeaseServer() leaseServer {
+	ls := leaseServer{s: new(C.ppgo_srv)}
+	C.ppgo_srv_init(ls.s)
+	return ls
+}
+
+// run serves the Client's calls on the calling thread, which holds lease
+// l, until release; it returns pp_release's code.
+func (ls leaseServer) run(l *C.struct_pp_lease) int {
+	return int(C.ppgo_srv_run(ls.s, l))
+}
+
+// request runs rb on the lease thread and waits for the answer.
+func (ls leaseServer) request(rb *reqBuf, timeoutMS int) (*Response, int, string) {
+	o := outPool.Get().(*C.ppgo_out)
+	r := C.ppgo_srv_call(ls.s, (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
+		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), 0, o)
+	return finish(r, o)
+}
+
+// release has the lease thread release the lease (after the calls ahead
+// of it) and leave run.
+func (ls leaseServer) release() int {
+	return int(C.ppgo_srv_call(ls.s, nil, 0, nil, 0, 0, 1, nil))
 }
 
 // cErrorDetail is pp_error_detail() of the calling OS thread: call it only
