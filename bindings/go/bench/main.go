@@ -5,9 +5,9 @@
 //	ppgobench overhead [-n N] [-rounds R] [-only CELLS]
 //	    per request: C pp_do (the floor), the binding's one-shot
 //	    Pool.Request, the typed Pool.Health (JSON decoded); a bound
-//	    Client's Request and a shared Client's (two thread wake-ups per
-//	    call; with a cancellable context, plus a helper goroutine)
-//	    against C pp_request on a lease; Acquire+Release
+//	    Client's Request and a shared Client's (the lease goroutine's two
+//	    thread hand-offs; also with a cancellable context) against C
+//	    pp_request on a lease; Acquire+Release
 //	    and AcquireShared+Release against C pp_lease+pp_release; and a
 //	    request refused before any I/O (bad path) from Go and from C: the
 //	    binding's own cost per call with no daemon in the way.  Rounds
@@ -221,8 +221,7 @@ func overhead(args []string) {
 			return nil
 		}},
 		{"go_shared_client_request_ctx", func() error {
-			// a context that can be cancelled: the call waits in a helper
-			// goroutine, so that a cancellation returns at once
+			// a context that can be cancelled (a server's request context)
 			cctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			for i := 0; i < *n; i++ {

@@ -18,7 +18,6 @@ package pool
 /*
 #cgo LDFLAGS: -lphantompool
 #include <phantompool.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,104 +122,6 @@ static int ppgo_oneshot(pp_pool *p, int lease_ms, const char *strs, int nhdr,
 		ppgo_take_detail(o);
 	int rr = pp_release(l);
 	return r ? r : rr;
-}
-
-// A shared Client's lease thread and the calls other threads hand it,
-// without the Go scheduler in between.  The Client's goroutine, locked to
-// the lease's OS thread, sits in ppgo_srv_run (one long cgo call) and runs
-// each job there; a caller, on any thread, blocks in ppgo_srv_call until
-// its job is done.  One request is one wake of the lease thread and one
-// wake of the caller.  Callers are served in order of arrival (tickets).
-//
-// A job lives on its caller's C stack and points at the caller's memory
-// (the flattened request, its ppgo_out): both stay valid because the
-// caller does not return before the lease thread has set done.  The
-// struct itself is Go memory holding no Go pointers (the Client keeps it
-// alive; every call that uses it has it as an argument).
-typedef struct ppgo_job {
-	const char *strs;
-	int nhdr;
-	const void *body;
-	size_t blen;
-	int timeout_ms;
-	int release;     // the last job: pp_release, then ppgo_srv_run returns
-	ppgo_out *out;   // a request's results
-	int code;
-	int done;        // set by the lease thread, under mu, after code
-} ppgo_job;
-
-typedef struct ppgo_srv {
-	pthread_mutex_t mu;
-	pthread_cond_t job_cv;   // the lease thread waits here for a job
-	pthread_cond_t done_cv;  // callers wait here for their turn and their job's end
-	ppgo_job *job;           // the job handed over or running; NULL: none
-	unsigned long next;      // the next ticket to hand out
-	unsigned long serving;   // the ticket whose turn it is
-	int stopped;             // the release job ran: ppgo_srv_run has returned
-} ppgo_srv;
-
-static void ppgo_srv_init(ppgo_srv *s)
-{
-	memset(s, 0, sizeof *s);
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->job_cv, NULL);
-	pthread_cond_init(&s->done_cv, NULL);
-}
-
-// Serve jobs on the lease's thread until the release job.  Returns
-// pp_release's code.
-static int ppgo_srv_run(ppgo_srv *s, struct pp_lease *l)
-{
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!s->job)
-			pthread_cond_wait(&s->job_cv, &s->mu);
-		ppgo_job *j = s->job;
-		pthread_mutex_unlock(&s->mu);
-		int release = j->release, code;
-		if (release)
-			code = pp_release(l);
-		else
-			code = ppgo_request(l, j->strs, j->nhdr, j->body, j->blen, j->timeout_ms, j->out);
-		pthread_mutex_lock(&s->mu);
-		j->code = code;
-		j->done = 1; // from here j may be gone: its caller returns
-		s->job = NULL;
-		s->serving++;
-		pthread_cond_broadcast(&s->done_cv);
-		if (release) {
-			s->stopped = 1;
-			pthread_mutex_unlock(&s->mu);
-			return code;
-		}
-	}
-}
-
-// Hand one job to the lease thread and wait for its end: a request (out
-// gets the results) or, with release, the release.  Returns the job's
-// code, or PP_ERELEASED when the release ran first (a call that its
-// caller had given up on before it got here).
-static int ppgo_srv_call(ppgo_srv *s, const char *strs, int nhdr, const void *body, size_t blen,
-			 int timeout_ms, int release, ppgo_out *out)
-{
-	ppgo_job j = { .strs = strs, .nhdr = nhdr, .body = body, .blen = blen,
-		       .timeout_ms = timeout_ms, .release = release, .out = out };
-	pthread_mutex_lock(&s->mu);
-	unsigned long ticket = s->next++;
-	while (s->serving != ticket && !s->stopped)
-		pthread_cond_wait(&s->done_cv, &s->mu);
-	if (s->stopped) {
-		pthread_mutex_unlock(&s->mu);
-		if (out)
-			memset(out, 0, sizeof *out);
-		return PP_ERELEASED;
-	}
-	s->job = &j;
-	pthread_cond_signal(&s->job_cv);
-	while (!j.done)
-		pthread_cond_wait(&s->done_cv, &s->mu);
-	pthread_mutex_unlock(&s->mu);
-	return j.code;
 }
 
 // pp_status through a buffer of the size the loaded library writes (it may
@@ -413,35 +314,6 @@ func cOneshot(p *C.pp_pool, leaseMS int, rb *reqBuf, timeoutMS int) (resp *Respo
 	leased = o.leased != 0 || r == 0
 	resp, code, detail = finish(r, o)
 	return resp, code, leased, detail
-}
-
-// leaseServer is a shared Client's ppgo_srv (see there).
-type leaseServer struct{ s *C.ppgo_srv }
-
-func newLeaseServer() leaseServer {
-	ls := leaseServer{s: new(C.ppgo_srv)}
-	C.ppgo_srv_init(ls.s)
-	return ls
-}
-
-// run serves the Client's calls on the calling thread, which holds lease
-// l, until release; it returns pp_release's code.
-func (ls leaseServer) run(l *C.struct_pp_lease) int {
-	return int(C.ppgo_srv_run(ls.s, l))
-}
-
-// request runs rb on the lease thread and waits for the answer.
-func (ls leaseServer) request(rb *reqBuf, timeoutMS int) (*Response, int, string) {
-	o := outPool.Get().(*C.ppgo_out)
-	r := C.ppgo_srv_call(ls.s, (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
-		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), 0, o)
-	return finish(r, o)
-}
-
-// release has the lease thread release the lease (after the calls ahead
-// of it) and leave run.
-func (ls leaseServer) release() int {
-	return int(C.ppgo_srv_call(ls.s, nil, 0, nil, 0, 0, 1, nil))
 }
 
 // cErrorDetail is pp_error_detail() of the calling OS thread: call it only

@@ -28,13 +28,12 @@ import (
 //     (`defer p.Release(client)`); a call or Release from another
 //     goroutine fails with PP_ENOTOWNER and changes nothing.
 //   - AcquireShared gives the Client a goroutine of its own, locked to an
-//     OS thread for the life of the lease, that waits in C for the
-//     Client's calls and runs them (ppgo_srv in cgo.go).  Any goroutine
-//     may use it or Release it; concurrent calls are served one at a
-//     time, in order of arrival.  Each call costs two wake-ups of an OS
-//     thread: the lease's and the caller's (README.md, "What it costs").
-//     A shared Client garbage collected without Release has its lease
-//     released by a finalizer.
+//     OS thread for the life of the lease, that runs the Client's calls
+//     sent to it over a channel.  Any goroutine may use it or Release it;
+//     concurrent calls are served one at a time, in order of arrival.
+//     Each call costs two hand-offs between OS threads (README.md, "What
+//     it costs").  A shared Client garbage collected without Release has
+//     its lease released by a finalizer.
 //
 // If the process dies, or a bound goroutine exits without Release (Go
 // then ends its locked thread), the daemon reclaims the seat within
@@ -70,16 +69,25 @@ type clientCore struct {
 	lease  *C.struct_pp_lease // used on the lease's own thread only
 	slot   int
 
-	// AcquireShared's lease goroutine, its hand-shake, and the calls
-	// still in C for callers whose context ended (waited for by release).
-	state   atomic.Int32
-	ready   chan int // pp_lease's outcome, or readyAbandoned (cap 1)
-	srv     leaseServer
-	turn    chan struct{} // cap 1: held by the one call in C (FIFO for the rest)
-	helpers sync.WaitGroup
+	// AcquireShared's lease goroutine and its hand-shake.
+	state atomic.Int32
+	ready chan int       // pp_lease's outcome, or readyAbandoned (cap 1)
+	msgs  chan *leaseMsg // requests and the release, to the lease goroutine
 
 	mu       sync.RWMutex // calls hold it shared; release exclusively
 	released bool
+}
+
+// leaseMsg is one job for a shared Client's lease goroutine: a request,
+// or the release.
+type leaseMsg struct {
+	release bool
+	rb      *reqBuf
+	tmo     int
+	resp    *Response
+	code    int
+	detail  string // the library's pp_error_detail() when code != 0
+	done    chan struct{}
 }
 
 const notOwnerDetail = "a Client from Acquire belongs to the goroutine that acquired it: " +
@@ -157,8 +165,7 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &clientCore{p: p, shared: true, ready: make(chan int, 1), srv: newLeaseServer(),
-		turn: make(chan struct{}, 1)}
+	c := &clientCore{p: p, shared: true, ready: make(chan int, 1), msgs: make(chan *leaseMsg)}
 	if !p.register(c) {
 		return nil, ErrClosed
 	}
@@ -251,8 +258,8 @@ func (c *clientCore) leaseLoop(deadline time.Time, slice time.Duration, stop fun
 }
 
 // serve is a shared Client's lease goroutine: it locks itself to an OS
-// thread, takes the lease there, runs the Client's requests there (in C,
-// ppgo_srv_run), and releases there.
+// thread, takes the lease there, runs the Client's requests there, and
+// releases there.
 func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 	defer c.p.threads.Done()
 	runtime.LockOSThread()
@@ -269,13 +276,17 @@ func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 		c.ready <- readyAbandoned
 		return
 	}
-	// The acquirer, readied by this send, runs on another thread (an idle
-	// P's, woken by the runtime; or this P's, once sysmon sees it is in a
-	// cgo call with work queued).  A call that reaches ppgo_srv_call
-	// before ppgo_srv_run has started waits there for its job's turn.
 	c.ready <- 0
-	c.srv.run(c.lease) // returns once the release job has run
-	c.lease = nil
+	for m := range c.msgs {
+		if m.release {
+			m.code = int(C.pp_release(c.lease))
+			c.lease = nil
+			close(m.done)
+			return
+		}
+		m.resp, m.code, m.detail = cRequest(c.lease, m.rb, m.tmo)
+		close(m.done)
+	}
 }
 
 // release ends the lease (or, for Close, a shared acquisition still
@@ -293,8 +304,10 @@ func (c *clientCore) release() error {
 			c.p.unregister(c)
 			return nil // no lease was ever handed out
 		}
-		code = c.srv.release() // after the calls ahead of it
-		c.helpers.Wait()       // their callers gave up; they are out of C now
+		m := &leaseMsg{release: true, done: make(chan struct{})}
+		c.msgs <- m
+		<-m.done
+		code = m.code
 	} else {
 		code = int(C.pp_release(c.lease))
 		if code == int(C.PP_ENOTOWNER) {
@@ -344,44 +357,25 @@ func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
 	return resp, nil
 }
 
-// send runs one request on a shared Client's lease thread (c.mu held
-// shared).  Callers take turns (c.turn), so that those waiting park as
-// goroutines, in order of arrival, rather than each holding an OS thread
-// in C.  With a context that cannot be cancelled the calling goroutine
-// waits in C.  Otherwise a helper goroutine does, and if the context is
-// done before the answer, send returns ctx.Err() at once; the request
-// still completes on the lease (a request handed to the daemon cannot be
-// called back), holding the turn, so the next call waits for it.
+// send runs one request on a shared Client's lease goroutine (c.mu held
+// shared).  If the context is done before the answer, send returns
+// ctx.Err() at once; the request still completes on the lease (a request
+// handed to the daemon cannot be called back) and the next call waits
+// for it.
 func (c *clientCore) send(ctx context.Context, req *Request, rb *reqBuf, tmo int) (*Response, error) {
-	var resp *Response
-	var code int
-	var detail string
-	if ctx.Done() == nil {
-		c.turn <- struct{}{}
-		resp, code, detail = c.srv.request(rb, tmo)
-		<-c.turn
-	} else {
-		select {
-		case c.turn <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		done := make(chan struct{})
-		c.helpers.Add(1)
-		go func() {
-			defer c.helpers.Done()
-			resp, code, detail = c.srv.request(rb, tmo)
-			<-c.turn
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	m := &leaseMsg{rb: rb, tmo: tmo, done: make(chan struct{})}
+	select {
+	case c.msgs <- m:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	if code != 0 {
-		return nil, &Error{Code: code, Op: opOf(req), Detail: detail}
+	select {
+	case <-m.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return resp, nil
+	if m.code != 0 {
+		return nil, &Error{Code: m.code, Op: opOf(req), Detail: m.detail}
+	}
+	return m.resp, nil
 }
