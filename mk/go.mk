@@ -36,8 +36,11 @@ check-go: all $(GO_B)/example
 	PP_BUILD=$(B) tests/with-pool -- sh -c 'cd $(GO_DIR) && $(GO_ENV) go test -race -count=1 ./pool/'
 	PP_BUILD=$(B) tests/with-pool -- $(GO_B)/example
 
-# Overhead over C pp_do, then 16 processes: pool (8 seats, so at most 8
-# backend connections) against net/http keep-alive (16 connections).
+# Overhead over C pp_do, then 16 processes against net/http keep-alive (16
+# connections), twice: a pool of 8 seats on 8 backend connections (16
+# workers wait for 8 seats), and 16 seats on the same 8 connections (each
+# worker holds a seat; the daemon queues exchanges for a connection).
 bench-go: all $(GO_B)/ppgobench
 	PP_BUILD=$(B) tests/with-pool -- $(GO_B)/ppgobench overhead
 	PP_BUILD=$(B) tests/with-pool --min 8 --max 8 -- $(GO_B)/ppgobench throughput -procs 16
+	PP_BUILD=$(B) tests/with-pool --min 8 --max 8 --seats 16 -- $(GO_B)/ppgobench throughput -procs 16 -label seats16

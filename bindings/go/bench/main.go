@@ -2,21 +2,25 @@
 // side in one run, and prints `name value unit` lines (make bench-go runs
 // it under tests/with-pool):
 //
-//	ppgobench overhead [-n N] [-rounds R]
+//	ppgobench overhead [-n N] [-rounds R] [-only CELLS]
 //	    per request: C pp_do (the floor), the binding's one-shot
 //	    Pool.Request, the typed Pool.Health (JSON decoded); a bound
 //	    Client's Request and a shared Client's (the lease goroutine's two
-//	    thread hand-offs) against C pp_request on a lease; Acquire+Release
+//	    thread hand-offs; also with a cancellable context) against C
+//	    pp_request on a lease; Acquire+Release
 //	    and AcquireShared+Release against C pp_lease+pp_release; and a
 //	    request refused before any I/O (bad path) from Go and from C: the
 //	    binding's own cost per call with no daemon in the way.  Rounds
 //	    are interleaved; medians of wall time and of this process's CPU
 //	    time per request.
-//	ppgobench throughput [-procs 16] [-secs 2]
+//	    -only a,b runs those cells only (to profile one path); each cell
+//	    also reports this process's context switches per request (_csw).
+//	ppgobench throughput [-procs 16] [-secs 2] [-label L]
 //	    16 processes each looping GET /health for -secs, through the pool
 //	    (one-shots) and through net/http with keep-alive straight to
 //	    $PHANTOMDB_URL; requests/s and the backend's open connections
 //	    (GET /_debug/connections?probe=1, sampled every 50 ms, peak).
+//	    -label names the pool's configuration in the lines (go_L_pool_...).
 package main
 
 /*
@@ -148,6 +152,7 @@ func overhead(args []string) {
 	fs := flag.NewFlagSet("overhead", flag.ExitOnError)
 	n := fs.Int("n", 2000, "requests per cell and round")
 	rounds := fs.Int("rounds", 5, "interleaved rounds")
+	only := fs.String("only", "", "comma-separated cells to run (for profiling one path); default all")
 	fs.Parse(args)
 
 	p, err := pool.New(pool.Config{})
@@ -215,6 +220,17 @@ func overhead(args []string) {
 			}
 			return nil
 		}},
+		{"go_shared_client_request_ctx", func() error {
+			// a context that can be cancelled (a server's request context)
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			for i := 0; i < *n; i++ {
+				if _, err := shared.Request(cctx, req); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 		{"c_refused_on_lease", func() error { return cCode(C.c_refused_loop(cp, C.long(*n))) }},
 		{"go_client_refused", func() error {
 			bad := pool.Request{Method: "GET", Path: "health"}
@@ -251,8 +267,18 @@ func overhead(args []string) {
 			return nil
 		}},
 	}
+	if *only != "" {
+		keep := cells[:0]
+		for _, c := range cells {
+			if strings.Contains(","+*only+",", ","+c.name+",") {
+				keep = append(keep, c)
+			}
+		}
+		cells = keep
+	}
 	per := map[string][]float64{}
 	cpu := map[string][]float64{}
+	csw := map[string][]float64{}
 	for _, c := range cells { // warm-up
 		if err := c.run(); err != nil {
 			die("%s: %v", c.name, err)
@@ -260,17 +286,18 @@ func overhead(args []string) {
 	}
 	for r := 0; r < *rounds; r++ {
 		for _, c := range cells {
-			t0, c0 := time.Now(), cpuNow()
+			t0, c0, s0 := time.Now(), cpuNow(), switchesNow()
 			if err := c.run(); err != nil {
 				die("%s: %v", c.name, err)
 			}
-			c1 := cpuNow()
+			c1, s1 := cpuNow(), switchesNow()
 			ops := *n
 			if c.name == "go_acquire_shared_release" {
 				ops = *n / 4
 			}
 			per[c.name] = append(per[c.name], float64(time.Since(t0).Nanoseconds())/float64(ops)/1000)
 			cpu[c.name] = append(cpu[c.name], float64((c1-c0).Nanoseconds())/float64(ops)/1000)
+			csw[c.name] = append(csw[c.name], float64(s1-s0)/float64(ops))
 		}
 	}
 	m := func(k string) float64 { return median(per[k]) }
@@ -278,12 +305,17 @@ func overhead(args []string) {
 	for _, c := range cells {
 		fmt.Printf("go_%s %.2f us\n", strings.TrimPrefix(c.name, "go_"), m(c.name))
 		fmt.Printf("go_%s_cpu %.2f us\n", strings.TrimPrefix(c.name, "go_"), mc(c.name))
+		fmt.Printf("go_%s_csw %.2f switches\n", strings.TrimPrefix(c.name, "go_"), median(csw[c.name]))
+	}
+	if *only != "" {
+		return // the differences below need every cell
 	}
 	// This process's CPU per request (user + system, all its threads):
 	// steadier than wall time on a loaded machine.
 	fmt.Printf("go_oneshot_cpu_overhead_over_pp_do %.2f us\n", mc("go_oneshot_request")-mc("c_pp_do"))
 	fmt.Printf("go_client_cpu_overhead_over_pp_request %.2f us\n", mc("go_client_request")-mc("c_pp_request_on_lease"))
 	fmt.Printf("go_shared_client_cpu_overhead_over_pp_request %.2f us\n", mc("go_shared_client_request")-mc("c_pp_request_on_lease"))
+	fmt.Printf("go_shared_client_ctx_cpu_overhead_over_pp_request %.2f us\n", mc("go_shared_client_request_ctx")-mc("c_pp_request_on_lease"))
 	fmt.Printf("go_oneshot_overhead_over_pp_do %.2f us\n", m("go_oneshot_request")-m("c_pp_do"))
 	fmt.Printf("go_oneshot_json_overhead_over_pp_do %.2f us\n", m("go_oneshot_health_json")-m("c_pp_do"))
 	fmt.Printf("go_client_overhead_over_pp_request %.2f us\n", m("go_client_request")-m("c_pp_request_on_lease"))
@@ -298,6 +330,15 @@ func cpuNow() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// switchesNow is this process's context switches so far (voluntary +
+// involuntary, all threads): per request, how often a thread slept or was
+// put off its CPU.
+func switchesNow() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Nvcsw + ru.Nivcsw
 }
 
 func cCode(r C.int) error {
@@ -386,6 +427,7 @@ func throughput(args []string) {
 	fs := flag.NewFlagSet("throughput", flag.ExitOnError)
 	procs := fs.Int("procs", 16, "worker processes")
 	secs := fs.Float64("secs", 2, "seconds each mode runs")
+	label := fs.String("label", "", "name part for this pool's configuration (go_<label>_pool_...)")
 	fs.Parse(args)
 	url := os.Getenv("PHANTOMDB_URL")
 	if url == "" {
@@ -408,13 +450,17 @@ func throughput(args []string) {
 	base, _ := backendOpen(url) // the daemon's connections, idle now
 	httpRPS, httpPeak := run("http", *procs, *secs, url)
 	httpConns := httpPeak - base
-	fmt.Printf("go_pool_seats %d seats\n", st.Max)
-	fmt.Printf("go_backend_conns_before %d conns\n", idle)
-	fmt.Printf("go_pool_%dproc_rps %.0f req/s\n", *procs, poolRPS)
-	fmt.Printf("go_pool_%dproc_backend_conns %d conns\n", *procs, poolPeak)
-	fmt.Printf("go_nethttp_%dproc_rps %.0f req/s\n", *procs, httpRPS)
-	fmt.Printf("go_nethttp_%dproc_backend_conns %d conns\n", *procs, httpConns)
-	fmt.Printf("go_pool_vs_nethttp_%dproc %.3f ratio\n", *procs, poolRPS/httpRPS)
+	g := "go_"
+	if *label != "" {
+		g += *label + "_"
+	}
+	fmt.Printf("%spool_seats %d seats\n", g, st.Max)
+	fmt.Printf("%sbackend_conns_before %d conns\n", g, idle)
+	fmt.Printf("%spool_%dproc_rps %.0f req/s\n", g, *procs, poolRPS)
+	fmt.Printf("%spool_%dproc_backend_conns %d conns\n", g, *procs, poolPeak)
+	fmt.Printf("%snethttp_%dproc_rps %.0f req/s\n", g, *procs, httpRPS)
+	fmt.Printf("%snethttp_%dproc_backend_conns %d conns\n", g, *procs, httpConns)
+	fmt.Printf("%spool_vs_nethttp_%dproc %.3f ratio\n", g, *procs, poolRPS/httpRPS)
 }
 
 // worker: one process of a throughput run.  Makes one request (so that

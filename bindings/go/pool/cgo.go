@@ -4,7 +4,11 @@ package pool
 // few static shims.  The shims exist for one reason: cgo forbids passing C
 // a Go struct that holds Go pointers, and pp_req is all pointers.  So Go
 // hands the shims flat byte slices (allowed: they hold no pointers) and the
-// shims build pp_req and pp_header on the C stack.
+// shims build pp_req and pp_header on the C stack.  A request is one cgo
+// call (the one-shot: lease, request, release) plus one C.free of the
+// response body after Go has copied it; the results come back in a
+// ppgo_out that Go recycles (outPool), since anything passed to C escapes
+// to the heap.
 //
 // Where the library is found: `#cgo LDFLAGS: -lphantompool` and the
 // compiler's default paths, i.e. an installed library (make install).  An
@@ -56,6 +60,22 @@ static void ppgo_copy_detail(char *buf, size_t len)
 	snprintf(buf, len, "%s", d ? d : "");
 }
 
+// What a request shim hands back: the response, whether a lease was
+// granted (one-shot), and on failure the library's pp_error_detail() as a
+// malloc'd copy (NULL when none; the caller frees it).  No Go pointers:
+// Go may pass one it allocated (and reuses, see outPool).
+typedef struct ppgo_out {
+	pp_resp resp;
+	int leased;
+	char *detail;
+} ppgo_out;
+
+static void ppgo_take_detail(ppgo_out *o)
+{
+	const char *d = pp_error_detail();
+	o->detail = d && *d ? strdup(d) : NULL;
+}
+
 // pp_attach, with the detail of a failure in detail[len].
 static int ppgo_attach(const char *name, pp_pool **out, char *detail, size_t len)
 {
@@ -67,41 +87,39 @@ static int ppgo_attach(const char *name, pp_pool **out, char *detail, size_t len
 
 // pp_request on a lease (must run on the lease's thread).
 static int ppgo_request(struct pp_lease *l, const char *strs, int nhdr, const void *body,
-			size_t blen, int timeout_ms, pp_resp *resp, char *detail, size_t dlen)
+			size_t blen, int timeout_ms, ppgo_out *o)
 {
 	pp_req req;
 	pp_header h[PPGO_MAX_HEADERS];
-	memset(resp, 0, sizeof *resp);
+	memset(o, 0, sizeof *o);
 	int r = ppgo_fill(&req, h, strs, nhdr, body, blen, timeout_ms);
-	if (!r && (r = pp_request(l, &req, resp)) != 0)
-		ppgo_copy_detail(detail, dlen);
+	if (!r && (r = pp_request(l, &req, &o->resp)) != 0)
+		ppgo_take_detail(o);
 	return r;
 }
 
 // pp_do with a lease wait of our choosing: lease (waiting up to lease_ms;
 // 0: only a free seat), request, release, all on the calling thread, in
-// one cgo call.  *leased tells whether the lease was granted, so that the
-// caller can tell "no seat in time" from a request that timed out.
-static int ppgo_oneshot(pp_pool *p, int lease_ms, int *leased, const char *strs, int nhdr,
-			const void *body, size_t blen, int timeout_ms, pp_resp *resp,
-			char *detail, size_t dlen)
+// one cgo call.  o->leased tells whether the lease was granted, so that
+// the caller can tell "no seat in time" from a request that timed out.
+static int ppgo_oneshot(pp_pool *p, int lease_ms, const char *strs, int nhdr,
+			const void *body, size_t blen, int timeout_ms, ppgo_out *o)
 {
 	pp_req req;
 	pp_header h[PPGO_MAX_HEADERS];
 	struct pp_lease *l;
-	memset(resp, 0, sizeof *resp);
-	*leased = 0;
+	memset(o, 0, sizeof *o);
 	int r = ppgo_fill(&req, h, strs, nhdr, body, blen, timeout_ms);
 	if (r)
 		return r;
 	if ((r = pp_lease(p, lease_ms, &l)) != 0) {
-		ppgo_copy_detail(detail, dlen);
+		ppgo_take_detail(o);
 		return r;
 	}
-	*leased = 1;
-	r = pp_request(l, &req, resp);
+	o->leased = 1;
+	r = pp_request(l, &req, &o->resp);
 	if (r)
-		ppgo_copy_detail(detail, dlen);
+		ppgo_take_detail(o);
 	int rr = pp_release(l);
 	return r ? r : rr;
 }
@@ -144,6 +162,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -233,6 +252,11 @@ func (rb *reqBuf) bodyPtr() unsafe.Pointer {
 	return unsafe.Pointer(&rb.body[0])
 }
 
+// outPool recycles the shims' out structs: cgo makes every pointer
+// passed to C escape to the heap, so a fresh one per call would be an
+// allocation (~300 bytes, zeroed) per request.  They hold no Go pointers.
+var outPool = sync.Pool{New: func() any { return new(C.ppgo_out) }}
+
 // takeResp copies a pp_resp into Go memory and frees the C body.
 func takeResp(cr *C.pp_resp) *Response {
 	r := &Response{
@@ -241,41 +265,55 @@ func takeResp(cr *C.pp_resp) *Response {
 		RequestID:   C.GoString(&cr.request_id[0]),
 	}
 	if cr.body != nil && cr.body_len > 0 {
-		r.Body = make([]byte, int(cr.body_len))
-		copy(r.Body, unsafe.Slice((*byte)(unsafe.Pointer(cr.body)), int(cr.body_len)))
+		r.Body = C.GoBytes(unsafe.Pointer(cr.body), C.int(cr.body_len))
 	}
-	C.pp_resp_free(cr)
+	if cr.body != nil {
+		C.free(unsafe.Pointer(cr.body))
+		cr.body = nil
+	}
 	return r
+}
+
+// finish turns a shim's result into (response, code, detail) and puts o
+// back into outPool.
+func finish(r C.int, o *C.ppgo_out) (*Response, int, string) {
+	var resp *Response
+	detail := ""
+	if r == 0 {
+		resp = takeResp(&o.resp)
+	} else {
+		if o.resp.body != nil { // not after a failure, but never leak it
+			C.free(unsafe.Pointer(o.resp.body))
+		}
+		if o.detail != nil {
+			detail = C.GoString(o.detail)
+			C.free(unsafe.Pointer(o.detail))
+		}
+	}
+	o.resp.body, o.detail = nil, nil
+	outPool.Put(o)
+	return resp, int(r), detail
 }
 
 // cRequest runs pp_request on lease l.  It must run on l's OS thread.
 // detail is the library's pp_error_detail() of a failure ("" if none).
 func cRequest(l *C.struct_pp_lease, rb *reqBuf, timeoutMS int) (*Response, int, string) {
-	var cr C.pp_resp
-	var d [C.PPGO_DETAIL_MAX]C.char
+	o := outPool.Get().(*C.ppgo_out)
 	r := C.ppgo_request(l, (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
-		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), &cr, &d[0], C.size_t(len(d)))
-	if r != 0 {
-		C.pp_resp_free(&cr)
-		return nil, int(r), C.GoString(&d[0])
-	}
-	return takeResp(&cr), 0, ""
+		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), o)
+	return finish(r, o)
 }
 
 // cOneshot runs lease (waiting up to leaseMS), request and release on the
 // calling thread in one cgo call.
 // detail is the library's pp_error_detail() of a failure ("" if none).
 func cOneshot(p *C.pp_pool, leaseMS int, rb *reqBuf, timeoutMS int) (resp *Response, code int, leased bool, detail string) {
-	var cr C.pp_resp
-	var got C.int
-	var d [C.PPGO_DETAIL_MAX]C.char
-	r := C.ppgo_oneshot(p, C.int(leaseMS), &got, (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
-		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), &cr, &d[0], C.size_t(len(d)))
-	if r != 0 {
-		C.pp_resp_free(&cr)
-		return nil, int(r), got != 0, C.GoString(&d[0])
-	}
-	return takeResp(&cr), 0, true, ""
+	o := outPool.Get().(*C.ppgo_out)
+	r := C.ppgo_oneshot(p, C.int(leaseMS), (*C.char)(unsafe.Pointer(&rb.strs[0])), C.int(rb.nhdr),
+		rb.bodyPtr(), C.size_t(len(rb.body)), C.int(timeoutMS), o)
+	leased = o.leased != 0 || r == 0
+	resp, code, detail = finish(r, o)
+	return resp, code, leased, detail
 }
 
 // cErrorDetail is pp_error_detail() of the calling OS thread: call it only

@@ -333,7 +333,6 @@ func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := req.Method + " " + req.Path
 	tmo := c.p.requestTimeoutMS(ctx, req.Timeout)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -341,19 +340,19 @@ func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
 		if c.p.isClosed() {
 			return nil, ErrClosed
 		}
-		return nil, &Error{Code: int(C.PP_ERELEASED), Op: op}
+		return nil, &Error{Code: int(C.PP_ERELEASED), Op: opOf(req)}
 	}
 	if c.shared {
-		return c.send(ctx, op, &rb, tmo)
+		return c.send(ctx, req, &rb, tmo)
 	}
 	if c.p.isClosed() {
 		return nil, ErrClosed
 	}
 	resp, code, detail := cRequest(c.lease, &rb, tmo)
 	if code == int(C.PP_ENOTOWNER) {
-		return nil, &Error{Code: code, Op: op, Detail: notOwnerDetail}
+		return nil, &Error{Code: code, Op: opOf(req), Detail: notOwnerDetail}
 	} else if code != 0 {
-		return nil, &Error{Code: code, Op: op, Detail: detail}
+		return nil, &Error{Code: code, Op: opOf(req), Detail: detail}
 	}
 	return resp, nil
 }
@@ -363,7 +362,7 @@ func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
 // ctx.Err() at once; the request still completes on the lease (a request
 // handed to the daemon cannot be called back) and the next call waits
 // for it.
-func (c *clientCore) send(ctx context.Context, op string, rb *reqBuf, tmo int) (*Response, error) {
+func (c *clientCore) send(ctx context.Context, req *Request, rb *reqBuf, tmo int) (*Response, error) {
 	m := &leaseMsg{rb: rb, tmo: tmo, done: make(chan struct{})}
 	select {
 	case c.msgs <- m:
@@ -376,7 +375,7 @@ func (c *clientCore) send(ctx context.Context, op string, rb *reqBuf, tmo int) (
 		return nil, ctx.Err()
 	}
 	if m.code != 0 {
-		return nil, &Error{Code: m.code, Op: op, Detail: m.detail}
+		return nil, &Error{Code: m.code, Op: opOf(req), Detail: m.detail}
 	}
 	return m.resp, nil
 }

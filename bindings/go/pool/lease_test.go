@@ -375,3 +375,43 @@ func TestClose(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// A shared Client's call whose context is cancelled while the request is
+// in flight returns context.Canceled at once; the request completes on
+// the lease, the next call waits for it and works, and Release (also
+// right after an abandoned call) releases the seat.
+func TestSharedClientCancelInFlight(t *testing.T) {
+	slow := Request{Method: "GET", Path: "/health?delay_ms=300"}
+	for _, next := range []string{"call", "Release"} {
+		c, err := testPool.AcquireShared(bg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(bg())
+		got := make(chan error, 1)
+		go func() {
+			_, err := c.Request(ctx, slow)
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		t0 := time.Now()
+		cancel()
+		err = <-got
+		if dt := time.Since(t0); !errors.Is(err, context.Canceled) || dt > 100*time.Millisecond {
+			t.Fatalf("cancelled in flight: want context.Canceled at once, got %v after %v", err, dt)
+		}
+		if next == "call" {
+			t0 = time.Now()
+			if _, err := c.Health(bg()); err != nil {
+				t.Errorf("call after an abandoned one: %v", err)
+			}
+			if dt := time.Since(t0); dt < 150*time.Millisecond {
+				t.Errorf("the next call took %v: it did not wait for the abandoned request", dt)
+			}
+		}
+		if err := c.Release(); err != nil {
+			t.Errorf("Release after an abandoned call: %v", err)
+		}
+	}
+	allFree(t)
+}

@@ -274,13 +274,16 @@ func ceilMS(d time.Duration) int {
 	return int(ms)
 }
 
+// opOf names a request in its errors ("GET /health"); built on failures
+// only, as it allocates.
+func opOf(req *Request) string { return req.Method + " " + req.Path }
+
 // oneshot sends each request with its own lease on the calling thread
 // (the *Pool's PhantomDB methods).
 type oneshot struct{ p *Pool }
 
 func (o oneshot) do(ctx context.Context, req *Request) (*Response, error) {
 	p := o.p
-	op := req.Method + " " + req.Path
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -310,6 +313,7 @@ func (o oneshot) do(ctx context.Context, req *Request) (*Response, error) {
 		if code == 0 {
 			return resp, nil
 		}
+		op := opOf(req)
 		if leased || code != int(C.PP_ETIMEDOUT) || !time.Now().Before(deadline) {
 			e := &Error{Code: code, Op: op, Detail: detail}
 			if !leased && code == int(C.PP_ETIMEDOUT) {
