@@ -132,14 +132,29 @@ static void seat_run(struct seat *s, struct job *j)
 
 void pool_deliver(struct pool *p, struct job *j)
 {
-	int ok = 0;
+	struct job *head;
 
+	/* tsfn_mu only orders this against the environment's teardown
+	 * (pool_env_gone sets env_gone under it, then closes done_async): the
+	 * main thread never takes it to settle jobs, so the wake-up below
+	 * cannot make it wait for this thread. */
 	pthread_mutex_lock(&p->tsfn_mu);
-	if (!p->env_gone)
-		ok = napi_call_threadsafe_function(p->tsfn, j, napi_tsfn_nonblocking) == napi_ok;
-	pthread_mutex_unlock(&p->tsfn_mu);
-	if (!ok)
+	if (p->env_gone) {
+		pthread_mutex_unlock(&p->tsfn_mu);
 		job_free(j); /* nobody is left to settle it */
+		return;
+	}
+	/* Release: the job's results (rc, resp, detail) are visible to the
+	 * main thread's acquire exchange in pool_done_cb. */
+	head = atomic_load_explicit(&p->done, memory_order_relaxed);
+	do
+		j->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&p->done, &head, j, memory_order_release,
+						      memory_order_relaxed));
+	/* libuv coalesces sends: one wake-up for all the jobs pushed before
+	 * the main thread runs pool_done_cb. */
+	uv_async_send(&p->done_async);
+	pthread_mutex_unlock(&p->tsfn_mu);
 }
 
 void pool_tsfn_release(struct pool *p)
