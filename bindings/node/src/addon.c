@@ -15,6 +15,9 @@
  *   release(seat, ticket) -> Promise<rc>
  *   doRequest(pool, leaseTimeoutMs, method, path, headers|null, body|null, timeoutMs, asBuffer)
  *        -> Promise<[...]> | null (no seat thread free)
+ *   doRequestSync(pool, leaseTimeoutMs, method, path, headers|null, body|null, timeoutMs, asBuffer)
+ *        -> [...] (throws): the one exception to "never blocks", for
+ *        pool.requestSync(): pp_do on the calling thread
  *   status(pool) -> object                 pp_status (throws)
  *   close(pool) -> Promise | null          null while jobs are in flight
  *   strerror(code), version(), abiSizes()
@@ -729,6 +732,34 @@ static napi_value fn_do_request(napi_env env, napi_callback_info info)
 	return job_start(env, s, j);
 }
 
+/* doRequestSync: doRequest's work on the calling (JavaScript) thread: the
+ * lease is taken, used and released within this call, so the thread rule
+ * holds.  Blocks the event loop until the answer (or the lease timeout). */
+static napi_value fn_do_request_sync(napi_env env, napi_callback_info info)
+{
+	size_t argc = 8;
+	napi_value argv[8], v;
+	struct pool *p;
+	struct job *j;
+	int lease_timeout_ms;
+
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (!(p = get_pool(env, argv[0])) || get_int(env, argv[1], &lease_timeout_ms) ||
+	    !(j = job_from_args(env, JOB_DO, argv + 2)))
+		return NULL;
+	j->timeout_ms = lease_timeout_ms;
+	job_run_do(p->pp, j);
+	if (j->rc == 0 && (v = response_value(env, j))) {
+		job_free(j);
+		return v;
+	}
+	v = make_error(env, j->rc ? j->rc : PP_ENOMEM, job_op(j), j->sys_errno, j->detail);
+	job_free(j);
+	if (v)
+		napi_throw(env, v);
+	return NULL;
+}
+
 /* close(pool) -> Promise, settled once every seat thread has left and
  * the pool is detached; null while jobs are still in flight (the caller
  * waits for them first). */
@@ -867,7 +898,8 @@ NAPI_MODULE_INIT()
 	static const struct { const char *name; napi_callback fn; } fns[] = {
 		{ "init", fn_init }, { "attach", fn_attach }, { "lease", fn_lease },
 		{ "request", fn_request }, { "release", fn_release },
-		{ "doRequest", fn_do_request }, { "close", fn_close },
+		{ "doRequest", fn_do_request }, { "doRequestSync", fn_do_request_sync },
+		{ "close", fn_close },
 		{ "status", fn_status }, { "strerror", fn_strerror }, { "version", fn_version },
 	};
 	struct addon *a;

@@ -110,19 +110,31 @@ static void seat_run(struct seat *s, struct job *j)
 		s->lease = NULL;
 		break;
 	case JOB_DO:
-		/* pp_do() with the caller's acquire timeout (pp_do waits for
-		 * the daemon's own). */
-		j->rc = pp_lease(s->pool->pp, j->timeout_ms, &s->lease);
-		if (j->rc) {
-			s->lease = NULL;
-			j->lease_failed = 1;
-			break;
-		}
-		j->rc = pp_request(s->lease, &j->req, &j->resp);
-		(void)pp_release(s->lease);
-		s->lease = NULL;
-		break;
+		job_run_do(s->pool->pp, j);
+		return;
 	}
+	job_note_error(j);
+}
+
+void job_run_do(pp_pool *pp, struct job *j)
+{
+	struct pp_lease *l = NULL;
+
+	/* pp_do() with the caller's acquire timeout (pp_do waits for the
+	 * daemon's own). */
+	errno = 0;
+	j->rc = pp_lease(pp, j->timeout_ms, &l);
+	if (j->rc) {
+		j->lease_failed = 1;
+	} else {
+		j->rc = pp_request(l, &j->req, &j->resp);
+		(void)pp_release(l);
+	}
+	job_note_error(j);
+}
+
+void job_note_error(struct job *j)
+{
 	j->sys_errno = j->rc == PP_ESYS ? errno : 0;
 	/* The library's detail is this thread's: copy it for the main thread
 	 * (PP_EDAEMON: the pool and the daemon pid that is gone). */

@@ -159,6 +159,17 @@ void pool_deliver(struct pool *p, struct job *j);
  * is gone: then Node has already). */
 void pool_tsfn_release(struct pool *p);
 
+/* Any thread.  Run a JOB_DO on the calling thread: pp_lease (j->timeout_ms),
+ * pp_request, pp_release; the outcome in j->rc, j->resp, j->lease_failed,
+ * j->sys_errno and j->detail.  Blocks for as long as the lease and the
+ * request take.  A seat thread runs it for pool.request(); the main thread
+ * for pool.requestSync(). */
+void job_run_do(pp_pool *pp, struct job *j);
+
+/* The calling thread's errno (PP_ESYS) and pp_error_detail() (PP_EDAEMON)
+ * for j->rc, copied into j. */
+void job_note_error(struct job *j);
+
 /* Free a job and its response. */
 void job_free(struct job *j);
 
