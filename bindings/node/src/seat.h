@@ -15,7 +15,7 @@
  * busy 2-CPU host the main thread it wakes preempts the seat thread inside
  * that write, then blocks on the same mutex in its async callback, and the
  * seat thread's unlock wakes it again: four context switches per request
- * instead of two (perf sched_switch stacks, docs/BENCHMARKS.md).  The
+ * instead of two (perf sched_switch stacks: README.md, "Per-request cost").  The
  * completion stack is lock-free and the main thread takes no lock that a
  * seat thread holds while it wakes it.
  *
