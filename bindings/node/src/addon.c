@@ -152,14 +152,15 @@ static void pool_env_gone(void *arg)
 	uv_close((uv_handle_t *)&p->done_async, NULL);
 }
 
-/* Every seat thread has left and the main thread let go: detach, and
- * settle close()'s promise (so a process that exits after `await
- * pool.close()` has no seat thread left touching the environment). */
+/* The completion handle is closed: its holder lets go of the pool. */
 static void done_async_closed(uv_handle_t *h)
 {
 	pool_unhold(h->data);
 }
 
+/* Every seat thread has left and the main thread let go: detach, and
+ * settle close()'s promise (so a process that exits after `await
+ * pool.close()` has no seat thread left touching the environment). */
 static void pool_tsfn_finalize(napi_env env, void *data, void *hint)
 {
 	struct pool *p = data;
@@ -180,10 +181,10 @@ static void pool_tsfn_finalize(napi_env env, void *data, void *hint)
 		napi_resolve_deferred(env, p->closed_deferred, undef);
 	p->closed_deferred = NULL;
 	if (p->resource)
-		napi_delete_reference(env, p->resource);
+		napi_delete_reference(p->env, p->resource);
 	p->resource = NULL;
 	if (p->async_ctx)
-		napi_async_destroy(env, p->async_ctx);
+		napi_async_destroy(p->env, p->async_ctx);
 	p->async_ctx = NULL;
 	uv_close((uv_handle_t *)&p->done_async, done_async_closed);
 }
@@ -600,22 +601,33 @@ static napi_value fn_attach(napi_env env, napi_callback_info info)
 	p->cap_seats = pool_seat_count(pp);
 	p->env = env;
 	atomic_init(&p->done, NULL);
-	NAPI_CALL(env, napi_create_string_utf8(env, "phantompool", NAPI_AUTO_LENGTH, &name));
-	if (napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_object(env, &resource) != napi_ok ||
-	    napi_create_reference(env, resource, 1, &p->resource) != napi_ok ||
-	    napi_async_init(env, resource, name, &p->async_ctx) != napi_ok ||
-	    uv_async_init(loop, &p->done_async, pool_done_cb) != 0 ||
-	    napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, p, pool_tsfn_finalize, p,
-					    tsfn_call_unused, &p->tsfn) != napi_ok) {
-		/* (a failed uv_async_init leaves nothing to close; a later
-		 * failure leaks the handle and the pool: Node-API out of memory) */
+	if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_async_init(loop, &p->done_async, pool_done_cb) != 0) {
 		pp_detach(pp);
-		throw_last_error(env, "attach: setting up the completion handle");
+		pthread_mutex_destroy(&p->tsfn_mu);
+		free(b);
+		throw_pp(env, PP_ENOMEM, "attach: the completion handle");
 		return NULL;
 	}
 	p->done_async.data = p;
 	uv_unref((uv_handle_t *)&p->done_async); /* the thread-safe function's ref keeps the loop alive */
-	b->holders = 2; /* the JS handle and the thread-safe function */
+	if (napi_create_string_utf8(env, "phantompool", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+	    napi_create_object(env, &resource) != napi_ok ||
+	    napi_create_reference(env, resource, 1, &p->resource) != napi_ok ||
+	    napi_async_init(env, resource, name, &p->async_ctx) != napi_ok ||
+	    napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, p, pool_tsfn_finalize, p,
+					    tsfn_call_unused, &p->tsfn) != napi_ok) {
+		throw_last_error(env, "attach: napi_create_threadsafe_function");
+		if (p->async_ctx)
+			napi_async_destroy(env, p->async_ctx);
+		if (p->resource)
+			napi_delete_reference(env, p->resource);
+		pp_detach(pp);
+		/* The handle's close callback frees the pool. */
+		b->holders = 1;
+		uv_close((uv_handle_t *)&p->done_async, done_async_closed);
+		return NULL;
+	}
+	b->holders = 2; /* the JS handle and the thread-safe function (then the completion handle) */
 	napi_unref_threadsafe_function(env, p->tsfn);
 	napi_add_env_cleanup_hook(env, pool_env_gone, p);
 	NAPI_CALL(env, napi_create_external(env, p, pool_handle_finalize, NULL, &handle));
