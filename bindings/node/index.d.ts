@@ -204,6 +204,13 @@ export declare class Pool implements Routes {
   getStatus(): PoolStatus;
   /** Release held clients, stop the seat threads, detach. Idempotent. */
   close(): Promise<void>;
+  /**
+   * request() without a Promise: pp_do on the calling thread. BLOCKS the
+   * event loop for the exchange and, when every seat is taken, up to the
+   * pool's acquireTimeout. Throws PhantomPoolError.
+   */
+  requestSync(method: string, path: string, options?: RequestOptions & { encoding?: 'utf8' }): Response<string>;
+  requestSync(method: string, path: string, options: RequestOptions & { encoding: 'buffer' }): Response<Buffer>;
   health: Routes['health'];
   listDatabases: Routes['listDatabases'];
   createDatabase: Routes['createDatabase'];

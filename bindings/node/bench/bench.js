@@ -6,8 +6,10 @@
 // 1. Per request, one caller, one request after the other (GET /health):
 //    C pp_do (bench/c_loop) against the binding's one-shot
 //    pool.request() (pp_do on a seat thread), and C pp_request on a held
-//    lease against client.request() on an acquired client; rounds
-//    interleaved, medians.  The overhead lines are binding minus C.
+//    lease against client.request() on an acquired client, and
+//    pool.requestSync() (pp_do on the JavaScript thread: no hand-off, the
+//    floor of the binding's own cost); rounds interleaved, medians.  The
+//    overhead lines are binding minus C.
 // 2. Throughput at 16 processes, each a sequential loop of GET /health:
 //    the binding's one-shots against http.Agent keep-alive straight to
 //    PhantomDB, with the backend's open connections sampled mid-run
@@ -50,6 +52,20 @@ async function timeLoop(fn, n) {
   return [wall, cpu];
 }
 
+// timeLoop for pool.requestSync(): the same figures, no Promise.
+function timeLoopSync(fn, n) {
+  const r0 = process.resourceUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const r = fn();
+    if (r.status !== 200) throw new Error(`GET /health answered ${r.status}`);
+  }
+  const wall = Number(process.hrtime.bigint() - t0) / n / 1000;
+  const r1 = process.resourceUsage();
+  const cpu = (r1.userCPUTime - r0.userCPUTime + r1.systemCPUTime - r0.systemCPUTime) / n;
+  return [wall, cpu];
+}
+
 function cLoop(mode) {
   const out = execFileSync(C_LOOP, [mode, String(N)], { encoding: 'utf8' });
   const f = out.trim().split(/\s+/);
@@ -59,13 +75,15 @@ function cLoop(mode) {
 async function perRequest(phantompool) {
   // The default (no spin) and seat threads that poll 50 µs before sleeping.
   const pools = { dflt: phantompool.createPool(), spin: phantompool.createPool({ spinMicros: 50 }) };
-  const res = { c_do: [], c_lease: [], node_do: [], node_lease: [], node_do_spin: [], node_lease_spin: [] };
+  const res = { c_do: [], c_lease: [], node_do: [], node_lease: [], node_do_spin: [], node_lease_spin: [], node_do_sync: [] };
   const clients = { dflt: await pools.dflt.acquire(), spin: await pools.spin.acquire() };
   const get = (target) => () => target.request('GET', '/health');
   for (const k of Object.keys(pools)) { // warm up: JIT, seat threads
     await timeLoop(get(pools[k]), 300);
     await timeLoop(get(clients[k]), 300);
   }
+  const getSync = () => pools.dflt.requestSync('GET', '/health');
+  timeLoopSync(getSync, 300);
   for (let r = 0; r < ROUNDS; r++) {
     res.c_do.push(cLoop('do'));
     res.c_lease.push(cLoop('lease'));
@@ -73,6 +91,7 @@ async function perRequest(phantompool) {
     res.node_lease.push(await timeLoop(get(clients.dflt), N));
     res.node_do_spin.push(await timeLoop(get(pools.spin), N));
     res.node_lease_spin.push(await timeLoop(get(clients.spin), N));
+    res.node_do_sync.push(timeLoopSync(getSync, N));
   }
   for (const k of Object.keys(pools)) {
     await pools[k].release(clients[k]);
@@ -89,10 +108,12 @@ async function perRequest(phantompool) {
   line('node_client_overhead', m.node_lease - m.c_lease, 'us');
   line('node_oneshot_overhead_spin', m.node_do_spin - m.c_do, 'us');
   line('node_client_overhead_spin', m.node_lease_spin - m.c_lease, 'us');
+  line('node_sync_oneshot_overhead', m.node_do_sync - m.c_do, 'us');
   line('node_c_pp_do_cpu', cpu.c_do, 'us');
   line('node_oneshot_request_cpu', cpu.node_do, 'us');
   line('node_oneshot_overhead_cpu', cpu.node_do - cpu.c_do, 'us');
   line('node_client_overhead_cpu', cpu.node_lease - cpu.c_lease, 'us');
+  line('node_sync_oneshot_overhead_cpu', cpu.node_do_sync - cpu.c_do, 'us');
 }
 
 function getJSON(url) {

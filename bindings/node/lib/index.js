@@ -3,12 +3,13 @@
 // acquire, release, getStatus, close) over the host's shared pool, served
 // by phantompoold.  See README.md; the native part is src/ (Node-API, C).
 //
-// No call blocks the event loop: a lease, a request and a release each run
-// on a native seat thread (src/seat.h) and answer through a Promise.
+// No call blocks the event loop (except pool.requestSync(), which says so):
+// a lease, a request and a release each run on a native seat thread
+// (src/seat.h) and answer through a Promise.
 
 const path = require('path');
 const { PhantomPoolError, PhantomDBError, PP_ERRORS, setStrerror } = require('./errors');
-const { mixRoutes, Response } = require('./routes');
+const { mixRoutes, Response, requestArgs } = require('./routes');
 
 const native = require(process.env.PHANTOMPOOL_NODE_ADDON ||
   path.join(__dirname, '..', 'build', 'Release', 'phantompool.node'));
@@ -149,6 +150,21 @@ class Pool {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * request() without a Promise, for callers that accept blocking: pp_do
+   * on the calling thread (lease, request, release), no seat thread.  It
+   * blocks the event loop for the whole exchange and, when every seat is
+   * taken, up to the pool's acquireTimeout: seats this process holds
+   * (clients, requests in flight) cannot be given back meanwhile.  Returns
+   * a Response whatever the HTTP status; throws PhantomPoolError.
+   */
+  requestSync(method, p, options) {
+    if (this._closed) throw new PhantomPoolError(PP_ERRORS.PP_ESHUTDOWN, 'request');
+    const [status, answer, contentType, requestId] =
+      native.doRequestSync(this._handle, this._acquireTimeout, ...requestArgs(method, p, options, 'requestSync'));
+    return new Response(status, answer, contentType, requestId);
   }
 
   /**

@@ -196,23 +196,27 @@ const methods = {
    * X-Request-Id), timeout (ms; 0: the daemon's), encoding ('utf8' or
    * 'buffer' for the response body).
    */
-  async request(method, path, { body, headers, timeout = 0, encoding = 'utf8' } = {}) {
-    let payload = null;
-    let json = false;
-    if (body !== undefined && body !== null) {
-      if (typeof body === 'string' || ArrayBuffer.isView(body)) payload = body;
-      else {
-        payload = JSON.stringify(body);
-        json = true;
-      }
-    }
-    if (encoding !== 'utf8' && encoding !== 'buffer') throw new TypeError("request: encoding must be 'utf8' or 'buffer'");
-    const hdrs = headerList(headers, payload !== null, json);
-    const [status, answer, contentType, requestId] =
-      await this._send(String(method), String(path), hdrs, payload, timeout | 0, encoding === 'buffer');
+  async request(method, path, options) {
+    const [status, answer, contentType, requestId] = await this._send(...requestArgs(method, path, options, 'request'));
     return new Response(status, answer, contentType, requestId);
   },
 };
+
+// request()'s options as _send's arguments:
+// [method, path, headers|null, body|null, timeoutMs, asBuffer].
+function requestArgs(method, path, { body, headers, timeout = 0, encoding = 'utf8' } = {}, what) {
+  let payload = null;
+  let json = false;
+  if (body !== undefined && body !== null) {
+    if (typeof body === 'string' || ArrayBuffer.isView(body)) payload = body;
+    else {
+      payload = JSON.stringify(body);
+      json = true;
+    }
+  }
+  if (encoding !== 'utf8' && encoding !== 'buffer') throw new TypeError(`${what}: encoding must be 'utf8' or 'buffer'`);
+  return [String(method), String(path), headerList(headers, payload !== null, json), payload, timeout | 0, encoding === 'buffer'];
+}
 
 // Copy the route methods onto a class's prototype.
 function mixRoutes(cls) {
@@ -221,4 +225,4 @@ function mixRoutes(cls) {
   }
 }
 
-module.exports = { mixRoutes, Response, escape, seg };
+module.exports = { mixRoutes, Response, requestArgs, escape, seg };

@@ -15,6 +15,9 @@
  *   release(seat, ticket) -> Promise<rc>
  *   doRequest(pool, leaseTimeoutMs, method, path, headers|null, body|null, timeoutMs, asBuffer)
  *        -> Promise<[...]> | null (no seat thread free)
+ *   doRequestSync(pool, leaseTimeoutMs, method, path, headers|null, body|null, timeoutMs, asBuffer)
+ *        -> [...] (throws): the one exception to "never blocks", for
+ *        pool.requestSync(): pp_do on the calling thread
  *   status(pool) -> object                 pp_status (throws)
  *   close(pool) -> Promise | null          null while jobs are in flight
  *   strerror(code), version(), abiSizes()
@@ -92,6 +95,9 @@ static void throw_pp(napi_env env, int rc, const char *op)
 
 /* ---- pool handle lifetime ---------------------------------------------- */
 
+static struct job *take_done(struct pool *p);
+static void settle_done(struct pool *p);
+
 /* A pool is freed when both its JS handle (pool_handle_finalize) and its
  * thread-safe function (pool_tsfn_finalize: every seat thread gone) are
  * done with it. */
@@ -130,11 +136,26 @@ static void pool_unhold(struct pool *p)
 static void pool_env_gone(void *arg)
 {
 	struct pool *p = arg;
+	struct job *j, *next;
 
 	pthread_mutex_lock(&p->tsfn_mu);
 	p->env_gone = 1;
 	pthread_mutex_unlock(&p->tsfn_mu);
 	pool_shutdown(p);
+	/* No seat thread pushes or wakes any more (env_gone, under tsfn_mu):
+	 * drop what is left unsettled and close the wake-up handle, so the
+	 * loop can close.  The pool's memory stays (see pool_unhold). */
+	for (j = take_done(p); j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	uv_close((uv_handle_t *)&p->done_async, NULL);
+}
+
+/* The completion handle is closed: its holder lets go of the pool. */
+static void done_async_closed(uv_handle_t *h)
+{
+	pool_unhold(h->data);
 }
 
 /* Every seat thread has left and the main thread let go: detach, and
@@ -150,12 +171,22 @@ static void pool_tsfn_finalize(napi_env env, void *data, void *hint)
 		return;
 	}
 	napi_remove_env_cleanup_hook(env, pool_env_gone, p);
+	/* Every seat thread has left: settle what the last ones handed back
+	 * and the loop has not run yet, then close the wake-up handle (the
+	 * pool is freed once it is closed). */
+	settle_done(p);
 	pp_detach(p->pp);
 	p->pp = NULL;
 	if (p->closed_deferred && env && napi_get_undefined(env, &undef) == napi_ok)
 		napi_resolve_deferred(env, p->closed_deferred, undef);
 	p->closed_deferred = NULL;
-	pool_unhold(p);
+	if (p->resource)
+		napi_delete_reference(p->env, p->resource);
+	p->resource = NULL;
+	if (p->async_ctx)
+		napi_async_destroy(p->env, p->async_ctx);
+	p->async_ctx = NULL;
+	uv_close((uv_handle_t *)&p->done_async, done_async_closed);
 }
 
 static void pool_handle_finalize(napi_env env, void *data, void *hint)
@@ -442,21 +473,65 @@ static void settle(napi_env env, struct job *j)
 	napi_reject_deferred(env, j->deferred, v);
 }
 
-void seat_done(napi_env env, napi_value js_cb, void *context, void *data)
+/* The finished jobs on p->done, oldest first (the stack is newest first). */
+static struct job *take_done(struct pool *p)
 {
-	struct pool *p = context;
-	struct job *j = data;
-	napi_handle_scope scope;
+	/* Acquire: pairs with pool_deliver's release push. */
+	struct job *j = atomic_exchange_explicit(&p->done, NULL, memory_order_acquire), *fifo = NULL;
 
-	if (!env) { /* the environment is being torn down */
-		job_free(j);
-		return;
+	while (j) {
+		struct job *next = j->next;
+		j->next = fifo;
+		fifo = j;
+		j = next;
 	}
-	napi_open_handle_scope(env, &scope);
-	settle(env, j);
-	job_free(j);
-	outstanding_dec(env, p);
-	napi_close_handle_scope(env, scope);
+	return fifo;
+}
+
+/* Settle every finished job: one wake-up may bring several (one-shots of
+ * many callers, a client's queued requests).  The callback scope runs the
+ * promise reactions (microtasks) once, after the last. */
+static void settle_done(struct pool *p)
+{
+	napi_env env = p->env;
+	napi_handle_scope outer, scope;
+	napi_callback_scope cs = NULL;
+	napi_value resource, exc;
+	bool pending = false;
+	struct job *j = take_done(p), *next;
+
+	if (!j)
+		return;
+	napi_open_handle_scope(env, &outer);
+	if (napi_get_reference_value(env, p->resource, &resource) != napi_ok ||
+	    napi_open_callback_scope(env, resource, p->async_ctx, &cs) != napi_ok)
+		cs = NULL;
+	for (; j; j = next) {
+		next = j->next;
+		napi_open_handle_scope(env, &scope);
+		settle(env, j);
+		job_free(j);
+		outstanding_dec(env, p);
+		napi_close_handle_scope(env, scope);
+	}
+	/* Settling only fails if Node-API does (out of memory): report it as
+	 * an uncaught exception, as a thread-safe function's call would. */
+	if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+	    napi_get_and_clear_last_exception(env, &exc) == napi_ok)
+		napi_fatal_exception(env, exc);
+	if (cs)
+		napi_close_callback_scope(env, cs);
+	napi_close_handle_scope(env, outer);
+}
+
+void pool_done_cb(uv_async_t *h)
+{
+	settle_done(h->data);
+}
+
+/* The thread-safe function carries no calls (seat.h): never called. */
+static void tsfn_call_unused(napi_env env, napi_value js_cb, void *context, void *data)
+{
 }
 
 /* ---- exported functions ------------------------------------------------- */
@@ -486,7 +561,8 @@ static napi_value fn_init(napi_env env, napi_callback_info info)
 static napi_value fn_attach(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
-	napi_value argv[2], handle, name;
+	napi_value argv[2], handle, name, resource;
+	uv_loop_t *loop;
 	char buf[128];
 	const char *pool_name = NULL;
 	napi_valuetype t;
@@ -523,16 +599,35 @@ static napi_value fn_attach(napi_env env, napi_callback_info info)
 	pthread_mutex_init(&p->tsfn_mu, NULL);
 	p->spin_us = spin_us < 0 ? 0 : spin_us;
 	p->cap_seats = pool_seat_count(pp);
-	NAPI_CALL(env, napi_create_string_utf8(env, "phantompool", NAPI_AUTO_LENGTH, &name));
-	if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, p, pool_tsfn_finalize, p,
-					    seat_done, &p->tsfn) != napi_ok) {
+	p->env = env;
+	atomic_init(&p->done, NULL);
+	if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_async_init(loop, &p->done_async, pool_done_cb) != 0) {
 		pp_detach(pp);
 		pthread_mutex_destroy(&p->tsfn_mu);
 		free(b);
-		throw_last_error(env, "napi_create_threadsafe_function");
+		throw_pp(env, PP_ENOMEM, "attach: the completion handle");
 		return NULL;
 	}
-	b->holders = 2; /* the JS handle and the thread-safe function */
+	p->done_async.data = p;
+	uv_unref((uv_handle_t *)&p->done_async); /* the thread-safe function's ref keeps the loop alive */
+	if (napi_create_string_utf8(env, "phantompool", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+	    napi_create_object(env, &resource) != napi_ok ||
+	    napi_create_reference(env, resource, 1, &p->resource) != napi_ok ||
+	    napi_async_init(env, resource, name, &p->async_ctx) != napi_ok ||
+	    napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, p, pool_tsfn_finalize, p,
+					    tsfn_call_unused, &p->tsfn) != napi_ok) {
+		throw_last_error(env, "attach: napi_create_threadsafe_function");
+		if (p->async_ctx)
+			napi_async_destroy(env, p->async_ctx);
+		if (p->resource)
+			napi_delete_reference(env, p->resource);
+		pp_detach(pp);
+		/* The handle's close callback frees the pool. */
+		b->holders = 1;
+		uv_close((uv_handle_t *)&p->done_async, done_async_closed);
+		return NULL;
+	}
+	b->holders = 2; /* the JS handle and the thread-safe function (then the completion handle) */
 	napi_unref_threadsafe_function(env, p->tsfn);
 	napi_add_env_cleanup_hook(env, pool_env_gone, p);
 	NAPI_CALL(env, napi_create_external(env, p, pool_handle_finalize, NULL, &handle));
@@ -647,6 +742,34 @@ static napi_value fn_do_request(napi_env env, napi_callback_info info)
 		return nul;
 	}
 	return job_start(env, s, j);
+}
+
+/* doRequestSync: doRequest's work on the calling (JavaScript) thread: the
+ * lease is taken, used and released within this call, so the thread rule
+ * holds.  Blocks the event loop until the answer (or the lease timeout). */
+static napi_value fn_do_request_sync(napi_env env, napi_callback_info info)
+{
+	size_t argc = 8;
+	napi_value argv[8], v;
+	struct pool *p;
+	struct job *j;
+	int lease_timeout_ms;
+
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (!(p = get_pool(env, argv[0])) || get_int(env, argv[1], &lease_timeout_ms) ||
+	    !(j = job_from_args(env, JOB_DO, argv + 2)))
+		return NULL;
+	j->timeout_ms = lease_timeout_ms;
+	job_run_do(p->pp, j);
+	if (j->rc == 0 && (v = response_value(env, j))) {
+		job_free(j);
+		return v;
+	}
+	v = make_error(env, j->rc ? j->rc : PP_ENOMEM, job_op(j), j->sys_errno, j->detail);
+	job_free(j);
+	if (v)
+		napi_throw(env, v);
+	return NULL;
 }
 
 /* close(pool) -> Promise, settled once every seat thread has left and
@@ -787,7 +910,8 @@ NAPI_MODULE_INIT()
 	static const struct { const char *name; napi_callback fn; } fns[] = {
 		{ "init", fn_init }, { "attach", fn_attach }, { "lease", fn_lease },
 		{ "request", fn_request }, { "release", fn_release },
-		{ "doRequest", fn_do_request }, { "close", fn_close },
+		{ "doRequest", fn_do_request }, { "doRequestSync", fn_do_request_sync },
+		{ "close", fn_close },
 		{ "status", fn_status }, { "strerror", fn_strerror }, { "version", fn_version },
 	};
 	struct addon *a;

@@ -110,19 +110,31 @@ static void seat_run(struct seat *s, struct job *j)
 		s->lease = NULL;
 		break;
 	case JOB_DO:
-		/* pp_do() with the caller's acquire timeout (pp_do waits for
-		 * the daemon's own). */
-		j->rc = pp_lease(s->pool->pp, j->timeout_ms, &s->lease);
-		if (j->rc) {
-			s->lease = NULL;
-			j->lease_failed = 1;
-			break;
-		}
-		j->rc = pp_request(s->lease, &j->req, &j->resp);
-		(void)pp_release(s->lease);
-		s->lease = NULL;
-		break;
+		job_run_do(s->pool->pp, j);
+		return;
 	}
+	job_note_error(j);
+}
+
+void job_run_do(pp_pool *pp, struct job *j)
+{
+	struct pp_lease *l = NULL;
+
+	/* pp_do() with the caller's acquire timeout (pp_do waits for the
+	 * daemon's own). */
+	errno = 0;
+	j->rc = pp_lease(pp, j->timeout_ms, &l);
+	if (j->rc) {
+		j->lease_failed = 1;
+	} else {
+		j->rc = pp_request(l, &j->req, &j->resp);
+		(void)pp_release(l);
+	}
+	job_note_error(j);
+}
+
+void job_note_error(struct job *j)
+{
 	j->sys_errno = j->rc == PP_ESYS ? errno : 0;
 	/* The library's detail is this thread's: copy it for the main thread
 	 * (PP_EDAEMON: the pool and the daemon pid that is gone). */
@@ -132,14 +144,29 @@ static void seat_run(struct seat *s, struct job *j)
 
 void pool_deliver(struct pool *p, struct job *j)
 {
-	int ok = 0;
+	struct job *head;
 
+	/* tsfn_mu only orders this against the environment's teardown
+	 * (pool_env_gone sets env_gone under it, then closes done_async): the
+	 * main thread never takes it to settle jobs, so the wake-up below
+	 * cannot make it wait for this thread. */
 	pthread_mutex_lock(&p->tsfn_mu);
-	if (!p->env_gone)
-		ok = napi_call_threadsafe_function(p->tsfn, j, napi_tsfn_nonblocking) == napi_ok;
-	pthread_mutex_unlock(&p->tsfn_mu);
-	if (!ok)
+	if (p->env_gone) {
+		pthread_mutex_unlock(&p->tsfn_mu);
 		job_free(j); /* nobody is left to settle it */
+		return;
+	}
+	/* Release: the job's results (rc, resp, detail) are visible to the
+	 * main thread's acquire exchange in pool_done_cb. */
+	head = atomic_load_explicit(&p->done, memory_order_relaxed);
+	do
+		j->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&p->done, &head, j, memory_order_release,
+						      memory_order_relaxed));
+	/* libuv coalesces sends: one wake-up for all the jobs pushed before
+	 * the main thread runs pool_done_cb. */
+	uv_async_send(&p->done_async);
+	pthread_mutex_unlock(&p->tsfn_mu);
 }
 
 void pool_tsfn_release(struct pool *p)

@@ -6,8 +6,18 @@
  * runs JavaScript on one thread and its thread pool on any thread, so the
  * binding gives every lease a thread of its own, a *seat thread*: the
  * thread runs a queue of jobs (lease, requests, release) one after the
- * other, and the main thread learns of each finished job through the
- * pool's thread-safe function (seat_done, called on the main thread).
+ * other, and hands each finished job back to the main thread on the
+ * pool's completion stack (pool->done), waking it with one uv_async_send
+ * (pool_done_cb settles every job found there, on the main thread).
+ *
+ * Why not napi_call_threadsafe_function for that hand-back: Node calls
+ * uv_async_send while it holds the thread-safe function's mutex.  On a
+ * busy 2-CPU host the main thread it wakes preempts the seat thread inside
+ * that write, then blocks on the same mutex in its async callback, and the
+ * seat thread's unlock wakes it again: four context switches per request
+ * instead of two (perf sched_switch stacks: README.md, "Per-request cost").  The
+ * completion stack is lock-free and the main thread takes no lock that a
+ * seat thread holds while it wakes it.
  *
  * A seat thread outlives its lease: after the release it goes back to the
  * pool's idle list and serves the next acquire (or a one-shot).  A
@@ -20,11 +30,17 @@
  *   seat->pending                atomic (the seat thread's spin reads it)
  *   everything marked "main"     the JavaScript thread only
  *   pool->env_gone               under pool->tsfn_mu
+ *   pool->done                   atomic: pushed by seat threads, taken whole by the main thread
+ *   pool->done_async             uv_async_send from seat threads under tsfn_mu (unless
+ *                                env_gone); everything else on the main thread
  *
  * Lifetime: each seat thread holds the pool's thread-safe function
  * (acquired for it when it starts, released as it leaves), the main thread
  * holds it until close() or the handle's finalizer; when the last holder
  * lets go, the thread-safe function's finalizer detaches the pool (addon.c).
+ * The thread-safe function carries no calls: it is the count of threads
+ * still using the pool and, ref'ed while jobs are in flight, what keeps
+ * the event loop alive (done_async itself is unref'ed).
  */
 #ifndef PPNODE_SEAT_H
 #define PPNODE_SEAT_H
@@ -35,6 +51,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 /* Headers a request may carry (the daemon allows three names; the library
  * rejects the others with PP_EBADHEADER, so a few spare are enough). */
@@ -54,7 +71,7 @@ struct pool;
  * one block (strings and body copied into data[]), run by the seat
  * thread, settled and freed by the main thread. */
 struct job {
-	struct job *next;
+	struct job *next;       /* the seat's queue, then the pool's done stack */
 	enum job_kind kind;
 	struct seat *seat;
 	napi_deferred deferred; /* main: the promise this job settles */
@@ -96,18 +113,26 @@ struct pool {
 	pthread_mutex_t tsfn_mu;
 	int env_gone;            /* under tsfn_mu */
 	int spin_us;             /* a seat thread polls its queue this long before sleeping */
+	/* Finished jobs, newest first (a lock-free stack: seat threads push
+	 * one at a time, the main thread takes them all at once). */
+	_Atomic(struct job *) done;
+	uv_async_t done_async;   /* wakes the main thread: pool_done_cb */
 	/* main thread only */
 	struct seat **seats;
 	size_t nseats, cap_seats;
 	struct seat *idle;
+	napi_env env;
+	napi_ref resource;       /* the async resource jobs are settled under */
+	napi_async_context async_ctx;
 	size_t outstanding;      /* jobs handed out and not yet settled */
 	napi_ref self;           /* the pool's JS handle: strong while jobs are out */
 	napi_deferred closed_deferred; /* close()'s promise: settled once every seat thread is gone */
 	int closed;
 };
 
-/* The thread-safe function's call_js: settles a finished job (addon.c). */
-void seat_done(napi_env env, napi_value js_cb, void *context, void *data);
+/* Main thread, pool->done_async's callback: settles every finished job on
+ * pool->done, oldest first, in one callback scope (addon.c). */
+void pool_done_cb(uv_async_t *h);
 
 /* Main thread.  An idle seat thread, or a new one if the pool has fewer
  * than it may have.  Returns NULL when none is free (all busy, or a thread
@@ -126,13 +151,24 @@ void seat_submit(struct seat *s, struct job *j);
  * the last thread to leave detaches the pool and frees it. */
 void pool_shutdown(struct pool *p);
 
-/* Any thread.  Hand a finished job to the main thread, or free it when
- * the environment is gone. */
+/* Any thread.  Hand a finished job to the main thread (push it on
+ * pool->done, wake the loop), or free it when the environment is gone. */
 void pool_deliver(struct pool *p, struct job *j);
 
 /* Any thread.  Let go of the thread-safe function (unless the environment
  * is gone: then Node has already). */
 void pool_tsfn_release(struct pool *p);
+
+/* Any thread.  Run a JOB_DO on the calling thread: pp_lease (j->timeout_ms),
+ * pp_request, pp_release; the outcome in j->rc, j->resp, j->lease_failed,
+ * j->sys_errno and j->detail.  Blocks for as long as the lease and the
+ * request take.  A seat thread runs it for pool.request(); the main thread
+ * for pool.requestSync(). */
+void job_run_do(pp_pool *pp, struct job *j);
+
+/* The calling thread's errno (PP_ESYS) and pp_error_detail() (PP_EDAEMON)
+ * for j->rc, copied into j. */
+void job_note_error(struct job *j);
 
 /* Free a job and its response. */
 void job_free(struct job *j);

@@ -24,6 +24,9 @@ async function main(): Promise<void> {
   } finally {
     await pool.release(client);
   }
+  const rs: Response<string> = pool.requestSync('GET', '/health');
+  const bs: Response<Buffer> = pool.requestSync('GET', '/health', { encoding: 'buffer' });
+  void [rs, bs];
   const s: PoolStatus = pool.getStatus();
   const gen: bigint = s.generation;
   const avail: number = s.available + s.used + s.min + s.max;
