@@ -11,6 +11,7 @@
  *   seats_daemon_cpu_<seats>       daemon CPU per request (user + system)
  *   seats_webreq_rps_<seats>       web requests/s (lease, 3 queries, release)
  *   seats_pool_do_gain             rps with 64 seats over rps with 16
+ * BENCH_SEATS=A,B runs A and B seats instead of 16 and 64.
  * The backend is the reference one (libmicrohttpd), not nginx: the
  * figures compare the two pool shapes, not the pool with a proxy.
  */
@@ -102,7 +103,15 @@ int main(void)
 	struct pp_backend be;
 	if (pp_backend_start(&be, NULL) != 0)
 		return 1;
-	const char *seats[] = { "16", "64" };
+	/* BENCH_SEATS=A,B compares two other seat counts (e.g. 64,256). */
+	char spec[64] = "16,64";
+	if (getenv("BENCH_SEATS"))
+		snprintf(spec, sizeof spec, "%s", getenv("BENCH_SEATS"));
+	char *comma = strchr(spec, ',');
+	if (!comma)
+		return 2;
+	*comma = 0;
+	const char *seats[] = { spec, comma + 1 };
 	double rps[2] = { 0 }, cpu[2] = { 0 }, web[2] = { 0 };
 	for (int round = 0; round < ROUNDS; round++)
 		for (int k = 0; k < 2; k++) {
