@@ -977,7 +977,7 @@ static void goals_lease(int pl, int s_small, int wmax)
  * direct keep-alive connections). */
 static void goals_seats(int pl, int s_small, int s_big)
 {
-	char what[200], extra[200];
+	char what[200], extra[320];
 	int ra, rb;
 	double fa = goal_fig(pl, BE_NGINX, M_POOL_DO, s_big, 64, FIG_RPS, &ra);
 	double fb = goal_fig(pl, BE_NGINX, M_PROXY, 0, 64, FIG_RPS, &rb);
@@ -992,8 +992,8 @@ static void goals_seats(int pl, int s_small, int s_big)
 	for (int i = 0; i < ncells && n < 16; i++) {
 		const struct cell *c = &cells[i];
 		if (c->ran && c->placement == pl && c->mode == M_POOL_LEASE && c->slots == s_small &&
-		    c->workers == 256 && c->backend == BE_NGINX && c->qw_n && c->qw_p50 > 0)
-			v[n++] = c->qw_max / c->qw_p50;
+		    c->workers == 256 && c->backend == BE_NGINX && c->p50 > 0)
+			v[n++] = c->max / c->p50;
 	}
 	for (int i = 1; i < n; i++)
 		for (int k = i; k > 0 && v[k] < v[k - 1]; k--) {
@@ -1002,9 +1002,16 @@ static void goals_seats(int pl, int s_small, int s_big)
 			v[k - 1] = t;
 		}
 	const struct cell *a = CELL(pl, BE_NGINX, M_POOL_LEASE, s_small, 256);
-	snprintf(what, sizeof what, "conn wait max / median, 256 workers holding seats, %d conns", s_small);
-	snprintf(extra, sizeof extra, "  (median of %d runs; first run: %llu waits, p50 %.0f us, p99 %.0f, max %.0f)",
-		 n, a ? a->qw_n : 0ull, a ? a->qw_p50 : 0, a ? a->qw_p99 : 0, a ? a->qw_max : 0);
+	/* The wait a worker sees (lease + request, timed in the window) is the
+	 * figure: the daemon's connection-wait histogram also holds the ramp
+	 * before the window (more waits than timed requests, a max the
+	 * workers never saw), so it is shown as information only. */
+	snprintf(what, sizeof what, "wait max / median, 256 workers holding seats, %d conns", s_small);
+	snprintf(extra, sizeof extra,
+		 "  (median of %d runs; first run: p50 %.0f us, p99.9 %.0f, max %.0f; daemon's connection wait since"
+		 " start, %llu waits: p50 %.0f, p99 %.0f, max %.0f)",
+		 n, a ? a->p50 : 0, a ? a->p999 : 0, a ? a->max : 0, a ? a->qw_n : 0ull, a ? a->qw_p50 : 0,
+		 a ? a->qw_p99 : 0, a ? a->qw_max : 0);
 	goal_line("G5", pl, what, n ? v[n / 2] : 0, "<=", 2.0, 1, extra);
 
 	const struct cell *w = CELL(pl, BE_NGINX, M_POOL_WEB, s_big, 256);
