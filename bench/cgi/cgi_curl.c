@@ -4,9 +4,10 @@
  *   PP_BENCH_VERIFY   1: verify the peer against $PP_BENCH_CA; 0: no checks
  *   PP_BENCH_CA       CA file (the bench's self-signed certificate) */
 #include <curl/curl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "answer.h"
 
 struct buf {
 	char data[4096];
@@ -53,9 +54,9 @@ int main(void)
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	if (rc != CURLE_OK)
-		printf("Status: 502 Bad Gateway\r\nContent-Type: text/plain\r\n\r\n%s\n", curl_easy_strerror(rc));
+		cgi_answer(502, "text/plain", curl_easy_strerror(rc), strlen(curl_easy_strerror(rc)));
 	else
-		printf("Status: %ld\r\nContent-Type: application/json\r\n\r\n%.*s", code, (int)b.len, b.data);
+		cgi_answer(code, "application/json", b.data, b.len);
 	curl_easy_cleanup(c);
 	curl_global_cleanup();
 	return code == 200 ? 0 : 1;
