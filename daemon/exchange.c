@@ -396,9 +396,34 @@ static void begin(struct pd_exchange *x, struct pd_seat *s, uint64_t timeout_ms)
 	x->want_read = x->want_write = x->want_req = x->want_resp = false;
 }
 
+/* Lower-case hex digits of v at p (no NUL); returns how many. */
+static size_t put_hex(char *p, uint64_t v)
+{
+	char t[16];
+	size_t n = 0;
+	do
+		t[n++] = "0123456789abcdef"[v & 15];
+	while (v >>= 4);
+	for (size_t i = 0; i < n; i++)
+		p[i] = t[n - 1 - i];
+	return n;
+}
+
+/* Append n bytes of s to dst (holding *len of cap bytes), if they fit
+ * with a NUL after them. */
+static void put_str(char *dst, size_t cap, size_t *len, const char *s, size_t n)
+{
+	if (n >= cap - *len)
+		return;
+	memcpy(dst + *len, s, n);
+	*len += n;
+	dst[*len] = 0;
+}
+
 /* The request's X-Request-Id: the worker's, or one of ours (so that an
  * answer the backend meant for another request is recognised when the
- * backend echoes ids).  Fills x->extra with the daemon's header lines. */
+ * backend echoes ids).  Fills x->extra with the daemon's header lines.
+ * Built by hand, not with snprintf: this runs for every request. */
 static void request_id(struct pd_exchange *x, const struct pp_frame_req_head *h, const struct pd_live *lv)
 {
 	static _Atomic uint64_t seq;
@@ -409,12 +434,26 @@ static void request_id(struct pd_exchange *x, const struct pp_frame_req_head *h,
 			memcpy(x->rid, h->headers[i].value.ptr, x->rid_len);
 		}
 	if (!x->rid_len) {
+		/* "pp-" generation "-" sequence: at most 3 + 8 + 1 + 16 bytes. */
+		char *r = x->rid;
+		memcpy(r, "pp-", 3);
+		size_t n = 3 + put_hex(r + 3, x->d->seg.generation & 0xffffffffu);
+		r[n++] = '-';
+		n += put_hex(r + n, atomic_fetch_add(&seq, 1) + 1);
+		r[n] = 0;
 		x->rid_ours = true;
-		x->rid_len = (uint32_t)snprintf(x->rid, sizeof x->rid, "pp-%" PRIx64 "-%" PRIx64,
-						x->d->seg.generation & 0xffffffffu, atomic_fetch_add(&seq, 1) + 1);
+		x->rid_len = (uint32_t)n;
 	}
-	snprintf(x->extra, sizeof x->extra, "%s%s%s%.*s", lv->auth_header, *lv->auth_header ? "\r\n" : "",
-		 x->rid_ours ? "X-Request-Id: " : "", x->rid_ours ? (int)x->rid_len : 0, x->rid);
+	size_t len = 0, auth = strlen(lv->auth_header);
+	x->extra[0] = 0;
+	if (auth) {
+		put_str(x->extra, sizeof x->extra, &len, lv->auth_header, auth);
+		put_str(x->extra, sizeof x->extra, &len, "\r\n", 2);
+	}
+	if (x->rid_ours) {
+		put_str(x->extra, sizeof x->extra, &len, "X-Request-Id: ", 14);
+		put_str(x->extra, sizeof x->extra, &len, x->rid, x->rid_len);
+	}
 }
 
 /* Take and check the seat's REQ_HEAD and write the request head.  Returns

@@ -3,7 +3,9 @@
  * bodies far larger than the rings, bad input, token handling, timeouts
  * and a backend that drops the connection mid-response. */
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,48 @@ static void test_token_added_and_never_in_segment(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(resp.body, want));
 	CU_ASSERT_PTR_NULL(strstr(resp.body, "100-continue"));
 	pp_resp_free(&resp);
+}
+
+/* "pp-" hex "-" hex: the id the daemon gives a request that has none. */
+static bool is_daemon_rid(const char *id)
+{
+	if (strncmp(id, "pp-", 3) != 0)
+		return false;
+	const char *p = id + 3;
+	size_t a = strspn(p, "0123456789abcdef");
+	if (!a || p[a] != '-')
+		return false;
+	p += a + 1;
+	size_t b = strspn(p, "0123456789abcdef");
+	return b && !p[b];
+}
+
+/* A request without an X-Request-Id goes out with the daemon's own, a new
+ * one each time, beside the token: both header lines whole.  The backend
+ * echoes it; the daemon checks the echo and keeps its id to itself. */
+static void test_daemon_request_id_with_token(void)
+{
+	char want[128], first[128] = "";
+	snprintf(want, sizeof want, "Bearer %s", token);
+	for (int i = 0; i < 2; i++) {
+		pp_resp resp;
+		CU_ASSERT_EQUAL_FATAL(get(NULL, "/_debug/headers", &resp), 0);
+		CU_ASSERT_EQUAL(resp.status, 200);
+		CU_ASSERT_STRING_EQUAL(resp.request_id, "");
+		json_error_t err;
+		json_t *j = json_loads(resp.body ? resp.body : "", 0, &err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+		const char *auth = json_string_value(json_object_get(j, "authorization"));
+		const char *rid = json_string_value(json_object_get(j, "x-request-id"));
+		CU_ASSERT_STRING_EQUAL(auth ? auth : "", want);
+		CU_ASSERT_TRUE(rid && is_daemon_rid(rid));
+		if (rid && i == 0)
+			snprintf(first, sizeof first, "%s", rid);
+		else if (rid)
+			CU_ASSERT_STRING_NOT_EQUAL(rid, first);
+		json_decref(j);
+		pp_resp_free(&resp);
+	}
 }
 
 /* Shared between forked workers. */
@@ -358,6 +402,7 @@ int main(void)
 	static const struct pp_test tests[] = {
 		{ "health, /api/v1 prefix, forced status", test_health_and_prefix },
 		{ "token added by the daemon, never in the segment", test_token_added_and_never_in_segment },
+		{ "the daemon's own X-Request-Id beside the token", test_daemon_request_id_with_token },
 		{ "64 processes x 1000 requests reach their sender", test_64_processes_responses_reach_their_sender },
 		{ "64 MiB upload through 64 KiB rings", test_64mib_upload_through_64kib_rings },
 		{ "64 MiB download through 64 KiB rings", test_64mib_download_through_64kib_rings },
