@@ -409,22 +409,11 @@ static size_t put_hex(char *p, uint64_t v)
 	return n;
 }
 
-/* Append n bytes of s to dst (holding *len of cap bytes), if they fit
- * with a NUL after them. */
-static void put_str(char *dst, size_t cap, size_t *len, const char *s, size_t n)
-{
-	if (n >= cap - *len)
-		return;
-	memcpy(dst + *len, s, n);
-	*len += n;
-	dst[*len] = 0;
-}
-
-/* The request's X-Request-Id: the worker's, or one of ours (so that an
- * answer the backend meant for another request is recognised when the
- * backend echoes ids).  Fills x->extra with the daemon's header lines.
- * Built by hand, not with snprintf: this runs for every request. */
-static void request_id(struct pd_exchange *x, const struct pp_frame_req_head *h, const struct pd_live *lv)
+/* The request's X-Request-Id, into x->rid: the worker's, or one of ours
+ * (so that an answer the backend meant for another request is recognised
+ * when the backend echoes ids; pd_http_write_head sends ours).  Built by
+ * hand, not with snprintf: this runs for every request. */
+static void request_id(struct pd_exchange *x, const struct pp_frame_req_head *h)
 {
 	static _Atomic uint64_t seq;
 	for (uint32_t i = 0; i < h->nheaders; i++)
@@ -440,19 +429,8 @@ static void request_id(struct pd_exchange *x, const struct pp_frame_req_head *h,
 		size_t n = 3 + put_hex(r + 3, x->d->seg.generation & 0xffffffffu);
 		r[n++] = '-';
 		n += put_hex(r + n, atomic_fetch_add(&seq, 1) + 1);
-		r[n] = 0;
 		x->rid_ours = true;
 		x->rid_len = (uint32_t)n;
-	}
-	size_t len = 0, auth = strlen(lv->auth_header);
-	x->extra[0] = 0;
-	if (auth) {
-		put_str(x->extra, sizeof x->extra, &len, lv->auth_header, auth);
-		put_str(x->extra, sizeof x->extra, &len, "\r\n", 2);
-	}
-	if (x->rid_ours) {
-		put_str(x->extra, sizeof x->extra, &len, "X-Request-Id: ", 14);
-		put_str(x->extra, sizeof x->extra, &len, x->rid, x->rid_len);
 	}
 }
 
@@ -498,9 +476,11 @@ static int take_head(struct pd_exchange *x, struct pd_seat *s)
 	x->body_mode = pd_http_body_mode(h->method.ptr, h->method.len, h->body_len);
 	if (ready_conn(x, node, gen) < 0)
 		return -1;
-	request_id(x, h, lv);
+	request_id(x, h);
+	struct pp_str own = { x->rid, x->rid_ours ? x->rid_len : 0 };
 	x->send_len = (uint32_t)pd_http_write_head(x->sendbuf, x->send_cap, h->method, target, x->conn->host,
-						   h->headers, h->nheaders, x->body_mode, h->body_len, x->extra);
+						   h->headers, h->nheaders, x->body_mode, h->body_len,
+						   lv->auth_header, own);
 	if (!x->send_len) {
 		fail(x, PP_ETOOBIG, "request head too large", true);
 		return -1;
@@ -539,7 +519,8 @@ void pd_exchange_start_health(struct pd_exchange *x, uint32_t node)
 	x->node = idx;
 	if (ready_conn(x, idx, gen) == 0) {
 		x->send_len = (uint32_t)pd_http_write_head(x->sendbuf, x->send_cap, PP_STR_LIT("GET"), p, x->conn->host,
-							   NULL, 0, PD_HTTP_BODY_NONE, 0, lv->auth_header);
+							   NULL, 0, PD_HTTP_BODY_NONE, 0, lv->auth_header,
+							   (struct pp_str){ NULL, 0 });
 		pd_http_resp_init(&x->parser, false, &sink, x);
 	}
 	curl_free(p);

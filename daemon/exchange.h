@@ -76,7 +76,6 @@ struct pd_exchange {
 	uint32_t rid_len;
 	bool rid_ours;
 	bool rid_mismatch;
-	char extra[4200];           /* the daemon's own header lines */
 	/* The response. */
 	struct pd_http_resp parser;
 	uint8_t *recvbuf;

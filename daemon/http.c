@@ -38,7 +38,7 @@ static bool put(char *buf, size_t cap, size_t *k, const char *s, size_t n)
 
 size_t pd_http_write_head(char *buf, size_t cap, struct pp_str method, const char *target,
 			  const char *host, const struct pp_hdr *headers, uint32_t nheaders,
-			  enum pd_http_body mode, int64_t body_len, const char *extra)
+			  enum pd_http_body mode, int64_t body_len, const char *auth, struct pp_str rid)
 {
 	size_t k = 0;
 	bool ok = PUTN(method.ptr, method.len) && PUTS(" ") && PUTS(target) && PUTS(" HTTP/1.1\r\nHost: ") &&
@@ -53,8 +53,10 @@ size_t pd_http_write_head(char *buf, size_t cap, struct pp_str method, const cha
 	} else if (mode == PD_HTTP_BODY_CHUNKED) {
 		ok = ok && PUTS("Transfer-Encoding: chunked\r\n");
 	}
-	if (*extra)
-		ok = ok && PUTS(extra) && PUTS("\r\n");
+	if (*auth)
+		ok = ok && PUTS(auth) && PUTS("\r\n");
+	if (rid.len)
+		ok = ok && PUTS("X-Request-Id: ") && PUTN(rid.ptr, rid.len) && PUTS("\r\n");
 	ok = ok && PUTS("\r\n");
 	return ok ? k : 0;
 }

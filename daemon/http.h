@@ -54,13 +54,13 @@ enum pd_http_body pd_http_body_mode(const char *method, size_t mlen, int64_t bod
 
 /* Write the request line and headers into buf (cap bytes):
  *   METHOD TARGET HTTP/1.1, Host, the worker's headers (already checked
- *   against the allow list), Content-Length or Transfer-Encoding, then
- *   `extra` (one more header line of the daemon's own, without CRLF: the
- *   Authorization line; "" for none), and the blank line.
+ *   against the allow list), Content-Length or Transfer-Encoding, then the
+ *   daemon's own lines: `auth` (the Authorization line without CRLF, ""
+ *   for none) and, when rid.len, "X-Request-Id: rid"; and the blank line.
  * Returns the length, or 0 if it does not fit. */
 size_t pd_http_write_head(char *buf, size_t cap, struct pp_str method, const char *target,
 			  const char *host, const struct pp_hdr *headers, uint32_t nheaders,
-			  enum pd_http_body mode, int64_t body_len, const char *extra);
+			  enum pd_http_body mode, int64_t body_len, const char *auth, struct pp_str rid);
 
 /* Chunk framing for a chunked body: the size line before n bytes of data
  * ("%x\r\n"), written into buf (>= 12 bytes); returns its length.  The
