@@ -119,10 +119,15 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		return false;
 	} else if (!strcmp(cas, "bighead")) {
 		PUTS(fd, "HTTP/1.1 200 OK\r\nX-Big: ");
-		static char a[64 << 10];
-		memset(a, 'a', sizeof a);
+		/* Each connection's own buffer: server threads answer at once. */
+		size_t n = 64 << 10;
+		char *a = malloc(n);
+		if (!a)
+			return false;
+		memset(a, 'a', n);
 		for (int i = 0; i < 18; i++) /* 1.1 MiB */
-			put(fd, a, sizeof a);
+			put(fd, a, n);
+		free(a);
 		PUTS(fd, "\r\nContent-Length: 0\r\n\r\n");
 	} else if (!strcmp(cas, "lyingcl")) {
 		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
