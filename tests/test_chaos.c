@@ -91,6 +91,11 @@ struct shared {
 	_Atomic int stop;
 	_Atomic long ok, wrong_id, bad_body, bad_status, failed;
 	_Atomic long failed_by_code[32];
+	/* The first failures, each with the call that returned it, so that a
+	 * rare one (CI at 97235ba: one PP_EPROTO in 54,476 requests) can be
+	 * traced to its path. */
+	_Atomic int nrecorded;
+	char first_fail[4][160];
 	struct worker_rec w[NWORKERS];
 };
 
@@ -166,10 +171,16 @@ static void set_phase(struct worker *w, int ph)
 	atomic_store(&sh->w[w->idx].phase, ph);
 }
 
-static void count_failure(int r)
+static void count_failure(int r, const char *call)
 {
 	atomic_fetch_add(&sh->failed, 1);
 	atomic_fetch_add(&sh->failed_by_code[-r < 32 && r < 0 ? -r : 31], 1);
+	int k = atomic_fetch_add(&sh->nrecorded, 1);
+	if (k < 4) {
+		const char *d = pp_error_detail();
+		snprintf(sh->first_fail[k], sizeof sh->first_fail[k], "%s: %s%s%.80s", call, pp_strerror(r),
+			 d ? ": " : "", d ? d : "");
+	}
 }
 
 /* Checks common to every response: our id, status 200. */
@@ -195,7 +206,7 @@ static int do_health(struct worker *w, struct pp_lease *l)
 	pp_resp resp;
 	int r = l ? pp_request(l, &req, &resp) : pp_do(pool, &req, &resp);
 	if (r) {
-		count_failure(r);
+		count_failure(r, l ? "health: pp_request" : "health: pp_do");
 		return 0;
 	}
 	int ok = check_head(w, &resp);
@@ -221,7 +232,7 @@ static int do_download(struct worker *w, struct pp_lease *l)
 	if (!r)
 		r = pp_stream_read_head(l, &resp);
 	if (r) {
-		count_failure(r);
+		count_failure(r, "download: pp_stream_begin or pp_stream_read_head");
 		return 0;
 	}
 	if (!check_head(w, &resp)) {
@@ -237,7 +248,7 @@ static int do_download(struct worker *w, struct pp_lease *l)
 		got += (size_t)n;
 	}
 	if (n < 0) {
-		count_failure((int)n);
+		count_failure((int)n, "download: pp_stream_read");
 		return 0;
 	}
 	if (bad || got != want) {
@@ -272,7 +283,7 @@ static int do_upload(struct worker *w, struct pp_lease *l)
 	if (!r && k < 0)
 		r = (int)k;
 	if (r) {
-		count_failure(r);
+		count_failure(r, "upload");
 		return 0;
 	}
 	body[n] = 0;
@@ -302,7 +313,7 @@ static void worker_step(struct worker *w)
 		struct pp_lease *l;
 		int r = pp_lease(pool, 10000, &l);
 		if (r) {
-			count_failure(r);
+			count_failure(r, "pp_lease");
 			return;
 		}
 		atomic_store(&sh->w[w->idx].slot, pp_lease_slot(l));
@@ -314,7 +325,7 @@ static void worker_step(struct worker *w)
 		set_phase(w, PH_HELD);
 		set_phase(w, PH_RELEASING);
 		if ((r = pp_release(l)) != 0)
-			count_failure(r);
+			count_failure(r, "pp_release");
 		set_phase(w, PH_NONE);
 	}
 	if (ok)
@@ -484,6 +495,8 @@ static void print_report(const struct chaos_stats *cs, const struct chaos_end *e
 	for (int c = 1; c < 32; c++)
 		if (sh->failed_by_code[c])
 			printf("\n      failed with %s: %ld", pp_strerror(-c), sh->failed_by_code[c]);
+	for (int k = 0; k < 4 && k < sh->nrecorded; k++)
+		printf("\n      failure %d: %s", k + 1, sh->first_fail[k]);
 	printf("\n    kills by phase:");
 	for (int p = 0; p < PH_N; p++)
 		printf(" %s %ld;", phase_names[p], cs->kills_by_phase[p]);
