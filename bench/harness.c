@@ -964,10 +964,11 @@ static void goals_lease(int pl, int s_small, int wmax)
 	 * release hands its seat to a sleeper only after 20 ms, shm/slot.h):
 	 * a ratio to it says nothing, so the line shows the figures only. */
 	double p50 = a ? a->lw_p50 : 0;
+	int has_ratio = p50 >= 1.0;
 	snprintf(extra, sizeof extra, "  (median %.2f us, p99.9 %.0f us, max %.0f us; worst worker mean/median %.2f)%s",
 		 p50, a ? a->lw_p999 : 0, a ? a->lw_max : 0, a ? a->lw_worker_ratio : 0,
-		 a && p50 < 1.0 ? " (median under 1 us: no ratio)" : "");
-	goal_line("G5s", pl, what, p50 >= 1.0 ? ratio_of(a->lw_max, p50) : 0, "<=", 2.0, 1, extra);
+		 a && !has_ratio ? " (median under 1 us: no ratio)" : "");
+	goal_line("G5s", pl, what, has_ratio ? ratio_of(a->lw_max, p50) : 0, "<=", 2.0, 1, extra);
 
 	snprintf(what, sizeof what, "lease+release uncontended, ns (value / 100 ns)");
 	snprintf(extra, sizeof extra, "  (%.1f ns)", lease_ns[pl]);

@@ -86,6 +86,8 @@ struct worker_rec {
 	_Atomic int slot;
 };
 
+#define FAILS_RECORDED 4 /* failures reported with their call (count_failure) */
+
 /* The MAP_SHARED page the workers report through. */
 struct shared {
 	_Atomic int stop;
@@ -95,7 +97,7 @@ struct shared {
 	 * rare one (CI at 97235ba: one PP_EPROTO in 54,476 requests) can be
 	 * traced to its path. */
 	_Atomic int nrecorded;
-	char first_fail[4][160];
+	char first_fail[FAILS_RECORDED][160];
 	struct worker_rec w[NWORKERS];
 };
 
@@ -176,7 +178,7 @@ static void count_failure(int r, const char *call)
 	atomic_fetch_add(&sh->failed, 1);
 	atomic_fetch_add(&sh->failed_by_code[-r < 32 && r < 0 ? -r : 31], 1);
 	int k = atomic_fetch_add(&sh->nrecorded, 1);
-	if (k < 4) {
+	if (k < FAILS_RECORDED) {
 		const char *d = pp_error_detail();
 		snprintf(sh->first_fail[k], sizeof sh->first_fail[k], "%s: %s%s%.80s", call, pp_strerror(r),
 			 d ? ": " : "", d ? d : "");
@@ -495,7 +497,7 @@ static void print_report(const struct chaos_stats *cs, const struct chaos_end *e
 	for (int c = 1; c < 32; c++)
 		if (sh->failed_by_code[c])
 			printf("\n      failed with %s: %ld", pp_strerror(-c), sh->failed_by_code[c]);
-	for (int k = 0; k < 4 && k < sh->nrecorded; k++)
+	for (int k = 0; k < FAILS_RECORDED && k < sh->nrecorded; k++)
 		printf("\n      failure %d: %s", k + 1, sh->first_fail[k]);
 	printf("\n    kills by phase:");
 	for (int p = 0; p < PH_N; p++)
