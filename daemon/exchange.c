@@ -220,6 +220,7 @@ static void fail(struct pd_exchange *x, int code, const char *why, bool keep)
 		pd_conn_close(x->conn, why);
 	x->req_discard = true;
 	x->error_pending = x->seat != NULL;
+	x->end_held = false; /* the ERROR ends the exchange instead */
 	x->resp_done = true;
 	x->stage_len = 0;
 	/* A deadline for the rest: the worker's END, room for the ERROR. */
@@ -385,7 +386,7 @@ static void begin(struct pd_exchange *x, struct pd_seat *s, uint64_t timeout_ms)
 	x->rid_ours = x->rid_mismatch = false;
 	x->out.len = 0;
 	x->stage_len = 0;
-	x->resp_started = x->resp_done = x->keep_conn = false;
+	x->resp_started = x->resp_done = x->keep_conn = x->end_held = false;
 	x->resp_bytes = 0;
 	x->status = 0;
 	x->code = 0;
@@ -638,7 +639,7 @@ static bool publish(struct pd_exchange *x)
 	if (room < 0) {
 		x->out.len = 0;
 		x->seat->broken = true;
-		x->error_pending = false;
+		x->error_pending = x->end_held = false;
 		return true;
 	}
 	if ((size_t)room < x->out.len) {
@@ -678,11 +679,13 @@ static void resp_complete(struct pd_exchange *x, size_t extra)
 		pd_warn("connection %u: %zu byte(s) after a complete response; closing it", x->conn->idx, extra);
 	if (!x->req_end)
 		x->req_discard = true; /* answered before the request was all sent: drop the rest */
-	if (x->seat) {
-		struct pp_frame end = { .type = PP_FRAME_END };
-		if (flush_stage(x) != 0 || batch(x, &end) != 0)
-			fail(x, PP_EPROTO, "cannot frame the response", false);
-	}
+	if (!x->seat)
+		return;
+	struct pp_frame end = { .type = PP_FRAME_END };
+	if (flush_stage(x) != 0 || (x->req_end && batch(x, &end) != 0))
+		fail(x, PP_EPROTO, "cannot frame the response", false);
+	else if (!x->req_end)
+		x->end_held = true; /* batched by pump_response once req_end (see end_held) */
 }
 
 /* May this attempt go out again on a fresh connection? */
@@ -753,7 +756,17 @@ static void at_eof(struct pd_exchange *x)
  * anything moved. */
 static bool pump_response(struct pd_exchange *x, bool *readable)
 {
-	if (x->error_pending) {
+	/* The exchange's last frame (END or ERROR) goes out only after the
+	 * request's END was taken (see end_held): a backend may answer before
+	 * the whole request went out, and its ring must be empty by the time
+	 * the worker sees the exchange end. */
+	if (x->end_held && x->req_end) {
+		struct pp_frame end = { .type = PP_FRAME_END };
+		if (batch(x, &end) != 0 && (!publish(x) || batch(x, &end) != 0))
+			return false; /* no room in `out` yet: publish() waits for the ring */
+		x->end_held = false;
+	}
+	if (x->error_pending && x->req_end) {
 		struct pp_frame f = { .type = PP_FRAME_ERROR, .error = { x->code, { x->why, (uint32_t)strlen(x->why) } } };
 		if (f.error.message.len > PP_FRAME_MESSAGE_MAX)
 			f.error.message.len = PP_FRAME_MESSAGE_MAX;
@@ -797,7 +810,7 @@ static bool pump_response(struct pd_exchange *x, bool *readable)
 
 static bool over(const struct pd_exchange *x)
 {
-	return x->resp_done && !x->error_pending && !x->out.len && (x->req_end || !x->seat);
+	return x->resp_done && !x->error_pending && !x->end_held && !x->out.len && (x->req_end || !x->seat);
 }
 
 /* The deadline passed. */
@@ -824,7 +837,7 @@ static void expire(struct pd_exchange *x)
 		x->seat->broken = true;
 	}
 	x->out.len = 0;
-	x->error_pending = false;
+	x->error_pending = x->end_held = false; /* nothing more goes to these rings */
 	x->req_end = true;
 }
 

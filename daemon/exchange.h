@@ -84,14 +84,18 @@ struct pd_exchange {
 	uint8_t *stage;             /* body bytes coalesced into one BODY frame */
 	uint32_t stage_len, chunk;
 	bool resp_started;          /* a byte of a response arrived */
-	bool resp_done;             /* END or ERROR is in `out` (or was published) */
+	bool resp_done;             /* the response is complete (or failed) */
+	/* The response's END, held until the request's END is taken: a worker
+	 * that sees its exchange end may start the next one at once, and must
+	 * find both rings empty (resp_complete). */
+	bool end_held;
 	bool keep_conn;             /* the connection may serve the next exchange */
 	uint64_t resp_bytes;
 	int status;
 	/* Outcome. */
 	int code;                   /* PP_E* it failed with, 0 */
 	bool failed;
-	bool error_pending;         /* the ERROR frame still has to go into `out` */
+	bool error_pending;         /* the ERROR frame still has to go into `out` (held like END) */
 	char why[256];
 	uint64_t t0, deadline_ns;
 	/* What it waits for (set by run). */
