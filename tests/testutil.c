@@ -3,8 +3,10 @@
 
 #include <CUnit/Basic.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,4 +77,34 @@ int pp_test_proc_entries(pid_t pid, const char *what)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+void pp_test_print_tail(const char *path, int lines)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		printf("\n    (cannot read %s)", path);
+		return;
+	}
+	/* Two passes: count the lines, then print from the first wanted one.
+	 * A line longer than buf comes in pieces: only a line's first piece
+	 * starts a new indented output line. */
+	char buf[1024];
+	long total = 0;
+	while (fgets(buf, sizeof buf, f))
+		total += strchr(buf, '\n') != NULL;
+	rewind(f);
+	long skip = total > lines ? total - lines : 0, n = 0;
+	bool line_start = true;
+	printf("\n    --- the last %ld lines of %s", total - skip, path);
+	while (fgets(buf, sizeof buf, f)) {
+		char *nl = strchr(buf, '\n');
+		if (nl)
+			*nl = 0;
+		if (n >= skip)
+			printf("%s%s", line_start ? "\n    | " : "", buf);
+		line_start = nl != NULL;
+		n += line_start;
+	}
+	fclose(f);
 }

@@ -40,6 +40,10 @@ uint64_t pp_test_xorshift(uint64_t *s);
  * "." and ".." not counted; -1 if the directory cannot be read. */
 int pp_test_proc_entries(pid_t pid, const char *what);
 
+/* Print the last `lines` lines of the file at path (a daemon's log after
+ * it failed), each indented; prints why if the file cannot be read. */
+void pp_test_print_tail(const char *path, int lines);
+
 #define PP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif
