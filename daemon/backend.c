@@ -80,6 +80,7 @@ int pd_backends_replace(struct pd_backends *b, const struct pd_options *o)
 	atomic_store(&b->current, 0);
 	atomic_fetch_add(&b->gen, 1);
 	atomic_store(&b->down, false);
+	atomic_store(&b->failed_run, 0);
 	atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
 	pthread_mutex_unlock(&b->lock);
 	pd_backends_publish(b);
@@ -132,12 +133,34 @@ bool pd_backend_probe_due(struct pd_backends *b, uint32_t *idx)
 	return true;
 }
 
-/* Node idx failed: mark down (once), double the backoff, fail over. */
+/* Move to the node after cur (the lock is held). */
+static void fail_over(struct pd_backends *b, uint32_t cur)
+{
+	uint32_t next = (cur + 1) % b->n;
+	atomic_store(&b->current, next);
+	atomic_fetch_add(&b->gen, 1);
+	if (b->hdr)
+		atomic_fetch_add_explicit(&b->hdr->backend_failovers, 1, memory_order_relaxed);
+	pd_warn("failing over from backend %s to %s", b->names[cur], b->names[next]);
+}
+
+/* Node idx failed.  Another node not tried since the last success: move
+ * to it, and requests go there at once (not down).  Every node failed in
+ * a row: mark down (once), double the backoff, and probe the next node
+ * when it is due. */
 static void report_failure(struct pd_backends *b, uint32_t idx, const char *why)
 {
 	uint32_t cur = atomic_load(&b->current);
 	if (idx != cur)
-		return; /* a probe of the first node failed: stay where we are */
+		return; /* a probe of the first node, or a node already left behind */
+	uint32_t run = atomic_load(&b->failed_run);
+	if (run < b->n)
+		atomic_store(&b->failed_run, ++run);
+	if (run < b->n) {
+		pd_warn("backend %s unreachable (%s)", b->names[cur], why && *why ? why : "no answer");
+		fail_over(b, cur);
+		return;
+	}
 	uint32_t bo = atomic_load(&b->backoff_ms);
 	if (!atomic_exchange(&b->down, true)) {
 		pd_warn("backend %s down (%s); failing requests fast, probing with backoff", b->names[cur],
@@ -147,18 +170,9 @@ static void report_failure(struct pd_backends *b, uint32_t idx, const char *why)
 		bo = bo * 2 > PD_BACKOFF_MAX_MS ? PD_BACKOFF_MAX_MS : bo * 2;
 	}
 	atomic_store(&b->backoff_ms, bo);
-	if (b->n > 1) {
-		uint32_t next = (cur + 1) % b->n;
-		atomic_store(&b->current, next);
-		atomic_fetch_add(&b->gen, 1);
-		if (b->hdr)
-			atomic_fetch_add_explicit(&b->hdr->backend_failovers, 1, memory_order_relaxed);
-		pd_warn("failing over from backend %s to %s", b->names[cur], b->names[next]);
-		/* Try the next node at once. */
-		atomic_store(&b->next_probe_ns, pp_now_ns());
-	} else {
-		atomic_store(&b->next_probe_ns, pp_now_ns() + (uint64_t)bo * PP_NS_PER_MS);
-	}
+	if (b->n > 1)
+		fail_over(b, cur); /* the next probe tries the next node */
+	atomic_store(&b->next_probe_ns, pp_now_ns() + (uint64_t)bo * PP_NS_PER_MS);
 }
 
 /* Node idx answered: up again, or back to the first node. */
@@ -167,6 +181,7 @@ static void report_success(struct pd_backends *b, uint32_t idx)
 	uint32_t cur = atomic_load(&b->current);
 	if (idx != cur) {
 		if (idx == 0) {
+			atomic_store(&b->failed_run, 0);
 			atomic_store(&b->current, 0);
 			atomic_fetch_add(&b->gen, 1);
 			atomic_store(&b->primary_probe_ns, 0);
@@ -175,6 +190,7 @@ static void report_success(struct pd_backends *b, uint32_t idx)
 		}
 		return;
 	}
+	atomic_store(&b->failed_run, 0);
 	if (atomic_exchange(&b->down, false)) {
 		atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
 		pd_info("backend %s up", b->names[cur]);
@@ -187,6 +203,7 @@ void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached, const 
 {
 	/* The common case, a working node reporting success, takes no lock. */
 	if (reached && !atomic_load_explicit(&b->down, memory_order_relaxed) &&
+	    !atomic_load_explicit(&b->failed_run, memory_order_relaxed) &&
 	    idx == atomic_load_explicit(&b->current, memory_order_relaxed))
 		return;
 	pthread_mutex_lock(&b->lock);

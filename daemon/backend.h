@@ -1,12 +1,15 @@
 /* backend.h - the PhantomDB nodes the pool talks to: their parsed base
  * URLs, which one is in use, and whether it answers.
  *
- * When requests cannot reach the node in use, the pool marks it down:
- * requests then fail at once with PP_EBACKEND (no connect timeout per
- * request), and one idle slot at a time probes GET /health with a backoff
- * that doubles from BACKOFF_MIN to BACKOFF_MAX.  With several nodes each
- * failure moves to the next one (failover); while a later node is in use,
- * the first one is probed now and then and taken back when it answers. */
+ * When requests cannot reach the node in use and there is another node
+ * not yet tried since the last success, the pool moves to it (failover)
+ * and requests go to it at once: an untried node is not down.  When every
+ * node has failed in a row (the only one, with a single node), the pool is
+ * down: requests then fail at once with PP_EBACKEND (no connect timeout
+ * per request), and one idle connection at a time probes GET /health, node
+ * after node, with a backoff that doubles from BACKOFF_MIN to BACKOFF_MAX.
+ * While a later node is in use, the first one is probed now and then and
+ * taken back when it answers. */
 #ifndef PD_BACKEND_H
 #define PD_BACKEND_H
 
@@ -28,7 +31,8 @@ struct pd_backends {
 	char names[PD_MAX_BACKENDS][128]; /* for logs: scheme://host:port/path */
 	uint32_t n;
 	_Atomic uint32_t current;        /* index in use */
-	_Atomic bool down;               /* the node in use failed its last attempt */
+	_Atomic bool down;               /* every node failed in a row: fail fast, probe */
+	_Atomic uint32_t failed_run;     /* nodes that failed in a row since the last success */
 	_Atomic uint64_t next_probe_ns;  /* while down: when the next probe may run */
 	_Atomic uint32_t backoff_ms;
 	_Atomic uint64_t primary_probe_ns; /* while current != 0: next probe of node 0 */

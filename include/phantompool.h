@@ -101,7 +101,7 @@ typedef struct pp_pool_status {
 	uint64_t health_failures;
 	uint64_t backend_failovers;  /* moves to another backend URL */
 	uint32_t backend_index;      /* which configured backend is in use */
-	uint32_t backend_up;         /* 1 if the last attempt reached it */
+	uint32_t backend_up;         /* 0 while every backend failed its last attempt (requests fail fast) */
 	uint64_t uptime_ns;          /* since the daemon started */
 	/* Seats apart from connections (appended: the fields above keep their
 	 * offsets).  `max` above counts seats (slots, --seats); the daemon

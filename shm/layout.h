@@ -160,7 +160,7 @@ struct pp_shm_header {
 	_Atomic uint64_t lease_wait_hist[PP_HIST_BUCKETS];
 	_Atomic uint64_t backend_failovers; /* D: moves to another backend URL */
 	_Atomic uint32_t backend_index;     /* D: which --backend is in use */
-	_Atomic uint32_t backend_up;        /* D: 1 if the last attempt reached it */
+	_Atomic uint32_t backend_up;        /* D: 0 while every backend failed its last attempt */
 
 	/* --- spin claims (spin.h): entry i holds the CLOCK_MONOTONIC deadline
 	 * of the spin holding it, 0 or a past time when free.  W and D CAS. */

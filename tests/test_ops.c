@@ -351,14 +351,27 @@ static void test_failover_and_back(void)
 	char port[16];
 	snprintf(port, sizeof port, "%d", a.port);
 	pp_backend_stop(&a);
-	int ok = 0, n = 0;
-	uint64_t t0 = pp_now_ns();
+	int ok = 0, n = 0, first_bad = 0, last_bad_code = 0;
+	uint64_t t0 = pp_now_ns(), first_bad_ns = 0, last_bad_ns = 0;
 	while ((pp_now_ns() - t0) < 1000 * PP_NS_PER_MS) {
-		ok += get_status(p, "/health") == 200;
+		int st = get_status(p, "/health");
+		ok += st == 200;
 		n++;
+		if (st != 200) {
+			last_bad_ns = pp_now_ns() - t0;
+			last_bad_code = st;
+			if (!first_bad) {
+				first_bad = st;
+				first_bad_ns = last_bad_ns;
+			}
+		}
 	}
 	printf("\n    with node A stopped: %d of %d requests ok; node B accepted %ld", ok, n, accepted(&b));
-	CU_ASSERT(ok >= n * 9 / 10);
+	printf("; failures from %.1f to %.1f ms (first %d, last %d)", (double)first_bad_ns / 1e6, (double)last_bad_ns / 1e6, first_bad, last_bad_code);
+	/* Only the requests that found node A gone fail (one at a time here):
+	 * node B, never tried yet, is not down, so nothing fails fast while
+	 * it is being connected (CI at fedba1a: 5,593 of 25,715 did). */
+	CU_ASSERT(n - ok <= 4);
 	CU_ASSERT(accepted(&b) >= 1);
 	const char *again[] = { "--port", port, NULL };
 	CU_ASSERT_FATAL(pp_backend_start(&a, again) == 0);
@@ -381,6 +394,63 @@ static void test_failover_and_back(void)
 	pp_detach(p);
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 	pp_backend_stop(&a);
+	pp_backend_stop(&b);
+}
+
+/* Every node down: the pool fails fast and probes the nodes in turn with
+ * backoff (a failover per probe, not per request), and takes back the
+ * first node to return. */
+static void test_all_nodes_down(void)
+{
+	struct pp_backend a, b;
+	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", a.url, "-b", b.url, "--max", "4", "--min", "2", "--connect-timeout", "500", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("alldown"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	char port_b[16];
+	snprintf(port_b, sizeof port_b, "%d", b.port);
+	pp_backend_stop(&a);
+	pp_backend_stop(&b);
+	pp_pool_status s0, s1;
+	CU_ASSERT_FATAL(pp_status(p, &s0) == 0);
+	int n = 0, other = 0;
+	uint64_t t0 = pp_now_ns();
+	while (pp_now_ns() - t0 < 600 * PP_NS_PER_MS) {
+		int st = get_status(p, "/health");
+		other += st != PP_EBACKEND;
+		n++;
+	}
+	CU_ASSERT_FATAL(pp_status(p, &s1) == 0);
+	uint64_t moves = s1.backend_failovers - s0.backend_failovers;
+	printf("\n    both nodes stopped, 600 ms: %d requests, %d not PP_EBACKEND, %llu failovers, backend_up %u", n, other,
+	       (unsigned long long)moves, s1.backend_up);
+	CU_ASSERT_EQUAL(other, 0);
+	CU_ASSERT_EQUAL(s1.backend_up, 0);
+	/* Probes with a backoff of 50 ms doubling to 500: a handful of moves
+	 * (the daemon before this rule moved at every request). */
+	CU_ASSERT(moves >= 1 && moves <= 20);
+	const char *again[] = { "--port", port_b, NULL };
+	CU_ASSERT_FATAL(pp_backend_start(&b, again) == 0);
+	t0 = pp_now_ns();
+	int st = 0;
+	while (pp_now_ns() - t0 < 5000 * PP_NS_PER_MS && (st = get_status(p, "/health")) != 200)
+		sleep_ms(10);
+	double ms = (double)(pp_now_ns() - t0) / 1e6;
+	int ok = 0;
+	for (int i = 0; i < 20; i++)
+		ok += get_status(p, "/health") == 200;
+	CU_ASSERT_FATAL(pp_status(p, &s1) == 0);
+	printf("; node B back: first answer after %.0f ms, then %d/20 ok, backend_up %u", ms, ok, s1.backend_up);
+	CU_ASSERT_EQUAL(st, 200);
+	CU_ASSERT(ms < 2000); /* two nodes probed in turn, at most 500 ms apart */
+	CU_ASSERT_EQUAL(ok, 20);
+	CU_ASSERT_EQUAL(s1.backend_up, 1);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 	pp_backend_stop(&b);
 }
 
@@ -484,6 +554,7 @@ int main(void)
 		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
+		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },
 		{ "leak detection: logged and flagged", test_leak_detection },
 		{ "idle serving loops sleep until their next upkeep", test_idle_loops_sleep },
 		{ "proxy variables in the daemon's environment honoured, none: no proxy", test_proxy_environment },

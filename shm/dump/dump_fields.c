@@ -19,7 +19,7 @@ const struct dump_field dump_pool_fields[] = {
 	{ "backend_index", "backend_index", DUMP_GAUGE, DUMP_UNIT_COUNT, POOL(backend_index),
 	  "Index of the backend URL in use." },
 	{ "backend_up", "backend_up", DUMP_GAUGE, DUMP_UNIT_BOOL, POOL(backend_up),
-	  "1 if the daemon's last attempt reached the backend, else 0." },
+	  "0 while every backend node failed its last attempt (requests fail fast), else 1." },
 	{ "backend_failovers", "backend_failovers_total", DUMP_COUNTER, DUMP_UNIT_COUNT,
 	  POOL(backend_failovers), "Moves to another backend URL." },
 	{ "slots", "slots", DUMP_GAUGE, DUMP_UNIT_COUNT, POOL(slots),
