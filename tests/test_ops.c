@@ -336,17 +336,25 @@ static void test_sigterm_drains(void)
 	pp_backend_stop(&be);
 }
 
+/* Two reference backends a and b, a daemon d with "-b a -b b" (pool tag),
+ * attached; the first request answered (by a). */
+static pp_pool *two_node_pool(struct pp_backend *a, struct pp_backend *b, struct pp_daemon_proc *d, const char *tag)
+{
+	CU_ASSERT_FATAL(pp_backend_start(a, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(b, NULL) == 0);
+	const char *args[] = { "-b", a->url, "-b", b->url, "--max", "4", "--min", "2", "--connect-timeout", "500", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(d, pp_test_pool_name(tag), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d->pool, &p) == 0);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	return p;
+}
+
 static void test_failover_and_back(void)
 {
 	struct pp_backend a, b;
-	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
-	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
 	struct pp_daemon_proc d;
-	const char *args[] = { "-b", a.url, "-b", b.url, "--max", "4", "--min", "2", "--connect-timeout", "500", NULL };
-	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("fail"), args) == 0);
-	pp_pool *p;
-	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	pp_pool *p = two_node_pool(&a, &b, &d, "fail");
 	CU_ASSERT_EQUAL(accepted(&b), 0);
 	char port[16];
 	snprintf(port, sizeof port, "%d", a.port);
@@ -403,14 +411,8 @@ static void test_failover_and_back(void)
 static void test_all_nodes_down(void)
 {
 	struct pp_backend a, b;
-	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
-	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
 	struct pp_daemon_proc d;
-	const char *args[] = { "-b", a.url, "-b", b.url, "--max", "4", "--min", "2", "--connect-timeout", "500", NULL };
-	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("alldown"), args) == 0);
-	pp_pool *p;
-	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	pp_pool *p = two_node_pool(&a, &b, &d, "alldown");
 	char port_b[16];
 	snprintf(port_b, sizeof port_b, "%d", b.port);
 	pp_backend_stop(&a);
