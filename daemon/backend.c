@@ -153,9 +153,9 @@ static void report_failure(struct pd_backends *b, uint32_t idx, const char *why)
 	uint32_t cur = atomic_load(&b->current);
 	if (idx != cur)
 		return; /* a probe of the first node, or a node already left behind */
-	uint32_t run = atomic_load(&b->failed_run);
-	if (run < b->n)
-		atomic_store(&b->failed_run, ++run);
+	uint32_t run = atomic_load(&b->failed_run) + 1;
+	if (run <= b->n)
+		atomic_store(&b->failed_run, run); /* counts up to n: "all failed" */
 	if (run < b->n) {
 		pd_warn("backend %s unreachable (%s)", b->names[cur], why && *why ? why : "no answer");
 		fail_over(b, cur);

@@ -31,8 +31,11 @@ struct pd_backends {
 	char names[PD_MAX_BACKENDS][128]; /* for logs: scheme://host:port/path */
 	uint32_t n;
 	_Atomic uint32_t current;        /* index in use */
-	_Atomic bool down;               /* every node failed in a row: fail fast, probe */
-	_Atomic uint32_t failed_run;     /* nodes that failed in a row since the last success */
+	/* Every node failed in a row (failed_run == n): fail fast, probe.  Kept
+	 * as a flag of its own for the readers that take no lock (fail fast,
+	 * settled, the report fast path): n changes under the lock (SIGHUP). */
+	_Atomic bool down;
+	_Atomic uint32_t failed_run;     /* nodes that failed in a row since the last success, up to n */
 	_Atomic uint64_t next_probe_ns;  /* while down: when the next probe may run */
 	_Atomic uint32_t backoff_ms;
 	_Atomic uint64_t primary_probe_ns; /* while current != 0: next probe of node 0 */
