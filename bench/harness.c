@@ -68,6 +68,8 @@ const struct mode_def mode_defs[M_COUNT] = {
 			 1, pool_init, pool_web_request, pool_fini },
 	[M_DIRECT_PACED] = { "direct_paced", "libcurl keep-alive, 1 GET every 2 ms (the CGI cells' pace; only the GET timed)",
 			     0, 0, 1, curl_ka_init, curl_request, curl_fini, PACED_US },
+	[M_CGI_SIDE] = { "cgi_side", "G4 side by side: cgi_noop, cgi_static, cgi_pool, one keep-alive GET, in turn",
+			 1, 0, 1, cgi_side_init, cgi_side_request, cgi_side_fini, 0, SIDE_PARTS, side_part_names },
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -151,7 +153,7 @@ static void configure(void)
 		mn[i] = mode_defs[i].name;
 	int ms[M_COUNT];
 	int nm = parse_names(env_or("BENCH_MODES", "direct_ka,direct_new,direct_paced,cgi_noop,cgi_curl,cgi_pool,"
-						   "cgi_static,proxy,pool_do,pool_lease,pool_held"),
+						   "cgi_static,cgi_side,proxy,pool_do,pool_lease,pool_held"),
 			     mn, M_COUNT, ms);
 	for (int i = 0; i < nm; i++)
 		cfg.modes[ms[i]] = 1;
@@ -571,6 +573,9 @@ static void set_target(int be, int mode)
 							 [M_CGI_POOL] = "cgi_pool", [M_CGI_STATIC] = "cgi_static" };
 	if (cgi_names[mode])
 		snprintf(tgt.cgi_prog, sizeof tgt.cgi_prog, "%s/%s", bindir, cgi_names[mode]);
+	if (mode == M_CGI_SIDE)
+		for (int i = 0; i < 3; i++)
+			snprintf(tgt.side_prog[i], sizeof tgt.side_prog[i], "%s/%s", bindir, side_part_names[i]);
 	set_cgi_env(be, tgt.url, verify);
 }
 
@@ -579,7 +584,8 @@ static void set_cell_env(struct cell_env *env, int be, int mode)
 {
 	memset(env, 0, sizeof *env);
 	env->t = &tgt;
-	env->secs = cfg.secs;
+	/* cgi_side: four parts of ~0.1-1.2 ms each share one worker */
+	env->secs = mode == M_CGI_SIDE ? 3 * cfg.secs : cfg.secs;
 	env->warm_secs = cfg.warm;
 	int k = 0;
 	if (mode != M_CGI_NOOP) {
@@ -667,7 +673,8 @@ static void run_pool_cells(int pl, int be)
 	for (int si = 0; si < cfg.nslots; si++) {
 		int s = cfg.slots[si];
 		if (!cfg.modes[M_POOL_DO] && !cfg.modes[M_POOL_LEASE] && !cfg.modes[M_POOL_HELD] && !cfg.modes[M_POOL_WEB] &&
-		    !((cfg.modes[M_CGI_POOL] || cfg.modes[M_CGI_STATIC]) && si == cfg.nslots - 1))
+		    !((cfg.modes[M_CGI_POOL] || cfg.modes[M_CGI_STATIC] || cfg.modes[M_CGI_SIDE]) &&
+		      si == cfg.nslots - 1))
 			continue;
 		if (start_daemon(be, s) != 0)
 			return;
@@ -686,6 +693,8 @@ static void run_pool_cells(int pl, int be)
 				run_cell(pl, be, M_CGI_POOL, s, cfg.cgi_loads[i]);
 			for (int i = 0; i < cfg.ncgi_loads; i++)
 				run_cell(pl, be, M_CGI_STATIC, s, cfg.cgi_loads[i]);
+			if (be == BE_NGINX)
+				run_cell(pl, be, M_CGI_SIDE, s, 1);
 		}
 		stop_daemon();
 	}
@@ -779,6 +788,7 @@ static void run_goal_rounds(int pl)
 			if (!seats_apart) {
 				run_cell(pl, BE_NGINX, M_CGI_POOL, s, 1);
 				run_cell(pl, BE_NGINX, M_CGI_STATIC, s, 1);
+				run_cell(pl, BE_NGINX, M_CGI_SIDE, s, 1);
 			}
 			stop_daemon();
 		}
@@ -837,6 +847,18 @@ enum fig { FIG_P50, FIG_RPS, FIG_CPU, FIG_WCPU };
 
 /* Median of a figure over the matrix cell and its goal-round reruns;
  * *runs gets how many there were.  0 when none ran. */
+/* The median of v[0..n) (sorts v); 0 if n is 0. */
+static double median_of(double *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && v[k] < v[k - 1]; k--) {
+			double t = v[k];
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+}
+
 static double goal_fig(int pl, int be, int mode, int slots, int workers, enum fig f, int *runs)
 {
 	double v[16];
@@ -851,13 +873,7 @@ static double goal_fig(int pl, int be, int mode, int slots, int workers, enum fi
 	}
 	if (runs)
 		*runs = n;
-	for (int i = 1; i < n; i++)
-		for (int k = i; k > 0 && v[k] < v[k - 1]; k--) {
-			double t = v[k];
-			v[k] = v[k - 1];
-			v[k - 1] = t;
-		}
-	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+	return median_of(v, n);
 }
 
 static double ratio_of(double a, double b)
@@ -922,26 +938,65 @@ static void goal_cpu(const char *id, int pl, int s_big, int w)
 	goal_line(id, pl, what, ratio_of(fa, fb), "<=", 0.67, 1, extra);
 }
 
+/* G4 from the cgi_side cells of placement pl (the matrix's and the goal
+ * rounds'): per cell (p50 of part a - p50 of cgi_noop) / p50 of the
+ * direct GET, all three timed in the same seconds; the median over the
+ * cells, with the medians of the parts in *fa, *fn, *fd.  0 if none. */
+static double side_ratio(int pl, int a, double *fa, double *fn, double *fd, int *runs)
+{
+	double r[16], va[16], vn[16], vd[16];
+	int n = 0;
+	for (int i = 0; i < ncells && n < 16; i++) {
+		const struct cell *c = &cells[i];
+		if (!c->ran || c->placement != pl || c->mode != M_CGI_SIDE || c->backend != BE_NGINX)
+			continue;
+		va[n] = c->part_p50[a];
+		vn[n] = c->part_p50[SIDE_NOOP];
+		vd[n] = c->part_p50[SIDE_DIRECT];
+		if (va[n] <= 0 || vn[n] <= 0 || vd[n] <= 0)
+			continue;
+		/* a pool CGI no slower than the floor: a ratio near 0, still known */
+		r[n] = va[n] > vn[n] ? (va[n] - vn[n]) / vd[n] : 0.001;
+		n++;
+	}
+	*runs = n;
+	*fa = median_of(va, n);
+	*fn = median_of(vn, n);
+	*fd = median_of(vd, n);
+	return median_of(r, n);
+}
+
 /* G4: what a CGI program pays for the pool beyond the bare fork+exec,
  * against one keep-alive request by a long-lived process at the same
- * pace (direct_paced); cgi_pool (the shared library) for information. */
+ * pace: from the cgi_side cells (the floor, the pool CGI and the paced
+ * GET in turn, side by side); cgi_pool (the shared library) for
+ * information.  G4c: the same from separate cells (cgi_static, cgi_noop,
+ * direct_paced), as runs 1-9 reported it, for information: it compares
+ * cells run up to minutes apart, so it moves with the machine. */
 static void goals_cgi(int pl, int s_big)
 {
 	char what[200], extra[200];
+	static const int cm[2] = { SIDE_STATIC, SIDE_POOL };
+	static const char *const cid[2] = { "G4", "G4d" };
+	for (int j = 0; j < 2; j++) {
+		double fa, fn, fd;
+		int runs;
+		double r = side_ratio(pl, cm[j], &fa, &fn, &fd, &runs);
+		snprintf(what, sizeof what, "p50 (%s - cgi_noop) / direct GET, side by side (cgi_side)",
+			 side_part_names[cm[j]]);
+		snprintf(extra, sizeof extra, "  ((%.0f - %.0f) / %.1f us, medians of %d cells)%s", fa, fn, fd, runs,
+			 j ? " (info: dynamic)" : "");
+		goal_line(cid[j], pl, what, r, "<=", 2.0, 1, extra);
+	}
 	int ra, rb, rc;
 	double fn = goal_fig(pl, -1, M_CGI_NOOP, 0, 1, FIG_P50, &rb);
 	double fd = goal_fig(pl, BE_NGINX, M_DIRECT_PACED, 0, 1, FIG_P50, &rc);
-	static const int cm[2] = { M_CGI_STATIC, M_CGI_POOL };
-	static const char *const cid[2] = { "G4", "G4d" };
-	for (int j = 0; j < 2; j++) {
-		double fa = goal_fig(pl, BE_NGINX, cm[j], s_big, 1, FIG_P50, &ra);
-		double extra_us = fa > 0 && fn > 0 ? fa - fn : 0;
-		snprintf(what, sizeof what, "p50 (%s - cgi_noop) / direct_paced, 1 worker", mode_defs[cm[j]].name);
-		snprintf(extra, sizeof extra, "  ((%.0f - %.0f) / %.1f us, medians of %d/%d/%d runs)%s", fa, fn, fd, ra,
-			 rb, rc, j ? " (info: dynamic)" : "");
-		goal_line(cid[j], pl, what, extra_us > 0 ? ratio_of(extra_us, fd) : fa > 0 && fn > 0 ? 0.001 : 0,
-			  "<=", 2.0, 1, extra);
-	}
+	double fa = goal_fig(pl, BE_NGINX, M_CGI_STATIC, s_big, 1, FIG_P50, &ra);
+	double extra_us = fa > 0 && fn > 0 ? fa - fn : 0;
+	snprintf(what, sizeof what, "p50 (cgi_static - cgi_noop) / direct_paced, separate cells (info)");
+	snprintf(extra, sizeof extra, "  ((%.0f - %.0f) / %.1f us, medians of %d/%d/%d runs)", fa, fn, fd, ra, rb, rc);
+	goal_line("G4c", pl, what, extra_us > 0 ? ratio_of(extra_us, fd) : fa > 0 && fn > 0 ? 0.001 : 0, "<=", 2.0, 1,
+		  extra);
 	static const int g4be[3] = { BE_NGINX, BE_TLS, BE_TLSV };
 	static const char *const g4id[3] = { "G4p", "G4t", "G4v" };
 	for (int j = 0; j < 3; j++) {

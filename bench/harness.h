@@ -60,6 +60,7 @@ struct target {
 	pp_pool *pool;        /* pool modes: attached in the parent */
 	char pool_name[48];
 	char cgi_prog[1024];   /* CGI modes: program to exec per request */
+	char side_prog[3][1024]; /* cgi_side: cgi_noop, cgi_static, cgi_pool */
 	char *cgi_env[16];    /* its environment, NULL-terminated */
 	char cgi_env_buf[16][600];
 };
@@ -71,12 +72,14 @@ struct wctx {
 	void *curl;             /* CURL * (modes/curl.c) */
 	struct pp_lease *held;  /* pool_held */
 	char errbuf[256];       /* why the last request failed */
+	int part;               /* modes with parts: which one the last request was */
+	unsigned step;          /* modes with parts: requests made so far */
 };
 
 enum mode_id {
 	M_DIRECT_KA, M_DIRECT_NEW, M_CGI_NOOP, M_CGI_CURL, M_CGI_POOL,
 	M_PROXY, M_POOL_DO, M_POOL_LEASE, M_POOL_HELD, M_CGI_STATIC, M_DIRECT_WEB, M_POOL_WEB, M_DIRECT_PACED,
-	M_COUNT
+	M_CGI_SIDE, M_COUNT
 };
 
 /* The "web request" modes (issue 16's G8): one unit is WEB_QUERIES
@@ -91,6 +94,16 @@ enum mode_id {
  * CGI program; only the request is timed, not the pause. */
 #define PACED_US 2000
 
+/* cgi_side (issue 16's G4, side by side): each request is one part, in
+ * turn: fork+exec of cgi_noop, of cgi_static, of cgi_pool, and one
+ * keep-alive GET by the worker itself; every 4 requests run the 4 parts
+ * in the next of their 24 orders, so each part follows each other part
+ * equally often.  Each part has its own latency histogram, so the
+ * floor, the pool CGI and the paced request are measured in the same
+ * seconds, at the same pace (the daemon and the backend see one request
+ * every ~2-3 ms), and drift of the machine hits all alike. */
+#define PARTS_MAX 4
+enum side_part { SIDE_NOOP, SIDE_STATIC, SIDE_POOL, SIDE_DIRECT, SIDE_PARTS };
 struct mode_def {
 	const char *name;
 	const char *what;       /* one line for the docs and the table legend */
@@ -104,6 +117,8 @@ struct mode_def {
 	int (*request)(struct wctx *w, uint64_t *lease_wait_ns);
 	void (*fini)(struct wctx *w);
 	unsigned pace_us;       /* a pause after each request, outside the timing */
+	int nparts;             /* > 0: request sets w->part; a histogram per part */
+	const char *const *part_names;
 };
 
 extern const struct mode_def mode_defs[M_COUNT];
@@ -127,6 +142,10 @@ void pool_fini(struct wctx *w);
 int cgi_init(struct wctx *w);
 int cgi_request(struct wctx *w, uint64_t *lease_wait_ns);
 void cgi_fini(struct wctx *w);
+int cgi_side_init(struct wctx *w);
+int cgi_side_request(struct wctx *w, uint64_t *lease_wait_ns);
+void cgi_side_fini(struct wctx *w);
+extern const char *const side_part_names[SIDE_PARTS];
 
 /* ---- servers (lib/servers.c, lib/nginx.c) ----------------------------- */
 
@@ -211,6 +230,9 @@ struct cell {
 	double lw_worker_ratio;  /* max/median over workers of mean lease wait */
 	double bg_pct;           /* CPU busy outside the processes we measure, % of all CPUs */
 	int tries;               /* runs of this cell (reruns when bg_pct was high) */
+	/* modes with parts (cgi_side): each part's window samples and p50, us */
+	uint64_t part_n[PARTS_MAX];
+	double part_p50[PARTS_MAX];
 };
 
 /* How a cell measures the servers it uses. */

@@ -53,6 +53,8 @@ struct shared {
 	_Atomic int ready;
 	_Atomic int failed;
 	uint64_t t0, t1;
+	/* modes with parts: the window's latencies of each part, all workers */
+	_Atomic uint32_t part_lat[PARTS_MAX][HIST_BUCKETS];
 	struct wslot w[];
 };
 
@@ -129,6 +131,8 @@ static void worker_loop(struct wslot *ws, const struct mode_def *m, struct wctx 
 		uint64_t d = b - a;
 		ws->n_window++;
 		ws->lat[hist_bucket(d)]++;
+		if (m->nparts && w->part >= 0 && w->part < PARTS_MAX)
+			atomic_fetch_add_explicit(&sh->part_lat[w->part][hist_bucket(d)], 1, memory_order_relaxed);
 		if (d > ws->lat_max)
 			ws->lat_max = d;
 		if (lease_timed) {
@@ -286,6 +290,14 @@ static void aggregate(struct cell *c, int n, uint64_t worker_cpu_extra)
 		c->lw_worker_ratio = med > 0 ? means[nmeans - 1] / med : 0;
 	}
 	c->requests_all = nt;
+	for (int p = 0; p < PARTS_MAX; p++) {
+		static uint32_t part[HIST_BUCKETS];
+		uint64_t np = 0;
+		for (int k = 0; k < HIST_BUCKETS; k++)
+			np += part[k] = atomic_load_explicit(&sh->part_lat[p][k], memory_order_relaxed);
+		c->part_n[p] = np;
+		c->part_p50[p] = hist_quantile(part, np, 0.50) / 1000.0;
+	}
 }
 
 /* Fork the cell's workers and wait until every one is set up and

@@ -76,6 +76,9 @@ static void row(FILE *f, const struct cell *c)
 	if (c->qw_n)
 		fprintf(f, "; connection wait (%llu) p50 %.0f us, p99 %.0f, max %.0f", c->qw_n, c->qw_p50, c->qw_p99,
 			c->qw_max);
+	for (int p = 0; p < mode_defs[c->mode].nparts; p++)
+		fprintf(f, "%s%s p50 %.1f us (%llu)", p ? ", " : "  parts: ", mode_defs[c->mode].part_names[p],
+			c->part_p50[p], (unsigned long long)c->part_n[p]);
 	if (c->note[0])
 		fprintf(f, "  [%s]", c->note);
 	fputc('\n', f);
@@ -168,6 +171,11 @@ void report_values(FILE *f, const struct cell *cells, int n)
 			fprintf(f, "cell_%s_lease_wait_max %.1f us\n", l, c->lw_max);
 			fprintf(f, "cell_%s_lease_wait_worker_ratio %.2f ratio\n", l, c->lw_worker_ratio);
 		}
+		for (int p = 0; p < mode_defs[c->mode].nparts; p++) {
+			fprintf(f, "cell_%s_part_%s_p50 %.1f us\n", l, mode_defs[c->mode].part_names[p], c->part_p50[p]);
+			fprintf(f, "cell_%s_part_%s_requests %llu count\n", l, mode_defs[c->mode].part_names[p],
+				(unsigned long long)c->part_n[p]);
+		}
 		if (c->qw_n) {
 			fprintf(f, "cell_%s_conn_wait_p50 %.1f us\n", l, c->qw_p50);
 			fprintf(f, "cell_%s_conn_wait_p99 %.1f us\n", l, c->qw_p99);
@@ -183,7 +191,8 @@ int report_csv(const char *path, const struct cell *cells, int n)
 		return -1;
 	fprintf(f, "placement,backend,mode,slots,workers,round,ran,secs,requests,errors,rps,p50_us,p99_us,p999_us,max_us,"
 		   "cpu_us_per_req,cpu_workers_us_per_req,cpu_servers_us_per_req,cpu_middle_us_per_req,conns_opened,conns_open,"
-		   "lease_wait_p50_us,lease_wait_p999_us,lease_wait_max_us,lease_wait_worker_ratio,background_cpu_pct,tries,note\n");
+		   "lease_wait_p50_us,lease_wait_p999_us,lease_wait_max_us,lease_wait_worker_ratio,background_cpu_pct,tries,note,"
+		   "part_p50_us\n");
 	for (int i = 0; i < n; i++) {
 		const struct cell *c = &cells[i];
 		char note[200];
@@ -192,11 +201,15 @@ int report_csv(const char *path, const struct cell *cells, int n)
 			if (*p == '"' || *p == ',' || *p == '\n')
 				*p = ' ';
 		fprintf(f, "%s,%s,%s,%d,%d,%d,%d,%.3f,%llu,%llu,%.1f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%.3f,%ld,%ld,%.2f,%.2f,"
-			   "%.2f,%.3f,%.1f,%d,%s\n",
+			   "%.2f,%.3f,%.1f,%d,%s,",
 			placement_names[c->placement], be_name(c), mode_defs[c->mode].name, c->slots, c->workers,
 			c->round, c->ran, c->secs, (unsigned long long)c->requests, (unsigned long long)c->errors, c->rps, c->p50,
 			c->p99, c->p999, c->max, c->cpu_us_req, c->cpu_workers_us_req, c->cpu_servers_us_req,
 			c->cpu_mid_us_req, c->conns_opened, c->conns_open, c->lw_p50, c->lw_p999, c->lw_max, c->lw_worker_ratio, c->bg_pct, c->tries, note);
+		/* the last column: name=p50 of each part, ';'-separated */
+		for (int p = 0; p < mode_defs[c->mode].nparts; p++)
+			fprintf(f, "%s%s=%.2f", p ? ";" : "", mode_defs[c->mode].part_names[p], c->part_p50[p]);
+		fputc('\n', f);
 	}
 	return fclose(f);
 }

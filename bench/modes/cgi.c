@@ -1,7 +1,8 @@
 /* cgi.c - a CGI server's work per request: fork, exec the CGI program
  * with its environment, read its whole stdout through a pipe, reap it.
  * The program is one of bench/cgi/: cgi_noop (the floor), cgi_curl (one
- * libcurl GET), cgi_pool (pp_attach + pp_do). */
+ * libcurl GET), cgi_pool (pp_attach + pp_do).  cgi_side runs the floor,
+ * both pool CGI programs and a keep-alive GET in turn (harness.h). */
 #include "../harness.h"
 
 #include <errno.h>
@@ -19,21 +20,27 @@
  * fork() of this worker with BENCH_CGI_SPAWN=fork. */
 static int use_fork;
 
-int cgi_init(struct wctx *w)
+/* BENCH_CGI_SPAWN, and is prog there to run?  0, or -1 (errbuf set). */
+static int cgi_setup(struct wctx *w, const char *prog)
 {
 	const char *how = getenv("BENCH_CGI_SPAWN");
 	use_fork = how && !strcmp(how, "fork");
-	if (access(w->t->cgi_prog, X_OK) != 0) {
-		snprintf(w->errbuf, sizeof w->errbuf, "%.200s: %s", w->t->cgi_prog, strerror(errno));
+	if (access(prog, X_OK) != 0) {
+		snprintf(w->errbuf, sizeof w->errbuf, "%.200s: %s", prog, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-/* Start the program with stdout on fd; its pid, or -1 (errbuf set). */
-static pid_t cgi_start(struct wctx *w, int fd)
+int cgi_init(struct wctx *w)
 {
-	char *argv[] = { (char *)w->t->cgi_prog, NULL };
+	return cgi_setup(w, w->t->cgi_prog);
+}
+
+/* Start prog with stdout on fd; its pid, or -1 (errbuf set). */
+static pid_t cgi_start(struct wctx *w, const char *prog, int fd)
+{
+	char *argv[] = { (char *)prog, NULL };
 	char *const *envp = (char *const *)w->t->cgi_env;
 	pid_t pid;
 	if (use_fork) {
@@ -59,15 +66,16 @@ static pid_t cgi_start(struct wctx *w, int fd)
 	return pid;
 }
 
-int cgi_request(struct wctx *w, uint64_t *lease_wait_ns)
+/* One CGI run of prog, as a CGI server makes it: 0 when it exited 0
+ * and answered "Status: 200", else -1 with errbuf set. */
+static int cgi_run(struct wctx *w, const char *prog)
 {
-	(void)lease_wait_ns;
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		snprintf(w->errbuf, sizeof w->errbuf, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	pid_t pid = cgi_start(w, p[1]);
+	pid_t pid = cgi_start(w, prog, p[1]);
 	close(p[1]);
 	if (pid < 0) {
 		close(p[0]);
@@ -102,7 +110,60 @@ int cgi_request(struct wctx *w, uint64_t *lease_wait_ns)
 	return 0;
 }
 
+int cgi_request(struct wctx *w, uint64_t *lease_wait_ns)
+{
+	(void)lease_wait_ns;
+	return cgi_run(w, w->t->cgi_prog);
+}
+
 void cgi_fini(struct wctx *w)
 {
 	(void)w;
+}
+
+const char *const side_part_names[SIDE_PARTS] = { "cgi_noop", "cgi_static", "cgi_pool", "direct" };
+
+int cgi_side_init(struct wctx *w)
+{
+	for (int i = 0; i < 3; i++)
+		if (cgi_setup(w, w->t->side_prog[i]) != 0)
+			return -1;
+	uint64_t unused = 0;
+	if (curl_ka_init(w) != 0)
+		return -1;
+	return curl_request(w, &unused); /* its connection, before the clock */
+}
+
+/* Part k (0..3) of the order numbered r (0..23): the r-th permutation of
+ * the four parts, decoded from its factorial-base digits. */
+static int side_order_part(unsigned r, int k)
+{
+	int left[SIDE_PARTS] = { 0, 1, 2, 3 }, n = SIDE_PARTS, pick = 0;
+	unsigned f = 6; /* (n - 1)! */
+	for (int i = 0; i <= k; i++) {
+		unsigned d = r / f;
+		r %= f;
+		pick = left[d];
+		for (unsigned j = d; j + 1 < (unsigned)n; j++)
+			left[j] = left[j + 1];
+		n--;
+		if (n > 1)
+			f /= (unsigned)n;
+	}
+	return pick;
+}
+
+int cgi_side_request(struct wctx *w, uint64_t *lease_wait_ns)
+{
+	unsigned s = w->step++;
+	int part = side_order_part((s / SIDE_PARTS) % 24, (int)(s % SIDE_PARTS));
+	w->part = part;
+	if (part == SIDE_DIRECT)
+		return curl_request(w, lease_wait_ns);
+	return cgi_run(w, w->t->side_prog[part]);
+}
+
+void cgi_side_fini(struct wctx *w)
+{
+	curl_fini(w);
 }
