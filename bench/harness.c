@@ -70,6 +70,8 @@ const struct mode_def mode_defs[M_COUNT] = {
 			     0, 0, 1, curl_ka_init, curl_request, curl_fini, PACED_US },
 	[M_CGI_SIDE] = { "cgi_side", "G4 side by side: cgi_noop, cgi_static, cgi_pool, one keep-alive GET, in turn",
 			 1, 0, 1, cgi_side_init, cgi_side_request, cgi_side_fini, 0, SIDE_PARTS, side_part_names },
+	[M_POOL_SIDE] = { "pool_side", "G1 side by side: pp_do and a keep-alive GET, 64 of each in turn", 1, 0, 1,
+			  pool_side_init, pool_side_request, pool_side_fini, 0, PSIDE_PARTS, pool_side_part_names },
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -153,7 +155,7 @@ static void configure(void)
 		mn[i] = mode_defs[i].name;
 	int ms[M_COUNT];
 	int nm = parse_names(env_or("BENCH_MODES", "direct_ka,direct_new,direct_paced,cgi_noop,cgi_curl,cgi_pool,"
-						   "cgi_static,cgi_side,proxy,pool_do,pool_lease,pool_held"),
+						   "cgi_static,cgi_side,proxy,pool_do,pool_side,pool_lease,pool_held"),
 			     mn, M_COUNT, ms);
 	for (int i = 0; i < nm; i++)
 		cfg.modes[ms[i]] = 1;
@@ -667,12 +669,22 @@ static void run_cell(int pl, int be, int mode, int slots, int workers)
 	report_cell_line(c);
 }
 
+/* Is w one of the configured loads? */
+static int in_loads(int w)
+{
+	for (int i = 0; i < cfg.nloads; i++)
+		if (cfg.loads[i] == w)
+			return 1;
+	return 0;
+}
+
 static void run_pool_cells(int pl, int be)
 {
 	const int *l = cfg.loads;
 	for (int si = 0; si < cfg.nslots; si++) {
 		int s = cfg.slots[si];
 		if (!cfg.modes[M_POOL_DO] && !cfg.modes[M_POOL_LEASE] && !cfg.modes[M_POOL_HELD] && !cfg.modes[M_POOL_WEB] &&
+		    !(cfg.modes[M_POOL_SIDE] && si == cfg.nslots - 1) &&
 		    !((cfg.modes[M_CGI_POOL] || cfg.modes[M_CGI_STATIC] || cfg.modes[M_CGI_SIDE]) &&
 		      si == cfg.nslots - 1))
 			continue;
@@ -695,6 +707,8 @@ static void run_pool_cells(int pl, int be)
 				run_cell(pl, be, M_CGI_STATIC, s, cfg.cgi_loads[i]);
 			if (be == BE_NGINX)
 				run_cell(pl, be, M_CGI_SIDE, s, 1);
+			if (be == BE_NGINX && in_loads(1))
+				run_cell(pl, be, M_POOL_SIDE, s, 1);
 		}
 		stop_daemon();
 	}
@@ -732,15 +746,6 @@ static void run_backend(int pl, int be)
 			srv_stop(&ps.proxy);
 		}
 	}
-}
-
-/* Is w one of the configured loads? */
-static int in_loads(int w)
-{
-	for (int i = 0; i < cfg.nloads; i++)
-		if (cfg.loads[i] == w)
-			return 1;
-	return 0;
 }
 
 /* The cells the goals compare, again, interleaved, cfg.goal_rounds times
@@ -789,6 +794,8 @@ static void run_goal_rounds(int pl)
 				run_cell(pl, BE_NGINX, M_CGI_POOL, s, 1);
 				run_cell(pl, BE_NGINX, M_CGI_STATIC, s, 1);
 				run_cell(pl, BE_NGINX, M_CGI_SIDE, s, 1);
+				if (in_loads(1))
+					run_cell(pl, BE_NGINX, M_POOL_SIDE, s, 1);
 			}
 			stop_daemon();
 		}
@@ -881,20 +888,57 @@ static double ratio_of(double a, double b)
 	return a > 0 && b > 0 ? a / b : 0;
 }
 
+/* A goal from the side-by-side cells (cgi_side, pool_side) of placement
+ * pl, the matrix's and the goal rounds': per cell (p50 of part a - p50
+ * of part b) / p50 of part d (b < 0: p50 a / p50 d), all timed in the
+ * same seconds; the median over the cells, with the parts' medians in
+ * *fa, *fb, *fd (NULL: not wanted).  0 if no cell ran. */
+static double side_ratio(int pl, int mode, int a, int b, int d, double *fa, double *fb, double *fd, int *runs)
+{
+	double r[16], va[16], vb[16], vd[16];
+	int n = 0;
+	for (int i = 0; i < ncells && n < 16; i++) {
+		const struct cell *c = &cells[i];
+		if (!c->ran || c->placement != pl || c->mode != mode || c->backend != BE_NGINX)
+			continue;
+		va[n] = c->part_p50[a];
+		vb[n] = b >= 0 ? c->part_p50[b] : 0;
+		vd[n] = c->part_p50[d];
+		if (va[n] <= 0 || (b >= 0 && vb[n] <= 0) || vd[n] <= 0)
+			continue;
+		/* a pool CGI no slower than the floor: a ratio near 0, still known */
+		r[n] = b < 0 ? va[n] / vd[n] : va[n] > vb[n] ? (va[n] - vb[n]) / vd[n] : 0.001;
+		n++;
+	}
+	*runs = n;
+	*fa = median_of(va, n);
+	*fb = median_of(vb, n);
+	*fd = median_of(vd, n);
+	return median_of(r, n);
+}
+
 #define CELL(pl, be, m, s, w) find_cell(cells, ncells, pl, be, m, s, w)
 
 /* G1-G3a, G7: requests through the pool against direct keep-alive and
  * the nginx proxy (medians over the matrix run and the goal rounds),
- * seats as many as connections. */
+ * seats as many as connections; G1 from the pool_side cells, G1c from
+ * the separate pool_do and direct_ka cells (information). */
 static void goals_requests(int pl, int s_big)
 {
 	char what[200], extra[200];
 	int ra, rb;
 	double fa = goal_fig(pl, BE_NGINX, M_POOL_DO, s_big, 1, FIG_P50, &ra);
 	double fb = goal_fig(pl, BE_NGINX, M_DIRECT_KA, 0, 1, FIG_P50, &rb);
-	snprintf(what, sizeof what, "p50 pool_do(s%d) / direct_ka, 1 worker", s_big);
+	snprintf(what, sizeof what, "p50 pool_do(s%d) / direct_ka, 1 worker, separate cells (info)", s_big);
 	snprintf(extra, sizeof extra, "  (%.1f / %.1f us, medians of %d/%d runs)", fa, fb, ra, rb);
-	goal_line("G1", pl, what, ratio_of(fa, fb), "<=", 1.1, 1, extra);
+	double side_a, side_b, side_d;
+	int side_runs;
+	double side = side_ratio(pl, M_POOL_SIDE, PSIDE_POOL, -1, PSIDE_DIRECT, &side_a, &side_b, &side_d, &side_runs);
+	char what1[200], extra1[200];
+	snprintf(what1, sizeof what1, "p50 pp_do / direct GET, 1 worker, side by side (pool_side)");
+	snprintf(extra1, sizeof extra1, "  (%.1f / %.1f us, medians of %d cells)", side_a, side_d, side_runs);
+	goal_line("G1", pl, what1, side, "<=", 1.1, 1, extra1);
+	goal_line("G1c", pl, what, ratio_of(fa, fb), "<=", 1.1, 1, extra);
 
 	const struct cell *a = CELL(pl, BE_NGINX, M_POOL_DO, s_big, 16);
 	long conns = a ? a->conns_open : -1;
@@ -938,34 +982,6 @@ static void goal_cpu(const char *id, int pl, int s_big, int w)
 	goal_line(id, pl, what, ratio_of(fa, fb), "<=", 0.67, 1, extra);
 }
 
-/* G4 from the cgi_side cells of placement pl (the matrix's and the goal
- * rounds'): per cell (p50 of part a - p50 of cgi_noop) / p50 of the
- * direct GET, all three timed in the same seconds; the median over the
- * cells, with the medians of the parts in *fa, *fn, *fd.  0 if none. */
-static double side_ratio(int pl, int a, double *fa, double *fn, double *fd, int *runs)
-{
-	double r[16], va[16], vn[16], vd[16];
-	int n = 0;
-	for (int i = 0; i < ncells && n < 16; i++) {
-		const struct cell *c = &cells[i];
-		if (!c->ran || c->placement != pl || c->mode != M_CGI_SIDE || c->backend != BE_NGINX)
-			continue;
-		va[n] = c->part_p50[a];
-		vn[n] = c->part_p50[SIDE_NOOP];
-		vd[n] = c->part_p50[SIDE_DIRECT];
-		if (va[n] <= 0 || vn[n] <= 0 || vd[n] <= 0)
-			continue;
-		/* a pool CGI no slower than the floor: a ratio near 0, still known */
-		r[n] = va[n] > vn[n] ? (va[n] - vn[n]) / vd[n] : 0.001;
-		n++;
-	}
-	*runs = n;
-	*fa = median_of(va, n);
-	*fn = median_of(vn, n);
-	*fd = median_of(vd, n);
-	return median_of(r, n);
-}
-
 /* G4: what a CGI program pays for the pool beyond the bare fork+exec,
  * against one keep-alive request by a long-lived process at the same
  * pace: from the cgi_side cells (the floor, the pool CGI and the paced
@@ -981,7 +997,7 @@ static void goals_cgi(int pl, int s_big)
 	for (int j = 0; j < 2; j++) {
 		double fa, fn, fd;
 		int runs;
-		double r = side_ratio(pl, cm[j], &fa, &fn, &fd, &runs);
+		double r = side_ratio(pl, M_CGI_SIDE, cm[j], SIDE_NOOP, SIDE_DIRECT, &fa, &fn, &fd, &runs);
 		snprintf(what, sizeof what, "p50 (%s - cgi_noop) / direct GET, side by side (cgi_side)",
 			 side_part_names[cm[j]]);
 		snprintf(extra, sizeof extra, "  ((%.0f - %.0f) / %.1f us, medians of %d cells)%s", fa, fn, fd, runs,

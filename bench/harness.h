@@ -79,7 +79,7 @@ struct wctx {
 enum mode_id {
 	M_DIRECT_KA, M_DIRECT_NEW, M_CGI_NOOP, M_CGI_CURL, M_CGI_POOL,
 	M_PROXY, M_POOL_DO, M_POOL_LEASE, M_POOL_HELD, M_CGI_STATIC, M_DIRECT_WEB, M_POOL_WEB, M_DIRECT_PACED,
-	M_CGI_SIDE, M_COUNT
+	M_CGI_SIDE, M_POOL_SIDE, M_COUNT
 };
 
 /* The "web request" modes (issue 16's G8): one unit is WEB_QUERIES
@@ -104,6 +104,13 @@ enum mode_id {
  * every ~2-3 ms), and drift of the machine hits all alike. */
 #define PARTS_MAX 4
 enum side_part { SIDE_NOOP, SIDE_STATIC, SIDE_POOL, SIDE_DIRECT, SIDE_PARTS };
+
+/* pool_side (issue 16's G1, side by side): blocks of POOL_SIDE_BLOCK
+ * requests, pp_do and a GET on the worker's own keep-alive handle in
+ * turn, each part with its own histogram: both run hot (a block is a few
+ * ms) and drift of the machine over seconds hits both alike. */
+#define POOL_SIDE_BLOCK 64
+enum pool_side_part { PSIDE_POOL, PSIDE_DIRECT, PSIDE_PARTS };
 struct mode_def {
 	const char *name;
 	const char *what;       /* one line for the docs and the table legend */
@@ -138,6 +145,10 @@ int pool_held_init(struct wctx *w);
 int pool_held_request(struct wctx *w, uint64_t *lease_wait_ns);
 int pool_web_request(struct wctx *w, uint64_t *lease_wait_ns);
 void pool_fini(struct wctx *w);
+int pool_side_init(struct wctx *w);
+int pool_side_request(struct wctx *w, uint64_t *lease_wait_ns);
+void pool_side_fini(struct wctx *w);
+extern const char *const pool_side_part_names[PSIDE_PARTS];
 
 int cgi_init(struct wctx *w);
 int cgi_request(struct wctx *w, uint64_t *lease_wait_ns);

@@ -6,7 +6,8 @@
  *   pool_held   one lease held by the worker, pp_request per request
  *   pool_web    a "web request": pp_lease, WEB_QUERIES pp_request calls
  *               with WEB_WORK_US of work between them, pp_release (the
- *               lease wait is timed) */
+ *               lease wait is timed)
+ *   pool_side   pp_do and a direct keep-alive GET, in blocks (harness.h) */
 #include "../harness.h"
 
 #include <stdio.h>
@@ -116,4 +117,26 @@ void pool_fini(struct wctx *w)
 	if (w->held && pp_release(w->held) != 0)
 		fprintf(stderr, "bench: pp_release of the held lease failed\n");
 	w->held = NULL;
+}
+
+const char *const pool_side_part_names[PSIDE_PARTS] = { "pool_do", "direct" };
+
+int pool_side_init(struct wctx *w)
+{
+	uint64_t unused = 0;
+	if (pool_init(w) != 0 || curl_ka_init(w) != 0)
+		return -1;
+	return curl_request(w, &unused); /* its connection, before the clock */
+}
+
+int pool_side_request(struct wctx *w, uint64_t *lease_wait_ns)
+{
+	w->part = (int)(w->step++ / POOL_SIDE_BLOCK % PSIDE_PARTS);
+	return w->part == PSIDE_DIRECT ? curl_request(w, lease_wait_ns) : pool_do_request(w, lease_wait_ns);
+}
+
+void pool_side_fini(struct wctx *w)
+{
+	curl_fini(w);
+	pool_fini(w);
 }
