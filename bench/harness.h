@@ -97,11 +97,12 @@ enum mode_id {
 /* cgi_side (issue 16's G4, side by side): each request is one part, in
  * turn: fork+exec of cgi_noop, of cgi_static, of cgi_pool, and one
  * keep-alive GET by the worker itself; every 4 requests run the 4 parts
- * in the next of their 24 orders, so each part follows each other part
- * equally often.  Each part has its own latency histogram, so the
- * floor, the pool CGI and the paced request are measured in the same
- * seconds, at the same pace (the daemon and the backend see one request
- * every ~2-3 ms), and drift of the machine hits all alike. */
+ * in the next of their 24 orders, so each part comes first and last
+ * alike and follows each other part about as often.  Each part has its
+ * own latency histogram, so the floor, the pool CGI and the paced request
+ * are measured in the same seconds, at the same pace (the daemon and the
+ * backend see one request every ~2-3 ms), and drift of the machine hits
+ * all alike. */
 #define PARTS_MAX 4
 enum side_part { SIDE_NOOP, SIDE_STATIC, SIDE_POOL, SIDE_DIRECT, SIDE_PARTS };
 
