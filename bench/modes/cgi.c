@@ -136,6 +136,7 @@ int cgi_side_init(struct wctx *w)
 
 /* Part k (0..3) of the order numbered r (0..23): the r-th permutation of
  * the four parts, decoded from its factorial-base digits. */
+_Static_assert(SIDE_PARTS == 4, "side_order_part and its 24 orders assume four parts");
 static int side_order_part(unsigned r, int k)
 {
 	int left[SIDE_PARTS] = { 0, 1, 2, 3 }, n = SIDE_PARTS, pick = 0;
