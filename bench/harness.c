@@ -576,7 +576,7 @@ static void set_target(int be, int mode)
 	if (cgi_names[mode])
 		snprintf(tgt.cgi_prog, sizeof tgt.cgi_prog, "%s/%s", bindir, cgi_names[mode]);
 	if (mode == M_CGI_SIDE)
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < SIDE_DIRECT; i++)
 			snprintf(tgt.side_prog[i], sizeof tgt.side_prog[i], "%s/%s", bindir, side_part_names[i]);
 	set_cgi_env(be, tgt.url, verify);
 }
@@ -852,8 +852,6 @@ static void goal_line(const char *id, int pl, const char *what, double ratio, co
 
 enum fig { FIG_P50, FIG_RPS, FIG_CPU, FIG_WCPU };
 
-/* Median of a figure over the matrix cell and its goal-round reruns;
- * *runs gets how many there were.  0 when none ran. */
 /* The median of v[0..n) (sorts v); 0 if n is 0. */
 static double median_of(double *v, int n)
 {
@@ -866,6 +864,8 @@ static double median_of(double *v, int n)
 	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
 }
 
+/* Median of a figure over the matrix cell and its goal-round reruns;
+ * *runs gets how many there were.  0 when none ran. */
 static double goal_fig(int pl, int be, int mode, int slots, int workers, enum fig f, int *runs)
 {
 	double v[16];
@@ -892,7 +892,7 @@ static double ratio_of(double a, double b)
  * pl, the matrix's and the goal rounds': per cell (p50 of part a - p50
  * of part b) / p50 of part d (b < 0: p50 a / p50 d), all timed in the
  * same seconds; the median over the cells, with the parts' medians in
- * *fa, *fb, *fd (NULL: not wanted).  0 if no cell ran. */
+ * *fa, *fb, *fd (*fb 0 when b < 0).  0 if no cell ran. */
 static double side_ratio(int pl, int mode, int a, int b, int d, double *fa, double *fb, double *fd, int *runs)
 {
 	double r[16], va[16], vb[16], vd[16];
@@ -927,17 +927,16 @@ static void goals_requests(int pl, int s_big)
 {
 	char what[200], extra[200];
 	int ra, rb;
-	double fa = goal_fig(pl, BE_NGINX, M_POOL_DO, s_big, 1, FIG_P50, &ra);
-	double fb = goal_fig(pl, BE_NGINX, M_DIRECT_KA, 0, 1, FIG_P50, &rb);
+	double fa, fb, fd;
+	double side = side_ratio(pl, M_POOL_SIDE, PSIDE_POOL, -1, PSIDE_DIRECT, &fa, &fb, &fd, &ra);
+	snprintf(what, sizeof what, "p50 pp_do / direct GET, 1 worker, side by side (pool_side)");
+	snprintf(extra, sizeof extra, "  (%.1f / %.1f us, medians of %d cells)", fa, fd, ra);
+	goal_line("G1", pl, what, side, "<=", 1.1, 1, extra);
+
+	fa = goal_fig(pl, BE_NGINX, M_POOL_DO, s_big, 1, FIG_P50, &ra);
+	fb = goal_fig(pl, BE_NGINX, M_DIRECT_KA, 0, 1, FIG_P50, &rb);
 	snprintf(what, sizeof what, "p50 pool_do(s%d) / direct_ka, 1 worker, separate cells (info)", s_big);
 	snprintf(extra, sizeof extra, "  (%.1f / %.1f us, medians of %d/%d runs)", fa, fb, ra, rb);
-	double side_a, side_b, side_d;
-	int side_runs;
-	double side = side_ratio(pl, M_POOL_SIDE, PSIDE_POOL, -1, PSIDE_DIRECT, &side_a, &side_b, &side_d, &side_runs);
-	char what1[200], extra1[200];
-	snprintf(what1, sizeof what1, "p50 pp_do / direct GET, 1 worker, side by side (pool_side)");
-	snprintf(extra1, sizeof extra1, "  (%.1f / %.1f us, medians of %d cells)", side_a, side_d, side_runs);
-	goal_line("G1", pl, what1, side, "<=", 1.1, 1, extra1);
 	goal_line("G1c", pl, what, ratio_of(fa, fb), "<=", 1.1, 1, extra);
 
 	const struct cell *a = CELL(pl, BE_NGINX, M_POOL_DO, s_big, 16);

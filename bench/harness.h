@@ -51,6 +51,9 @@ double hist_quantile(const uint32_t *h, uint64_t n, double q);
 enum backend_id { BE_NGINX, BE_REF, BE_TLS, BE_TLSV, BE_COUNT };
 enum placement_id { PL_FREE, PL_ONE, PL_SPLIT, PL_COUNT };
 
+/* cgi_side's parts (below): the three CGI programs, then the direct GET. */
+enum side_part { SIDE_NOOP, SIDE_STATIC, SIDE_POOL, SIDE_DIRECT, SIDE_PARTS };
+
 struct target {
 	char url[256];        /* direct clients: full URL of /health */
 	char unix_path[320];  /* proxy: the nginx unix socket ("" otherwise) */
@@ -60,7 +63,7 @@ struct target {
 	pp_pool *pool;        /* pool modes: attached in the parent */
 	char pool_name[48];
 	char cgi_prog[1024];   /* CGI modes: program to exec per request */
-	char side_prog[3][1024]; /* cgi_side: cgi_noop, cgi_static, cgi_pool */
+	char side_prog[SIDE_DIRECT][1024]; /* cgi_side: cgi_noop, cgi_static, cgi_pool */
 	char *cgi_env[16];    /* its environment, NULL-terminated */
 	char cgi_env_buf[16][600];
 };
@@ -104,7 +107,6 @@ enum mode_id {
  * backend see one request every ~2-3 ms), and drift of the machine hits
  * all alike. */
 #define PARTS_MAX 4
-enum side_part { SIDE_NOOP, SIDE_STATIC, SIDE_POOL, SIDE_DIRECT, SIDE_PARTS };
 
 /* pool_side (issue 16's G1, side by side): blocks of POOL_SIDE_BLOCK
  * requests, pp_do and a GET on the worker's own keep-alive handle in
@@ -135,6 +137,8 @@ int curl_mode_global_init(void);
 const char *curl_mode_version(void);  /* "libcurl/7.88.1 OpenSSL/3.0..." */
 int curl_ka_init(struct wctx *w);
 int curl_new_init(struct wctx *w);
+/* curl_ka_init and one request, so the connection is open before the clock. */
+int curl_ka_open(struct wctx *w);
 int curl_request(struct wctx *w, uint64_t *lease_wait_ns);
 int curl_web_request(struct wctx *w, uint64_t *lease_wait_ns);
 void curl_fini(struct wctx *w);

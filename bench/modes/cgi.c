@@ -125,13 +125,10 @@ const char *const side_part_names[SIDE_PARTS] = { "cgi_noop", "cgi_static", "cgi
 
 int cgi_side_init(struct wctx *w)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < SIDE_DIRECT; i++)
 		if (cgi_setup(w, w->t->side_prog[i]) != 0)
 			return -1;
-	uint64_t unused = 0;
-	if (curl_ka_init(w) != 0)
-		return -1;
-	return curl_request(w, &unused); /* its connection, before the clock */
+	return curl_ka_open(w);
 }
 
 /* Part k (0..3) of the order numbered r (0..23): the r-th permutation of

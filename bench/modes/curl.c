@@ -68,6 +68,12 @@ int curl_ka_init(struct wctx *w)
 	return curl_setup(w, 0);
 }
 
+int curl_ka_open(struct wctx *w)
+{
+	uint64_t unused = 0;
+	return curl_ka_init(w) != 0 ? -1 : curl_request(w, &unused);
+}
+
 int curl_new_init(struct wctx *w)
 {
 	return curl_setup(w, 1);

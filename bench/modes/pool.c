@@ -123,10 +123,7 @@ const char *const pool_side_part_names[PSIDE_PARTS] = { "pool_do", "direct" };
 
 int pool_side_init(struct wctx *w)
 {
-	uint64_t unused = 0;
-	if (pool_init(w) != 0 || curl_ka_init(w) != 0)
-		return -1;
-	return curl_request(w, &unused); /* its connection, before the clock */
+	return pool_init(w) != 0 ? -1 : curl_ka_open(w);
 }
 
 int pool_side_request(struct wctx *w, uint64_t *lease_wait_ns)
