@@ -269,10 +269,12 @@ static void sleep_step(struct pd_loop *L)
 	if (!L->idle_since_ns)
 		L->idle_since_ns = now;
 	/* A worker that sends its next request soon finds us spinning: no
-	 * bell, no wakeup.  Only right after an exchange. */
+	 * bell, no wakeup.  Only right after an exchange.  A worker on our
+	 * own CPU gets the CPU once instead (before we raise any bell, so its
+	 * publish rings nobody): see spin.h. */
 	bool first = L->after_exchange;
 	L->after_exchange = false;
-	if (first && pp_spin_wait(&L->spin, any_ready, L))
+	if (first && (pp_spin_wait(&L->spin, any_ready, L) || pp_spin_yield(&L->spin, any_ready, L)))
 		return;
 	/* Idle, a loop sleeps until its next chore (at most PD_QUIET_MS):
 	 * everything else wakes it (a worker's request, a reset, the stop).
@@ -401,7 +403,8 @@ static int start_loop(struct pd_daemon *d, uint32_t k)
 	uint32_t per_seat = d->seg.nslots / d->nloops + 1, per_conn = d->nconns / d->nloops + 1;
 	L->qcap = per_seat;
 	L->spin = (struct pp_spin){ .hdr = d->seg.hdr, .claims = d->seg.spin_claims,
-				    .peer_cpu = NULL, .avg_ns = &L->spin_avg_ns, .inflight_max = 0 };
+				    .peer_cpu = NULL, .avg_ns = &L->spin_avg_ns, .inflight_max = 0,
+				    .yield = &L->yield };
 	L->queue = calloc(per_seat, sizeof *L->queue);
 	L->pfd = calloc(per_conn + 1, sizeof *L->pfd);
 	L->pfd_conn = calloc(per_conn + 1, sizeof *L->pfd_conn);

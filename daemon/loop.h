@@ -54,6 +54,7 @@ struct pd_loop {
 	_Atomic uint64_t epoch;        /* bumped every step (reload.c) */
 	struct pp_spin spin;           /* waiting for the next request */
 	uint32_t spin_avg_ns;
+	struct pp_yield yield;         /* its yields to a worker on its CPU (spin.h) */
 	uint64_t idle_since_ns;        /* when the current wait began, 0: not waiting */
 	bool after_exchange;           /* the next wait is the first since an exchange */
 	uint64_t upkeep_ns;            /* when idle connections next need a look */

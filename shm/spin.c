@@ -6,16 +6,26 @@
 
 #define SPIN_CHECK_EVERY 32 /* ready() calls between clock reads */
 
-/* Budget for this wait, 0 when the rules say sleep at once. */
-static uint64_t spin_budget(const struct pp_spin *s)
+/* The budget the rules allow before looking at CPUs: 0 when off, when
+ * recent waits were long, or when the pool is busy. */
+static uint64_t allowed_budget(const struct pp_spin *s)
 {
-	if (!s || !s->claims || !s->peer_cpu)
+	if (!s || !s->peer_cpu)
 		return 0;
 	uint64_t budget = atomic_load_explicit(&s->hdr->spin_ns, memory_order_relaxed);
 	if (budget > PP_SPIN_MAX_NS)
 		budget = PP_SPIN_MAX_NS;
 	if (!budget || *s->avg_ns > PP_SPIN_AVG_FACTOR * budget ||
 	    atomic_load_explicit(&s->hdr->inflight, memory_order_relaxed) > s->inflight_max)
+		return 0;
+	return budget;
+}
+
+/* Budget for this wait, 0 when the rules say sleep at once. */
+static uint64_t spin_budget(const struct pp_spin *s)
+{
+	uint64_t budget = allowed_budget(s);
+	if (!budget || !s->claims)
 		return 0;
 	int32_t peer = atomic_load_explicit(s->peer_cpu, memory_order_relaxed);
 	if (peer < 0 || peer == sched_getcpu())
@@ -78,6 +88,36 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 	uint64_t mine = until;
 	atomic_compare_exchange_strong_explicit(&s->hdr->spin_until_ns[c], &mine, 0,
 						memory_order_relaxed, memory_order_relaxed);
+	return count(s, ok);
+}
+
+bool pp_spin_yield(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
+{
+	uint64_t budget = allowed_budget(s);
+	if (!budget || !s->yield)
+		return false;
+	int32_t peer = atomic_load_explicit(s->peer_cpu, memory_order_relaxed);
+	if (peer < 0 || peer != sched_getcpu())
+		return false;
+	struct pp_yield *y = s->yield;
+	uint64_t t0 = pp_now_ns();
+	if (y->avg_ns > budget) {
+		/* Recent yields were slow: a probe now and then. */
+		if (t0 < y->probe_ns)
+			return false;
+		y->probe_ns = t0 + PP_SPIN_YIELD_PROBE_NS;
+	}
+	sched_yield();
+	bool ok = ready(ctx);
+	/* How long the CPU was away when the peer did publish: its turn, or
+	 * more when some other task ran too (a yielder queues behind every
+	 * runnable task).  A yield that finds nothing says nothing: the peer
+	 * went on to other work, and we now sleep as we would have. */
+	if (ok) {
+		uint64_t took = pp_now_ns() - t0, cap = PP_SPIN_AVG_FACTOR * 2 * budget;
+		uint32_t w = (uint32_t)(took < cap ? took : cap);
+		y->avg_ns = y->avg_ns - y->avg_ns / 8 + w / 8;
+	}
 	return count(s, ok);
 }
 

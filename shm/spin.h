@@ -35,7 +35,21 @@
  *     is usually the peer's, given back as soon as our publish reaches it.
  * A spin never lasts longer than the budget; the waiter then sleeps (on the
  * futex, or a loop in poll or on its wake word) exactly as it would have.
- * Spinning changes timing, never results.
+ *
+ * A peer on the waiter's own CPU cannot run while the waiter spins, but a
+ * futex sleep is no better there: the peer's next publish must then wake
+ * the waiter, and that wake-up mostly preempts the peer before the peer's
+ * own sleep, which costs two more context switches per hand-off (measured
+ * on one CPU: 4.65 switches per pp_do against 4.02, docs/BENCHMARKS.md).
+ * So, under the same rules except the CPU one, pp_spin_yield gives the CPU
+ * to the peer once (sched_yield) and looks again: the peer publishes and
+ * goes to sleep itself, and nobody rings.  The serving loops do this right
+ * after an exchange for a worker on their CPU.  A yielder queues behind
+ * every runnable task of its CPU, so with a CPU-bound neighbour there a
+ * yield can cost a whole scheduler slice: while recent yields that found
+ * the peer's publish took more than the budget on average, only one is
+ * tried every PP_SPIN_YIELD_PROBE_NS.
+ * Spinning and yielding change timing, never results.
  */
 #ifndef PP_SPIN_H
 #define PP_SPIN_H
@@ -50,6 +64,7 @@
 #define PP_SPIN_MAX_NS 1000000u  /* cap on any spin, whatever the header says */
 #define PP_SPIN_AVG_FACTOR 2u    /* spin while recent waits average <= 2 budgets */
 #define PP_SPIN_CLAIM_WAIT_NS 5000u /* how long a waiter watches for a claim to free up */
+#define PP_SPIN_YIELD_PROBE_NS 1000000000ull /* after slow yields, one yield this often */
 /* A waiter's average before its first measured wait: no history, so no
  * spin (it is above any budget's PP_SPIN_AVG_FACTOR multiple).  The first
  * pp_spin_note replaces it with that wait. */
@@ -63,6 +78,14 @@ struct pp_spin {
 	const _Atomic int32_t *peer_cpu;
 	uint32_t *avg_ns;              /* EWMA of this waiter's recent waits, or PP_SPIN_AVG_UNKNOWN */
 	uint32_t inflight_max;         /* spin only while hdr->inflight <= this */
+	struct pp_yield *yield;        /* the waiter's recent yields (private; NULL: never yield) */
+};
+
+/* A waiter's yields to a peer on its CPU (pp_spin_yield): an average (EWMA)
+ * of how long the CPU was away, and when slow ones may next be tried. */
+struct pp_yield {
+	uint32_t avg_ns;
+	uint64_t probe_ns;
 };
 
 /* Is the awaited thing there?  Called in the spin loop; must be cheap. */
@@ -73,6 +96,17 @@ typedef bool (*pp_spin_ready_fn)(void *ctx);
  * then skips its sleep), false when the caller must sleep.  s may be NULL
  * (never spins). */
 bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx);
+
+/* The waiter's peer last ran on the waiter's own CPU and the rules above
+ * (budget on, recent waits short, the pool nearly idle; claims are not
+ * needed) allow a spin: yield the CPU once (sched_yield), then return
+ * ready(ctx), counted as a spin hit or miss.  False at once, without a
+ * yield, when the rules say no, the peer is elsewhere or s->yield is
+ * NULL.  While the average of recent yields that found the peer's publish
+ * is over the budget (another task ran during them, and a yielder waits
+ * behind it) one yield is tried every PP_SPIN_YIELD_PROBE_NS, and none
+ * between.  s may be NULL. */
+bool pp_spin_yield(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx);
 
 /* Record how long a wait lasted, spun or slept (0 when the thing was
  * already there).  s may be NULL. */

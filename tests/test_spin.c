@@ -2,8 +2,10 @@
  * it must not spin at all, that it stops at the budget, the claim limit
  * (including a dead spinner's claim lapsing), a busy pool, the average of
  * recent waits,
- * the cap on a scribbled budget, and a real two-process hand-off through a
- * shared mapping where the waiter finds the peer's publish while spinning. */
+ * the cap on a scribbled budget, a real two-process hand-off through a
+ * shared mapping where the waiter finds the peer's publish while spinning,
+ * and the yield to a peer on the waiter's own CPU (pp_spin_yield): when it
+ * must not yield, and that a yield looks once and is counted. */
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,12 +179,104 @@ static void test_average(void)
 	pp_spin_note(NULL, 1); /* harmless */
 }
 
+/* pp_spin_yield: only for a peer on our own CPU, under the spin's rules
+ * (budget on, short recent waits, pool not busy), claims not needed; one
+ * look after the yield, counted as a hit or a miss. */
+static void test_yield(void)
+{
+	struct counter c = { 0, 1 };
+	struct pp_yield y = { 0, 0 };
+	struct pp_spin s = fresh(100 * US, 1);
+	s.yield = &y;
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &c)); /* peer on another CPU: spin instead */
+	atomic_store(&peer, -1);
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &c)); /* peer unknown */
+	CU_ASSERT_FALSE(pp_spin_yield(NULL, count_ready, &c));
+	s = fresh(0, 1);
+	s.yield = &y;
+	atomic_store(&peer, sched_getcpu());
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &c)); /* budget 0: never */
+	s = fresh(100 * US, 1);
+	atomic_store(&peer, sched_getcpu());
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &c)); /* no yield record: never */
+	s.yield = &y;
+	avg = 3 * PP_SPIN_AVG_FACTOR * 100 * US;
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &c)); /* recent waits long */
+	avg = 0;
+	atomic_store(&hdr->inflight, 1);
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &c)); /* busy pool (inflight_max 0) */
+	atomic_store(&hdr->inflight, 0);
+	y = (struct pp_yield){ 200 * US, pp_now_ns() + PP_NS_PER_S };
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &c)); /* recent yields slow, no probe due */
+	CU_ASSERT_EQUAL(c.calls, 0); /* never even looked */
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_hits) + atomic_load(&hdr->spin_misses), 0);
+	y = (struct pp_yield){ 0, 0 };
+	s.claims = 0; /* one CPU: no spin claims, a yield all the same */
+	CU_ASSERT_TRUE(pp_spin_yield(&s, count_ready, &c));
+	CU_ASSERT_EQUAL(c.calls, 1);
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_hits), 1);
+	struct counter never = { 0, 0 };
+	y = (struct pp_yield){ 0, 0 }; /* a busy test machine may have made that yield slow */
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &never)); /* one look, not a spin */
+	CU_ASSERT_EQUAL(never.calls, 1);
+	CU_ASSERT_EQUAL(atomic_load(&hdr->spin_misses), 1);
+	CU_ASSERT_FALSE(pp_spin_wait(&s, count_ready, &never)); /* and no spin on our CPU */
+	CU_ASSERT_EQUAL(never.calls, 1);
+	/* Slow recent yields: one probe, then none until the next is due. */
+	y = (struct pp_yield){ 200 * US, 0 };
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &never));
+	CU_ASSERT_EQUAL(never.calls, 2);
+	CU_ASSERT(y.probe_ns > pp_now_ns() + PP_SPIN_YIELD_PROBE_NS / 2);
+	y.avg_ns = 200 * US; /* still slow, whatever the probe measured */
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &never));
+	CU_ASSERT_EQUAL(never.calls, 2);
+}
+
+/* Yields that a CPU-bound task on the same CPU holds up (a yielder queues
+ * behind it) raise the average over the budget, and the yields stop but
+ * for a probe every PP_SPIN_YIELD_PROBE_NS.  The child spins on our CPU
+ * for 300 ms; the budget is 1 us, so a yield that lets it run is slow.
+ * Only yields that find the publish count: one that finds nothing leaves
+ * the average alone. */
+static void test_yield_backs_off(void)
+{
+	struct pp_yield y = { 0, 0 };
+	struct pp_spin s = fresh(1 * US, 1);
+	s.yield = &y;
+	atomic_store(&peer, sched_getcpu());
+	pid_t pid = fork();
+	if (pid == 0) {
+		uint64_t end = pp_now_ns() + 300 * PP_NS_PER_MS;
+		while (pp_now_ns() < end)
+			;
+		_exit(0);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	struct counter never = { 0, 0 };
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &never));
+	CU_ASSERT_EQUAL(y.avg_ns, 0); /* found nothing: not counted */
+	struct counter always = { 0, 1 };
+	uint64_t t0 = pp_now_ns();
+	while (y.avg_ns <= 1 * US && pp_now_ns() - t0 < 250 * PP_NS_PER_MS)
+		pp_spin_yield(&s, count_ready, &always);
+	CU_ASSERT(y.avg_ns > 1 * US);
+	CU_ASSERT(always.calls >= 1);
+	pp_spin_yield(&s, count_ready, &always); /* the probe */
+	CU_ASSERT(y.probe_ns > pp_now_ns() + PP_SPIN_YIELD_PROBE_NS / 2);
+	unsigned looked = always.calls;
+	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &always)); /* none until the next probe */
+	CU_ASSERT_EQUAL(always.calls, looked);
+	int st;
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+}
+
 /* Two processes on two CPUs: the child publishes a word after a short
  * delay; the parent's spin sees it without sleeping. */
 static bool word_set(void *ctx)
 {
 	return atomic_load_explicit((_Atomic uint32_t *)ctx, memory_order_acquire) == 2;
 }
+
 
 static void test_two_processes(void)
 {
@@ -245,6 +339,8 @@ int main(void)
 		{ "claims", test_claims },
 		{ "average", test_average },
 		{ "two_processes", test_two_processes },
+		{ "yield", test_yield },
+		{ "yield_backs_off", test_yield_backs_off },
 	};
 	int r = pp_test_main("spin", tests, PP_ARRAY_LEN(tests), NULL, NULL);
 	free(hdr);
