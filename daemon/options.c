@@ -82,7 +82,7 @@ static const struct opt_def opt_table[] = {
 	{ "max-lifetime",    0,   OPT_U32,    CFL,       F(max_lifetime_ms),    0, 604800000,               NULL,         "1800000",               "MS",     "reopen a connection this old, 0 = unlimited" },
 	{ "health-interval", 0,   OPT_U32,    CFL,       F(health_interval_ms), 0, 86400000,                NULL,         "30000",                 "MS",     "GET /health on idle connections this often, 0 = off" },
 	{ "leak-threshold",  0,   OPT_U32,    CFL,       F(leak_threshold_ms),  0, 86400000,                NULL,         "0",                     "MS",     "log leases held longer than this, 0 = off" },
-	{ "spin-us",         0,   OPT_U32,    CFL,       F(spin_us),            0, 1000,                    NULL,         "100",                   "US",     "spin this long for a peer on another CPU before sleeping, 0 = never" },
+	{ "spin-us",         0,   OPT_U32,    CFL,       F(spin_us),            0, 1000,                    NULL,         "100",                   "US",     "spin this long for a peer on another CPU before sleeping (a loop yields once to a worker on its own CPU), 0 = never" },
 	{ "loops",           0,   OPT_U32,    CF,        F(loops),              0, PP_LOOPS_MAX,            NULL,         "0",                     "N",      "serving loops (threads running the exchanges), 0 = one per CPU" },
 	{ "drain-timeout",   0,   OPT_U32,    CFL,       F(drain_timeout_ms),   0, 3600000,                 NULL,         "10000",                 "MS",     "on SIGTERM, wait this long for leases to end" },
 	{ "max-body",        0,   OPT_U32,    CFL,       F(max_body),           0, UINT32_MAX,              NULL,         "0",                     "BYTES",  "largest request body, 0 = no limit" },

@@ -101,7 +101,8 @@ bool pp_spin_yield(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 		return false;
 	struct pp_yield *y = s->yield;
 	uint64_t t0 = pp_now_ns();
-	if (y->avg_ns > budget) {
+	bool probe = y->avg_ns > budget;
+	if (probe) {
 		/* Recent yields were slow: a probe now and then. */
 		if (t0 < y->probe_ns)
 			return false;
@@ -112,11 +113,13 @@ bool pp_spin_yield(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 	/* How long the CPU was away when the peer did publish: its turn, or
 	 * more when some other task ran too (a yielder queues behind every
 	 * runnable task).  A yield that finds nothing says nothing: the peer
-	 * went on to other work, and we now sleep as we would have. */
+	 * went on to other work, and we now sleep as we would have.  A probe
+	 * back within the budget ends the back-off at once (the neighbour is
+	 * gone); otherwise the average moves by an eighth. */
 	if (ok) {
 		uint64_t took = pp_now_ns() - t0, cap = PP_SPIN_AVG_FACTOR * 2 * budget;
 		uint32_t w = (uint32_t)(took < cap ? took : cap);
-		y->avg_ns = y->avg_ns - y->avg_ns / 8 + w / 8;
+		y->avg_ns = probe && w <= budget ? w : y->avg_ns - y->avg_ns / 8 + w / 8;
 	}
 	return count(s, ok);
 }

@@ -48,7 +48,7 @@
  * every runnable task of its CPU, so with a CPU-bound neighbour there a
  * yield can cost a whole scheduler slice: while recent yields that found
  * the peer's publish took more than the budget on average, only one is
- * tried every PP_SPIN_YIELD_PROBE_NS.
+ * tried every PP_SPIN_YIELD_PROBE_NS, until one is quick again.
  * Spinning and yielding change timing, never results.
  */
 #ifndef PP_SPIN_H
@@ -105,7 +105,8 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx);
  * NULL.  While the average of recent yields that found the peer's publish
  * is over the budget (another task ran during them, and a yielder waits
  * behind it) one yield is tried every PP_SPIN_YIELD_PROBE_NS, and none
- * between.  s may be NULL. */
+ * between; a probe that finds the publish within the budget ends that at
+ * once.  s may be NULL. */
 bool pp_spin_yield(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx);
 
 /* Record how long a wait lasted, spun or slept (0 when the thing was

@@ -230,6 +230,17 @@ static void test_yield(void)
 	y.avg_ns = 200 * US; /* still slow, whatever the probe measured */
 	CU_ASSERT_FALSE(pp_spin_yield(&s, count_ready, &never));
 	CU_ASSERT_EQUAL(never.calls, 2);
+	/* A probe that finds the publish within the budget (1 ms here: a
+	 * yield with nothing else runnable takes microseconds) ends it. */
+	s = fresh(PP_SPIN_MAX_NS, 1);
+	s.yield = &y;
+	atomic_store(&peer, sched_getcpu());
+	y = (struct pp_yield){ 3 * PP_SPIN_MAX_NS, 0 };
+	struct counter at_once = { 0, 1 };
+	CU_ASSERT_TRUE(pp_spin_yield(&s, count_ready, &at_once));
+	CU_ASSERT(y.avg_ns <= PP_SPIN_MAX_NS);
+	CU_ASSERT_TRUE(pp_spin_yield(&s, count_ready, &at_once)); /* no probe wait now */
+	CU_ASSERT_EQUAL(at_once.calls, 2);
 }
 
 /* Yields that a CPU-bound task on the same CPU holds up (a yielder queues
