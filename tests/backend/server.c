@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,12 @@
 static const struct server_opts *opts;
 static struct MHD_Daemon *daemon_handle, *debug_handle;
 static atomic_int stopping;
-static atomic_long accepted_all, open_all, accepted_probe, open_probe;
+/* Connection counters.  conn_lock makes each change and each read of the
+ * four a whole: a close updates open_all and open_probe together, so a
+ * reader never sees one without the other (a probe connection closing
+ * during another's /_debug/connections made "open" read one short). */
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static long accepted_all, open_all, accepted_probe, open_probe;
 
 /* gnutls_certificate_verify_peers2(session, &status), from GnuTLS. */
 typedef int (*verify_peers_fn)(void *session, unsigned *status);
@@ -65,18 +71,23 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,
 	(void)c;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		if (counted) {
-			atomic_fetch_add(&accepted_all, 1);
-			atomic_fetch_add(&open_all, 1);
+			pthread_mutex_lock(&conn_lock);
+			accepted_all++;
+			open_all++;
+			pthread_mutex_unlock(&conn_lock);
 		}
 		*ctx = s = calloc(1, sizeof(struct conn_state));
 		if (s)
 			s->debug = !counted;
 		return;
 	}
-	if (counted)
-		atomic_fetch_sub(&open_all, 1);
-	if (counted && s && s->probe)
-		atomic_fetch_sub(&open_probe, 1);
+	if (counted) {
+		pthread_mutex_lock(&conn_lock);
+		open_all--;
+		if (s && s->probe)
+			open_probe--;
+		pthread_mutex_unlock(&conn_lock);
+	}
 	free(s);
 	*ctx = NULL;
 }
@@ -88,15 +99,17 @@ void server_connection_stats(struct req *r, int mark_probe, long *accepted,
 		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn_state *s = ci ? ci->socket_context : NULL;
 
+	pthread_mutex_lock(&conn_lock);
 	if (mark_probe && s && !s->debug && !s->probe) {
 		s->probe = 1;
-		atomic_fetch_add(&accepted_probe, 1);
-		atomic_fetch_add(&open_probe, 1);
+		accepted_probe++;
+		open_probe++;
 	}
-	*accepted_total = atomic_load(&accepted_all);
-	*open_total = atomic_load(&open_all);
-	*accepted = *accepted_total - atomic_load(&accepted_probe);
-	*open = *open_total - atomic_load(&open_probe);
+	*accepted_total = accepted_all;
+	*open_total = open_all;
+	*accepted = accepted_all - accepted_probe;
+	*open = open_all - open_probe;
+	pthread_mutex_unlock(&conn_lock);
 }
 
 /* A new request for url: resolve its route and body mode.  NULL when out
