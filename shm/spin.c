@@ -6,9 +6,10 @@
 
 #define SPIN_CHECK_EVERY 32 /* ready() calls between clock reads */
 
-/* The budget the rules allow before looking at CPUs: 0 when off, when
- * recent waits were long, or when the pool is busy. */
-static uint64_t allowed_budget(const struct pp_spin *s)
+/* The budget the rules allow for a peer on our own CPU (same_cpu) or on
+ * another one: 0 when off, when recent waits were long, when the pool is
+ * busy, or when the peer's CPU is unknown or not the one asked for. */
+static uint64_t budget_for(const struct pp_spin *s, bool same_cpu)
 {
 	if (!s || !s->peer_cpu)
 		return 0;
@@ -18,19 +19,16 @@ static uint64_t allowed_budget(const struct pp_spin *s)
 	if (!budget || *s->avg_ns > PP_SPIN_AVG_FACTOR * budget ||
 	    atomic_load_explicit(&s->hdr->inflight, memory_order_relaxed) > s->inflight_max)
 		return 0;
+	int32_t peer = atomic_load_explicit(s->peer_cpu, memory_order_relaxed);
+	if (peer < 0 || (peer == sched_getcpu()) != same_cpu)
+		return 0;
 	return budget;
 }
 
-/* Budget for this wait, 0 when the rules say sleep at once. */
+/* Budget for this spin, 0 when the rules say sleep at once. */
 static uint64_t spin_budget(const struct pp_spin *s)
 {
-	uint64_t budget = allowed_budget(s);
-	if (!budget || !s->claims)
-		return 0;
-	int32_t peer = atomic_load_explicit(s->peer_cpu, memory_order_relaxed);
-	if (peer < 0 || peer == sched_getcpu())
-		return 0;
-	return budget;
+	return s && s->claims ? budget_for(s, false) : 0;
 }
 
 /* Take a spin claim until `until`: an entry whose deadline has passed
@@ -93,11 +91,8 @@ bool pp_spin_wait(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 
 bool pp_spin_yield(const struct pp_spin *s, pp_spin_ready_fn ready, void *ctx)
 {
-	uint64_t budget = allowed_budget(s);
-	if (!budget || !s->yield)
-		return false;
-	int32_t peer = atomic_load_explicit(s->peer_cpu, memory_order_relaxed);
-	if (peer < 0 || peer != sched_getcpu())
+	uint64_t budget = s && s->yield ? budget_for(s, true) : 0;
+	if (!budget)
 		return false;
 	struct pp_yield *y = s->yield;
 	uint64_t t0 = pp_now_ns();
