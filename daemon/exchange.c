@@ -39,13 +39,13 @@ int pd_exchange_init(struct pd_exchange *x, struct pd_daemon *d, struct pd_conn 
 	x->chunk = pp_frame_chunk(d->seg.ring_size);
 	x->send_cap = SEND_CAP;
 	x->recv_cap = RECV_CAP;
-	x->out.cap = fmax;
+	x->out.mem.cap = fmax;
 	x->scratch = malloc(fmax);
 	x->sendbuf = malloc(x->send_cap);
 	x->recvbuf = malloc(x->recv_cap);
-	x->out.buf = malloc(fmax);
+	x->out.mem.buf = malloc(fmax);
 	x->stage = malloc(x->chunk);
-	return x->scratch && x->sendbuf && x->recvbuf && x->out.buf && x->stage ? 0 : -1;
+	return x->scratch && x->sendbuf && x->recvbuf && x->out.mem.buf && x->stage ? 0 : -1;
 }
 
 void pd_exchange_free(struct pd_exchange *x)
@@ -53,12 +53,12 @@ void pd_exchange_free(struct pd_exchange *x)
 	free(x->scratch);
 	free(x->sendbuf);
 	free(x->recvbuf);
-	free(x->out.buf);
+	free(x->out.mem.buf);
 	free(x->stage);
 	x->scratch = NULL;
 	x->sendbuf = NULL;
 	x->recvbuf = NULL;
-	x->out.buf = NULL;
+	x->out.mem.buf = NULL;
 	x->stage = NULL;
 }
 
@@ -68,7 +68,7 @@ void pd_exchange_free(struct pd_exchange *x)
  * failure here is a bug or a bad field: -1. */
 static int batch(struct pd_exchange *x, const struct pp_frame *f)
 {
-	ssize_t n = pp_frame_encode(f, x->out.buf + x->out.len, x->out.cap - x->out.len);
+	ssize_t n = pp_frame_encode(f, x->out.mem.buf + x->out.len, x->out.mem.cap - x->out.len);
 	if (n < 0)
 		return -1;
 	x->out.len += (uint32_t)n;
@@ -646,7 +646,7 @@ static bool publish(struct pd_exchange *x)
 		x->want_resp = true;
 		return false;
 	}
-	if (pd_seat_publish(x->seat, x->out.buf, x->out.len) != 0)
+	if (pd_seat_publish(x->seat, x->out.mem.buf, x->out.len) != 0)
 		x->seat->broken = true;
 	x->out.len = 0;
 	return true;
@@ -771,7 +771,7 @@ static bool pump_response(struct pd_exchange *x, bool *readable)
 		if (f.error.message.len > PP_FRAME_MESSAGE_MAX)
 			f.error.message.len = PP_FRAME_MESSAGE_MAX;
 		/* After what the worker already has of the response. */
-		if (x->out.cap - x->out.len < PP_FRAME_MESSAGE_MAX + 64 && !publish(x))
+		if (x->out.mem.cap - x->out.len < PP_FRAME_MESSAGE_MAX + 64 && !publish(x))
 			return false;
 		x->error_pending = false;
 		if (batch(x, &f) != 0)

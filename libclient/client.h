@@ -22,6 +22,15 @@ enum pp_stage {
 	PP_STAGE_BROKEN,    /* failed mid-exchange: release the lease (the daemon resets the slot) */
 };
 
+/* First size of a lease's two private buffers (frames taken, frames to
+ * publish).  Small exchanges (a head, a small body, the end: most of
+ * them, and a CGI program's one) fit; a larger frame grows a buffer to
+ * the ring's largest frame for the rest of the attachment.  Starting at
+ * the largest size (64 KiB each by default) made a fresh process grow its
+ * heap past malloc's trim threshold and shrink it again at pp_detach:
+ * about 50 us of a CGI run (docs/BENCHMARKS.md, run 14). */
+#define PP_LEASE_BUF_INIT 4096u
+
 /* A lease: one per slot per handle, so the record of slot i is only ever
  * used by the thread holding slot i.  token 0 means released. */
 struct pp_lease {
@@ -38,8 +47,9 @@ struct pp_lease {
 	uint64_t deadline_ns;
 	uint64_t pid_checked_ns; /* this exchange's last daemon pid check (coarse clock) */
 	struct pp_ring req, resp;  /* worker side: producer of req, consumer of resp */
-	uint8_t *scratch;     /* pp_frame_max(ring_size) bytes, allocated on first use */
-	struct pp_batch out;  /* request frames not yet published (same size) */
+	struct pp_buf scratch; /* frames taken; PP_LEASE_BUF_INIT bytes on first use,
+				  grown to pp_frame_max(ring_size) by a larger frame (xfer.h) */
+	struct pp_batch out;  /* request frames not yet published (the same) */
 	const uint8_t *pend;  /* unread rest of the last BODY frame (in scratch) */
 	uint32_t pend_len;
 	struct pp_spin spin;  /* waiting for the response (spin.h) */

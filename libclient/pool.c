@@ -93,8 +93,8 @@ static void att_free(struct pp_att *a)
 	pp_bell_close(&a->bell);
 	pp_seg_unmap(&a->seg);
 	for (uint32_t i = 0; i < a->seg.nslots; i++) {
-		free(a->leases[i].scratch);
-		free(a->leases[i].out.buf);
+		free(a->leases[i].scratch.buf);
+		free(a->leases[i].out.mem.buf);
 	}
 	free(a->leases);
 	free(a);

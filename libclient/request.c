@@ -106,19 +106,45 @@ static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_l
  * process): its first wait does not spin. */
 static __thread uint32_t resp_wait_avg_ns = PP_SPIN_AVG_UNKNOWN;
 
+/* A private buffer's first allocation (client.h: PP_LEASE_BUF_INIT, at
+ * most the ring's largest frame).  Returns 0 or PP_ENOMEM. */
+static int buf_first(struct pp_buf *b, uint32_t ring_size)
+{
+	uint32_t max = pp_frame_max(ring_size), n = PP_LEASE_BUF_INIT < max ? PP_LEASE_BUF_INIT : max;
+	if (b->buf)
+		return 0;
+	if (!(b->buf = malloc(n)))
+		return PP_ENOMEM;
+	b->cap = n;
+	return 0;
+}
+
 /* The lease's private buffers (scratch for frames taken, the batch of
- * frames to publish), allocated on first use.  Changes nothing shared.
- * Returns 0 or PP_ENOMEM. */
+ * frames to publish), allocated on first use and grown by larger frames
+ * (xfer.h).  Changes nothing shared.  Returns 0 or PP_ENOMEM. */
 static int lease_buffers(struct pp_lease *l)
 {
-	uint32_t max = pp_frame_max(l->att->seg.ring_size);
-	if (!l->scratch && !(l->scratch = malloc(max)))
+	uint32_t rs = l->att->seg.ring_size;
+	if (buf_first(&l->scratch, rs) || buf_first(&l->out.mem, rs))
 		return PP_ENOMEM;
-	if (!l->out.buf && !(l->out.buf = malloc(max)))
-		return PP_ENOMEM;
-	l->out.cap = max;
 	l->out.len = 0;
 	return 0;
+}
+
+/* Encode the request head f into the lease's empty batch, growing it to
+ * the ring's largest frame if the head needs more.  Returns the bytes
+ * encoded, or a PP_E* code (PP_ETOOBIG: the head cannot fit the ring). */
+static ssize_t encode_head(struct pp_lease *l, const struct pp_frame *f)
+{
+	uint32_t rs = l->att->seg.ring_size;
+	ssize_t n = pp_frame_encode(f, l->out.mem.buf, l->out.mem.cap);
+	if (n == -EMSGSIZE && l->out.mem.cap < pp_frame_max(rs)) {
+		int r = pp_buf_grow(&l->out.mem, rs);
+		if (r)
+			return r;
+		n = pp_frame_encode(f, l->out.mem.buf, l->out.mem.cap);
+	}
+	return n < 0 ? pp_error_from_errno((int)n) : n;
 }
 
 /* Ring views for this lease's exchange (the slot is BUSY: ours).  Returns
@@ -169,9 +195,9 @@ static int exchange_begin(struct pp_lease *l, const pp_req *req, int64_t body_le
 	int r = check_req(seg, req, body_len, with_body, &f);
 	if (r || (r = lease_buffers(l)) != 0)
 		return r;
-	ssize_t n = pp_frame_encode(&f, l->out.buf, l->out.cap);
+	ssize_t n = encode_head(l, &f);
 	if (n < 0)
-		return pp_error_from_errno((int)n); /* -EMSGSIZE: the head cannot fit the ring */
+		return (int)n; /* PP_ETOOBIG: the head cannot fit the ring */
 	struct pp_slot *s = pp_seg_slot(seg, l->slot);
 	uint32_t st = PP_SLOT_LEASED;
 	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY))
@@ -279,7 +305,7 @@ static int stream_read_head_run(struct pp_lease *l, pp_resp *resp)
 	if ((r = pp_xfer_add(&out, &l->out, &f)) != 0 || (r = pp_xfer_flush(&out, &l->out)) != 0)
 		return broken(l, r);
 	l->stage = PP_STAGE_HEAD;
-	if ((r = pp_xfer_take(&in, l->scratch, pp_frame_max(l->att->seg.ring_size), &f)) != 0)
+	if ((r = pp_xfer_take(&in, &l->scratch, &f)) != 0)
 		return broken(l, r);
 	if (f.type == PP_FRAME_ERROR)
 		return take_error(l, &f);
@@ -309,7 +335,7 @@ static long stream_read_run(struct pp_lease *l, void *buf, size_t n)
 	while (!l->pend_len) {
 		struct pp_frame f;
 		struct pp_xfer in = client_xfer(l, &l->resp);
-		if ((r = pp_xfer_take(&in, l->scratch, pp_frame_max(l->att->seg.ring_size), &f)) != 0)
+		if ((r = pp_xfer_take(&in, &l->scratch, &f)) != 0)
 			return broken(l, r);
 		if (f.type == PP_FRAME_END) {
 			exchange_done(l);

@@ -572,7 +572,7 @@ static int peek_prefix(struct pp_ring *r, uint32_t *n)
 int pp_frame_take(struct pp_ring *r, uint8_t *scratch, size_t scratch_len, struct pp_frame *out)
 {
 	uint32_t n;
-	if (!scratch || !out || scratch_len < pp_frame_max(r->cap))
+	if (!scratch || !out)
 		return -EINVAL;
 	int rc = peek_prefix(r, &n);
 	if (rc <= 0)
@@ -580,6 +580,8 @@ int pp_frame_take(struct pp_ring *r, uint8_t *scratch, size_t scratch_len, struc
 	/* Copy the whole frame out, then decode only the private copy, using
 	 * the n checked above (the peer may rewrite the ring meanwhile). */
 	uint32_t whole = PP_FRAME_LEN_BYTES + n;
+	if (scratch_len < whole)
+		return -ENOBUFS; /* the caller's scratch is too small for this one: left in place */
 	ssize_t k = pp_ring_peek(r, scratch, whole);
 	if (k < 0)
 		return -EPROTO;

@@ -173,12 +173,14 @@ ssize_t pp_frame_encode(const struct pp_frame *f, uint8_t *buf, size_t len);
  * Fields of *out point into buf. */
 int pp_frame_decode(const uint8_t *buf, size_t len, struct pp_frame *out);
 
-/* Consumer: copy the next whole frame out of the ring into scratch
- * (scratch_len >= pp_frame_max(cap), else -EINVAL) and decode it there; the
- * frame is consumed when 1 or -EBADMSG is returned, left in place otherwise.
- * Fields of *out point into scratch and stay valid until it is reused.
- * BODY chunks are limited to pp_frame_chunk(cap).  Also -EPROTO for corrupt
- * ring indices. */
+/* Consumer: copy the next whole frame out of the ring into scratch and
+ * decode it there; the frame is consumed when 1 or -EBADMSG is returned,
+ * left in place otherwise.  A scratch of pp_frame_max(cap) bytes takes any
+ * frame; a smaller one gets -ENOBUFS for a frame longer than scratch_len
+ * (the caller may grow it and call again).  Fields of *out point into
+ * scratch and stay valid until it is reused.  BODY chunks are limited to
+ * pp_frame_chunk(cap).  Also -EPROTO for corrupt ring indices, -EINVAL for
+ * a NULL scratch or out. */
 int pp_frame_take(struct pp_ring *r, uint8_t *scratch, size_t scratch_len, struct pp_frame *out);
 
 /* Consumer: wait until the next frame is wholly readable (0), on any wakeup

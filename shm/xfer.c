@@ -2,6 +2,7 @@
 #include "xfer.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "errors.h"
@@ -48,15 +49,33 @@ static int wait_frame(const struct pp_xfer *x, uint64_t until)
 	return pp_frame_wait(x->ring, until, 0);
 }
 
-int pp_xfer_take(const struct pp_xfer *x, uint8_t *scratch, size_t scratch_len, struct pp_frame *f)
+int pp_buf_grow(struct pp_buf *b, uint32_t ring_cap)
+{
+	uint32_t max = pp_frame_max(ring_cap);
+	if (b->cap >= max)
+		return 0;
+	uint8_t *n = realloc(b->buf, max);
+	if (!n)
+		return PP_ENOMEM;
+	b->buf = n;
+	b->cap = max;
+	return 0;
+}
+
+int pp_xfer_take(const struct pp_xfer *x, struct pp_buf *scratch, struct pp_frame *f)
 {
 	uint64_t t0 = 0; /* when this take started waiting, if it did */
 	for (;;) {
-		int r = pp_frame_take(x->ring, scratch, scratch_len, f);
+		int r = pp_frame_take(x->ring, scratch->buf, scratch->cap, f);
 		if (r == 1) {
 			if (t0)
 				pp_spin_note(x->spin, pp_now_ns() - t0);
 			return 0;
+		}
+		if (r == -ENOBUFS && scratch->cap < pp_frame_max(x->ring->cap)) {
+			if ((r = pp_buf_grow(scratch, x->ring->cap)) != 0)
+				return r;
+			continue; /* the frame is still there: take it into the larger scratch */
 		}
 		if (r < 0)
 			return PP_EPROTO; /* -EPROTO, -EBADMSG (unknown type), -ENOMEM: the stream is lost */
@@ -78,10 +97,10 @@ int pp_xfer_flush(const struct pp_xfer *x, struct pp_batch *b)
 			return PP_EPROTO;
 		if ((size_t)room >= n) {
 			/* One copy, one publish (and at most one wake). */
-			return pp_ring_write(x->ring, b->buf, n) == (ssize_t)n ? 0 : PP_EPROTO;
+			return pp_ring_write(x->ring, b->mem.buf, n) == (ssize_t)n ? 0 : PP_EPROTO;
 		}
 		if (n > x->ring->cap)
-			return PP_ETOOBIG; /* cannot happen: b->cap <= pp_frame_max(cap) */
+			return PP_ETOOBIG; /* cannot happen: b->len <= pp_frame_max(cap) */
 		flush_need = n;
 		int r = xfer_wait_step(x, wait_batch_space);
 		if (r)
@@ -95,15 +114,21 @@ int pp_xfer_add(const struct pp_xfer *x, struct pp_batch *b, const struct pp_fra
 	/* The consumer takes BODY frames up to the ring's chunk only. */
 	if (f->type == PP_FRAME_BODY && f->body.len > pp_frame_chunk(x->ring->cap))
 		return PP_ETOOBIG;
-	for (int tries = 0; tries < 2; tries++) {
-		ssize_t n = pp_frame_encode(f, b->buf + b->len, b->cap - b->len);
+	for (int tries = 0; tries < 3; tries++) {
+		ssize_t n = pp_frame_encode(f, b->mem.buf + b->len, b->mem.cap - b->len);
 		if (n >= 0) {
 			b->len += (uint32_t)n;
 			return 0;
 		}
-		if (n != -EMSGSIZE || b->len == 0)
-			return pp_error_from_errno((int)n); /* a bad field, or too big even alone */
-		int r = pp_xfer_flush(x, b);
+		if (n != -EMSGSIZE)
+			return pp_error_from_errno((int)n); /* a bad field */
+		int r;
+		if (b->len)
+			r = pp_xfer_flush(x, b); /* then it may fit the empty batch */
+		else if (b->mem.cap < pp_frame_max(x->ring->cap))
+			r = pp_buf_grow(&b->mem, x->ring->cap); /* then it may fit the largest batch */
+		else
+			return PP_ETOOBIG; /* a field over its limit, or too big even alone */
 		if (r)
 			return r;
 	}

@@ -26,27 +26,46 @@ struct pp_xfer {
 	void *ctx;
 };
 
-/* Take one whole frame into scratch (>= pp_frame_max(cap) bytes), waiting
- * for it.  Returns 0 with *f filled (fields point into scratch),
- * PP_ETIMEDOUT, PP_EPROTO (corrupt ring or undecodable frame), or the
- * check function's code. */
-int pp_xfer_take(const struct pp_xfer *x, uint8_t *scratch, size_t scratch_len, struct pp_frame *f);
+/* A private buffer that starts small and grows (realloc) to the largest
+ * frame of a ring, pp_frame_max(cap), the first time a frame needs more:
+ * a small exchange (most of them, and a CGI program's one) then touches a
+ * few KiB of heap instead of two buffers of the largest frame's size.
+ * buf is malloc'd (or NULL with cap 0) while cap < pp_frame_max of the ring
+ * it serves; one of pp_frame_max bytes or more never grows and may be any
+ * memory.  Both the scratch a take copies into and a batch's memory. */
+struct pp_buf {
+	uint8_t *buf;
+	uint32_t cap;
+};
+
+/* Grow b to pp_frame_max(ring_cap) bytes if it is smaller (realloc).
+ * Returns 0, or PP_ENOMEM with b unchanged. */
+int pp_buf_grow(struct pp_buf *b, uint32_t ring_cap);
+
+/* Take one whole frame into scratch (grown when the frame needs more),
+ * waiting for it.  Returns 0 with *f filled (fields point into
+ * scratch->buf), PP_ETIMEDOUT, PP_EPROTO (corrupt ring or undecodable
+ * frame), PP_ENOMEM (scratch could not grow; the frame stays in the ring),
+ * or the check function's code. */
+int pp_xfer_take(const struct pp_xfer *x, struct pp_buf *scratch, struct pp_frame *f);
 
 /* A batch: frames encoded back to back in private memory and published
  * to the ring in one step, so the peer is woken once for a whole small
- * exchange (head, body, end) instead of once per frame. */
+ * exchange (head, body, end) instead of once per frame.  mem is a pp_buf
+ * (at most pp_frame_max(ring capacity) bytes: a flush always fits). */
 struct pp_batch {
-	uint8_t *buf;
-	uint32_t cap;   /* pp_frame_max(ring capacity): a flush always fits */
+	struct pp_buf mem;
 	uint32_t len;
 };
 
-/* Append one frame (pp_frame_encode), flushing first if it does not fit.
+/* Append one frame (pp_frame_encode), flushing first if it does not fit,
+ * and growing the batch's memory if it does not fit an empty batch.
  * Returns 0, PP_ETOOBIG (a field over its limit, a BODY over the ring's
  * chunk, or a frame the ring can never carry), PP_EINVAL (a bad field),
- * or what pp_xfer_flush returns.  The one way frames are put into a ring,
- * on both sides (the daemon's loops use pp_frame_encode and pp_xfer_flush
- * the same way without waiting). */
+ * PP_ENOMEM (the batch could not grow), or what pp_xfer_flush returns.
+ * The one way frames are put into a ring, on both sides (the daemon's
+ * loops use pp_frame_encode and pp_xfer_flush the same way without
+ * waiting, on batches of the largest size). */
 int pp_xfer_add(const struct pp_xfer *x, struct pp_batch *b, const struct pp_frame *f);
 
 /* Publish everything batched (waiting for space).  Returns 0,

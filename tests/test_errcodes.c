@@ -77,7 +77,7 @@ static void put_raw_error(struct pp_ring *resp, int64_t code)
 static void reply(struct pp_ring *resp)
 {
 	static uint8_t buf[RING];
-	struct pp_batch b = { .buf = buf, .cap = pp_frame_max(RING) };
+	struct pp_batch b = { .mem = { .buf = buf, .cap = pp_frame_max(RING) } };
 	struct pp_xfer xf = { .ring = resp, .deadline_ns = pp_now_ns() + PP_NS_PER_S, .slice_ns = 100 * PP_NS_PER_MS };
 	int kind = atomic_load(&peer.kind), code = atomic_load(&peer.code);
 	if (kind == REPLY_RAW) {

@@ -11,6 +11,7 @@
 #include "phantompool.h"
 #include "ring.h"
 #include "testutil.h"
+#include "xfer.h"
 
 #define CAP (64u << 10)
 
@@ -401,11 +402,63 @@ static void test_put_space(void)
 	CU_ASSERT_EQUAL(ring_ctl.head, used);
 	CU_ASSERT_EQUAL(pp_frame_wait_space(&r, 0, 0, 0), -ETIMEDOUT);
 	struct pp_frame f;
-	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, 100, &f), -EINVAL); /* scratch too small */
+	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, 100, &f), -ENOBUFS); /* scratch too small: left in place */
 	CU_ASSERT_EQUAL(pp_frame_take(&r, scratch, 256, &f), 1);
 	CU_ASSERT_EQUAL(pp_frame_wait_space(&r, 0, 0, 0), 0);
 	CU_ASSERT_EQUAL(put_error(&r, -1, cstr("does not fit now")), 0);
 	CU_ASSERT_EQUAL(pp_frame_encode(&f, scratch, 5), -EMSGSIZE);
+}
+
+/* Buffers that start small (xfer.h: struct pp_buf): a batch grows to the
+ * ring's largest frame for a frame that does not fit it empty, a take
+ * grows its scratch for a frame longer than it (-ENOBUFS from
+ * pp_frame_take, the frame left in place), and neither grows past the
+ * largest frame: a frame the ring can never carry is still PP_ETOOBIG. */
+static void test_growing_buffers(void)
+{
+	struct pp_ring r = fresh_ring(CAP);
+	struct pp_xfer x = { .ring = &r, .deadline_ns = 0 };
+	struct pp_batch b = { .mem = { .buf = malloc(16), .cap = 16 } };
+	struct pp_buf sc = { .buf = malloc(8), .cap = 8 };
+	CU_ASSERT_FATAL(b.mem.buf && sc.buf);
+	struct pp_frame f = { .type = PP_FRAME_REQ_HEAD };
+	f.req.method = cstr("GET");
+	f.req.path = filled('/', 3000);
+	f.req.body_len = 0;
+	CU_ASSERT_EQUAL(pp_xfer_add(&x, &b, &f), 0);
+	CU_ASSERT_EQUAL(b.mem.cap, pp_frame_max(CAP));
+	CU_ASSERT(b.len > 3000);
+	struct pp_frame end = { .type = PP_FRAME_END };
+	CU_ASSERT_EQUAL(pp_xfer_add(&x, &b, &end), 0); /* batched behind it */
+	CU_ASSERT_EQUAL(pp_xfer_flush(&x, &b), 0);
+	struct pp_frame g;
+	CU_ASSERT_EQUAL(pp_frame_take(&r, sc.buf, sc.cap, &g), -ENOBUFS);
+	CU_ASSERT(pp_frame_ready(&r)); /* still there */
+	CU_ASSERT_EQUAL(pp_xfer_take(&x, &sc, &g), 0);
+	CU_ASSERT_EQUAL(sc.cap, pp_frame_max(CAP));
+	CU_ASSERT_EQUAL(g.type, PP_FRAME_REQ_HEAD);
+	CU_ASSERT_EQUAL(g.req.path.len, 3000);
+	CU_ASSERT_EQUAL(pp_xfer_take(&x, &sc, &g), 0);
+	CU_ASSERT_EQUAL(g.type, PP_FRAME_END);
+	/* Small again: a small frame neither grows a small buffer nor needs a large one. */
+	struct pp_batch small = { .mem = { .buf = malloc(64), .cap = 64 } };
+	CU_ASSERT_FATAL(small.mem.buf != NULL);
+	CU_ASSERT_EQUAL(pp_xfer_add(&x, &small, &end), 0);
+	CU_ASSERT_EQUAL(small.mem.cap, 64);
+	CU_ASSERT_EQUAL(pp_xfer_flush(&x, &small), 0);
+	/* Never past the ring's largest frame. */
+	struct pp_ring r2 = fresh_ring(256);
+	struct pp_xfer x2 = { .ring = &r2, .deadline_ns = 0 };
+	struct pp_batch b2 = { .mem = { .buf = malloc(16), .cap = 16 } };
+	CU_ASSERT_FATAL(b2.mem.buf != NULL);
+	f.req.path = filled('/', 300);
+	CU_ASSERT_EQUAL(pp_xfer_add(&x2, &b2, &f), PP_ETOOBIG);
+	CU_ASSERT_EQUAL(b2.mem.cap, pp_frame_max(256));
+	CU_ASSERT_EQUAL(b2.len, 0);
+	free(b.mem.buf);
+	free(sc.buf);
+	free(small.mem.buf);
+	free(b2.mem.buf);
 }
 
 /* ---- validation helpers ---------------------------------------------------- */
@@ -652,6 +705,7 @@ int main(void)
 		{ "limits_req_head", test_limits_req_head },
 		{ "limits_others", test_limits_others },
 		{ "put_space", test_put_space },
+		{ "growing_buffers", test_growing_buffers },
 		{ "path_method_header_ok", test_path_method_ok },
 		{ "truncated", test_truncated },
 		{ "bad_msgpack", test_bad_msgpack },

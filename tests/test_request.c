@@ -4,6 +4,7 @@
  * and a backend that drops the connection mid-response. */
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend_proc.h"
@@ -397,6 +399,68 @@ static void test_timeout_and_dropped_connection(void)
 	CU_ASSERT_EQUAL(pp_release(l), 0);
 }
 
+/* Bytes of heap in use, as malloc counts them. */
+static size_t heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+/* One pp_do of GET path with the headers given on p: 0 if it answered 200
+ * and its body holds `want` (NULL: anything). */
+static int do_check(pp_pool *p, const char *path, const pp_header *h, size_t nh, const char *want)
+{
+	pp_req req = { .method = "GET", .path = path, .headers = h, .nheaders = nh };
+	pp_resp r;
+	int rc = pp_do(p, &req, &r);
+	int ok = rc == 0 && r.status == 200 && r.body && (!want || strstr(r.body, want));
+	pp_resp_free(&r);
+	return ok ? 0 : -1;
+}
+
+/* A lease's two private buffers start at a few KiB and grow only for a
+ * larger frame (client.h: PP_LEASE_BUF_INIT): a small exchange in a fresh
+ * process keeps its heap small (it took two 64 KiB buffers before); a head
+ * and an answer larger than that still go through whole, and small ones
+ * after them.  In a child, a fresh process as a CGI program is. */
+static void test_lease_buffers_grow_on_demand(void)
+{
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+		size_t h0 = heap_in_use();
+		pp_pool *p;
+		if (pp_attach(daemon_.pool, &p) != 0)
+			_exit(100);
+		bad |= do_check(p, "/health", NULL, 0, "healthy") ? 1 : 0;
+		size_t small = heap_in_use() - h0;
+		bad |= small >= 32768 ? 2 : 0;
+		/* A head of about 6 KiB (a 4000-byte path, two 1000-byte header
+		 * values), then an answer of 12,000 bytes in one BODY frame. */
+		static char path[4001], acc[1001], ct[1001];
+		snprintf(path, sizeof path, "/_debug/headers?pad=%03980d", 7);
+		memset(acc, 'a', 1000);
+		memset(ct, 'b', 1000);
+		pp_header hs[2] = { { .name = "Accept", .value = acc }, { .name = "Content-Type", .value = ct } };
+		bad |= do_check(p, path, hs, 2, acc) ? 4 : 0;
+		pp_req req = { .method = "GET", .path = "/_debug/bytes?bytes=12000" };
+		pp_resp r;
+		bad |= pp_do(p, &req, &r) != 0 || r.status != 200 || r.body_len != 12000 ? 4 : 0;
+		pp_resp_free(&r);
+		size_t big = heap_in_use() - h0;
+		bad |= big < 2 * 65536 ? 8 : 0; /* both buffers grew to the largest frame */
+		bad |= do_check(p, "/health", NULL, 0, "healthy") ? 16 : 0;
+		pp_detach(p);
+		printf("\n    heap in use after a small exchange %zu bytes, after larger ones %zu (failures %#x)", small, big, bad);
+		fflush(stdout);
+		_exit(bad);
+	}
+	int st = 0;
+	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT(WIFEXITED(st));
+	CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	static const struct pp_test tests[] = {
@@ -409,6 +473,7 @@ int main(void)
 		{ "small exchanges stay on the serving loop, large ones escalate", test_small_exchanges_stay_on_the_loop },
 		{ "bad path, method, header, size: own errors, lease usable", test_bad_requests_get_their_own_error },
 		{ "request timeout; connection dropped mid-response", test_timeout_and_dropped_connection },
+		{ "lease buffers start small and grow for larger frames", test_lease_buffers_grow_on_demand },
 	};
 	return pp_test_main("request", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
 }
