@@ -53,7 +53,6 @@ struct pp_lease {
 	const uint8_t *pend;  /* unread rest of the last BODY frame (in scratch) */
 	uint32_t pend_len;
 	struct pp_spin spin;  /* waiting for the response (spin.h) */
-	bool rings_mapped;    /* the rings' next pages were prefaulted (first exchange) */
 };
 
 /* The client's one liveness policy (pool.c: pp_att_check_daemon), and its

@@ -168,15 +168,6 @@ static int lease_rings(struct pp_lease *l)
 	 * slot was shared or scribbled on: never read someone else's answer. */
 	if (pp_ring_readable(&l->resp) != 0 || pp_ring_writable(&l->req) != (ssize_t)seg->ring_size)
 		return PP_EPROTO;
-	/* The first exchange of this lease record (of this process, on this
-	 * slot): map the pages the request is written to and the response
-	 * read from with a system call each, not a page fault each
-	 * (pp_seg_prefault).  Later exchanges find them mapped. */
-	if (!l->rings_mapped) {
-		l->rings_mapped = true;
-		pp_seg_prefault(l->req.data + (l->req.cached_head & l->req.mask), 1, true);
-		pp_seg_prefault(l->resp.data + (l->resp.cached_tail & l->resp.mask), 1, false);
-	}
 	l->spin = (struct pp_spin){ .hdr = seg->hdr, .claims = seg->spin_claims,
 				    .peer_cpu = &s->daemon_cpu, .avg_ns = &resp_wait_avg_ns,
 				    .inflight_max = 1 /* ours */ };

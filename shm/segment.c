@@ -231,22 +231,6 @@ int pp_seg_validate(const void *base, size_t size)
 	return 0;
 }
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22  /* Linux 5.14 */
-#define MADV_POPULATE_WRITE 23
-#endif
-
-/* Slot table pages mapped in advance at attach, at most. */
-#define PREFAULT_SLOTS_MAX (16u * PP_PAGE)
-
-void pp_seg_prefault(void *addr, size_t len, bool writable)
-{
-	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PP_PAGE - 1);
-	uintptr_t end = ((uintptr_t)addr + len + PP_PAGE - 1) & ~(uintptr_t)(PP_PAGE - 1);
-	if (len)
-		(void)madvise((void *)a, end - a, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-}
-
 /* errno (positive) of a failed system call on the segment, as a PP_E* code. */
 static int errno_to_pp(int e)
 {
@@ -280,18 +264,18 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 	close(fd);
 	if (r)
 		return r;
-	/* The header's pages, before validation reads them (bounded by the
-	 * mapping, whatever the segment says). */
-	pp_seg_prefault(base, size < PP_WAITERS_OFF ? size : PP_WAITERS_OFF, writable);
+	/* No madvise(MADV_POPULATE_*) of the pages a worker touches first:
+	 * it maps exactly the pages asked for, one by one, while the first
+	 * touch of a page of this tmpfs file maps it and its neighbours in one
+	 * fault (fault-around, 64 KiB by default).  A CGI program run took
+	 * 20-39 us longer with the header, slot records and ring pages
+	 * populated (docs/BENCHMARKS.md, run 14). */
 	r = pp_seg_validate(base, size);
 	if (r) {
 		munmap(base, size);
 		return r;
 	}
 	seg_fill_view(out, base, size);
-	/* The first slot records, which a lease scans from. */
-	uint64_t slots = (uint64_t)out->nslots * sizeof(struct pp_slot);
-	pp_seg_prefault(out->slots, slots < PREFAULT_SLOTS_MAX ? slots : PREFAULT_SLOTS_MAX, writable);
 	return 0;
 }
 

@@ -73,15 +73,6 @@ int pp_seg_create(const struct pp_seg_config *cfg, struct pp_seg *out);
  * (not yet published: the daemon is still initialising), PP_ESYS. */
 int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out);
 
-/* Map the pages of [addr, addr + len) (inside a MAP_SHARED mapping of the
- * segment) into this process's page tables now, writable or not: one
- * system call instead of a page fault per page on first touch.  A
- * process that starts for one request (a CGI program) touches a few
- * pages of the segment, and on a virtual machine a page fault can cost
- * far more than a system call.  Best effort: before Linux 5.14
- * (MADV_POPULATE_*) it does nothing, and the pages fault in as usual. */
-void pp_seg_prefault(void *addr, size_t len, bool writable);
-
 /* Check a mapping of `size` bytes: magic, layout version, sizes and
  * offsets, slot count, ring size.  Pure: reads only inside [base, base+size).
  * Returns 0 or PP_EVERSION, PP_ECORRUPT, PP_EDAEMON (magic not yet set). */
