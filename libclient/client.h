@@ -51,6 +51,7 @@ struct pp_lease {
 				  grown to pp_frame_max(ring_size) by a larger frame (xfer.h) */
 	struct pp_batch out;  /* request frames not yet published (the same) */
 	const uint8_t *pend;  /* unread rest of the last BODY frame (in scratch) */
+	int64_t resp_len;     /* the answer's Content-Length as the daemon saw it, -1 unknown */
 	uint32_t pend_len;
 	struct pp_spin spin;  /* waiting for the response (spin.h) */
 };

@@ -303,6 +303,7 @@ static int stream_read_head_run(struct pp_lease *l, pp_resp *resp)
 	if (f.type != PP_FRAME_RESP_HEAD)
 		return broken(l, PP_EPROTO);
 	resp->status = f.resp.status;
+	l->resp_len = f.resp.content_len;
 	for (uint32_t i = 0; i < f.resp.nheaders; i++) {
 		const struct pp_hdr *h = &f.resp.headers[i];
 		if (name_is(&h->name, "content-type"))
@@ -346,30 +347,43 @@ static long stream_read_run(struct pp_lease *l, void *buf, size_t n)
 	return (long)c;
 }
 
-/* Read the rest of the body into resp->body (grown as needed). */
+/* Bodies up to this size whose length the answer gave are read into one
+ * allocation of exactly that size. */
+#define READ_ALL_EXACT_MAX (1u << 20)
+
+/* Read the rest of the body into resp->body: one allocation of the
+ * answer's Content-Length (plus the NUL) when it gave one up to
+ * READ_ALL_EXACT_MAX, else 4 KiB doubled as needed.  A full buffer reads
+ * into a one-byte spare first, so an answer that ends exactly there costs
+ * no growth; a byte beyond it (an answer longer than it said) grows it. */
 static int read_all(struct pp_lease *l, pp_resp *resp)
 {
-	size_t cap = 4096, len = 0;
+	int64_t cl = l->resp_len;
+	size_t cap = cl >= 0 && cl <= READ_ALL_EXACT_MAX ? (size_t)cl + 1 : 4096, len = 0;
 	char *b = malloc(cap);
 	if (!b)
 		return broken(l, PP_ENOMEM);
 	for (;;) {
-		if (cap - len < 2048) {
-			char *nb = cap < SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
-			if (!nb) {
-				free(b);
-				return broken(l, PP_ENOMEM);
-			}
-			b = nb;
-			cap *= 2;
-		}
-		long r = stream_read_run(l, b + len, cap - len - 1);
+		size_t room = cap - len - 1;
+		char spare;
+		long r = stream_read_run(l, room ? b + len : &spare, room ? room : 1);
 		if (r < 0) {
 			free(b);
 			return (int)r;
 		}
 		if (r == 0)
 			break;
+		if (!room) {
+			size_t ncap = cap < 4096 ? 4096 : cap;
+			char *nb = ncap < SIZE_MAX / 2 ? realloc(b, ncap * 2) : NULL;
+			if (!nb) {
+				free(b);
+				return broken(l, PP_ENOMEM);
+			}
+			b = nb;
+			cap = ncap * 2;
+			b[len] = spare;
+		}
 		len += (size_t)r;
 	}
 	b[len] = 0;

@@ -47,13 +47,15 @@ static ssize_t bytes_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
-/* GET /_debug/bytes?bytes=N[&drop=1] -> 200, exactly N bytes of
- * application/octet-stream, streamed.  drop=1: Content-Length N is
- * announced, N/2 bytes are sent, then the connection is aborted. */
+/* GET /_debug/bytes?bytes=N[&drop=1][&chunked=1] -> 200, exactly N bytes
+ * of application/octet-stream, streamed.  drop=1: Content-Length N is
+ * announced, N/2 bytes are sent, then the connection is aborted.
+ * chunked=1: no Content-Length, the body in chunked transfer coding (a
+ * length the client learns only at its end). */
 void h_debug_bytes(struct req *r)
 {
 	long long n;
-	long drop;
+	long drop, chunked;
 	char *end;
 	const char *v = req_arg(r, "bytes");
 	struct bytes_stream *s;
@@ -64,7 +66,7 @@ void h_debug_bytes(struct req *r)
 		reply_error(r, 400, "?bytes= must be an integer in 0..%lld", DEBUG_BYTES_MAX);
 		return;
 	}
-	if (req_arg_long(r, "drop", 0, 1, 0, &drop) < 0)
+	if (req_arg_long(r, "drop", 0, 1, 0, &drop) < 0 || req_arg_long(r, "chunked", 0, 1, 0, &chunked) < 0)
 		return;
 	if (!(s = malloc(sizeof *s))) {
 		reply_error(r, 500, "out of memory");
@@ -72,7 +74,7 @@ void h_debug_bytes(struct req *r)
 	}
 	s->drop = (int)drop;
 	s->end = drop ? (uint64_t)n / 2 : (uint64_t)n;
-	resp = MHD_create_response_from_callback((uint64_t)n, DEBUG_BYTES_BLOCK,
+	resp = MHD_create_response_from_callback(chunked ? MHD_SIZE_UNKNOWN : (uint64_t)n, DEBUG_BYTES_BLOCK,
 						 bytes_reader, s, free);
 	if (!resp) {
 		free(s);
