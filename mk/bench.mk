@@ -12,7 +12,7 @@ FOLDER_CFLAGS_bench/lib   := -Iinclude -Ishm -Itests $(call pc_cflags,libcurl)
 FOLDER_CFLAGS_bench/modes := -Iinclude -Ishm -Itests $(call pc_cflags,libcurl)
 FOLDER_CFLAGS_bench/cgi   := -Iinclude $(call pc_cflags,libcurl)
 BENCH_CGI     := $(B)/bench/cgi/cgi_noop $(B)/bench/cgi/cgi_curl $(B)/bench/cgi/cgi_pool \
-                 $(B)/bench/cgi/cgi_static
+                 $(B)/bench/cgi/cgi_static $(B)/bench/cgi/cgi_floor
 # Debian packages the harness runs (not builds) with.
 BENCH_DEB     := nginx gnuplot-nox openssl
 DEB_PACKAGES  += $(BENCH_DEB)
@@ -33,6 +33,11 @@ $(B)/bench/harness: $(B)/bench/harness.o $(call obj,$(BENCH_LIB_SRC)) $(call obj
 #   cgi_static: the same program with libphantompool.a (and msgpack-c's
 #     archive) linked in: at run time it loads libc only
 $(B)/bench/cgi/cgi_noop: $(B)/bench/cgi/cgi_noop.o
+	$(CC) $(SAN) -Wl,--as-needed -o $@ $<
+
+#   cgi_floor: libc only, the least hand-off to a connection owner
+#     (bench/bench_cgi_floor.c runs it)
+$(B)/bench/cgi/cgi_floor: $(B)/bench/cgi/cgi_floor.o
 	$(CC) $(SAN) -Wl,--as-needed -o $@ $<
 
 $(B)/bench/cgi/cgi_curl: $(B)/bench/cgi/cgi_curl.o
