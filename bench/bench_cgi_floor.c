@@ -5,8 +5,10 @@
  * minimal connection owner: one keep-alive TCP connection, one shared page
  * (cgi/floor.h), a futex each way, the recv check any pool makes before it
  * reuses a connection, a fixed GET, the answer read by its Content-Length.
- * Then ROUNDS times, in an order that rotates, from this process (a CGI
- * server's spawn: posix_spawn, stdout through a pipe, waitpid):
+ * Then ROUNDS times, each round in its own shuffled order (a fixed order
+ * would always run one part right after the same other one, which warms
+ * the daemon or nginx for it), from this process (a CGI server's spawn:
+ * posix_spawn, stdout through a pipe, waitpid):
  *   cgi_noop    the fork+exec floor (libc only)
  *   cgi_floor   the same plus the minimal hand-off above (libc only)
  *   cgi_static  pp_attach + pp_do + pp_detach (libphantompool.a)
@@ -199,9 +201,19 @@ int main(void)
 		if (curl_easy_perform(c) != CURLE_OK)
 			die("direct request failed");
 	}
-	for (int r = 0; r < ROUNDS; r++)
+	uint32_t seed = 12345;
+	for (int r = 0; r < ROUNDS; r++) {
+		int order[PARTS];
+		for (int j = 0; j < PARTS; j++)
+			order[j] = j;
+		for (int j = PARTS - 1; j > 0; j--) { /* Fisher-Yates, a fixed LCG: reproducible */
+			seed = seed * 1103515245u + 12345u;
+			int k = (int)((seed >> 16) % (uint32_t)(j + 1)), t = order[j];
+			order[j] = order[k];
+			order[k] = t;
+		}
 		for (int j = 0; j < PARTS; j++) {
-			int part = (j + r) % PARTS;
+			int part = order[j];
 			if (part < 3) {
 				lat[part][r] = cgi_run(prog[part]);
 				continue;
@@ -211,6 +223,7 @@ int main(void)
 				die("direct request failed");
 			lat[part][r] = pp_now_ns() - t0;
 		}
+	}
 	kill(owner, SIGKILL);
 	waitpid(owner, NULL, 0);
 	shm_unlink(shm);
