@@ -41,6 +41,7 @@
 #include "cgi/floor.h"
 #include "clock.h"
 #include "daemon_proc.h"
+#include "testutil.h"
 
 #define ROUNDS 300
 #define PARTS 4
@@ -51,19 +52,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bench_cgi_floor: %s\n", what);
 	exit(1);
-}
-
-static size_t discard(char *p, size_t s, size_t n, void *u)
-{
-	(void)p;
-	(void)u;
-	return s * n;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
 }
 
 /* The owner's answer to one request on s into m: 0, or -1 (the
@@ -194,7 +182,7 @@ int main(void)
 	char url[128];
 	snprintf(url, sizeof url, "%s/health", be.url);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pp_test_discard);
 	for (int w = 0; w < 20; w++) { /* connections open, code paths warm */
 		for (int i = 0; i < 3; i++)
 			cgi_run(prog[i]);
@@ -229,7 +217,7 @@ int main(void)
 	shm_unlink(shm);
 	double p50[PARTS];
 	for (int i = 0; i < PARTS; i++) {
-		qsort(lat[i], ROUNDS, sizeof lat[i][0], cmp_u64);
+		qsort(lat[i], ROUNDS, sizeof lat[i][0], pp_test_cmp_u64);
 		p50[i] = (double)lat[i][ROUNDS / 2] / 1000.0;
 		printf("cgi_%s_p50 %.1f us\n", names[i], p50[i]);
 	}

@@ -19,24 +19,12 @@
 #include "backend_proc.h"
 #include "clock.h"
 #include "daemon_proc.h"
+#include "testutil.h"
 #include "phantompool.h"
 
 #define ROUNDS 10
 #define BATCH 500
 #define N (ROUNDS * BATCH)
-
-static size_t discard(char *p, size_t s, size_t n, void *u)
-{
-	(void)p;
-	(void)u;
-	return s * n;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
 
 static double pct(uint64_t *v, int n, double p)
 {
@@ -69,7 +57,7 @@ int main(void)
 	char url[128];
 	snprintf(url, sizeof url, "%s/health", be.url);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pp_test_discard);
 	pp_req req = { .method = "GET", .path = "/health" };
 	pp_resp resp;
 	struct pp_lease *l;
@@ -110,7 +98,7 @@ int main(void)
 	const char *names[] = { "direct", "pool_do", "pool_lease" };
 	double p50[3], p99[3];
 	for (int m = 0; m < 3; m++) {
-		qsort(lat[m], N, sizeof lat[m][0], cmp_u64);
+		qsort(lat[m], N, sizeof lat[m][0], pp_test_cmp_u64);
 		p50[m] = pct(lat[m], N, 0.50);
 		p99[m] = pct(lat[m], N, 0.99);
 		printf("req_%s_p50_%s %.1f us\n", names[m], tag, p50[m]);

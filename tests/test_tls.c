@@ -144,13 +144,6 @@ static int pool_get(const char *pool_name, const char *path, long long *ms)
 	return rc;
 }
 
-static size_t discard(char *ptr, size_t size, size_t n, void *cls)
-{
-	(void)ptr;
-	(void)cls;
-	return size * n;
-}
-
 /* GET url with plain libcurl; CURLcode, *status set on CURLE_OK. */
 static CURLcode curl_get(const char *url, const char *cainfo, const struct pp_tls_pair *client,
 			 long *status)
@@ -161,7 +154,7 @@ static CURLcode curl_get(const char *url, const char *cainfo, const struct pp_tl
 	if (!e)
 		return CURLE_FAILED_INIT;
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, pp_test_discard);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	if (cainfo)

@@ -108,3 +108,16 @@ void pp_test_print_tail(const char *path, int lines)
 	}
 	fclose(f);
 }
+
+int pp_test_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+size_t pp_test_discard(char *ptr, size_t size, size_t n, void *cls)
+{
+	(void)ptr;
+	(void)cls;
+	return size * n;
+}

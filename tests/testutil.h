@@ -44,6 +44,12 @@ int pp_test_proc_entries(pid_t pid, const char *what);
  * it failed), each indented; prints why if the file cannot be read. */
 void pp_test_print_tail(const char *path, int lines);
 
+/* qsort() comparator for uint64_t values (latencies in ns). */
+int pp_test_cmp_u64(const void *a, const void *b);
+
+/* A libcurl write callback that drops what it is given. */
+size_t pp_test_discard(char *ptr, size_t size, size_t n, void *cls);
+
 #define PP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif
