@@ -28,7 +28,7 @@ enum pp_stage {
  * the ring's largest frame for the rest of the attachment.  Starting at
  * the largest size (64 KiB each by default) made a fresh process grow its
  * heap past malloc's trim threshold and shrink it again at pp_detach:
- * about 50 us of a CGI run (docs/BENCHMARKS.md, run 14). */
+ * 23-31 us of a CGI run (docs/BENCHMARKS.md, runs 14 and 15). */
 #define PP_LEASE_BUF_INIT 4096u
 
 /* A lease: one per slot per handle, so the record of slot i is only ever

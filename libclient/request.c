@@ -110,9 +110,9 @@ static __thread uint32_t resp_wait_avg_ns = PP_SPIN_AVG_UNKNOWN;
  * most the ring's largest frame).  Returns 0 or PP_ENOMEM. */
 static int buf_first(struct pp_buf *b, uint32_t ring_size)
 {
-	uint32_t max = pp_frame_max(ring_size), n = PP_LEASE_BUF_INIT < max ? PP_LEASE_BUF_INIT : max;
 	if (b->buf)
 		return 0;
+	uint32_t max = pp_frame_max(ring_size), n = PP_LEASE_BUF_INIT < max ? PP_LEASE_BUF_INIT : max;
 	if (!(b->buf = malloc(n)))
 		return PP_ENOMEM;
 	b->cap = n;
@@ -129,22 +129,6 @@ static int lease_buffers(struct pp_lease *l)
 		return PP_ENOMEM;
 	l->out.len = 0;
 	return 0;
-}
-
-/* Encode the request head f into the lease's empty batch, growing it to
- * the ring's largest frame if the head needs more.  Returns the bytes
- * encoded, or a PP_E* code (PP_ETOOBIG: the head cannot fit the ring). */
-static ssize_t encode_head(struct pp_lease *l, const struct pp_frame *f)
-{
-	uint32_t rs = l->att->seg.ring_size;
-	ssize_t n = pp_frame_encode(f, l->out.mem.buf, l->out.mem.cap);
-	if (n == -EMSGSIZE && l->out.mem.cap < pp_frame_max(rs)) {
-		int r = pp_buf_grow(&l->out.mem, rs);
-		if (r)
-			return r;
-		n = pp_frame_encode(f, l->out.mem.buf, l->out.mem.cap);
-	}
-	return n < 0 ? pp_error_from_errno((int)n) : n;
 }
 
 /* Ring views for this lease's exchange (the slot is BUSY: ours).  Returns
@@ -186,16 +170,18 @@ static int exchange_begin(struct pp_lease *l, const pp_req *req, int64_t body_le
 	int r = check_req(seg, req, body_len, with_body, &f);
 	if (r || (r = lease_buffers(l)) != 0)
 		return r;
-	ssize_t n = encode_head(l, &f);
-	if (n < 0)
-		return (int)n; /* PP_ETOOBIG: the head cannot fit the ring */
+	/* Into the empty batch (grown if the head needs it); nothing is
+	 * published yet. */
+	if ((r = pp_batch_add(&l->out, seg->ring_size, &f)) != 0)
+		return r; /* PP_ETOOBIG: the head cannot fit the ring */
 	struct pp_slot *s = pp_seg_slot(seg, l->slot);
 	uint32_t st = PP_SLOT_LEASED;
-	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY))
+	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY)) {
+		l->out.len = 0; /* the lease as it was */
 		return PP_ELOST;
+	}
 	/* From here a failure leaves the slot BUSY: releasing it hands it to
 	 * the daemon for a reset. */
-	l->out.len = (uint32_t)n;
 	if ((r = lease_rings(l)) != 0)
 		return broken(l, r);
 	uint32_t tmo = req->timeout_ms ? (uint32_t)req->timeout_ms : seg->request_timeout_ms;

@@ -268,8 +268,8 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 	 * it maps exactly the pages asked for, one by one, while the first
 	 * touch of a page of this tmpfs file maps it and its neighbours in one
 	 * fault (fault-around, 64 KiB by default).  A CGI program run took
-	 * 20-39 us longer with the header, slot records and ring pages
-	 * populated (docs/BENCHMARKS.md, run 14). */
+	 * 19-26 us longer with the header, slot records and ring pages
+	 * populated (docs/BENCHMARKS.md, runs 14 and 15). */
 	r = pp_seg_validate(base, size);
 	if (r) {
 		munmap(base, size);

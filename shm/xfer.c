@@ -49,7 +49,9 @@ static int wait_frame(const struct pp_xfer *x, uint64_t until)
 	return pp_frame_wait(x->ring, until, 0);
 }
 
-int pp_buf_grow(struct pp_buf *b, uint32_t ring_cap)
+/* Grow b to pp_frame_max(ring_cap) bytes if it is smaller (realloc).
+ * Returns 0, or PP_ENOMEM with b unchanged. */
+static int buf_grow(struct pp_buf *b, uint32_t ring_cap)
 {
 	uint32_t max = pp_frame_max(ring_cap);
 	if (b->cap >= max)
@@ -73,7 +75,7 @@ int pp_xfer_take(const struct pp_xfer *x, struct pp_buf *scratch, struct pp_fram
 			return 0;
 		}
 		if (r == -ENOBUFS && scratch->cap < pp_frame_max(x->ring->cap)) {
-			if ((r = pp_buf_grow(scratch, x->ring->cap)) != 0)
+			if ((r = buf_grow(scratch, x->ring->cap)) != 0)
 				return r;
 			continue; /* the frame is still there: take it into the larger scratch */
 		}
@@ -109,28 +111,32 @@ int pp_xfer_flush(const struct pp_xfer *x, struct pp_batch *b)
 	return 0;
 }
 
+int pp_batch_add(struct pp_batch *b, uint32_t ring_cap, const struct pp_frame *f)
+{
+	ssize_t n = pp_frame_encode(f, b->mem.buf + b->len, b->mem.cap - b->len);
+	if (n == -EMSGSIZE && !b->len && b->mem.cap < pp_frame_max(ring_cap)) {
+		int r = buf_grow(&b->mem, ring_cap);
+		if (r)
+			return r;
+		n = pp_frame_encode(f, b->mem.buf, b->mem.cap);
+	}
+	if (n < 0)
+		return pp_error_from_errno((int)n); /* -EMSGSIZE: PP_ETOOBIG */
+	b->len += (uint32_t)n;
+	return 0;
+}
+
 int pp_xfer_add(const struct pp_xfer *x, struct pp_batch *b, const struct pp_frame *f)
 {
 	/* The consumer takes BODY frames up to the ring's chunk only. */
 	if (f->type == PP_FRAME_BODY && f->body.len > pp_frame_chunk(x->ring->cap))
 		return PP_ETOOBIG;
-	for (int tries = 0; tries < 3; tries++) {
-		ssize_t n = pp_frame_encode(f, b->mem.buf + b->len, b->mem.cap - b->len);
-		if (n >= 0) {
-			b->len += (uint32_t)n;
-			return 0;
-		}
-		if (n != -EMSGSIZE)
-			return pp_error_from_errno((int)n); /* a bad field */
-		int r;
-		if (b->len)
-			r = pp_xfer_flush(x, b); /* then it may fit the empty batch */
-		else if (b->mem.cap < pp_frame_max(x->ring->cap))
-			r = pp_buf_grow(&b->mem, x->ring->cap); /* then it may fit the largest batch */
-		else
-			return PP_ETOOBIG; /* a field over its limit, or too big even alone */
-		if (r)
+	int r = pp_batch_add(b, x->ring->cap, f);
+	if (r == PP_ETOOBIG && b->len) {
+		/* Then it may fit the empty batch (grown if need be). */
+		if ((r = pp_xfer_flush(x, b)) != 0)
 			return r;
+		r = pp_batch_add(b, x->ring->cap, f);
 	}
-	return PP_ETOOBIG;
+	return r;
 }

@@ -38,10 +38,6 @@ struct pp_buf {
 	uint32_t cap;
 };
 
-/* Grow b to pp_frame_max(ring_cap) bytes if it is smaller (realloc).
- * Returns 0, or PP_ENOMEM with b unchanged. */
-int pp_buf_grow(struct pp_buf *b, uint32_t ring_cap);
-
 /* Take one whole frame into scratch (grown when the frame needs more),
  * waiting for it.  Returns 0 with *f filled (fields point into
  * scratch->buf), PP_ETIMEDOUT, PP_EPROTO (corrupt ring or undecodable
@@ -58,7 +54,14 @@ struct pp_batch {
 	uint32_t len;
 };
 
-/* Append one frame (pp_frame_encode), flushing first if it does not fit,
+/* Encode one frame after what b holds, without publishing anything: an
+ * empty batch too small for the frame first grows to the largest frame of
+ * a ring of ring_cap bytes.  Returns 0, PP_ETOOBIG (it does not fit: a
+ * batch holding frames may take it once flushed; an empty one never, or a
+ * field is over its limit), PP_EINVAL (a bad field) or PP_ENOMEM. */
+int pp_batch_add(struct pp_batch *b, uint32_t ring_cap, const struct pp_frame *f);
+
+/* Append one frame (pp_batch_add), flushing first if it does not fit,
  * and growing the batch's memory if it does not fit an empty batch.
  * Returns 0, PP_ETOOBIG (a field over its limit, a BODY over the ring's
  * chunk, or a frame the ring can never carry), PP_EINVAL (a bad field),
