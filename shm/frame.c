@@ -12,7 +12,11 @@
  *      nested arrays and SCAN_MAX_OBJECTS objects, each declared count no
  *      larger than the bytes left, and exactly one object filling the
  *      payload.  After it, msgpack_unpack cannot be asked for more than
- *      SCAN_MAX_OBJECTS objects, so its zone stays within ZONE_CHUNK.
+ *      the objects the scan counted (at most SCAN_MAX_OBJECTS), so a zone
+ *      of zone_chunk(count) bytes holds them: one small allocation per
+ *      frame (a few hundred bytes for a response head), which a fresh
+ *      process finds in the heap page it has, where a zone sized for
+ *      SCAN_MAX_OBJECTS (3.3 KB) took a page fault of its own.
  *   2. msgpack_unpack() into that zone, then per-type field extraction with
  *      every msgpack type checked, then the same check_*() the encoder runs.
  */
@@ -29,8 +33,13 @@
 #define SCAN_MAX_OBJECTS 128u
 /* frame array > headers array > pair array: three levels of arrays. */
 #define SCAN_MAX_DEPTH 3u
-/* Bytes msgpack_unpack may need for SCAN_MAX_OBJECTS objects. */
-#define ZONE_CHUNK (SCAN_MAX_OBJECTS * sizeof(msgpack_object) + 256u)
+/* Bytes msgpack_unpack may need for n objects: an array of msgpack_object
+ * per array (strings and bins point into the payload), with room for the
+ * zone's alignment.  Were it short, the zone would allocate more itself. */
+static size_t zone_chunk(uint32_t n)
+{
+	return n * sizeof(msgpack_object) + 256u;
+}
 
 /* ---- sizes and names --------------------------------------------------- */
 
@@ -497,12 +506,14 @@ static int scan_object(struct scan *s, unsigned depth)
 	return 0;
 }
 
-/* 0 if p[0, len) is exactly one acceptable msgpack object. */
-static int frame_scan(const uint8_t *p, size_t len)
+/* 0 if p[0, len) is exactly one acceptable msgpack object, with *objects
+ * set to how many objects it holds (itself included). */
+static int frame_scan(const uint8_t *p, size_t len, uint32_t *objects)
 {
 	struct scan s = { .p = p, .len = len };
 	if (scan_object(&s, 0) || s.off != len)
 		return -1;
+	*objects = s.objects;
 	return 0;
 }
 
@@ -511,11 +522,12 @@ static int frame_scan(const uint8_t *p, size_t len)
 /* Decode the n-byte payload p (already copied out of any shared memory). */
 static int decode_payload(const uint8_t *p, uint32_t n, uint32_t chunk_max, struct pp_frame *out)
 {
-	if (frame_scan(p, n))
+	uint32_t objects;
+	if (frame_scan(p, n, &objects))
 		return -EPROTO;
 
 	msgpack_zone zone;
-	if (!msgpack_zone_init(&zone, ZONE_CHUNK))
+	if (!msgpack_zone_init(&zone, zone_chunk(objects)))
 		return -ENOMEM;
 	msgpack_object top;
 	size_t off = 0;
