@@ -28,8 +28,9 @@ enum pp_stage {
  * the ring's largest frame for the rest of the attachment.  Starting at
  * the largest size (64 KiB each by default) made a fresh process grow its
  * heap past malloc's trim threshold and shrink it again at pp_detach:
- * 23-31 us of a CGI run (docs/BENCHMARKS.md, runs 14 and 15). */
-#define PP_LEASE_BUF_INIT 4096u
+ * 23-31 us of a CGI run; 1 KiB instead of 4 KiB saves a fresh process two
+ * page faults of its heap, 8 us (docs/BENCHMARKS.md, runs 14 to 16). */
+#define PP_LEASE_BUF_INIT 1024u
 
 /* A lease: one per slot per handle, so the record of slot i is only ever
  * used by the thread holding slot i.  token 0 means released. */
