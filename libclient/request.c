@@ -281,6 +281,8 @@ static int stream_read_head_run(struct pp_lease *l, pp_resp *resp)
 	pp_spin_publish_cpu(&pp_seg_slot(&l->att->seg, l->slot)->worker_cpu);
 	if ((r = pp_xfer_add(&out, &l->out, &f)) != 0 || (r = pp_xfer_flush(&out, &l->out)) != 0)
 		return broken(l, r);
+	/* While the daemon works: the page the answer will be read from. */
+	pp_ring_prefault_read(&l->resp);
 	l->stage = PP_STAGE_HEAD;
 	if ((r = pp_xfer_take(&in, &l->scratch, &f)) != 0)
 		return broken(l, r);

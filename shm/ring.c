@@ -363,3 +363,11 @@ int pp_ring_wait_writable(struct pp_ring *r, uint32_t min_bytes, uint64_t deadli
 	const struct wait_side w = { &r->ctl->tail, &r->ctl->tail_waiter, wait_refresh_prod };
 	return ring_wait(r, &w, min_bytes, deadline_ns, spin);
 }
+
+void pp_ring_prefault_read(const struct pp_ring *r)
+{
+	/* Relaxed: the byte may be the producer's next write; only the
+	 * mapping matters. */
+	(void)atomic_load_explicit((const _Atomic uint8_t *)(const void *)(r->data + (r->cached_tail & r->mask)),
+				   memory_order_relaxed);
+}
