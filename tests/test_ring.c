@@ -86,6 +86,42 @@ static void test_basic_wrap(void)
 	}
 }
 
+/* pp_ring_prefault_read maps the page the consumer's next read starts in
+ * (index taken modulo the capacity) and changes nothing.  A fresh shared
+ * anonymous mapping has no page yet; mincore shows which ones a load made. */
+static void test_prefault_read(void)
+{
+	const uint32_t cap = 4 * PAGE;
+	const uint32_t starts[] = { 2 * PAGE + 10, 5 * PAGE + 4095, UINT32_MAX - 100 };
+	for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++) {
+		struct shared_ring s = shared_ring_new(cap);
+		struct pp_ring r;
+		s.ctl->head = s.ctl->tail = starts[k];
+		CU_ASSERT_EQUAL_FATAL(pp_ring_init_view(&r, s.ctl, s.data, cap), 0);
+		unsigned char vec[4];
+		CU_ASSERT_EQUAL_FATAL(mincore(s.data, cap, vec), 0);
+		for (int i = 0; i < 4; i++)
+			CU_ASSERT_EQUAL(vec[i] & 1, 0);
+		pp_ring_prefault_read(&r);
+		CU_ASSERT_EQUAL_FATAL(mincore(s.data, cap, vec), 0);
+		uint32_t want = (starts[k] & (cap - 1)) / PAGE;
+		for (uint32_t i = 0; i < 4; i++)
+			CU_ASSERT_EQUAL(vec[i] & 1, i == want);
+		CU_ASSERT_EQUAL(s.ctl->head, starts[k]);
+		CU_ASSERT_EQUAL(s.ctl->tail, starts[k]);
+		CU_ASSERT_EQUAL(pp_ring_readable(&r), 0);
+		/* The ring still works from there: a frame's bytes written and
+		 * read across the prefaulted page. */
+		uint8_t in[300], out[300];
+		for (size_t i = 0; i < sizeof in; i++)
+			in[i] = (uint8_t)(i * 13u + k);
+		CU_ASSERT_EQUAL(pp_ring_write(&r, in, sizeof in), (ssize_t)sizeof in);
+		CU_ASSERT_EQUAL(pp_ring_read(&r, out, sizeof out), (ssize_t)sizeof out);
+		CU_ASSERT(memcmp(in, out, sizeof in) == 0);
+		shared_ring_free(&s);
+	}
+}
+
 /* A byte stream with random write and read sizes checks content exactly. */
 static void test_stream_content(void)
 {
@@ -553,6 +589,7 @@ int main(void)
 	static const struct pp_test tests[] = {
 		{ "init_view", test_init_view },
 		{ "basic_wrap", test_basic_wrap },
+		{ "prefault_read", test_prefault_read },
 		{ "stream_content_index_wrap", test_stream_content },
 		{ "full_empty_stage_publish", test_full_empty },
 		{ "corrupt_indices", test_corrupt_indices },
