@@ -91,21 +91,22 @@ static void test_basic_wrap(void)
  * anonymous mapping has no page yet; mincore shows which ones a load made. */
 static void test_prefault_read(void)
 {
-	const uint32_t cap = 4 * PAGE;
+	enum { PAGES = 4 };
+	const uint32_t cap = PAGES * PAGE;
 	const uint32_t starts[] = { 2 * PAGE + 10, 5 * PAGE + 4095, UINT32_MAX - 100 };
 	for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++) {
 		struct shared_ring s = shared_ring_new(cap);
 		struct pp_ring r;
 		s.ctl->head = s.ctl->tail = starts[k];
 		CU_ASSERT_EQUAL_FATAL(pp_ring_init_view(&r, s.ctl, s.data, cap), 0);
-		unsigned char vec[4];
+		unsigned char vec[PAGES];
 		CU_ASSERT_EQUAL_FATAL(mincore(s.data, cap, vec), 0);
-		for (int i = 0; i < 4; i++)
+		for (uint32_t i = 0; i < PAGES; i++)
 			CU_ASSERT_EQUAL(vec[i] & 1, 0);
 		pp_ring_prefault_read(&r);
 		CU_ASSERT_EQUAL_FATAL(mincore(s.data, cap, vec), 0);
 		uint32_t want = (starts[k] & (cap - 1)) / PAGE;
-		for (uint32_t i = 0; i < 4; i++)
+		for (uint32_t i = 0; i < PAGES; i++)
 			CU_ASSERT_EQUAL(vec[i] & 1, i == want);
 		CU_ASSERT_EQUAL(s.ctl->head, starts[k]);
 		CU_ASSERT_EQUAL(s.ctl->tail, starts[k]);
