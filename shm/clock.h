@@ -3,21 +3,52 @@
  * All deadlines in phantompool are absolute CLOCK_MONOTONIC nanoseconds,
  * the clock FUTEX_WAIT_BITSET is told to use; wall time is only shown to
  * people (shmdump).  clock_gettime() goes through the vDSO: no system call.
+ *
+ * Except for a process's first PP_CLOCK_FRESH_READS reads: those are
+ * system calls.  The vDSO's first read maps its two data pages (vvar and
+ * the hypervisor's clock page), page faults that cost a fresh process such
+ * as a CGI program 30-40 us on the benchmark host, more than its ~16 reads
+ * (attach, one request, detach) cost as system calls (about 1 us each;
+ * docs/BENCHMARKS.md, "Run 21").  A long-lived process pays the system
+ * call only for its first reads; a forked child inherits the parent's
+ * count and mapping.
  */
 #ifndef PP_CLOCK_H
 #define PP_CLOCK_H
 
+#include <stdatomic.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PP_NS_PER_MS 1000000ull
 #define PP_NS_PER_S 1000000000ull
+
+#define PP_CLOCK_FRESH_READS 48u
+
+/* Reads left to make as system calls (clock.c); counts down to 0. */
+extern _Atomic uint32_t pp_clock_fresh_left;
+
+/* clock_gettime(id), through the system call while the process is
+ * fresh (above), else through the vDSO. */
+static inline void pp_clock_read(clockid_t id, struct timespec *ts)
+{
+	if (__builtin_expect(atomic_load_explicit(&pp_clock_fresh_left, memory_order_relaxed) != 0, 0)) {
+		/* A race between threads only makes a read or two more or fewer
+		 * system calls. */
+		atomic_fetch_sub_explicit(&pp_clock_fresh_left, 1, memory_order_relaxed);
+		if (syscall(SYS_clock_gettime, id, ts) == 0)
+			return;
+	}
+	clock_gettime(id, ts);
+}
 
 /* Current CLOCK_MONOTONIC time in ns. */
 static inline uint64_t pp_now_ns(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pp_clock_read(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * PP_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
@@ -26,7 +57,7 @@ static inline uint64_t pp_now_ns(void)
 static inline uint64_t pp_now_coarse_ns(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	pp_clock_read(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * PP_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 

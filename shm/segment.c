@@ -18,6 +18,7 @@
 #include "phantompool.h"
 #include "slot.h"
 #include "spin.h"
+#include "sys.h"
 
 int pp_pool_resolve(const char *pool, char *buf, size_t len)
 {
@@ -243,25 +244,25 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 	int r = pp_seg_shm_name(pool, out->shm_name, sizeof out->shm_name);
 	if (r)
 		return r;
-	int fd = shm_open(out->shm_name, writable ? O_RDWR : O_RDONLY, 0);
+	int fd = pp_sys_shm_open(out->shm_name, writable ? O_RDWR : O_RDONLY);
 	if (fd < 0)
 		return errno_to_pp(errno);
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
+	if (pp_sys_fstat(fd, &st) < 0) {
 		r = errno_to_pp(errno);
-		close(fd);
+		pp_sys_close(fd);
 		return r;
 	}
 	if (st.st_size < (off_t)sizeof(struct pp_shm_header) || (uint64_t)st.st_size > (1ull << 40)) {
-		close(fd);
+		pp_sys_close(fd);
 		return st.st_size == 0 ? PP_EDAEMON : PP_ECORRUPT;
 	}
 	size_t size = (size_t)st.st_size;
-	void *base = mmap(NULL, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	void *base = pp_sys_mmap(size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd);
 	out->dev = st.st_dev;
 	out->ino = st.st_ino;
 	r = base == MAP_FAILED ? errno_to_pp(errno) : 0;
-	close(fd);
+	pp_sys_close(fd);
 	if (r)
 		return r;
 	/* No madvise(MADV_POPULATE_*) of the pages a worker touches first:
@@ -272,7 +273,7 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 	 * populated (docs/BENCHMARKS.md, runs 14 and 15). */
 	r = pp_seg_validate(base, size);
 	if (r) {
-		munmap(base, size);
+		pp_sys_munmap(base, size);
 		return r;
 	}
 	seg_fill_view(out, base, size);
@@ -282,7 +283,7 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 void pp_seg_unmap(struct pp_seg *seg)
 {
 	if (seg && seg->base)
-		munmap(seg->base, seg->size);
+		pp_sys_munmap(seg->base, seg->size);
 	if (seg) {
 		seg->base = NULL;
 		seg->hdr = NULL;
@@ -309,7 +310,7 @@ bool pp_seg_daemon_fresh(const struct pp_seg *seg, uint64_t stale_ms, uint64_t n
 
 bool pp_seg_daemon_pid_exists(const struct pp_seg *seg)
 {
-	return seg->daemon_pid > 0 && !(kill(seg->daemon_pid, 0) < 0 && errno == ESRCH);
+	return seg->daemon_pid > 0 && !(pp_sys_kill(seg->daemon_pid, 0) < 0 && errno == ESRCH);
 }
 
 bool pp_seg_daemon_alive(const struct pp_seg *seg, uint64_t stale_ms)
@@ -319,12 +320,12 @@ bool pp_seg_daemon_alive(const struct pp_seg *seg, uint64_t stale_ms)
 
 int pp_seg_identity(const char *shm_name, dev_t *dev, ino_t *ino)
 {
-	int fd = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
+	int fd = pp_sys_shm_open(shm_name, O_RDONLY);
 	if (fd < 0)
 		return errno_to_pp(errno);
 	struct stat st;
-	int r = fstat(fd, &st) < 0 ? errno_to_pp(errno) : 0;
-	close(fd);
+	int r = pp_sys_fstat(fd, &st) < 0 ? errno_to_pp(errno) : 0;
+	pp_sys_close(fd);
 	if (!r) {
 		*dev = st.st_dev;
 		*ino = st.st_ino;

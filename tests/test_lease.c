@@ -19,6 +19,7 @@
 #include "daemon_proc.h"
 #include "layout.h"
 #include "phantompool.h"
+#include "segment.h"
 #include "slot.h"
 #include "testutil.h"
 
@@ -362,9 +363,14 @@ static void test_fork_after_attach(void)
 	CU_ASSERT_EQUAL_FATAL(pp_lease(pool8, 0, &mine), 0);
 	pid_t kid = fork();
 	if (kid == 0) {
-		/* The handle works in the child; the parent's lease does not cross. */
+		/* The handle works in the child, its leases stamped with the
+		 * child's pid (pool.c: the pid word is wiped at fork); the
+		 * parent's lease does not cross. */
 		struct pp_lease *l;
-		int ok = pp_lease(pool8, 1000, &l) == 0 && pp_release(l) == 0;
+		struct pp_seg seg;
+		int ok = pp_lease(pool8, 1000, &l) == 0 && pp_seg_attach(daemon8.pool, false, &seg) == 0;
+		ok = ok && atomic_load(&pp_seg_slot(&seg, (uint32_t)pp_lease_slot(l))->owner_pid) == getpid();
+		ok = ok && pp_release(l) == 0;
 		ok = ok && pp_release(mine) == PP_ENOTOWNER;
 		_exit(ok ? 0 : 1);
 	}

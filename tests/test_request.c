@@ -491,8 +491,84 @@ static void test_lease_buffers_grow_on_demand(void)
 	CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
 }
 
+/* The fresh process of test_fresh_process_libc_calls (this program run
+ * again with PP_TEST_FRESH_POOL set): what a CGI program does, one
+ * attach, one request, one detach.  Exit 0 when the answer was right. */
+static int fresh_process_main(const char *name)
+{
+	pp_pool *p;
+	if (pp_attach(name, &p) != 0)
+		return 100;
+	int bad = do_check(p, "/health", NULL, 0, "healthy") ? 1 : 0;
+	pp_detach(p);
+	return bad;
+}
+
+/* Every libc function a fresh process calls for the first time costs it
+ * page faults (its code, the dynamic linker's lookup): 10-13 us each on
+ * the benchmark host.  So a worker's attach, request and detach make
+ * their system calls through syscall(2) (shm/sys.h), read the first
+ * clocks the same way (clock.h), and keep their pid without
+ * pthread_atfork (pool.c).  Checked in a fresh process (this program
+ * exec'd again) with the dynamic linker's own record of the functions it
+ * bound for the program (LD_DEBUG=bindings): the exchange worked, it went
+ * through syscall(2), and none of those wrappers was called. */
+static void test_fresh_process_libc_calls(void)
+{
+	char dir[] = "/tmp/pp-bindings-XXXXXX";
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	char out[64];
+	snprintf(out, sizeof out, "%s/ld", dir);
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		setenv("PP_TEST_FRESH_POOL", daemon_.pool, 1);
+		setenv("LD_DEBUG", "bindings", 1);
+		setenv("LD_DEBUG_OUTPUT", out, 1);
+		execl("/proc/self/exe", "test_request", (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	char path[96];
+	snprintf(path, sizeof path, "%s.%ld", out, (long)pid);
+	FILE *f = fopen(path, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	static const char *const banned[] = { "getpid", "kill", "shm_open", "fstat", "mmap", "munmap", "close",
+					      "madvise", "clock_gettime", "pthread_atfork", "__register_atfork" };
+	bool via_syscall = false;
+	int found = 0;
+	char line[1024];
+	while (fgets(line, sizeof line, f)) {
+		/* "binding file /…/test_request [0] to /…/libc.so.6 [0]: normal symbol `getpid' [GLIBC_2.2.5]" */
+		char *from = strstr(line, "binding file "), *to = strstr(line, " to "), *sym = strstr(line, "symbol `");
+		if (!from || !to || !sym || !strstr(from, "test_request [0]") || strstr(from, "test_request [0]") > to)
+			continue;
+		sym += strlen("symbol `");
+		char *end = strchr(sym, '\'');
+		if (!end)
+			continue;
+		*end = 0;
+		via_syscall |= strcmp(sym, "syscall") == 0;
+		for (size_t i = 0; i < PP_ARRAY_LEN(banned); i++)
+			if (strcmp(sym, banned[i]) == 0) {
+				printf("\n    a fresh process called %s", sym);
+				found++;
+			}
+	}
+	fclose(f);
+	unlink(path);
+	rmdir(dir);
+	CU_ASSERT(via_syscall);
+	CU_ASSERT_EQUAL(found, 0);
+}
+
 int main(void)
 {
+	const char *fresh = getenv("PP_TEST_FRESH_POOL");
+	if (fresh)
+		return fresh_process_main(fresh);
 	static const struct pp_test tests[] = {
 		{ "health, /api/v1 prefix, forced status", test_health_and_prefix },
 		{ "token added by the daemon, never in the segment", test_token_added_and_never_in_segment },
@@ -504,6 +580,7 @@ int main(void)
 		{ "bad path, method, header, size: own errors, lease usable", test_bad_requests_get_their_own_error },
 		{ "request timeout; connection dropped mid-response", test_timeout_and_dropped_connection },
 		{ "lease buffers start small and grow for larger frames", test_lease_buffers_grow_on_demand },
+		{ "a fresh process's exchange calls no libc system call wrapper", test_fresh_process_libc_calls },
 	};
 	return pp_test_main("request", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
 }

@@ -1,0 +1,87 @@
+/* sys.h - the system calls of a worker's attach and detach, made through
+ * syscall(2) instead of libc's wrappers.
+ *
+ * Why: a fresh process (a CGI run) pays for every distinct libc function
+ * it calls for the first time: the function's code page and the dynamic
+ * linker's symbol lookup are page faults in that process.  Measured on the
+ * benchmark host (docs/BENCHMARKS.md, "Run 21"): ten distinct wrappers
+ * (getuid, getppid, ...) cost a fresh process 113-130 us more than none,
+ * the same ten system calls through syscall(2) 19 us.  pp_attach,
+ * pp_detach and pp_do already need syscall(2) for the futex, so routing
+ * their other calls through it adds no function at all.
+ *
+ * Each wrapper behaves as the libc call it stands for: -1 (MAP_FAILED for
+ * pp_sys_mmap) with errno set on failure.  Only for the worker's paths;
+ * the daemon calls libc as usual. */
+#ifndef PP_SYS_H
+#define PP_SYS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* The directory glibc's shm_open uses (fixed since glibc 2.34). */
+#define PP_SHM_DIR "/dev/shm"
+
+static inline pid_t pp_sys_getpid(void)
+{
+	return (pid_t)syscall(SYS_getpid);
+}
+
+static inline int pp_sys_kill(pid_t pid, int sig)
+{
+	return (int)syscall(SYS_kill, pid, sig);
+}
+
+/* shm_open(name, flags) for a name checked already (pp_seg_shm_name: a
+ * leading '/', no other): opens PP_SHM_DIR/name with O_NOFOLLOW and
+ * O_CLOEXEC, as glibc does. */
+static inline int pp_sys_shm_open(const char *name, int flags)
+{
+	char path[sizeof PP_SHM_DIR + 256];
+	size_t n = 0;
+	for (const char *p = PP_SHM_DIR; *p; p++)
+		path[n++] = *p;
+	for (const char *p = name; *p; p++) {
+		if (n == sizeof path - 1) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		path[n++] = *p;
+	}
+	path[n] = 0;
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_NOFOLLOW | O_CLOEXEC, 0);
+}
+
+static inline int pp_sys_fstat(int fd, struct stat *st)
+{
+	return (int)syscall(SYS_fstat, fd, st);
+}
+
+static inline int pp_sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+static inline void *pp_sys_mmap(size_t len, int prot, int flags, int fd)
+{
+	long r = syscall(SYS_mmap, NULL, len, prot, flags, fd, 0L);
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+static inline int pp_sys_madvise(void *addr, size_t len, int advice)
+{
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+static inline int pp_sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+#endif
