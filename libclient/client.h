@@ -131,11 +131,10 @@ void pp_att_mark_stale(struct pp_att *a);
  * Returns 0 or PP_EINVAL, PP_ERELEASED, PP_ENOTOWNER. */
 int pp_lease_check(const struct pp_lease *l);
 
-/* This process's pid, kept without a system call (a forked child's first
- * call asks the kernel: pool.c, pid_word). */
+/* This process's pid, kept without a system call (updated at fork). */
 pid_t pp_client_pid(void);
 
-/* Once per process: set up the fork-proof word behind pp_client_pid(). */
+/* Once per process: install the fork handler behind pp_client_pid(). */
 void pp_client_init_once(void);
 
 #endif

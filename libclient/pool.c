@@ -12,41 +12,29 @@
 #include "stats.h"
 #include "sys.h"
 
-/* This process's pid, where a fork cannot carry it into the child: a
- * page of its own marked MADV_WIPEONFORK reads as zeros in a forked
- * child, whose first pp_client_pid() then asks the kernel.  A fresh
- * process (a CGI run) pays two system calls and one page fault for it,
- * against 25-30 us for pthread_atfork's first call on the benchmark host
- * (docs/BENCHMARKS.md, "Run 21").  Where madvise refuses (a kernel before
- * 4.14), the word is fallback_pid, zeroed in the child by an atfork
- * handler. */
-static _Atomic pid_t fallback_pid;
-static _Atomic pid_t *pid_word = &fallback_pid;
+/* This process's pid, reset in a forked child by the atfork handler.  (A
+ * page of its own marked MADV_WIPEONFORK instead cost a fresh process as
+ * much: an mmap, a madvise and a page fault, 24 us against pthread_atfork's
+ * ~30 on the benchmark host.) */
+static _Atomic pid_t cached_pid;
 /* 0: not yet, 1: one thread runs client_init, 2: done.  Not pthread_once:
  * glibc's ends with a futex wake system call, paid by every CGI run. */
 static _Atomic int init_state;
 
 static void on_fork_child(void)
 {
-	atomic_store_explicit(&fallback_pid, 0, memory_order_relaxed);
+	atomic_store_explicit(&cached_pid, pp_sys_getpid(), memory_order_relaxed);
 }
 
 static void client_init(void)
 {
-	void *page = pp_sys_mmap(4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
-	if (page != MAP_FAILED && pp_sys_madvise(page, 4096, MADV_WIPEONFORK) == 0) {
-		pid_word = page;
-	} else {
-		if (page != MAP_FAILED)
-			pp_sys_munmap(page, 4096);
-		pthread_atfork(NULL, NULL, on_fork_child);
-	}
-	atomic_store_explicit(pid_word, pp_sys_getpid(), memory_order_relaxed);
+	atomic_store_explicit(&cached_pid, pp_sys_getpid(), memory_order_relaxed);
+	pthread_atfork(NULL, NULL, on_fork_child);
 }
 
 void pp_client_init_once(void)
 {
-	/* Pairs with the release store below: pid_word is set. */
+	/* Pairs with the release store below: cached_pid is set. */
 	if (atomic_load_explicit(&init_state, memory_order_acquire) == 2)
 		return;
 	int expected = 0;
@@ -62,12 +50,7 @@ void pp_client_init_once(void)
 
 pid_t pp_client_pid(void)
 {
-	pid_t pid = atomic_load_explicit(pid_word, memory_order_relaxed);
-	if (__builtin_expect(pid == 0, 0)) { /* a forked child's first call */
-		pid = pp_sys_getpid();
-		atomic_store_explicit(pid_word, pid, memory_order_relaxed);
-	}
-	return pid;
+	return atomic_load_explicit(&cached_pid, memory_order_relaxed);
 }
 
 #define PID_CHECK_NS ((uint64_t)PP_PID_CHECK_MS * PP_NS_PER_MS)

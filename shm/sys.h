@@ -74,11 +74,6 @@ static inline void *pp_sys_mmap(size_t len, int prot, int flags, int fd)
 	return r == -1 ? MAP_FAILED : (void *)r;
 }
 
-static inline int pp_sys_madvise(void *addr, size_t len, int advice)
-{
-	return (int)syscall(SYS_madvise, addr, len, advice);
-}
-
 static inline int pp_sys_munmap(void *addr, size_t len)
 {
 	return (int)syscall(SYS_munmap, addr, len);

@@ -364,8 +364,8 @@ static void test_fork_after_attach(void)
 	pid_t kid = fork();
 	if (kid == 0) {
 		/* The handle works in the child, its leases stamped with the
-		 * child's pid (pool.c: the pid word is wiped at fork); the
-		 * parent's lease does not cross. */
+		 * child's pid (pool.c: cached_pid, reset at fork); the parent's
+		 * lease does not cross. */
 		struct pp_lease *l;
 		struct pp_seg seg;
 		int ok = pp_lease(pool8, 1000, &l) == 0 && pp_seg_attach(daemon8.pool, false, &seg) == 0;
