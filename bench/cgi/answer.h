@@ -1,14 +1,18 @@
-/* answer.h - how the bench CGI programs write their answer: one writev of
- * the CGI header and the body, as cgi_noop writes its fixed answer with
- * one write, so that the programs differ only in how they get the body
- * (stdio would add its buffer, its first-use code pages and an fstat and
- * an ioctl of stdout to every run).  Returns 0, or -1 if the write fell
- * short. */
+/* answer.h - how the bench CGI programs write their answer: one write of
+ * the CGI header and the body, as cgi_noop writes its fixed answer, so
+ * that the programs differ only in how they get the body (stdio would add
+ * its buffer, its first-use code pages and an fstat and an ioctl of stdout
+ * to every run).  The same libc function as cgi_noop's, too: a fresh
+ * process's first call of another one (writev) costs it 10-17 us of page
+ * faults on the benchmark host (docs/BENCHMARKS.md, "Run 21").  An answer
+ * larger than the stack buffer goes out with writev.  Returns 0, or -1 if
+ * the write fell short. */
 #ifndef PP_BENCH_CGI_ANSWER_H
 #define PP_BENCH_CGI_ANSWER_H
 
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 static inline int cgi_answer(long status, const char *ctype, const char *body, size_t len)
 {
@@ -31,6 +35,12 @@ static inline int cgi_answer(long status, const char *ctype, const char *body, s
 	n += cl;
 	memcpy(head + n, "\r\n\r\n", 4);
 	n += 4;
+	char all[4096];
+	if (n + len <= sizeof all) {
+		memcpy(all, head, n);
+		memcpy(all + n, body, len);
+		return write(1, all, n + len) == (ssize_t)(n + len) ? 0 : -1;
+	}
 	struct iovec io[2] = { { head, n }, { (void *)body, len } };
 	ssize_t w = writev(1, io, len ? 2 : 1);
 	return w == (ssize_t)(n + len) ? 0 : -1;
