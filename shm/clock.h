@@ -7,11 +7,11 @@
  * Except for a process's first PP_CLOCK_FRESH_READS reads: those are
  * system calls.  The vDSO's first read maps its two data pages (vvar and
  * the hypervisor's clock page), page faults that cost a fresh process such
- * as a CGI program 30-40 us on the benchmark host, more than its ~16 reads
- * (attach, one request, detach) cost as system calls (about 1 us each;
- * docs/BENCHMARKS.md, "Run 21").  A long-lived process pays the system
- * call only for its first reads; a forked child inherits the parent's
- * count and mapping.
+ * as a CGI program 30-40 us on the benchmark host, more than its 13 reads
+ * (attach 2, one pp_do 11) cost as system calls (about 1 us each; net
+ * -22 us: docs/BENCHMARKS.md, "Runs 21 and 22").  A long-lived process
+ * pays the system call only for its first reads; a forked child inherits
+ * the parent's count and mapping.
  */
 #ifndef PP_CLOCK_H
 #define PP_CLOCK_H

@@ -3,10 +3,10 @@
  *
  * Why: a fresh process (a CGI run) pays for every distinct libc function
  * it calls for the first time: the function's code page and the dynamic
- * linker's symbol lookup are page faults in that process.  Measured on the
- * benchmark host (docs/BENCHMARKS.md, "Run 21"): ten distinct wrappers
- * (getuid, getppid, ...) cost a fresh process 113-130 us more than none,
- * the same ten system calls through syscall(2) 19 us.  pp_attach,
+ * linker's symbol lookup are page faults in that process.  Measured on
+ * the benchmark host (docs/BENCHMARKS.md, "Runs 21 and 22"): ten
+ * distinct wrappers (getuid, getppid, ...) cost a fresh process 113-130
+ * us more than none, the same ten system calls through syscall(2) 19 us.  pp_attach,
  * pp_detach and pp_do already need syscall(2) for the futex, so routing
  * their other calls through it adds no function at all.
  *

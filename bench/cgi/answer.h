@@ -3,10 +3,10 @@
  * that the programs differ only in how they get the body (stdio would add
  * its buffer, its first-use code pages and an fstat and an ioctl of stdout
  * to every run).  The same libc function as cgi_noop's, too: a fresh
- * process's first call of another one (writev) costs it 10-17 us of page
- * faults on the benchmark host (docs/BENCHMARKS.md, "Run 21").  An answer
- * larger than the stack buffer goes out with writev.  Returns 0, or -1 if
- * the write fell short. */
+ * process's first call of another one (writev) costs it 10-17 us of
+ * page faults on the benchmark host (docs/BENCHMARKS.md, "Runs 21 and
+ * 22").  An answer larger than the stack buffer goes out with writev.
+ * Returns 0, or -1 if the write fell short. */
 #ifndef PP_BENCH_CGI_ANSWER_H
 #define PP_BENCH_CGI_ANSWER_H
 
