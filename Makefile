@@ -169,7 +169,9 @@ check-tsan:
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Ishm -Idaemon
-$(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_ring: $(B)/fuzz/%: fuzz/%.c shm/frame.c shm/ring.c shm/futex.c shm/bell.c shm/errors.c
+# The shared-memory sources a fuzz target of frames and rings builds with.
+FUZZ_SHM_SRC := shm/frame.c shm/ring.c shm/futex.c shm/bell.c shm/errors.c shm/clock.c
+$(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_ring: $(B)/fuzz/%: fuzz/%.c $(FUZZ_SHM_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,msgpack) $(call pc_libs,msgpack)
 $(B)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/options.c daemon/config.c $(SHM_LIB)

@@ -17,7 +17,7 @@ $(LLHTTP_DIR)/%.c:
 $(DAEMON): $(LLHTTP_OBJ)
 
 # The response parser's fuzz target (make fuzz runs every fuzz/fuzz_*.c).
-$(B)/fuzz/fuzz_http: fuzz/fuzz_http.c daemon/http.c shm/frame.c shm/ring.c shm/futex.c shm/bell.c shm/errors.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c $(LLHTTP_DIR)/llhttp.c
+$(B)/fuzz/fuzz_http: fuzz/fuzz_http.c daemon/http.c $(FUZZ_SHM_SRC) $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c $(LLHTTP_DIR)/llhttp.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -isystem $(LLHTTP_INC) -o $@ $^ $(call pc_cflags,msgpack) $(call pc_libs,msgpack)
 
