@@ -18,9 +18,9 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "sys.h"
 
 #define PP_NS_PER_MS 1000000ull
 #define PP_NS_PER_S 1000000000ull
@@ -31,9 +31,11 @@
 extern _Atomic uint32_t pp_clock_fresh_left;
 
 /* clock_gettime(id), through the system call while the process is
- * fresh (above), else through the vDSO. */
+ * fresh (above), else through the vDSO; only the vDSO where the kernel's
+ * timespec may not be glibc's (sys.h: PP_SYS_DIRECT). */
 static inline void pp_clock_read(clockid_t id, struct timespec *ts)
 {
+#if PP_SYS_DIRECT
 	if (__builtin_expect(atomic_load_explicit(&pp_clock_fresh_left, memory_order_relaxed) != 0, 0)) {
 		/* A race between threads only makes a read or two more or fewer
 		 * system calls. */
@@ -41,6 +43,7 @@ static inline void pp_clock_read(clockid_t id, struct timespec *ts)
 		if (syscall(SYS_clock_gettime, id, ts) == 0)
 			return;
 	}
+#endif
 	clock_gettime(id, ts);
 }
 

@@ -6,13 +6,16 @@
  * linker's symbol lookup are page faults in that process.  Measured on
  * the benchmark host (docs/BENCHMARKS.md, "Runs 21 and 22"): ten
  * distinct wrappers (getuid, getppid, ...) cost a fresh process 113-130
- * us more than none, the same ten system calls through syscall(2) 19 us.  pp_attach,
- * pp_detach and pp_do already need syscall(2) for the futex, so routing
- * their other calls through it adds no function at all.
+ * us more than none, the same ten system calls through syscall(2) 19 us.
+ * pp_attach, pp_detach and pp_do already need syscall(2) for the futex,
+ * so routing their other calls through it adds no function at all.
  *
  * Each wrapper behaves as the libc call it stands for: -1 (MAP_FAILED for
- * pp_sys_mmap) with errno set on failure.  Only for the worker's paths;
- * the daemon calls libc as usual. */
+ * pp_sys_mmap) with errno set on failure.  Used where a worker attaches,
+ * checks its daemon and detaches (segment.c, pool.c); the daemon's own
+ * set-up calls libc as usual.  fstat and mmap (and clock.h's clock reads)
+ * go straight to the kernel only where its structures and arguments are
+ * glibc's (PP_SYS_DIRECT: x86-64); elsewhere they stay libc calls. */
 #ifndef PP_SYS_H
 #define PP_SYS_H
 
@@ -24,6 +27,12 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#if defined(__linux__) && defined(__x86_64__) && !defined(__ILP32__)
+#define PP_SYS_DIRECT 1
+#else
+#define PP_SYS_DIRECT 0
+#endif
 
 /* The directory glibc's shm_open uses (fixed since glibc 2.34). */
 #define PP_SHM_DIR "/dev/shm"
@@ -60,7 +69,11 @@ static inline int pp_sys_shm_open(const char *name, int flags)
 
 static inline int pp_sys_fstat(int fd, struct stat *st)
 {
+#if PP_SYS_DIRECT
 	return (int)syscall(SYS_fstat, fd, st);
+#else
+	return fstat(fd, st);
+#endif
 }
 
 static inline int pp_sys_close(int fd)
@@ -68,10 +81,15 @@ static inline int pp_sys_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
+/* mmap(NULL, len, prot, flags, fd, 0). */
 static inline void *pp_sys_mmap(size_t len, int prot, int flags, int fd)
 {
+#if PP_SYS_DIRECT
 	long r = syscall(SYS_mmap, NULL, len, prot, flags, fd, 0L);
 	return r == -1 ? MAP_FAILED : (void *)r;
+#else
+	return mmap(NULL, len, prot, flags, fd, 0);
+#endif
 }
 
 static inline int pp_sys_munmap(void *addr, size_t len)
