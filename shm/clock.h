@@ -36,13 +36,15 @@ extern _Atomic uint32_t pp_clock_fresh_left;
 static inline void pp_clock_read(clockid_t id, struct timespec *ts)
 {
 #if PP_SYS_DIRECT
-	if (__builtin_expect(atomic_load_explicit(&pp_clock_fresh_left, memory_order_relaxed) != 0, 0)) {
-		/* A race between threads only makes a read or two more or fewer
-		 * system calls. */
-		atomic_fetch_sub_explicit(&pp_clock_fresh_left, 1, memory_order_relaxed);
-		if (syscall(SYS_clock_gettime, id, ts) == 0)
-			return;
-	}
+	uint32_t left = atomic_load_explicit(&pp_clock_fresh_left, memory_order_relaxed);
+	/* A compare-and-swap, not a decrement: two threads taking the last
+	 * read would otherwise wrap the count.  One that loses the race reads
+	 * through the vDSO. */
+	if (__builtin_expect(left != 0, 0) &&
+	    atomic_compare_exchange_strong_explicit(&pp_clock_fresh_left, &left, left - 1, memory_order_relaxed,
+						    memory_order_relaxed) &&
+	    syscall(SYS_clock_gettime, id, ts) == 0)
+		return;
 #endif
 	clock_gettime(id, ts);
 }

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -53,17 +54,13 @@ static inline int pp_sys_kill(pid_t pid, int sig)
 static inline int pp_sys_shm_open(const char *name, int flags)
 {
 	char path[sizeof PP_SHM_DIR + 256];
-	size_t n = 0;
-	for (const char *p = PP_SHM_DIR; *p; p++)
-		path[n++] = *p;
-	for (const char *p = name; *p; p++) {
-		if (n == sizeof path - 1) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		path[n++] = *p;
+	size_t n = strlen(name);
+	if (sizeof PP_SHM_DIR + n > sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
 	}
-	path[n] = 0;
+	memcpy(path, PP_SHM_DIR, sizeof PP_SHM_DIR - 1);
+	memcpy(path + sizeof PP_SHM_DIR - 1, name, n + 1);
 	return (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_NOFOLLOW | O_CLOEXEC, 0);
 }
 

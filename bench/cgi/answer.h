@@ -16,7 +16,9 @@
 
 static inline int cgi_answer(long status, const char *ctype, const char *body, size_t len)
 {
-	char head[128] = "Status: ";
+	enum { HEAD_MAX = 128 };
+	char all[4096];
+	memcpy(all, "Status: ", 8);
 	size_t n = 8;
 	char digits[24];
 	int k = 0;
@@ -25,23 +27,21 @@ static inline int cgi_answer(long status, const char *ctype, const char *body, s
 		digits[k++] = (char)('0' + v % 10);
 	while ((v /= 10) && k < (int)sizeof digits);
 	while (k)
-		head[n++] = digits[--k];
+		all[n++] = digits[--k];
 	size_t cl = strlen(ctype);
-	if (cl > sizeof head - n - 24)
-		cl = sizeof head - n - 24;
-	memcpy(head + n, "\r\nContent-Type: ", 16);
+	if (cl > HEAD_MAX - n - 24)
+		cl = HEAD_MAX - n - 24;
+	memcpy(all + n, "\r\nContent-Type: ", 16);
 	n += 16;
-	memcpy(head + n, ctype, cl);
+	memcpy(all + n, ctype, cl);
 	n += cl;
-	memcpy(head + n, "\r\n\r\n", 4);
+	memcpy(all + n, "\r\n\r\n", 4);
 	n += 4;
-	char all[4096];
 	if (n + len <= sizeof all) {
-		memcpy(all, head, n);
 		memcpy(all + n, body, len);
 		return write(1, all, n + len) == (ssize_t)(n + len) ? 0 : -1;
 	}
-	struct iovec io[2] = { { head, n }, { (void *)body, len } };
+	struct iovec io[2] = { { all, n }, { (void *)body, len } };
 	ssize_t w = writev(1, io, len ? 2 : 1);
 	return w == (ssize_t)(n + len) ? 0 : -1;
 }
