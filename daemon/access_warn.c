@@ -7,13 +7,14 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "sys.h"
 
 void pd_access_warn(const struct pd_options *o, const char *shm_name)
 {
 	char path[PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof path, "/dev/shm%s", shm_name);
+	snprintf(path, sizeof path, PP_SHM_DIR "%s", shm_name);
 	if (stat(path, &st) < 0)
 		return;		/* not a tmpfs path we can see: nothing to say */
 	unsigned mode = st.st_mode & 0777;

@@ -21,9 +21,9 @@
 #include "client.h"
 #include "clock.h"
 #include "layout.h"
+#include "sys.h"
 
 #define DETAIL_MAX 1024
-#define SHM_DIR "/dev/shm"
 #define GROUPS_SHOWN 16
 
 enum detail_kind {
@@ -88,7 +88,7 @@ static void format_daemon_gone(void)
 	bool exists = pid > 0 && !(kill(pid, 0) < 0 && errno == ESRCH);
 	begin_text();
 	add("pool \"%s\": its phantompoold (pid %d, %s) stopped or stopped answering, and no new daemon "
-	    "serves " SHM_DIR "/phantompool-%s yet: start phantompoold for the pool (the handle "
+	    "serves " PP_SHM_DIR "/phantompool-%s yet: start phantompoold for the pool (the handle "
 	    "reattaches by itself on a later call)",
 	    td.pool, (int)pid, exists ? "still there, heartbeat stale" : "gone", td.pool);
 }
@@ -298,8 +298,8 @@ void pp_detail_attach(const char *pool, int code, int sys_errno)
 		add(" (%s) is not 1..%d characters of [A-Za-z0-9._-]", src, PP_POOL_NAME_MAX);
 		return;
 	}
-	char path[sizeof SHM_DIR + sizeof "/phantompool-" + PP_POOL_NAME_MAX];
-	snprintf(path, sizeof path, SHM_DIR "/phantompool-%s", name);
+	char path[sizeof PP_SHM_DIR + sizeof "/phantompool-" + PP_POOL_NAME_MAX];
+	snprintf(path, sizeof path, PP_SHM_DIR "/phantompool-%s", name);
 	add("pool \"%s\" (%s): ", name, src);
 	struct pp_shm_header h;
 	long long size;

@@ -12,22 +12,20 @@
 
 #include "futex.h"
 #include "phantompool.h"
+#include "sys.h"
 
 int pp_bell_init(struct pp_bell *b, const char *shm_name)
 {
 	for (uint32_t k = 0; k < PP_BELL_MAX; k++)
 		atomic_init(&b->fd[k], -1);
 	b->hdr = NULL;
-	/* "/dev/shm<shm_name>.bell", pasted (not snprintf: every attach runs
-	 * this, a CGI program's too).  Room for the largest k and the NUL in
+	/* PP_SHM_DIR "<shm_name>.bell", with room for the largest k in
 	 * sun_path. */
-	static const char dir[] = "/dev/shm", suffix[] = ".bell";
-	size_t len = strlen(shm_name), n = sizeof dir - 1 + len + sizeof suffix - 1;
-	if (n + 4 > sizeof b->prefix || n + 4 > sizeof ((struct sockaddr_un *)0)->sun_path)
+	size_t cap = sizeof b->prefix < sizeof((struct sockaddr_un *)0)->sun_path
+	                     ? sizeof b->prefix
+	                     : sizeof((struct sockaddr_un *)0)->sun_path;
+	if (pp_shm_path(b->prefix, cap - 3, shm_name, ".bell") < 0)
 		return PP_ENAME;
-	memcpy(b->prefix, dir, sizeof dir - 1);
-	memcpy(b->prefix + sizeof dir - 1, shm_name, len);
-	memcpy(b->prefix + sizeof dir - 1 + len, suffix, sizeof suffix);
 	return 0;
 }
 

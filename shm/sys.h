@@ -35,8 +35,23 @@
 #define PP_SYS_DIRECT 0
 #endif
 
-/* The directory glibc's shm_open uses (fixed since glibc 2.34). */
+/* The directory glibc's shm_open uses (fixed since glibc 2.34): where the
+ * segment /phantompool-<pool> and its doorbells live as files. */
 #define PP_SHM_DIR "/dev/shm"
+
+/* PP_SHM_DIR, shm_name and suffix pasted into buf (cap bytes with the
+ * NUL; pasted, not printf'd: every attach runs this).  0, or -1 when it
+ * does not fit. */
+static inline int pp_shm_path(char *buf, size_t cap, const char *shm_name, const char *suffix)
+{
+	size_t d = sizeof PP_SHM_DIR - 1, n = strlen(shm_name), x = strlen(suffix);
+	if (d + n + x >= cap)
+		return -1;
+	memcpy(buf, PP_SHM_DIR, d);
+	memcpy(buf + d, shm_name, n);
+	memcpy(buf + d + n, suffix, x + 1);
+	return 0;
+}
 
 static inline pid_t pp_sys_getpid(void)
 {
@@ -54,13 +69,10 @@ static inline int pp_sys_kill(pid_t pid, int sig)
 static inline int pp_sys_shm_open(const char *name, int flags)
 {
 	char path[sizeof PP_SHM_DIR + 256];
-	size_t n = strlen(name);
-	if (sizeof PP_SHM_DIR + n > sizeof path) {
+	if (pp_shm_path(path, sizeof path, name, "") < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	memcpy(path, PP_SHM_DIR, sizeof PP_SHM_DIR - 1);
-	memcpy(path + sizeof PP_SHM_DIR - 1, name, n + 1);
 	return (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_NOFOLLOW | O_CLOEXEC, 0);
 }
 
