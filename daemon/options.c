@@ -73,7 +73,7 @@ static const struct opt_def opt_table[] = {
 	{ "backend",         'b', OPT_URLS,   CFL,       F(backends),           NONUM,                      NULL,         "http://127.0.0.1:8080", "URL",    "PhantomDB base URL, path prefix allowed; repeat for more nodes" },
 	{ "min",             0,   OPT_U32,    CFL,       F(min_conns),          0, PP_MAX_SLOTS,            NULL,         "2",                     "N",      "connections kept warm" },
 	{ "max",             0,   OPT_U32,    CF,        F(max_conns),          1, PP_MAX_SLOTS,            NULL,         "10",                    "N",      "most backend connections" },
-	{ "seats",           0,   OPT_U32,    CF,        F(seats),              0, PP_MAX_SLOTS,            NULL,         "0",                     "N",      "slots workers lease, at least max; 0 = as many as max" },
+	{ "seats",           0,   OPT_U32,    CF,        F(seats),              0, PP_MAX_SLOTS,            NULL,         "0",                     "N",      "seats workers lease, at least max; 0 = as many as max" },
 	{ "ring-size",       0,   OPT_U32,    CF | OF_POW2, F(ring_size),       PP_RING_MIN, PP_RING_MAX,   NULL,         "65536",                 "BYTES",  "bytes per ring, a power of two" },
 	{ "lease-timeout",   0,   OPT_U32,    CFL,       F(lease_timeout_ms),   0, 3600000,                 NULL,         "30000",                 "MS",     "default acquire timeout" },
 	{ "request-timeout", 0,   OPT_U32,    CFL,       F(request_timeout_ms), 1, 3600000,                 NULL,         "30000",                 "MS",     "per-request timeout" },

@@ -1321,7 +1321,7 @@ static void test_watch(void)
 	CU_ASSERT_FATAL(out != NULL);
 	int frames = count_of(out, "\033[H\033[2J");
 	CU_ASSERT(frames >= 3);
-	CU_ASSERT_EQUAL(count_of(out, "\nslots       "), frames); /* a whole view per frame */
+	CU_ASSERT_EQUAL(count_of(out, "\nseats       "), frames); /* a whole view per frame */
 	free(out);
 	CU_ASSERT_EQUAL(watch_for(human, 300, SIGINT, &out), 0);
 	free(out);

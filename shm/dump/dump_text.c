@@ -89,8 +89,7 @@ static void line_backend(char *buf, size_t len, const struct dump_snapshot *s)
 static void line_slots(char *buf, size_t len, const struct dump_snapshot *s)
 {
 	uint32_t nfree = s->by_state[PP_SLOT_FREE];
-	int n = snprintf(buf, len, "%u (min %u): %u free, %u used:", s->nslots, s->h.min_conns, nfree,
-			 s->nslots - nfree);
+	int n = snprintf(buf, len, "%u: %u free, %u used:", s->nslots, nfree, s->nslots - nfree);
 	for (uint32_t st = 1; st <= PP_SLOT_NSTATES && n > 0 && (size_t)n < len; st++)
 		if (st < PP_SLOT_NSTATES || s->by_state[st])
 			n += snprintf(buf + n, len - (size_t)n, "%s %u %s", st > 1 ? "," : "", s->by_state[st],
@@ -104,8 +103,8 @@ static void line_connections(char *buf, size_t len, const struct dump_snapshot *
 	dump_fmt_duration(p50, sizeof p50, p->queue_wait_p50_ns);
 	dump_fmt_duration(p99, sizeof p99, p->queue_wait_p99_ns);
 	dump_fmt_duration(mx, sizeof mx, p->queue_wait_max_ns);
-	snprintf(buf, len, "%llu open (max %u): %llu busy, %llu idle; %llu queued, %llu waited (p50 %s  p99 %s  max %s)",
-		 (unsigned long long)p->conns_open, s->h.max_conns, (unsigned long long)p->conns_busy,
+	snprintf(buf, len, "%llu open (min %u, max %u): %llu busy, %llu idle; %llu queued, %llu waited (p50 %s  p99 %s  max %s)",
+		 (unsigned long long)p->conns_open, s->h.min_conns, s->h.max_conns, (unsigned long long)p->conns_busy,
 		 (unsigned long long)p->conns_idle, (unsigned long long)p->queued, (unsigned long long)p->queue_waits,
 		 p50, p99, mx);
 }
@@ -153,17 +152,25 @@ static const struct {
 } summary_lines[] = {
 	{ "pool", line_pool },         { "daemon", line_daemon },
 	{ "generation", line_generation }, { "backend", line_backend },
-	{ "slots", line_slots },       { "connections", line_connections },
+	{ "seats", line_slots },       { "connections", line_connections },
 	{ "leases", line_leases },
 	{ "lease wait", line_lease_wait }, { "requests", line_requests },
 	{ "serving", line_serving },
 };
 
-/* --- the slot table: one formatter per column. */
+/* --- the two tables: one formatter per column.  A seat's row reads its
+ * lease and exchange figures; connection k's state and counters live in
+ * the record of the seat with the same index (k < max connections). */
 
-/* A slot column: writes the cell of slot `index` (copy d) into buf (len
+/* A column: writes the cell of record `index` (copy d) into buf (len
  * bytes, always NUL-terminated, cut if longer). */
 typedef void col_fmt(char *buf, size_t len, const struct dump_slot *d, uint32_t index);
+
+struct col {
+	const char *title;
+	int width; /* negative: left-aligned */
+	col_fmt *fmt;
+};
 
 static void col_index(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
 {
@@ -203,24 +210,45 @@ static void col_lease_age(char *buf, size_t len, const struct dump_slot *d, uint
 		fmt_age_or_dash(buf, len, d->lease_age_ns);
 }
 
+static void fmt_count(char *buf, size_t len, uint64_t n)
+{
+	snprintf(buf, len, "%llu", (unsigned long long)n);
+}
+
 static void col_leases(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
 {
-	snprintf(buf, len, "%llu", (unsigned long long)d->s.leases);
+	fmt_count(buf, len, d->s.leases);
 }
 
 static void col_requests(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
 {
-	snprintf(buf, len, "%llu", (unsigned long long)d->s.requests);
+	fmt_count(buf, len, d->s.requests);
 }
 
 static void col_errors(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
 {
-	snprintf(buf, len, "%llu", (unsigned long long)d->s.errors);
+	fmt_count(buf, len, d->s.errors);
 }
 
 static void col_conn_age(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
 {
 	fmt_age_or_dash(buf, len, d->conn_age_ns);
+}
+
+static void col_connects(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
+{
+	fmt_count(buf, len, d->s.connects);
+}
+
+static void col_reconnects(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
+{
+	fmt_count(buf, len, d->s.reconnects);
+}
+
+static void col_health(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
+{
+	snprintf(buf, len, "%llu/%llu", (unsigned long long)d->s.health_checks,
+		 (unsigned long long)d->s.health_failures);
 }
 
 static void col_last_latency(char *buf, size_t len, const struct dump_slot *d, uint32_t index)
@@ -233,54 +261,58 @@ static void col_leak(char *buf, size_t len, const struct dump_slot *d, uint32_t 
 	snprintf(buf, len, "%s%s", d->leak ? "LEAK" : "", d->s.consistent ? "" : " ~");
 }
 
-static const struct {
-	const char *title;
-	int width; /* negative: left-aligned */
-	col_fmt *fmt;
-} slot_cols[] = {
-	{ "slot", 5, col_index },          { "state", -9, col_state },
-	{ "conn", -10, col_conn },         { "owner", 8, col_owner },
-	{ "lease age", 9, col_lease_age }, { "leases", 10, col_leases },
-	{ "requests", 10, col_requests },  { "errors", 8, col_errors },
-	{ "conn age", 9, col_conn_age },   { "last lat", 9, col_last_latency },
+#define COLS_MAX 9
+
+static const struct col seat_cols[] = {
+	{ "seat", 5, col_index },          { "state", -9, col_state },
+	{ "owner", 8, col_owner },         { "lease age", 9, col_lease_age },
+	{ "leases", 10, col_leases },      { "requests", 10, col_requests },
+	{ "errors", 8, col_errors },       { "last lat", 9, col_last_latency },
 	{ "", -4, col_leak },
 };
 
-#define NCOLS (sizeof slot_cols / sizeof slot_cols[0])
+static const struct col conn_cols[] = {
+	{ "conn", 5, col_index },          { "state", -10, col_conn },
+	{ "age", 9, col_conn_age },        { "connects", 9, col_connects },
+	{ "reconnects", 10, col_reconnects }, { "health/failed", 13, col_health },
+};
 
-/* Write one table row of cells (NCOLS strings), trailing blanks dropped. */
-static void put_row(FILE *f, const char *const cells[NCOLS])
+_Static_assert(sizeof seat_cols / sizeof seat_cols[0] <= COLS_MAX, "seat columns");
+_Static_assert(sizeof conn_cols / sizeof conn_cols[0] <= COLS_MAX, "connection columns");
+
+/* Write one table row of cells (ncols strings), trailing blanks dropped. */
+static void put_row(FILE *f, const struct col *cols, size_t ncols, const char *const *cells)
 {
 	char line[LINE_MAX_LEN];
 	int n = 0;
-	for (size_t c = 0; c < NCOLS && n >= 0 && (size_t)n < sizeof line; c++)
-		n += snprintf(line + n, sizeof line - (size_t)n, "%s%*s", c ? "  " : "", slot_cols[c].width,
-			      cells[c]);
+	for (size_t c = 0; c < ncols && n >= 0 && (size_t)n < sizeof line; c++)
+		n += snprintf(line + n, sizeof line - (size_t)n, "%s%*s", c ? "  " : "", cols[c].width, cells[c]);
 	size_t end = strnlen(line, sizeof line);
 	while (end > 0 && line[end - 1] == ' ')
 		end--;
 	fprintf(f, "%.*s\n", (int)end, line);
 }
 
-/* The slot table: a title row, then one row per slot. */
-static void put_slots(FILE *f, const struct dump_snapshot *s)
+/* A table: a title row, then one row for each of the first nrows records. */
+static void put_table(FILE *f, const struct col *cols, size_t ncols, const struct dump_snapshot *s,
+		      uint32_t nrows)
 {
-	const char *titles[NCOLS];
-	for (size_t c = 0; c < NCOLS; c++)
-		titles[c] = slot_cols[c].title;
-	put_row(f, titles);
-	for (uint32_t i = 0; i < s->nslots; i++) {
-		char buf[NCOLS][40];
-		const char *cells[NCOLS];
-		for (size_t c = 0; c < NCOLS; c++) {
-			slot_cols[c].fmt(buf[c], sizeof buf[c], &s->slots[i], i);
+	const char *cells[COLS_MAX];
+	char buf[COLS_MAX][40];
+	for (size_t c = 0; c < ncols; c++)
+		cells[c] = cols[c].title;
+	put_row(f, cols, ncols, cells);
+	for (uint32_t i = 0; i < nrows; i++) {
+		for (size_t c = 0; c < ncols; c++) {
+			cols[c].fmt(buf[c], sizeof buf[c], &s->slots[i], i);
 			cells[c] = buf[c];
 		}
-		put_row(f, cells);
+		put_row(f, cols, ncols, cells);
 	}
 }
 
-/* See dump_text.h: the summary lines, a blank line, the slot table. */
+/* See dump_text.h: the summary lines, then the seat and the connection
+ * tables, each after a blank line. */
 int dump_text_write(FILE *f, const struct dump_snapshot *s)
 {
 	for (size_t i = 0; i < sizeof summary_lines / sizeof summary_lines[0]; i++) {
@@ -289,9 +321,12 @@ int dump_text_write(FILE *f, const struct dump_snapshot *s)
 		fprintf(f, "%-11s %s\n", summary_lines[i].label, line);
 	}
 	fputc('\n', f);
-	put_slots(f, s);
+	put_table(f, seat_cols, sizeof seat_cols / sizeof seat_cols[0], s, s->nslots);
+	fputc('\n', f);
+	uint32_t nconns = s->h.max_conns < s->nslots ? s->h.max_conns : s->nslots;
+	put_table(f, conn_cols, sizeof conn_cols / sizeof conn_cols[0], s, nconns);
 	if (s->inconsistent)
-		fprintf(f, "~ %u slot(s) kept changing through every read retry: their counters may "
+		fprintf(f, "~ %u seat(s) kept changing through every read retry: their counters may "
 			   "be mid-update\n", s->inconsistent);
 	return ferror(f) ? -1 : 0;
 }

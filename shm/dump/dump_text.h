@@ -1,6 +1,6 @@
 /* dump_text.h - phantompool-shmdump's human view: a pool summary, then a
- * table with a row per slot.  Both are driven by tables of lines and
- * columns in dump_text.c.  Strings from the segment are shown with control
+ * a table with a row per seat and one with a row per connection, driven
+ * by tables of lines and columns in dump_text.c.  Strings from the segment are shown with control
  * characters replaced, so a hostile segment cannot send escape sequences
  * to the terminal. */
 #ifndef PP_DUMP_TEXT_H
