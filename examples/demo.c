@@ -269,11 +269,12 @@ static uint64_t print_summary(const struct results *res, uint64_t total, double 
 			printf("error     unexpected HTTP %dxx                     %llu\n", s,
 			       (unsigned long long)res->failed_status[s]);
 	if (pp_status(pool, &st) == 0)
-		printf("pool      max %u, min %u, available %u, used %u, waiting %u; leases %llu,"
-		       " lease timeouts %llu, reclaims %llu; daemon pid %d\n",
-		       st.max, st.min, st.available, st.used, st.waiting,
-		       (unsigned long long)st.leases, (unsigned long long)st.lease_timeouts,
-		       (unsigned long long)st.reclaims, (int)st.daemon_pid);
+		printf("pool      seats %u (available %u, used %u, waiting %u); connections %u open"
+		       " (min %u, max %u), %llu exchanges waited for one; leases %llu, lease timeouts %llu,"
+		       " reclaims %llu; daemon pid %d\n",
+		       st.max, st.available, st.used, st.waiting, st.conns_open, st.min, st.conns_max,
+		       (unsigned long long)st.queue_waits, (unsigned long long)st.leases,
+		       (unsigned long long)st.lease_timeouts, (unsigned long long)st.reclaims, (int)st.daemon_pid);
 	return failed;
 }
 
