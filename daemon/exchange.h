@@ -72,7 +72,7 @@ struct pd_exchange {
 	/* The X-Request-Id the request carries: the worker's, or one the
 	 * daemon made (then not forwarded back).  A response echoing another
 	 * id answers another request: refused. */
-	char rid[80];
+	char rid[PP_FRAME_HVALUE_MAX]; /* any value pp_req_head_check lets through */
 	uint32_t rid_len;
 	bool rid_ours;
 	bool rid_mismatch;

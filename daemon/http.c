@@ -249,6 +249,12 @@ enum pd_http_result pd_http_resp_feed(struct pd_http_resp *r, const uint8_t *buf
 		return r->sink_failed ? PD_HTTP_SINK : PD_HTTP_ERROR; /* broken stays broken */
 	llhttp_errno_t err = llhttp_execute(&r->parser, (const char *)buf, n);
 	if (err == HPE_OK) {
+		/* The callbacks never see the white space around a value (nor
+		 * obs-fold): bound the head by the bytes that carried it too. */
+		if (!r->headers_done && (r->raw_head += n) > (uint64_t)(r->interim + 1) * PD_HTTP_HEADER_MAX) {
+			r->why = "response header block larger than 64 KiB";
+			return PD_HTTP_ERROR;
+		}
 		*used = n;
 		return PD_HTTP_MORE;
 	}

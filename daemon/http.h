@@ -101,6 +101,7 @@ struct pd_http_resp {
 	bool sink_failed;
 	uint32_t interim;    /* 1xx responses skipped */
 	uint64_t head_bytes; /* bytes of the current header block so far */
+	uint64_t raw_head;   /* every byte fed before the final head was done */
 	const char *why;     /* static text for PD_HTTP_ERROR */
 	/* The header being read (only the two forwarded ones are kept). */
 	enum { HF_OTHER, HF_CTYPE, HF_REQID } field;

@@ -31,6 +31,7 @@
  *
  * PP_BADBACKEND_SECS sets the mixed run's length (default 6 s);
  * PP_BADBACKEND_CASE=<case> mixes only that case with normal requests. */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -59,6 +60,7 @@
 static int listen_fd = -1, port;
 static pid_t server_pid;
 static _Atomic long *accepted; /* a shared page: counted by the server process */
+static _Atomic long *once_hits; /* "once": odd arrivals are dropped unanswered */
 
 static void put(int fd, const char *s, size_t n)
 {
@@ -138,6 +140,18 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 			put(fd, a, n);
 		free(a);
 		PUTS(fd, "\r\nContent-Length: 0\r\n\r\n");
+	} else if (!strcmp(cas, "wshead")) {
+		/* 1.1 MiB of header block, all of it the white space before a value. */
+		PUTS(fd, "HTTP/1.1 200 OK\r\nX-Big:");
+		size_t n = 64 << 10;
+		char *a = malloc(n);
+		if (!a)
+			return false;
+		memset(a, ' ', n);
+		for (int i = 0; i < 18; i++)
+			put(fd, a, n);
+		free(a);
+		PUTS(fd, "v\r\nContent-Length: 0\r\n\r\n");
 	} else if (!strcmp(cas, "lyingcl")) {
 		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
 		return false;
@@ -177,6 +191,14 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		shutdown(fd, SHUT_WR);
 		while (recv(fd, buf, sizeof buf, 0) > 0)
 			;
+		return false;
+	} else if (!strcmp(cas, "once")) {
+		if (atomic_fetch_add(once_hits, 1) % 2 == 0) {
+			struct linger lg = { 1, 0 };
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+			return false; /* read it, drop it: RST */
+		}
+		ok_response(fd, token, "Connection: close\r\n");
 		return false;
 	} else if (!strcmp(cas, "silent")) {
 		return false; /* read the request, close without a word */
@@ -244,9 +266,10 @@ static int start_server(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t al = sizeof a;
-	accepted = mmap(NULL, sizeof *accepted, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	accepted = mmap(NULL, 2 * sizeof *accepted, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (accepted == MAP_FAILED)
 		return -1;
+	once_hits = accepted + 1;
 	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(listen_fd, 256) != 0 ||
 	    getsockname(listen_fd, (struct sockaddr *)&a, &al) != 0)
@@ -352,6 +375,7 @@ static const struct bad_case cases[] = {
 	{ "head", "HEAD", 0, 200, false },
 	{ "trunchead", "GET", PP_EBACKEND, 0, false },
 	{ "bighead", "GET", PP_EPROTO, 0, false },
+	{ "wshead", "GET", PP_EPROTO, 0, false },
 	{ "lyingcl", "GET", PP_EBACKEND, 0, false },
 	{ "lyingclhang", "GET", PP_ETIMEDOUT, 0, false },
 	{ "dupcl", "GET", PP_EPROTO, 0, false },
@@ -370,10 +394,28 @@ static bool as_expected(const struct bad_case *c, const struct outcome *o)
 	return o->code == 0 && o->status == c->status && (!c->body || o->own);
 }
 
+/* The daemon's open file descriptors, -1 if they cannot be counted. */
+static int daemon_fds(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)daemon_.pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 /* Each case on its own, then a normal request: its own error or answer,
- * and the next one unharmed. */
+ * and the next one unharmed; no descriptor left behind by any of them
+ * (the pool may end with more connections open than it began with, at
+ * most its 4). */
 static void test_each_case(void)
 {
+	int fds0 = daemon_fds();
 	char token[32];
 	for (size_t i = 0; i < PP_ARRAY_LEN(cases); i++) {
 		const struct bad_case *c = &cases[i];
@@ -399,6 +441,9 @@ static void test_each_case(void)
 				printf("\n      after %s: code %d body '%s'", c->name, n.code, n.body);
 		}
 	}
+	int fds1 = daemon_fds();
+	printf("\n    daemon fds before %d after %d", fds0, fds1);
+	CU_ASSERT(fds0 > 0 && fds1 > 0 && fds1 <= fds0 + 4);
 }
 
 /* A POST whose outcome comes before its body has gone: an answer ("early")
@@ -465,6 +510,39 @@ static void early_rounds(const char *cas, int want)
 	       next_code ? next_code == -1000 ? "a wrong answer" : pp_strerror(next_code) : "none");
 	CU_ASSERT_EQUAL(bad_first, 0);
 	CU_ASSERT_EQUAL(bad_next, 0);
+}
+
+/* A request dropped unanswered on a reused connection: sent again on a
+ * fresh one only when idempotent. */
+static void once_round(const char *method, long want_hits, int want_code)
+{
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(pool, 5000, &l) == 0);
+	pp_req req = { .method = "GET", .path = "/t/ok/warm" };
+	pp_resp resp;
+	CU_ASSERT(pp_request(l, &req, &resp) == 0);
+	pp_resp_free(&resp);
+	long h0 = atomic_load(once_hits);
+	req = (pp_req){ .method = method, .path = "/t/once/oncetok", .body = "0123456789", .body_len = 10 };
+	int r = pp_request(l, &req, &resp);
+	if (!r)
+		pp_resp_free(&resp);
+	long hits = atomic_load(once_hits) - h0;
+	printf("\n    %-6s on a reused connection, dropped once: %s, the backend saw it %ld time(s)", method,
+	       r ? pp_strerror(r) : "answer", hits);
+	CU_ASSERT_EQUAL(r, want_code);
+	CU_ASSERT_EQUAL(hits, want_hits);
+	CU_ASSERT(pp_release(l) == 0);
+	if (hits % 2)
+		atomic_fetch_add(once_hits, 1);
+}
+
+static void test_retry_rules(void)
+{
+	once_round("GET", 2, 0);
+	once_round("PUT", 2, 0);
+	once_round("POST", 1, PP_EBACKEND);
+	once_round("PATCH", 1, PP_EBACKEND);
 }
 
 static void test_early_outcome(void)
@@ -545,6 +623,7 @@ int main(void)
 	static const struct pp_test tests[] = {
 		{ "each misbehaviour: its own error or a correct answer; the next request unharmed", test_each_case },
 		{ "an answer or error before the request body: the next request on the lease unharmed", test_early_outcome },
+		{ "retry on a fresh connection: idempotent methods only", test_retry_rules },
 		{ "8 processes mixing bad and normal requests: 0 crossed answers", test_mixed_processes },
 	};
 	return pp_test_main("badbackend", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);

@@ -568,6 +568,58 @@ static void test_fresh_process_libc_calls(void)
 	CU_ASSERT_EQUAL(found, 0);
 }
 
+/* --- X-Request-Id values a worker may send ---------------------------- */
+
+static int get_with(const pp_header *h, size_t nh, char *echoed, size_t cap)
+{
+	pp_req req = { .method = "GET", .path = "/health", .headers = h, .nheaders = nh };
+	pp_resp resp;
+	int r = pp_do(pool, &req, &resp);
+	if (!r) {
+		snprintf(echoed, cap, "%s", resp.request_id);
+		pp_resp_free(&resp);
+	} else
+		snprintf(echoed, cap, "-");
+	return r;
+}
+
+static void try_id(const char *label, const char *id, const char *want)
+{
+	pp_header h[1] = { { "X-Request-Id", id } };
+	char echoed[256];
+	int r = get_with(h, 1, echoed, sizeof echoed);
+	printf("\n    %-26s -> %s (echoed '%.40s%s')", label, r ? pp_strerror(r) : "answer", echoed,
+	       strlen(echoed) > 40 ? "..." : "");
+	CU_ASSERT_EQUAL(r, 0);
+	if (want)
+		CU_ASSERT_STRING_EQUAL(echoed, want);
+}
+
+/* Any id pp_req_head_check lets through is answered: ids of 80 bytes and
+ * more (the daemon kept 79 and added one of its own, which the backend did
+ * not echo), white space around the id (the echo comes back trimmed), two
+ * ids (the backend echoes the first).  Each used to end in PP_EPROTO and a
+ * dropped connection. */
+static void test_worker_request_ids(void)
+{
+	char id79[80], id80[81], id1000[1001];
+	memset(id79, 'a', 79), id79[79] = 0;
+	memset(id80, 'b', 80), id80[80] = 0;
+	memset(id1000, 'c', 1000), id1000[1000] = 0;
+	try_id("79-byte id", id79, id79);
+	try_id("80-byte id", id80, id80);
+	try_id("1000-byte id", id1000, NULL);
+	try_id("id with a trailing space", "abc ", "abc");
+	try_id("id with a leading tab", "\tabc", "abc");
+	try_id("empty id", "", NULL);
+	pp_header two[2] = { { "X-Request-Id", "first" }, { "X-Request-Id", "second" } };
+	char echoed[256];
+	int r = get_with(two, 2, echoed, sizeof echoed);
+	printf("\n    %-26s -> %s (echoed '%s')", "two ids", r ? pp_strerror(r) : "answer", echoed);
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_STRING_EQUAL(echoed, "first");
+}
+
 int main(void)
 {
 	const char *fresh = getenv("PP_TEST_FRESH_POOL");
@@ -585,6 +637,7 @@ int main(void)
 		{ "request timeout; connection dropped mid-response", test_timeout_and_dropped_connection },
 		{ "lease buffers start small and grow for larger frames", test_lease_buffers_grow_on_demand },
 		{ "a fresh process's exchange calls no libc system call wrapper", test_fresh_process_libc_calls },
+		{ "worker X-Request-Id values: long, padded, empty, twice", test_worker_request_ids },
 	};
 	return pp_test_main("request", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
 }

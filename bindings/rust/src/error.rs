@@ -44,7 +44,7 @@ pub enum ErrorCode {
     BadHeader,
     /// PP_ETOOBIG: body or field over a configured limit.
     TooBig,
-    /// PP_EPROTO: malformed frame in a ring.
+    /// PP_EPROTO: malformed response from PhantomDB, or a malformed frame in a ring.
     Proto,
     /// PP_EBADMETHOD: the method is not an HTTP token.
     BadMethod,
