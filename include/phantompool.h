@@ -123,9 +123,12 @@ typedef struct pp_pool_status {
  * is still starting), PP_ENOMEM, PP_EINVAL (out NULL). */
 PP_EXPORT PP_NODISCARD int pp_attach(const char *pool, pp_pool **out);
 
-/* Detach and free the handle.  Leases still held by this process are
- * released first.  Accepts NULL.  In a forked child, frees only the
- * child's copy; the parent's leases are left alone. */
+/* Detach and free the handle.  Leases still held by the calling thread
+ * are released first.  A lease another thread of this process holds
+ * stays valid (only its thread can release it): its segment stays mapped
+ * and that thread's pp_release still works, but the mapping is never
+ * unmapped.  Accepts NULL.  In a forked child, frees only the child's
+ * copy; the parent's leases are left alone. */
 PP_EXPORT void pp_detach(pp_pool *p);
 
 /* Lease a slot, waiting up to timeout_ms (0: don't wait; negative: wait

@@ -80,7 +80,7 @@ struct pp_att {
 	struct pp_seg seg;       /* immutable after attach */
 	struct pp_bell bell;     /* the daemon loops' doorbells (bell.h) */
 	struct pp_lease *leases; /* [seg.nslots] */
-	pp_pool *pool;
+	_Atomic(pp_pool *) pool; /* NULL once pp_detach kept it for another thread's lease */
 	_Atomic bool stale;      /* a call saw its daemon gone */
 	_Atomic uint64_t next_pid_check_ns; /* next pid check of calls (coarse clock) */
 	struct pp_att *older;

@@ -87,7 +87,7 @@ static struct pp_att *att_open(pp_pool *p, int *err, bool *dead)
 		*err = r;
 		return NULL;
 	}
-	a->pool = p;
+	atomic_init(&a->pool, p);
 	a->lock_kind = pp_owner_lock_kind();
 	atomic_store(&a->next_pid_check_ns, pp_now_coarse_ns() + PID_CHECK_NS);
 	return a;
@@ -218,6 +218,22 @@ struct pp_att *pp_pool_current_slow(pp_pool *p, struct pp_att *a, int *err)
 	return pool_replace(p, a, err);
 }
 
+/* Attachments pp_detach could not free: another thread still held a lease
+ * of each (its owner lock is on that thread's robust list, its pp_lease in
+ * a->leases), so neither the mapping nor the record may go away under it.
+ * They stay for the life of the process, listed here (still reachable),
+ * and no longer point at the freed handle. */
+static _Atomic(struct pp_att *) kept_atts;
+
+static void keep_att(struct pp_att *a)
+{
+	atomic_store_explicit(&a->pool, NULL, memory_order_relaxed);
+	struct pp_att *head = atomic_load(&kept_atts);
+	do
+		a->older = head;
+	while (!atomic_compare_exchange_weak(&kept_atts, &head, a));
+}
+
 void pp_detach(pp_pool *p)
 {
 	if (!p)
@@ -225,13 +241,21 @@ void pp_detach(pp_pool *p)
 	pid_t me = pp_client_pid();
 	struct pp_att *a = atomic_load(&p->cur);
 	while (a) {
+		bool held_elsewhere = false;
 		for (uint32_t i = 0; i < a->seg.nslots; i++) {
 			struct pp_lease *l = &a->leases[i];
-			if (l->token && l->pid == me && pthread_equal(l->thread, pthread_self()))
+			if (!l->token || l->pid != me)
+				continue;
+			if (pthread_equal(l->thread, pthread_self()))
 				pp_release(l);
+			else
+				held_elsewhere = true; /* only its own thread can unlock it */
 		}
 		struct pp_att *older = a->older;
-		att_free(a);
+		if (held_elsewhere)
+			keep_att(a);
+		else
+			att_free(a);
 		a = older;
 	}
 	pthread_mutex_destroy(&p->reattach_lock);

@@ -405,7 +405,7 @@ static int request_run(struct pp_lease *l, const pp_req *req, pp_resp *resp)
  * (errdetail.h) for a gone daemon, or clear it. */
 static int lease_failed(const struct pp_lease *l, int r)
 {
-	return pp_detail_after(r == PP_EDAEMON ? l->att->pool : NULL, r);
+	return pp_detail_after(r == PP_EDAEMON ? atomic_load_explicit(&l->att->pool, memory_order_relaxed) : NULL, r);
 }
 
 int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)

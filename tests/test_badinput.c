@@ -13,6 +13,8 @@
  * a request head too large for the ring and a body over the limit are
  * reachable from the API.
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +333,63 @@ static void test_typed_helpers(void)
 	assert_marks_unchanged(m, "typed helpers");
 }
 
+/* pp_detach while another thread of the process holds a lease of the
+ * handle: that lease stays valid (only its thread can release it), so
+ * the thread's request and release work and the seat comes back.  The
+ * segment used to be unmapped under it: the release crashed. */
+struct held {
+	pp_pool *h;
+	struct pp_lease *l;
+	int leased, request, released;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool detached;
+};
+
+static void *hold_across_detach(void *arg)
+{
+	struct held *t = arg;
+	pthread_mutex_lock(&t->mu);
+	t->leased = pp_lease(t->h, 2000, &t->l);
+	pthread_cond_broadcast(&t->cv);
+	while (!t->detached)
+		pthread_cond_wait(&t->cv, &t->mu);
+	pthread_mutex_unlock(&t->mu);
+	if (t->leased == 0) {
+		pp_req req = { .method = "GET", .path = "/health" };
+		pp_resp resp;
+		t->request = pp_request(t->l, &req, &resp);
+		if (t->request == 0)
+			pp_resp_free(&resp);
+		t->released = pp_release(t->l);
+	}
+	return NULL;
+}
+
+static void test_detach_with_another_threads_lease(void)
+{
+	struct held t = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .leased = 1 };
+	CU_ASSERT_FATAL(pp_attach(daemon_.pool, &t.h) == 0);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, hold_across_detach, &t) == 0);
+	pthread_mutex_lock(&t.mu);
+	while (t.leased == 1)
+		pthread_cond_wait(&t.cv, &t.mu);
+	pp_detach(t.h); /* the other thread's lease stays */
+	t.detached = true;
+	pthread_cond_broadcast(&t.cv);
+	pthread_mutex_unlock(&t.mu);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(t.leased, 0);
+	CU_ASSERT_EQUAL(t.request, 0);
+	CU_ASSERT_EQUAL(t.released, 0);
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_status(pool, &st), 0);
+	CU_ASSERT_EQUAL(st.available, st.max); /* the seat came back */
+	printf("\n    lease %d, request %d, release %d after the detach; %u of %u seats free", t.leased, t.request,
+	       t.released, st.available, st.max);
+}
+
 int main(void)
 {
 	static const struct pp_test tests[] = {
@@ -339,6 +398,7 @@ int main(void)
 		{ "pp_stream_begin: each bad head refused, the lease answers the next", test_stream_begin },
 		{ "streaming: refused calls mid-exchange leave it going", test_stream_mid_exchange },
 		{ "typed helpers: refused without a lease", test_typed_helpers },
+		{ "pp_detach while another thread holds a lease: that lease still works", test_detach_with_another_threads_lease },
 	};
 	int r = pp_test_main("badinput", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
 	free(over_limit);
