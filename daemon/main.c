@@ -19,6 +19,7 @@
 #include "phantompool.h"
 #include "reaper.h"
 #include "reload.h"
+#include "seg_guard.h"
 #include "slot.h"
 #include "loop.h"
 #include "url.h"
@@ -83,6 +84,9 @@ static int create_segment(struct pd_daemon *d)
 		return -1;
 	}
 	d->shm_gid = cfg.gid;
+	if (pd_seg_guard_start(&d->seg) < 0)
+		pd_warn("segment %s: no guard against a worker shrinking it (%s): the daemon would die of SIGBUS",
+			d->seg.shm_name, strerror(errno));
 	pd_access_warn(&d->opt, d->seg.shm_name);
 	if (pp_bell_init(&d->bell, d->seg.shm_name) != 0) {
 		pd_err("segment name %s too long for its doorbell path", d->seg.shm_name);
@@ -98,6 +102,9 @@ static void tick(struct pd_daemon *d)
 	atomic_store_explicit(&d->seg.hdr->heartbeat_ns, pp_now_ns(), memory_order_relaxed);
 	pd_reaper_scan(d);
 	pd_reload_collect(d);
+	if (pd_seg_guard_restored())
+		pd_warn("segment %s was shrunk by a process that may attach (ftruncate): its size is restored, "
+			"the lost pages are zero and are reset as scribbled", d->seg.shm_name);
 }
 
 /* SIGTERM/SIGINT: refuse new leases (waiters get PP_ESHUTDOWN), let the

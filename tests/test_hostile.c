@@ -45,6 +45,7 @@
 #include <inttypes.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -796,6 +797,44 @@ static void test_lost_doorbells(void)
 	hpool_stop(&hp);
 }
 
+/* A process that may attach opens the object read-write, so it can also
+ * shrink it (ftruncate).  The daemon's next touch of a page past the new
+ * end raised SIGBUS and killed it; now it puts the size back, logs it, and
+ * the zeroed pages heal like any scribble. */
+static bool log_has(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	bool found = false;
+	while (f && !found && fgets(line, sizeof line, f))
+		found = strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void test_segment_shrunk(void)
+{
+	struct hpool hp;
+	CU_ASSERT_FATAL(hpool_start(&hp, "hostile-shrink", 4, "1500") == 0);
+	int fd = shm_open(hp.seg.shm_name, O_RDWR, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	struct stat st0, st1;
+	CU_ASSERT_FATAL(fstat(fd, &st0) == 0);
+	CU_ASSERT(ftruncate(fd, 4096) == 0);
+	sleep_ms(100); /* ten reaper ticks */
+	CU_ASSERT(fstat(fd, &st1) == 0);
+	printf("\n    shrunk from %lld to 4096 bytes: %lld bytes 100 ms later, daemon %s", (long long)st0.st_size,
+	       (long long)st1.st_size, daemon_alive(&hp) ? "alive" : "DEAD");
+	CU_ASSERT(daemon_alive(&hp));
+	CU_ASSERT_EQUAL(st1.st_size, st0.st_size); /* the daemon put it back */
+	close(fd);
+	assert_heals(&hp);
+	CU_ASSERT(daemon_alive(&hp));
+	CU_ASSERT(log_has(hp.log, "was shrunk"));
+	hpool_stop(&hp);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct pp_test tests[] = {
@@ -805,6 +844,7 @@ int main(int argc, char **argv)
 		{ "random bytes over slot records (glibc mutex too) under load: pool heals", test_scribbled_slot_bytes },
 		{ "header scribbled under load: daemon survives", test_scribbled_header },
 		{ "doorbells lost under a scribbler: every request answered", test_lost_doorbells },
+		{ "segment shrunk by a worker (ftruncate): daemon survives, pool heals", test_segment_shrunk },
 	};
 	/* An argument picks the tests whose name contains it. */
 	struct pp_test picked[PP_ARRAY_LEN(tests)];
