@@ -23,6 +23,7 @@
 #include "bell.h"
 #include "options.h"
 #include "segment.h"
+#include "slot.h"
 
 /* The settings the loops read while they run.  A SIGHUP reload builds
  * a new one and publishes it with one pointer store; the old one is freed
@@ -55,6 +56,7 @@ struct pd_daemon {
 	gid_t shm_gid;               /* the segment's group, for the bells (mode: opt.mode) */
 	struct pd_backends backends; /* the PhantomDB nodes */
 	int lock_kind;               /* pp_owner_lock_kind() */
+	struct pp_queue_watch qwatch; /* the reaper's look at the sleepers' queue (slot.h) */
 	int argc;                    /* saved for reloads */
 	char **argv;
 };

@@ -230,6 +230,9 @@ unsigned pd_reaper_scan(struct pd_daemon *d)
 			leak_check_slot(d, i, leak_ns, now);
 	}
 	reap_dead_waiters(d);
+	if (pp_queue_skip_hole(&d->seg, &d->qwatch, pp_now_ns()))
+		pd_warn("the queue of sleeping workers had a hole for %u ms (a sleeper killed as it joined): "
+			"stepped over it", PP_QUEUE_HOLE_MS);
 	/* Backstop for a wakeup lost to a waiter killed right after it was
 	 * woken: if slots are free while someone sleeps, wake one. */
 	struct pp_shm_header *h = d->seg.hdr;

@@ -108,6 +108,29 @@ bool pp_queue_head(struct pp_seg *seg, uint32_t *rec, uint64_t *ticket)
 	return false;
 }
 
+bool pp_queue_skip_hole(struct pp_seg *seg, struct pp_queue_watch *w, uint64_t now_ns)
+{
+	struct pp_shm_header *h = seg->hdr;
+	uint64_t hd = atomic_load_explicit(&h->q_head, memory_order_acquire);
+	uint64_t e = atomic_load_explicit(&h->queue[hd % PP_MAX_WAITERS], memory_order_acquire);
+	if (hd >= atomic_load_explicit(&h->q_tail, memory_order_acquire) || (e >> 16) >= (hd & TICKET_MASK)) {
+		w->since_ns = 0; /* empty, or its entry is written */
+		return false;
+	}
+	if (!w->since_ns || w->head != hd) {
+		w->head = hd;
+		w->since_ns = now_ns;
+		return false;
+	}
+	if (now_ns - w->since_ns < (uint64_t)PP_QUEUE_HOLE_MS * PP_NS_PER_MS)
+		return false;
+	w->since_ns = 0;
+	if (!atomic_compare_exchange_strong(&h->q_head, &hd, hd + 1))
+		return false; /* moved meanwhile: not a hole any more */
+	pp_sem_post_wake(seg); /* the next head starts polling */
+	return true;
+}
+
 void pp_queue_left(struct pp_seg *seg, uint64_t ticket)
 {
 	uint32_t rec;

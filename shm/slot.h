@@ -87,6 +87,25 @@ bool pp_queue_head(struct pp_seg *seg, uint32_t *rec, uint64_t *ticket);
  * head (ticket <= q_head), wake the new head so that it starts polling. */
 void pp_queue_left(struct pp_seg *seg, uint64_t ticket);
 
+/* A sleeper killed between taking its ticket (q_tail) and writing its
+ * queue entry leaves a hole at the head that reads "not written yet"
+ * for ever: no hand-over, no polling head, until the queue wraps.  The
+ * daemon's tick calls pp_queue_skip_hole with its own watch: a hole that
+ * stays at the same q_head for PP_QUEUE_HOLE_MS is stepped over and the
+ * next head woken.  A live sleeper stalled that long in the same window
+ * is stepped over too; it finds its ticket passed without a slot and
+ * joins again at the back (libclient/lease.c). */
+#define PP_QUEUE_HOLE_MS 100u
+
+struct pp_queue_watch {
+	uint64_t head;     /* q_head of the hole seen */
+	uint64_t since_ns; /* when it was first seen, 0 for none */
+};
+
+/* See above.  `w` starts zeroed.  Returns true when it stepped over a
+ * hole. */
+bool pp_queue_skip_hole(struct pp_seg *seg, struct pp_queue_watch *w, uint64_t now_ns);
+
 /* True if any waiter bit is set (a relaxed read). */
 bool pp_sem_has_waiters(const struct pp_shm_header *h);
 
