@@ -90,6 +90,7 @@ static int on_message_begin(llhttp_t *p)
 	r->started = true;
 	r->head_bytes = 0;
 	r->ctype_len = r->reqid_len = UINT32_MAX;
+	r->reqid_seen = false;
 	r->name_len = 0;
 	return 0;
 }
@@ -138,6 +139,14 @@ static int on_header_value_complete(llhttp_t *p)
 	uint32_t n = r->value_len;
 	if (r->field == HF_OTHER)
 		return 0;
+	if (r->field == HF_REQID) {
+		/* Two ids: which request it answers is ambiguous. */
+		if (r->reqid_seen) {
+			r->why = "two X-Request-Id headers in one response";
+			return -1;
+		}
+		r->reqid_seen = true;
+	}
 	if (n > PP_FRAME_HVALUE_MAX) {
 		*(r->field == HF_CTYPE ? &r->ctype_len : &r->reqid_len) = UINT32_MAX; /* too long to forward */
 		return 0;

@@ -109,6 +109,7 @@ struct pd_http_resp {
 	uint32_t name_len;   /* > PP_FRAME_HNAME_MAX: too long to be one we keep */
 	char ctype[PP_FRAME_HVALUE_MAX], reqid[PP_FRAME_HVALUE_MAX];
 	uint32_t ctype_len, reqid_len; /* UINT32_MAX: absent or unusable */
+	bool reqid_seen;     /* an X-Request-Id came in this head (a second one is refused) */
 	uint32_t value_len;  /* of the header value being read */
 };
 

@@ -200,6 +200,8 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		}
 		ok_response(fd, token, "Connection: close\r\n");
 		return false;
+	} else if (!strcmp(cas, "twoids")) {
+		ok_response(fd, token, "X-Request-Id: someone-else\r\n"); /* the echo comes second */
 	} else if (!strcmp(cas, "silent")) {
 		return false; /* read the request, close without a word */
 	} else {
@@ -376,6 +378,7 @@ static const struct bad_case cases[] = {
 	{ "trunchead", "GET", PP_EBACKEND, 0, false },
 	{ "bighead", "GET", PP_EPROTO, 0, false },
 	{ "wshead", "GET", PP_EPROTO, 0, false },
+	{ "twoids", "GET", PP_EPROTO, 0, false },
 	{ "lyingcl", "GET", PP_EBACKEND, 0, false },
 	{ "lyingclhang", "GET", PP_ETIMEDOUT, 0, false },
 	{ "dupcl", "GET", PP_EPROTO, 0, false },
