@@ -31,7 +31,6 @@
  *
  * PP_BADBACKEND_SECS sets the mixed run's length (default 6 s);
  * PP_BADBACKEND_CASE=<case> mixes only that case with normal requests. */
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -397,28 +396,13 @@ static bool as_expected(const struct bad_case *c, const struct outcome *o)
 	return o->code == 0 && o->status == c->status && (!c->body || o->own);
 }
 
-/* The daemon's open file descriptors, -1 if they cannot be counted. */
-static int daemon_fds(void)
-{
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)daemon_.pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Each case on its own, then a normal request: its own error or answer,
  * and the next one unharmed; no descriptor left behind by any of them
  * (the pool may end with more connections open than it began with, at
  * most its 4). */
 static void test_each_case(void)
 {
-	int fds0 = daemon_fds();
+	int fds0 = pp_test_proc_entries(daemon_.pid, "fd");
 	char token[32];
 	for (size_t i = 0; i < PP_ARRAY_LEN(cases); i++) {
 		const struct bad_case *c = &cases[i];
@@ -444,7 +428,7 @@ static void test_each_case(void)
 				printf("\n      after %s: code %d body '%s'", c->name, n.code, n.body);
 		}
 	}
-	int fds1 = daemon_fds();
+	int fds1 = pp_test_proc_entries(daemon_.pid, "fd");
 	printf("\n    daemon fds before %d after %d", fds0, fds1);
 	CU_ASSERT(fds0 > 0 && fds1 > 0 && fds1 <= fds0 + 4);
 }
