@@ -91,6 +91,22 @@ static void ms(int n)
 	usleep((useconds_t)n * 1000);
 }
 
+/* 1.1 MiB of byte c (18 writes of 64 KiB), from a buffer of this
+ * connection's own: server threads answer at once.  False if out of
+ * memory. */
+static bool put_mib(int fd, char c)
+{
+	size_t n = 64 << 10;
+	char *a = malloc(n);
+	if (!a)
+		return false;
+	memset(a, c, n);
+	for (int i = 0; i < 18; i++)
+		put(fd, a, n);
+	free(a);
+	return true;
+}
+
 /* Answer one request; returns false when the connection must close. */
 static bool answer(int fd, const char *method, const char *cas, const char *token)
 {
@@ -129,27 +145,14 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		return false;
 	} else if (!strcmp(cas, "bighead")) {
 		PUTS(fd, "HTTP/1.1 200 OK\r\nX-Big: ");
-		/* Each connection's own buffer: server threads answer at once. */
-		size_t n = 64 << 10;
-		char *a = malloc(n);
-		if (!a)
+		if (!put_mib(fd, 'a'))
 			return false;
-		memset(a, 'a', n);
-		for (int i = 0; i < 18; i++) /* 1.1 MiB */
-			put(fd, a, n);
-		free(a);
 		PUTS(fd, "\r\nContent-Length: 0\r\n\r\n");
 	} else if (!strcmp(cas, "wshead")) {
-		/* 1.1 MiB of header block, all of it the white space before a value. */
+		/* All of it the white space before a value. */
 		PUTS(fd, "HTTP/1.1 200 OK\r\nX-Big:");
-		size_t n = 64 << 10;
-		char *a = malloc(n);
-		if (!a)
+		if (!put_mib(fd, ' '))
 			return false;
-		memset(a, ' ', n);
-		for (int i = 0; i < 18; i++)
-			put(fd, a, n);
-		free(a);
 		PUTS(fd, "v\r\nContent-Length: 0\r\n\r\n");
 	} else if (!strcmp(cas, "lyingcl")) {
 		PUTS(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
