@@ -312,13 +312,18 @@ static void connect_outcome(struct pd_exchange *x, enum pd_connect_result r)
 {
 	struct pd_conn *c = x->conn;
 	struct pd_backends *b = &x->d->backends;
+	/* A connect begun before a reload replaced the node list names a node
+	 * of the old list: its outcome says nothing about the new one's. */
+	bool current = c->backend_gen == pd_backend_gen(b);
 	note_warm(x);
 	if (r == PD_CONNECT_DONE) {
 		pd_info("connection %u: connected to backend %u", c->idx, c->backend);
-		pd_backend_report(b, c->backend, true, NULL);
+		if (current)
+			pd_backend_report(b, c->backend, true, NULL);
 		return;
 	}
-	pd_backend_report(b, c->backend, !c->unreachable, c->errbuf);
+	if (current)
+		pd_backend_report(b, c->backend, !c->unreachable, c->errbuf);
 	char why[300];
 	snprintf(why, sizeof why, "cannot connect to PhantomDB: %s", c->errbuf);
 	fail(x, c->curl_res == CURLE_OPERATION_TIMEDOUT ? PP_ETIMEDOUT : PP_EBACKEND, why, true);

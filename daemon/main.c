@@ -79,6 +79,11 @@ static int create_segment(struct pd_daemon *d)
 	if (resolve_group(d->opt.group, &cfg.gid) < 0)
 		return -1;
 	int r = pp_seg_create(&cfg, &d->seg);
+	if (r == -EADDRINUSE) {
+		pd_err("pool '%s' is served by a running phantompoold (the segment /phantompool-%s has a live "
+		       "daemon; its pidfile may be another path): stop it first", d->opt.pool, d->opt.pool);
+		return -1;
+	}
 	if (r) {
 		pd_err("cannot create segment /phantompool-%s: %s", d->opt.pool, strerror(-r));
 		return -1;
@@ -157,7 +162,10 @@ static void shutdown_daemon(struct pd_daemon *d)
 	atomic_store_explicit(&d->seg.hdr->daemon_state, PP_DAEMON_STOPPED, memory_order_release);
 	pp_sem_wake_all(&d->seg);
 	pd_loops_stop(d);
-	pp_seg_unlink(d->opt.pool);
+	dev_t dev;
+	ino_t ino;
+	if (pp_seg_identity(d->seg.shm_name, &dev, &ino) == 0 && dev == d->seg.dev && ino == d->seg.ino)
+		pp_seg_unlink(d->opt.pool); /* still ours: not a newer daemon's */
 	pp_seg_unmap(&d->seg);
 	pidfile_remove(d->pidfile);
 	pd_info("stopped");

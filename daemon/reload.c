@@ -162,6 +162,12 @@ int pd_reload(struct pd_daemon *d)
 		pd_backends_replace(&d->backends, &n->opt);
 	pd_log_set_level(n->opt.log_level);
 	atomic_store_explicit(&d->seg.hdr->spin_ns, n->opt.spin_us * 1000u, memory_order_relaxed);
+	/* The limits a worker copies when it attaches (segment.c): later
+	 * attaches take the new ones.  Attached workers keep their copies, so
+	 * that a scribbled header cannot change them (failure-model.md). */
+	__atomic_store_n(&d->seg.hdr->lease_timeout_ms, n->opt.lease_timeout_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->seg.hdr->request_timeout_ms, n->opt.request_timeout_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->seg.hdr->max_body, (uint64_t)n->opt.max_body, __ATOMIC_RELAXED);
 	n->gen = cur->gen + 1;
 	struct pd_live *old = atomic_exchange_explicit(&d->live, n, memory_order_acq_rel);
 	retire(d, old);

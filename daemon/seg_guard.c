@@ -18,10 +18,16 @@ static const uint8_t *guard_base;
 static size_t guard_size;
 static atomic_bool restored;
 
+static atomic_uint restores;          /* sizes restored, by any thread */
+static _Thread_local unsigned retried; /* `restores` this thread last retried on */
+
 /* A SIGBUS at an address of the segment because the object is shorter
  * than the mapping: restore the size and return, so the faulting access
- * runs again.  Anything else (another address, a hardware error, a size
- * that is already right) is a real SIGBUS: the default action. */
+ * runs again.  A thread that faulted on the same shrink as another, which
+ * restored the size first, finds it right: it retries once per restore.
+ * Anything else (another address, a hardware error, a size that is right
+ * with no restore this thread has not retried on) is a real SIGBUS: the
+ * default action. */
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
@@ -29,11 +35,19 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	struct stat st;
 	int saved = errno;
 	if (si->si_code == BUS_ADRERR && a >= guard_base && a < guard_base + guard_size && guard_fd >= 0 &&
-	    fstat(guard_fd, &st) == 0 && (size_t)st.st_size < guard_size &&
-	    ftruncate(guard_fd, (off_t)guard_size) == 0) {
-		atomic_store_explicit(&restored, true, memory_order_relaxed);
-		errno = saved;
-		return;
+	    fstat(guard_fd, &st) == 0) {
+		if ((size_t)st.st_size < guard_size && ftruncate(guard_fd, (off_t)guard_size) == 0) {
+			retried = atomic_fetch_add(&restores, 1) + 1;
+			atomic_store_explicit(&restored, true, memory_order_relaxed);
+			errno = saved;
+			return;
+		}
+		unsigned r = atomic_load(&restores);
+		if ((size_t)st.st_size == guard_size && r != retried) {
+			retried = r;
+			errno = saved;
+			return;
+		}
 	}
 	signal(sig, SIG_DFL);
 	raise(sig);

@@ -172,6 +172,15 @@ int pp_seg_create(const struct pp_seg_config *cfg, struct pp_seg *out)
 	if (!seg_config_ok(cfg))
 		return -EINVAL;
 	pp_seg_shm_name(cfg->pool, out->shm_name, sizeof out->shm_name);
+	/* A segment whose daemon is alive belongs to that daemon (its pidfile
+	 * may be another path): never unlink it from under it. */
+	struct pp_seg old;
+	if (pp_seg_attach(cfg->pool, false, &old) == 0) {
+		bool alive = pp_seg_daemon_alive(&old, PP_DAEMON_STALE_MS);
+		pp_seg_unmap(&old);
+		if (alive)
+			return -EADDRINUSE;
+	}
 	uint64_t size = pp_layout_size(cfg->nslots, cfg->ring_size);
 	int fd = seg_open_fresh(out->shm_name, cfg->mode, cfg->gid);
 	if (fd < 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend_proc.h"
@@ -119,6 +120,17 @@ static uint32_t segment_spin_us(const char *pool)
 	uint32_t us = atomic_load(&seg.hdr->spin_ns) / 1000u;
 	pp_seg_unmap(&seg);
 	return us;
+}
+
+/* The request timeout a worker attaching now copies. */
+static uint32_t attach_request_timeout_ms(const char *pool)
+{
+	struct pp_seg seg;
+	if (pp_seg_attach(pool, false, &seg) != 0)
+		return UINT32_MAX;
+	uint32_t ms = seg.request_timeout_ms;
+	pp_seg_unmap(&seg);
+	return ms;
 }
 
 /* The loops in use, as the segment says. */
@@ -259,6 +271,7 @@ static void test_sighup_reload(void)
 	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
 	CU_ASSERT_EQUAL(get_status(p, "/databases"), 401); /* wrong token */
 	CU_ASSERT_EQUAL(segment_spin_us(d.pool), 100); /* the default */
+	CU_ASSERT_EQUAL(attach_request_timeout_ms(d.pool), 5000);
 	CU_ASSERT_EQUAL(get_status(p, "/health?delay_ms=400"), 200);
 	/* New token, shorter timeout, and a slot count that cannot change. */
 	write_file(tok_path, "second-token\n");
@@ -276,6 +289,7 @@ static void test_sighup_reload(void)
 	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
 	CU_ASSERT_EQUAL(st.max, 3);
 	CU_ASSERT_EQUAL(segment_spin_us(d.pool), 7); /* live */
+	CU_ASSERT_EQUAL(attach_request_timeout_ms(d.pool), 150); /* what a worker attaching now takes */
 	CU_ASSERT(log_has(log, "cannot change"));
 	CU_ASSERT(!log_has(log, "second-token") && !log_has(log, "first-token"));
 	/* An invalid file changes nothing. */
@@ -548,12 +562,60 @@ static void test_proxy_environment(void)
 	pp_backend_stop(&be);
 }
 
+/* One daemon per pool even when a second one is given another pidfile:
+ * the pidfile's lock cannot see it, so the segment itself refuses (its
+ * daemon is alive).  That daemon used to replace the live segment, and
+ * the first one, stopped later, unlinked the second one's. */
+static void test_second_daemon_other_pidfile(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--max", "2", "--min", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("two"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	char pidfile[160];
+	snprintf(pidfile, sizeof pidfile, "%s.other", d.pidfile);
+	pid_t kid = fork();
+	if (kid == 0) {
+		execl(pp_test_build_path("phantompoold"), "phantompoold", "-f", "-p", d.pool, "-b", be.url,
+		      "--pidfile", pidfile, (char *)NULL);
+		_exit(127);
+	}
+	/* Refused at once; one that took over would run on: stop it. */
+	int st = -1;
+	for (int i = 0; i < 500 && st < 0; i++) {
+		int ws;
+		if (waitpid(kid, &ws, WNOHANG) == kid)
+			st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		else
+			sleep_ms(10);
+	}
+	if (st < 0) {
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+	}
+	pp_pool_status s;
+	CU_ASSERT_EQUAL(pp_status(p, &s), 0);
+	printf("\n    a second daemon with another pidfile: exit %d; the pool's daemon pid %d (first %d)", st,
+	       (int)s.daemon_pid, (int)d.pid);
+	CU_ASSERT_EQUAL(st, 1);
+	CU_ASSERT_EQUAL(s.daemon_pid, d.pid);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	unlink(pidfile);
+	pp_backend_stop(&be);
+}
+
 int main(void)
 {
 	static const struct pp_test tests[] = {
 		{ "min warm, idle close down to min, max lifetime", test_min_warm_idle_close_and_lifetime },
 		{ "--loops: one loop, capped at the slots, one per CPU by default", test_loops_setting },
 		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
+		{ "a second daemon with another pidfile is refused; the first keeps its segment", test_second_daemon_other_pidfile },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },
