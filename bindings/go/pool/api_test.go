@@ -3,6 +3,7 @@ package pool
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -240,5 +241,9 @@ func TestNewErrors(t *testing.T) {
 	}
 	if _, err := New(Config{Pool: "bad/name"}); !errors.Is(err, ErrName) {
 		t.Errorf("bad name: want PP_ENAME, got %v", err)
+	}
+	// C.CString would cut the name at the NUL and attach to another pool.
+	if _, err := New(Config{Pool: os.Getenv("PHANTOMPOOL") + "\x00ignored"}); !errors.Is(err, ErrName) {
+		t.Errorf("name with a NUL: want PP_ENAME, got %v", err)
 	}
 }

@@ -24,6 +24,7 @@ import "C"
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,9 @@ func New(cfg Config) (*Pool, error) {
 	}
 	var name *C.char
 	if cfg.Pool != "" {
+		if strings.IndexByte(cfg.Pool, 0) >= 0 { // C.CString would cut the name there
+			return nil, &Error{Code: int(C.PP_ENAME), Op: "New", Detail: "pool name contains a NUL byte"}
+		}
 		name = C.CString(cfg.Pool)
 		defer C.free(unsafe.Pointer(name))
 	}

@@ -215,7 +215,16 @@ function requestArgs(method, path, { body, headers, timeout = 0, encoding = 'utf
     }
   }
   if (encoding !== 'utf8' && encoding !== 'buffer') throw new TypeError(`${what}: encoding must be 'utf8' or 'buffer'`);
-  return [String(method), String(path), headerList(headers, payload !== null, json), payload, timeout | 0, encoding === 'buffer'];
+  return [String(method), String(path), headerList(headers, payload !== null, json), payload, requestTimeout(timeout, what), encoding === 'buffer'];
+}
+
+// A request timeout in ms for pp_req.timeout_ms (a C int): 0 is the
+// daemon's timeout; larger values are capped at INT_MAX, not wrapped by
+// `| 0` (2**31 would turn negative, 2**32 + 1 into 1 ms).
+function requestTimeout(v, what) {
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0)
+    throw new TypeError(`${what}: timeout must be a number of milliseconds >= 0`);
+  return v === 0 ? 0 : Math.min(Math.ceil(v), 0x7fffffff);
 }
 
 // Copy the route methods onto a class's prototype.

@@ -369,6 +369,19 @@ static struct job *job_from_args(napi_env env, enum job_kind kind, napi_value *a
 	j->req.body_len = body.len;
 	put_bytes(env, &body, w);
 	j->req.timeout_ms = timeout_ms;
+	/* A NUL inside a string would make C cut it there: a different
+	 * method, path or header than the caller gave.  Refuse it. */
+	int bad = strlen(j->req.method) != method.len ? PP_EBADMETHOD
+		: strlen(j->req.path) != path.len ? PP_EBADPATH : 0;
+	for (uint32_t i = 0; !bad && i < nh; i += 2)
+		if (strlen(j->headers[i / 2].name) != hdr[i].len ||
+		    strlen(j->headers[i / 2].value) != hdr[i + 1].len)
+			bad = PP_EBADHEADER;
+	if (bad) {
+		job_free(j);
+		throw_pp(env, bad, "request"); /* a NUL byte in the method, path or a header */
+		return NULL;
+	}
 	return j;
 }
 
@@ -575,7 +588,7 @@ static napi_value fn_attach(napi_env env, napi_callback_info info)
 	if (t == napi_string) {
 		size_t len;
 		NAPI_CALL(env, napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len));
-		if (len >= sizeof buf - 1) {
+		if (len >= sizeof buf - 1 || strlen(buf) != len) {
 			throw_pp(env, PP_ENAME, "attach");
 			return NULL;
 		}

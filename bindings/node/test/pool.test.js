@@ -228,6 +228,7 @@ test('attach errors: PP_ENOPOOL for an unknown pool, PP_ENAME for a bad name', (
     return true;
   });
   assert.throws(() => createPool({ pool: 'bad/name' }), (e) => e.code === 'PP_ENAME');
+  assert.throws(() => createPool({ pool: `${process.env.PHANTOMPOOL}\0ignored` }), (e) => e.code === 'PP_ENAME');
   assert.throws(() => createPool({ pool: 42 }), TypeError);
 });
 

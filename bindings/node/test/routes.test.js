@@ -155,9 +155,13 @@ test('the library refuses bad requests with its PP_E* code, and the client stays
       [() => c.request('GET', '/a b'), 'PP_EBADPATH', -15],
       [() => c.request('GET', '/health', { headers: { Authorization: 'Bearer forged' } }), 'PP_EBADHEADER', -16],
       [() => c.request('GE T', '/health'), 'PP_EBADMETHOD', -19],
+      // A NUL would end the C string: a shorter request than the one given.
+      [() => c.request('GET', '/health\0/../databases'), 'PP_EBADPATH', -15],
+      [() => c.request('GE\0T', '/health'), 'PP_EBADMETHOD', -19],
+      [() => c.request('GET', '/health', { headers: { Accept: 'a\0b' } }), 'PP_EBADHEADER', -16],
     ];
     for (const [fn, code, errno] of cases) {
-      await assert.rejects(fn(), (e) => {
+      await assert.rejects(async () => fn(), (e) => {
         assert.ok(e instanceof PhantomPoolError, String(e));
         assert.equal(e.code, code);
         assert.equal(e.errno, errno);
@@ -175,6 +179,16 @@ test('the library refuses bad requests with its PP_E* code, and the client stays
 test('a request timeout is PP_ETIMEDOUT', async () => {
   await assert.rejects(pool.request('GET', '/health?delay_ms=3000', { timeout: 200 }),
     (e) => e instanceof PhantomPoolError && e.code === 'PP_ETIMEDOUT');
+});
+
+test('timeouts past 32 bits are capped, not wrapped; a negative one is a TypeError', async () => {
+  // 2**32 + 1 used to become 1 ms, and 2**31 a negative PP_EINVAL.
+  for (const timeout of [2 ** 31, 2 ** 32 + 1, 1e12]) {
+    const r = await pool.request('GET', '/health?delay_ms=200', { timeout });
+    assert.equal(r.status, 200, `timeout ${timeout}`);
+  }
+  await assert.rejects(pool.request('GET', '/health', { timeout: -1 }), TypeError);
+  await assert.rejects(pool.request('GET', '/health', { timeout: NaN }), TypeError);
 });
 
 test('argument errors are TypeErrors, thrown before anything is sent', async () => {

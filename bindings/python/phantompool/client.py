@@ -21,8 +21,9 @@ from urllib.parse import quote
 
 from . import _owner
 from ._lib import PPHeader, PPReq, PPResp, lib
-from .errors import (PP_EINVAL, PP_ELOST, PP_ERELEASED, PP_ESTATE, PP_ENOTOWNER, AlreadyReleased,
-                     HTTPError, InvalidArgument, NotOwnerError, PoolError, error_for)
+from .errors import (PP_EBADHEADER, PP_EBADMETHOD, PP_EBADPATH, PP_EINVAL, PP_ELOST, PP_ERELEASED, PP_ESTATE,
+                     PP_ENOTOWNER, AlreadyReleased, HTTPError, InvalidArgument, NotOwnerError, PoolError,
+                     error_for)
 
 if TYPE_CHECKING:
     from .pool import Pool
@@ -53,6 +54,16 @@ _ACCEPT_CT = _header_array([(b"Accept", b"application/json"),
                             (b"Content-Type", b"application/json")])
 
 
+def c_text(s: str, encoding: str, code: int, what: str) -> bytes:
+    """``s`` encoded for a ``char *`` field: a NUL byte would make C cut
+    the string there (a different request than the caller gave), so it is
+    refused with the library's code for that field."""
+    b = s.encode(encoding, "replace") if encoding == "ascii" else s.encode(encoding)
+    if b"\0" in b:
+        raise InvalidArgument(code, "request", f"{what} contains a NUL byte")
+    return b
+
+
 def encode_headers(headers: HeadersArg) -> Tuple[Any, int]:
     """A ``pp_header`` array (and its length) from a mapping or a sequence
     of (name, value) pairs.  Only Content-Type, Accept and X-Request-Id are
@@ -60,7 +71,8 @@ def encode_headers(headers: HeadersArg) -> Tuple[Any, int]:
     if not headers:
         return None, 0
     items = headers.items() if isinstance(headers, Mapping) else headers
-    pairs = [(str(k).encode("utf-8"), str(v).encode("utf-8")) for k, v in items]
+    pairs = [(c_text(str(k), "utf-8", PP_EBADHEADER, "a header name"),
+              c_text(str(v), "utf-8", PP_EBADHEADER, "a header value")) for k, v in items]
     return _header_array(pairs), len(pairs)
 
 
@@ -315,8 +327,8 @@ class Client:
             headers = dict(headers or {})
             headers.setdefault("Content-Type", "application/json")
         hdrs, n = encode_headers(headers)
-        return self._exchange(method.encode("ascii", "replace"), path.encode("utf-8"), hdrs, n,
-                              data, timeout_ms(timeout))
+        return self._exchange(c_text(method, "ascii", PP_EBADMETHOD, "the method"),
+                              c_text(path, "utf-8", PP_EBADPATH, "the path"), hdrs, n, data, timeout_ms(timeout))
 
     def stream(self, method: str, path: str, headers: HeadersArg = None, body: StreamBody = None,
                *, body_len: Optional[int] = None, timeout: Optional[float] = None,
@@ -351,8 +363,8 @@ class Client:
         declared = -1 if body_len is None else int(body_len)
         hdrs, n = encode_headers(headers)
         req = self._req
-        req.method = method.encode("ascii", "replace")
-        req.path = path.encode("utf-8")
+        req.method = c_text(method, "ascii", PP_EBADMETHOD, "the method")
+        req.path = c_text(path, "utf-8", PP_EBADPATH, "the path")
         req.headers = hdrs
         req.nheaders = n
         req.body = None

@@ -16,9 +16,9 @@ from typing import Any, Dict, Optional, Union
 
 from . import _owner
 from ._lib import PPPoolStatus, PPReq, PPResp, lib
-from .client import (_NOBODY, BodyArg, Client, HeadersArg, Response, encode_body,
+from .client import (_NOBODY, BodyArg, Client, HeadersArg, Response, c_text, encode_body,
                      encode_headers, take_response, timeout_ms)
-from .errors import PP_EINVAL, InvalidArgument, PoolClosed, error_for
+from .errors import PP_EBADMETHOD, PP_EBADPATH, PP_EINVAL, PP_ENAME, InvalidArgument, PoolClosed, error_for
 
 _INT_MAX = 2**31 - 1
 
@@ -52,7 +52,8 @@ class Pool:
         self.acquire_timeout = acquire_timeout
         self._default_ms = self._timeout_ms(acquire_timeout)
         handle = ctypes.c_void_p()
-        rc = L.pp_attach(name.encode("utf-8") if name else None, ctypes.byref(handle))
+        cname = c_text(name, "utf-8", PP_ENAME, "the pool name") if name else None
+        rc = L.pp_attach(cname, ctypes.byref(handle))
         if rc:
             raise error_for(rc, "pp_attach", f"pool {self.name!r}")
         self._handle: Optional[int] = handle.value
@@ -184,12 +185,14 @@ class Pool:
             headers = dict(headers or {})
             headers.setdefault("Content-Type", "application/json")
         hdrs, n = encode_headers(headers)
+        cmethod = c_text(method, "ascii", PP_EBADMETHOD, "the method")
+        cpath = c_text(path, "utf-8", PP_EBADPATH, "the path")
         # The thread's scratch structs, taken for the call: a nested call
         # (from a signal handler) finds none and makes its own.
         scratch, state.scratch = state.scratch or (PPReq(), PPResp()), None
         req, resp = scratch
-        req.method = method.encode("ascii", "replace")
-        req.path = path.encode("utf-8")
+        req.method = cmethod
+        req.path = cpath
         req.headers = hdrs
         req.nheaders = n
         req.body = data

@@ -1,4 +1,6 @@
 """The PhantomDB methods and raw requests, against the reference backend."""
+import os
+
 import pytest
 
 import phantompool
@@ -141,6 +143,10 @@ def test_raw_request(client):
     (("G T", "/health"), "PP_EBADMETHOD"),
     (("GET", "/health", {"Authorization": "Bearer forged"}), "PP_EBADHEADER"),
     (("GET", "/health", {"Accept": "a\r\nX: y"}), "PP_EBADHEADER"),
+    # A NUL would end the C string: a shorter request than the one given.
+    (("GET", "/health\0/../databases"), "PP_EBADPATH"),
+    (("GE\0T", "/health"), "PP_EBADMETHOD"),
+    (("GET", "/health", {"Accept": "a\0b"}), "PP_EBADHEADER"),
 ])
 def test_raw_request_refusals(client, args, code):
     with pytest.raises(InvalidArgument) as ei:
@@ -155,7 +161,16 @@ def test_one_shot_request_on_the_pool(pool):
     assert pool.request("POST", "/_debug/echo", json=[1]).json() == [1]
     with pytest.raises(InvalidArgument):
         pool.request("GET", "bad")
+    with pytest.raises(InvalidArgument) as ei:
+        pool.request("GET", "/health\0/x")
+    assert ei.value.name == "PP_EBADPATH"
     assert pool.get_status()["used"] == 0
+
+
+def test_pool_name_with_a_nul_is_refused():
+    with pytest.raises(InvalidArgument) as ei:
+        phantompool.create_pool(pool=os.environ["PHANTOMPOOL"] + "\0ignored")
+    assert ei.value.name == "PP_ENAME"
 
 
 def test_request_timeout_is_a_timeout_error(client):
