@@ -162,22 +162,6 @@ static void queue_join(struct pp_att *p, int rec)
 	atomic_store_explicit(&h->queue[t % PP_MAX_WAITERS], e, memory_order_seq_cst);
 }
 
-/* Our ticket was passed without a slot for us: the daemon stepped over
- * our entry as a hole while we were stalled writing it (slot.h,
- * pp_queue_skip_hole).  Join again at the back.  Closing the record first
- * keeps a releaser that is just taking our old entry from assigning to
- * it (its CAS fails and it takes the next entry). */
-static void rejoin_if_passed(struct pp_att *p, int rec)
-{
-	struct pp_waiter *w = &p->seg.waiters[rec];
-	uint64_t t = atomic_load_explicit(&w->ticket, memory_order_relaxed);
-	if (t >= atomic_load_explicit(&p->seg.hdr->q_head, memory_order_acquire))
-		return;
-	uint32_t zero = 0;
-	if (atomic_compare_exchange_strong(&w->assigned, &zero, PP_WAITER_CLOSED))
-		queue_join(p, rec);
-}
-
 /* Could slot i, assigned to queue entry `entry`, still become ours?  A
  * releaser assigns the slot to our record first, then stores the entry in
  * s->handoff and HANDOFF in s->state, then unlocks the slot's owner lock,
@@ -278,8 +262,6 @@ static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **ou
 		uint32_t a = rec >= 0 ? atomic_load_explicit(&p->seg.waiters[rec].assigned, memory_order_acquire) : 0;
 		if (a && a != PP_WAITER_CLOSED && take_assigned(p, rec, a, out))
 			break;
-		if (rec >= 0 && !a)
-			rejoin_if_passed(p, rec);
 		/* Pairs with the fences in pp_slot_hand_over / pp_sem_post_wake:
 		 * a slot made FREE before this point is seen by the scan; one
 		 * made FREE after finds our bit (and entry) and wakes us. */

@@ -93,8 +93,10 @@ void pp_queue_left(struct pp_seg *seg, uint64_t ticket);
  * daemon's tick calls pp_queue_skip_hole with its own watch: a hole that
  * stays at the same q_head for PP_QUEUE_HOLE_MS is stepped over and the
  * next head woken.  A live sleeper stalled that long in the same window
- * is stepped over too; it finds its ticket passed without a slot and
- * joins again at the back (libclient/lease.c). */
+ * is stepped over too: no slot is handed to it, and it gets one only by
+ * its own scans (every PP_WAIT_SLICE_MS) until its timeout.  (Joining
+ * again at the back would race with a releaser assigning to its old
+ * entry: a test caught that.) */
 #define PP_QUEUE_HOLE_MS 100u
 
 struct pp_queue_watch {
