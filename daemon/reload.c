@@ -9,9 +9,11 @@
 #include "reload.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "loop.h"
@@ -33,9 +35,17 @@ static int load_token(const struct pd_options *opt, char *hdr, size_t len)
 	hdr[0] = 0;
 	if (!*opt->token_file)
 		return 0;
-	FILE *f = fopen(opt->token_file, "r");
+	/* Opened without waiting for a writer: a FIFO nobody has open must
+	 * not stop the main thread (and with it the heartbeat) in open(); it
+	 * then reads as empty.  Reads block again, so a pipe that is being
+	 * written (--token-file <(command)) is read to its end as before. */
+	int fd = open(opt->token_file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+	FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "r");
 	if (!f) {
 		pd_err("cannot read token file %s: %s", opt->token_file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	char tok[3072];

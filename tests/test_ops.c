@@ -301,6 +301,18 @@ static void test_sighup_reload(void)
 	if (st2 != 200)
 		printf("\n    after a refused reload: %d", st2);
 	CU_ASSERT_EQUAL(st2, 200);
+	/* A token file that is a FIFO nobody writes: the reload fails at once
+	 * instead of blocking the main thread (and the heartbeat) in open. */
+	const char *fifo = "/tmp/pp-test-ops.fifo";
+	unlink(fifo);
+	CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 1\ntoken_file = %s\n", be.url, fifo);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT(log_has(log, "token file /tmp/pp-test-ops.fifo"));
+	CU_ASSERT_EQUAL(get_status(p, "/databases"), 200); /* the old token still */
+	unlink(fifo);
 	pp_detach(p);
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 	pp_backend_stop(&be);
