@@ -62,9 +62,11 @@ int pp_pool_resolve(const char *pool, char *buf, size_t len);
 int pp_seg_shm_name(const char *pool, char *buf, size_t len);
 
 /* Daemon: create and initialise a new segment, replacing a stale one of
- * the same name (the caller must hold the pool's pidfile lock, so any
- * existing segment belongs to a dead daemon).  Publishes magic last.
- * Returns 0, or a negative errno (-EINVAL for a bad config). */
+ * the same name.  The caller holds the pool's pidfile lock, but another
+ * daemon may have been given another pidfile: a segment whose daemon is
+ * alive (fresh heartbeat, pid exists) is left alone (-EADDRINUSE).
+ * Publishes magic last.  Returns 0, or a negative errno (-EINVAL for a
+ * bad config). */
 int pp_seg_create(const struct pp_seg_config *cfg, struct pp_seg *out);
 
 /* Attach read-write (writable = true, workers) or read-only (shmdump).
