@@ -422,22 +422,21 @@ static size_t put_hex(char *p, uint64_t v)
 static void request_id(struct pd_exchange *x, const struct pp_frame_req_head *h)
 {
 	static _Atomic uint64_t seq;
-	bool worker_id = false; /* the first one counts */
-	for (uint32_t i = 0; i < h->nheaders && !worker_id; i++)
+	for (uint32_t i = 0; i < h->nheaders; i++)
 		if (h->headers[i].name.len == 12 && !strncasecmp(h->headers[i].name.ptr, "x-request-id", 12)) {
-			/* The first one, as the backend sees it: without the
-			 * optional white space around the value (RFC 9110 5.5). */
+			/* The first one counts, as the backend sees it: without
+			 * the optional white space around it (RFC 9110 5.5). */
 			const char *v = h->headers[i].value.ptr;
 			uint32_t n = h->headers[i].value.len;
 			while (n && (*v == ' ' || *v == '\t'))
 				v++, n--;
 			while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
 				n--;
-			worker_id = true; /* never a second id of ours beside it */
 			x->rid_len = n; /* <= PP_FRAME_HVALUE_MAX (pp_req_head_check) */
 			memcpy(x->rid, v, x->rid_len);
+			break;
 		}
-	if (!x->rid_len) { /* none, or an empty one: ours */
+	if (!x->rid_len) { /* none, or an empty one: ours goes out too */
 		/* "pp-" generation "-" sequence: at most 3 + 8 + 1 + 16 bytes. */
 		char *r = x->rid;
 		memcpy(r, "pp-", 3);
