@@ -8,7 +8,8 @@
  * thread that acquired it (PHP runs a request on one thread).
  *
  * The typed methods build the PhantomDB path (names percent-escaped with
- * PHP's rawurlencode: every byte but A-Z a-z 0-9 - . _ ~) and the JSON body
+ * PHP's rawurlencode: every byte but A-Z a-z 0-9 - . _ ~; a name that is
+ * exactly "." or ".." as %2E / %2E%2E) and the JSON body
  * (PHP's own json encoder), send it with pp_request(), and return the
  * decoded JSON body of a 2xx response as an array ([] for an empty body).
  * A status outside 2xx throws HttpException; a pool error throws
@@ -196,7 +197,10 @@ static void call_free(route_call *k)
 	zval_ptr_dtor(&k->body);
 }
 
-/* Append "/<escaped name>"; a name must not be empty (PP_EINVAL). */
+/* Append "/<escaped name>"; a name must not be empty (PP_EINVAL).  A
+ * name that is exactly "." or ".." goes out as "%2E" / "%2E%2E", as the C
+ * helpers send it (docs/helpers.md): rawurlencode keeps dots, and a raw
+ * dot segment is refused by pp_request (PP_EBADPATH). */
 static int add_segment(route_call *k, zend_string *name, const char *argname)
 {
 	zend_string *e;
@@ -206,6 +210,10 @@ static int add_segment(route_call *k, zend_string *name, const char *argname)
 		snprintf(msg, sizeof msg, "%s must not be empty", argname);
 		ppx_throw(PP_EINVAL, k->what, msg);
 		return FAILURE;
+	}
+	if (zend_string_equals_literal(name, ".") || zend_string_equals_literal(name, "..")) {
+		smart_str_appends(&k->path, ZSTR_LEN(name) == 1 ? "/%2E" : "/%2E%2E");
+		return SUCCESS;
 	}
 	e = php_raw_url_encode(ZSTR_VAL(name), ZSTR_LEN(name));
 	smart_str_appendc(&k->path, '/');

@@ -64,6 +64,22 @@ var_dump($r['status']);
 
 check('dropTable', $c->dropTable($db, 'items') === []);
 check('dropDatabase', $c->dropDatabase($db) === []);
+
+/* Names that are exactly "." or "..": sent as %2E / %2E%2E (the C
+ * helpers' rule), so they name a database or table like any other. */
+foreach (['.', '..'] as $dot) {
+    try {
+        $c->createDatabase($dot);
+        $c->createTable($dot, $dot, [['name' => 'id', 'type' => 'INTEGER']]);
+        $c->insert($dot, $dot, ['id' => 1]);
+        $ok = $c->getDatabase($dot)['name'] === $dot && $c->getTable($dot, $dot)['name'] === $dot &&
+              $c->select($dot, $dot)['records'] === [['id' => 1]] &&
+              $c->dropTable($dot, $dot) === [] && $c->dropDatabase($dot) === [];
+        check("name \"$dot\"", $ok);
+    } catch (PhantomPool\Exception $e) {
+        check("name \"$dot\"", false, $e->getMessage());
+    }
+}
 $c->release();
 check('released', $c->isReleased() && $c->slot() === -1);
 ?>
@@ -158,4 +174,6 @@ int(404)
 int(200)
 dropTable: ok
 dropDatabase: ok
+name ".": ok
+name "..": ok
 released: ok
