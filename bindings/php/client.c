@@ -318,14 +318,24 @@ static void call_send(ppx_client *c, route_call *k, zval *rv, pp_resp *resp_out)
 	int rc;
 
 	if (Z_TYPE(k->body) != IS_UNDEF) {
-		if (php_json_encode(&body, &k->body, JSON_OUT_FLAGS) != SUCCESS) {
+		if (php_json_encode(&body, &k->body, JSON_OUT_FLAGS) != SUCCESS || EG(exception)) {
 			smart_str_free(&body);
-			ppx_throw(PP_EINVAL, k->what, "the body cannot be encoded as JSON (strings must be UTF-8)");
+			/* An exception thrown by a JsonSerializable in the body
+			 * goes on as it is. */
+			if (!EG(exception))
+				ppx_throw(PP_EINVAL, k->what, "the body cannot be encoded as JSON (strings must be UTF-8)");
 			return;
 		}
 		smart_str_0(&body);
 		req.body = ZSTR_VAL(body.s);
 		req.body_len = ZSTR_LEN(body.s);
+	}
+	/* The encoder ran the body's jsonSerialize() methods, which may have
+	 * released this Client. */
+	if (!c->lease) {
+		smart_str_free(&body);
+		ppx_throw(PP_ERELEASED, k->what, "this Client's lease was released");
+		return;
 	}
 	smart_str_0(&k->path);
 	req.method = k->method;

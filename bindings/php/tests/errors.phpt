@@ -57,6 +57,22 @@ $c->createDatabase('php_errors');
 $e = expect_throw('409', fn() => $c->createDatabase('php_errors'));
 $c->dropDatabase('php_errors');
 
+/* User code the JSON encoder runs (JsonSerializable) during a call: its
+ * exception goes on as it is; a release there is PP_ERELEASED. */
+class ThrowsInJson implements JsonSerializable {
+    function jsonSerialize(): mixed { throw new LogicException('from jsonSerialize'); }
+}
+class ReleasesInJson implements JsonSerializable {
+    function __construct(private PhantomPool\Client $c) {}
+    function jsonSerialize(): mixed { $this->c->release(); return 1; }
+}
+$e = expect_throw('jsonSerialize throws', fn() => $c->insert('d', 't', ['a' => new ThrowsInJson()]));
+check('its own exception, unwrapped', $e->getMessage() === 'from jsonSerialize' && $e->getPrevious() === null);
+$c2 = $pool->acquire();
+$e = expect_throw('jsonSerialize releases', fn() => $c2->insert('d', 't', ['a' => new ReleasesInJson($c2)]));
+echo $e->getMessage(), "\n";
+unset($c2);
+
 /* A released lease. */
 $c->release();
 expect_throw('use after release', fn() => $c->health());
@@ -125,6 +141,10 @@ int(404)
 string(9) "NOT_FOUND"
 PhantomPool\Client::getDatabase: PhantomDB answered 404 NOT_FOUND: database 'php_errors_none' not found
 409: PhantomPool\HttpException 409 %s
+jsonSerialize throws: LogicException 0
+its own exception, unwrapped: ok
+jsonSerialize releases: PhantomPool\Exception -8 PP_ERELEASED
+PhantomPool\Client::insert: PP_ERELEASED (-8): %s: this Client's lease was released
 use after release: PhantomPool\Exception -8 PP_ERELEASED
 double release: PhantomPool\Exception -8 PP_ERELEASED
 PhantomPool\Client::release: PP_ERELEASED (-8): %s
