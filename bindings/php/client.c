@@ -303,6 +303,23 @@ static void decode_body(const char *what, pp_resp *resp, zval *rv)
 	}
 }
 
+/* Why php_json_encode failed, for the PP_EINVAL message. */
+static const char *json_encode_error(void)
+{
+	switch (JSON_G(error_code)) {
+	case PHP_JSON_ERROR_UTF8:
+		return "the body cannot be encoded as JSON: a string is not UTF-8";
+	case PHP_JSON_ERROR_INF_OR_NAN:
+		return "the body cannot be encoded as JSON: INF or NAN";
+	case PHP_JSON_ERROR_RECURSION:
+		return "the body cannot be encoded as JSON: it contains itself";
+	case PHP_JSON_ERROR_DEPTH:
+		return "the body cannot be encoded as JSON: nested too deep";
+	default:
+		return "the body cannot be encoded as JSON (a resource, or a value json_encode() refuses)";
+	}
+}
+
 /* Send the call on the lease; rv gets the decoded body (or an exception
  * is thrown).  *resp_out, when not NULL, keeps the raw response (the
  * caller frees it). */
@@ -318,12 +335,16 @@ static void call_send(ppx_client *c, route_call *k, zval *rv, pp_resp *resp_out)
 	int rc;
 
 	if (Z_TYPE(k->body) != IS_UNDEF) {
-		if (php_json_encode(&body, &k->body, JSON_OUT_FLAGS) != SUCCESS || EG(exception)) {
+		/* For INF and NAN the encoder writes 0, sets the error and
+		 * returns SUCCESS (json_encode() then returns false): check
+		 * the error, or a NAN goes out as 0. */
+		if (php_json_encode(&body, &k->body, JSON_OUT_FLAGS) != SUCCESS ||
+		    JSON_G(error_code) != PHP_JSON_ERROR_NONE || EG(exception)) {
 			smart_str_free(&body);
 			/* An exception thrown by a JsonSerializable in the body
 			 * goes on as it is. */
 			if (!EG(exception))
-				ppx_throw(PP_EINVAL, k->what, "the body cannot be encoded as JSON (strings must be UTF-8)");
+				ppx_throw(PP_EINVAL, k->what, json_encode_error());
 			return;
 		}
 		smart_str_0(&body);

@@ -42,6 +42,13 @@ var_dump($c->update($db, 'items', ['qty' => 7], 'id = 2'));
 var_dump($c->query($db, 'SELECT name, qty FROM items WHERE id = ?', [2]));
 var_dump($c->delete($db, 'items', 'id = 3'));
 check('count after delete', count($c->select($db, 'items')['records']) === 2);
+/* INF and NAN have no JSON form: refused, not stored as 0. */
+foreach (['NAN' => NAN, 'INF' => INF] as $label => $x) {
+    expect_throw("insert $label", fn() => $c->insert($db, 'items', ['id' => 9, 'name' => $label, 'qty' => $x]));
+    expect_throw("update to $label", fn() => $c->update($db, 'items', ['qty' => $x], 'id = 2'));
+}
+check('no NAN/INF row written', $c->select($db, 'items', 'id = 9')['records'] === [] &&
+      $c->select($db, 'items', 'id = 2')['records'][0]['qty'] === 7);
 
 $tx = $c->beginTransaction();
 check('beginTransaction id', is_string($tx) && $tx !== '');
@@ -152,6 +159,11 @@ array(1) {
   int(1)
 }
 count after delete: ok
+insert NAN: PhantomPool\Exception -1 PP_EINVAL
+update to NAN: PhantomPool\Exception -1 PP_EINVAL
+insert INF: PhantomPool\Exception -1 PP_EINVAL
+update to INF: PhantomPool\Exception -1 PP_EINVAL
+no NAN/INF row written: ok
 beginTransaction id: ok
 commitTransaction: ok
 rollbackTransaction: ok

@@ -47,6 +47,12 @@ expect_throw('params not a list', fn() => $c->query('d', 'SELECT 1', ['a' => 1])
 expect_throw('negative limit', fn() => $c->getRows('d', 't', null, null, -1));
 $e = expect_throw('invalid UTF-8', fn() => $c->insert('d', 't', ['name' => "\xff"]));
 echo $e->getMessage(), "\n";
+$e = expect_throw('NAN', fn() => $c->insert('d', 't', ['x' => NAN]));
+echo $e->getMessage(), "\n";
+$loop = ['a' => 1];
+$loop['self'] = &$loop;
+$e = expect_throw('recursive row', fn() => $c->insert('d', 't', $loop));
+echo $e->getMessage(), "\n";
 expect_throw('wrong PHP type', fn() => $c->insert('d', 't', 'not an array'));
 
 /* PhantomDB's own errors. */
@@ -134,7 +140,11 @@ delete without condition: PhantomPool\Exception -1 PP_EINVAL
 params not a list: PhantomPool\Exception -1 PP_EINVAL
 negative limit: PhantomPool\Exception -1 PP_EINVAL
 invalid UTF-8: PhantomPool\Exception -1 PP_EINVAL
-PhantomPool\Client::insert: PP_EINVAL (-1): %s: the body cannot be encoded as JSON (strings must be UTF-8)
+PhantomPool\Client::insert: PP_EINVAL (-1): %s: the body cannot be encoded as JSON: a string is not UTF-8
+NAN: PhantomPool\Exception -1 PP_EINVAL
+PhantomPool\Client::insert: PP_EINVAL (-1): %s: the body cannot be encoded as JSON: INF or NAN
+recursive row: PhantomPool\Exception -1 PP_EINVAL
+PhantomPool\Client::insert: PP_EINVAL (-1): %s: the body cannot be encoded as JSON: it contains itself
 wrong PHP type: TypeError 0
 404: PhantomPool\HttpException 404 NOT_FOUND
 int(404)
