@@ -141,6 +141,7 @@ int ppx_raw_parse(ppx_raw *raw, zend_string *method, zend_string *path, HashTabl
 		raw->headers = ecalloc(zend_hash_num_elements(headers), sizeof(pp_header));
 		raw->req.headers = raw->headers;
 		ZEND_HASH_FOREACH_STR_KEY_VAL(headers, name, value) {
+			ZVAL_DEREF(value);   /* a value held by reference is still a string */
 			if (!name || Z_TYPE_P(value) != IS_STRING || strlen(ZSTR_VAL(name)) != ZSTR_LEN(name) ||
 			    strlen(Z_STRVAL_P(value)) != Z_STRLEN_P(value)) {
 				ppx_throw(PP_EBADHEADER, what,
@@ -573,7 +574,7 @@ static PHP_METHOD(PhantomPool_Client, createTable)
 	}
 	if (ok == SUCCESS && (ok = as_object_list(&k, &cols, columns, "columns", 0)) == SUCCESS) {
 		ZEND_HASH_FOREACH_VAL(Z_ARRVAL(cols), col) {
-			zval *name = Z_TYPE_P(col) == IS_ARRAY ? zend_hash_str_find(Z_ARRVAL_P(col), "name", 4) : NULL;
+			zval *name = Z_TYPE_P(col) == IS_ARRAY ? zend_hash_str_find_deref(Z_ARRVAL_P(col), "name", 4) : NULL;
 			if (!name || Z_TYPE_P(name) != IS_STRING || Z_STRLEN_P(name) == 0) {
 				ppx_throw(PP_EINVAL, k.what, "every column needs a non-empty string \"name\"");
 				ok = FAILURE;

@@ -64,6 +64,25 @@ $r = $c->request('POST', '/databases/' . $db . '/query', ['Content-Type' => 'app
 var_dump($r['status'], json_decode($r['body'], true)['rows']);
 $r = $c->request('GET', '/databases/nope');
 var_dump($r['status']);
+/* Values held by reference (left by a foreach by reference, say) are
+ * the strings they refer to. */
+$hdrs = ['X-Request-Id' => 'php-ref-0'];
+foreach ($hdrs as &$v)
+    $v = 'php-ref-1';
+unset($v);
+$col = ['name' => 'id', 'type' => 'INTEGER'];
+$cols = [$col];
+foreach ($cols as &$cc)
+    foreach ($cc as &$field)
+        $field = (string)$field;
+unset($cc, $field);
+try {
+    check('header by reference', $c->request('GET', '/health', $hdrs)['requestId'] === 'php-ref-1');
+    check('column name by reference', $c->createTable($db, 'byref', $cols)['name'] === 'byref');
+    $c->dropTable($db, 'byref');
+} catch (PhantomPool\Exception $e) {
+    check('by reference', false, $e->getMessage());
+}
 
 /* One-shot on the pool (pp_do). */
 $r = $pool->request('GET', '/health');
@@ -183,6 +202,8 @@ array(1) {
   }
 }
 int(404)
+header by reference: ok
+column name by reference: ok
 int(200)
 dropTable: ok
 dropDatabase: ok
