@@ -16,6 +16,7 @@ check('hierarchy', is_subclass_of(TimeoutException::class, Exception::class) &&
 /* Pools that cannot be attached. */
 $e = expect_throw('bad name', fn() => new Pool('no/slash'));
 echo $e->getMessage(), "\n";
+expect_throw('name with NUL', fn() => new Pool("a\0b"));
 $e = expect_throw('no such pool', fn() => new Pool('php-no-such-pool-' . getmypid()));
 echo $e->getMessage(), "\n";
 $s = Pool::processStats();
@@ -29,6 +30,10 @@ expect_throw('path without /', fn() => $c->request('GET', 'health'));
 expect_throw('path with space', fn() => $c->request('GET', '/a b'));
 expect_throw('path with NUL', fn() => $c->request('GET', "/health\0x"));
 expect_throw('bad method', fn() => $c->request('GE T', '/health'));
+expect_throw('method with NUL', fn() => $c->request("GET\0", '/health'));
+expect_throw('header name with NUL', fn() => $c->request('GET', '/health', ["Accept\0" => '*/*']));
+expect_throw('header value with NUL', fn() => $c->request('GET', '/health', ['Accept' => "*/*\0x"]));
+expect_throw('Pool::request path with NUL', fn() => $pool->request('GET', "/health\0x"));
 expect_throw('forbidden header', fn() => $c->request('GET', '/health', ['Authorization' => 'Bearer x']));
 expect_throw('header list', fn() => $c->request('GET', '/health', ['Accept: */*']));
 expect_throw('negative timeout', fn() => $c->request('GET', '/health', null, null, -1));
@@ -118,6 +123,7 @@ class constants: ok
 hierarchy: ok
 bad name: PhantomPool\Exception -21 PP_ENAME
 PhantomPool\Pool::__construct: PP_ENAME (-21): %s: pool "no/slash"; pool name "no/slash" (given by the caller) is not 1..40 characters of [A-Za-z0-9._-]
+name with NUL: PhantomPool\Exception -21 PP_ENAME
 no such pool: PhantomPool\Exception -2 PP_ENOPOOL
 PhantomPool\Pool::__construct: PP_ENOPOOL (-2): %s: pool "php-no-such-pool-%d"; pool "php-no-such-pool-%d" (given by the caller): no segment /dev/shm/phantompool-php-no-such-pool-%d. Is phantompoold running for this pool? %s: pass the pool name explicitly
 failed attaches counted: ok
@@ -125,6 +131,10 @@ path without /: PhantomPool\Exception -15 PP_EBADPATH
 path with space: PhantomPool\Exception -15 PP_EBADPATH
 path with NUL: PhantomPool\Exception -15 PP_EBADPATH
 bad method: PhantomPool\Exception -19 PP_EBADMETHOD
+method with NUL: PhantomPool\Exception -19 PP_EBADMETHOD
+header name with NUL: PhantomPool\Exception -16 PP_EBADHEADER
+header value with NUL: PhantomPool\Exception -16 PP_EBADHEADER
+Pool::request path with NUL: PhantomPool\Exception -15 PP_EBADPATH
 forbidden header: PhantomPool\Exception -16 PP_EBADHEADER
 header list: PhantomPool\Exception -16 PP_EBADHEADER
 negative timeout: PhantomPool\Exception -1 PP_EINVAL
