@@ -657,6 +657,7 @@ static bool publish(struct pd_exchange *x)
 	}
 	if ((size_t)room < x->out.len) {
 		x->want_resp = true;
+		x->resp_need = x->out.len; /* <= pp_frame_max: fits the ring */
 		return false;
 	}
 	if (pd_seat_publish(x->seat, x->out.mem.buf, x->out.len) != 0)
@@ -680,6 +681,18 @@ static size_t read_budget(struct pd_exchange *x)
 		return 0;
 	r -= over;
 	return r < x->recv_cap ? r : x->recv_cap;
+}
+
+/* The room read_budget needs to read RECV_MIN bytes, whatever the room
+ * (its frames counted for a whole ring), at most the ring.  The loop must
+ * not run the exchange again for less (pd_wants.resp_room): it would find
+ * nothing to do, and a loop that always has something to run never polls
+ * the sockets of its other exchanges. */
+static uint32_t read_room_min(const struct pd_exchange *x)
+{
+	uint32_t cap = x->d->seg.ring_size;
+	uint32_t need = HEAD_RESERVE + (cap / x->chunk + 3) * PP_FRAME_BODY_OVERHEAD + RECV_MIN;
+	return need < cap ? need : cap;
 }
 
 /* The response is complete; `extra` bytes followed it in the same read. */
@@ -801,6 +814,7 @@ static bool pump_response(struct pd_exchange *x, bool *readable)
 	size_t budget = read_budget(x);
 	if (!budget) {
 		x->want_resp = true;
+		x->resp_need = read_room_min(x);
 		return false;
 	}
 	ssize_t n = pd_conn_recv(x->conn, x->recvbuf, budget);
@@ -924,6 +938,7 @@ void pd_exchange_wants(const struct pd_exchange *x, struct pd_wants *w)
 	}
 	w->req_ring = x->want_req;
 	w->resp_ring = x->want_resp;
+	w->resp_room = x->want_resp ? x->resp_need : 0;
 	/* Neither a socket nor a ring to wait for, yet not over: run again now. */
 	if (w->fd < 0 && !w->req_ring && !w->resp_ring && c->state != PD_CONN_CONNECTING)
 		w->deadline_ns = 0;
