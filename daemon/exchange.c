@@ -589,6 +589,24 @@ static void body_frame(struct pd_exchange *x, const struct pp_frame *f)
 }
 
 static void conn_broke(struct pd_exchange *x, const char *what);
+static bool retryable(const struct pd_exchange *x, bool before_any_byte);
+
+/* Sending failed (the backend closed or reset the connection).  A backend
+ * may answer before it has read the whole request (a 413 as soon as it
+ * saw the head) and close at once: that answer waits in our socket, and
+ * is the request's outcome.  So unless the request goes out again, stop
+ * sending (the rest of the body is taken and dropped) and read on: the
+ * answer, or the EOF or error that makes the connection broken. */
+static void send_failed(struct pd_exchange *x)
+{
+	if (!x->sent_any || retryable(x, false)) {
+		conn_broke(x, "send");
+		return;
+	}
+	x->req_discard = true;
+	x->replayable = false;
+	x->send_pos = x->send_len = 0;
+}
 
 /* Send what is buffered and take more request frames.  Returns whether
  * anything moved. */
@@ -611,7 +629,7 @@ static bool pump_request(struct pd_exchange *x, bool *writable)
 				return moved;
 			}
 			if (n < 0) {
-				conn_broke(x, "send");
+				send_failed(x);
 				return true;
 			}
 			x->send_pos += (uint32_t)n;

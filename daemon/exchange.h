@@ -22,7 +22,8 @@
  * before any byte of an answer came is sent once more on a fresh one when
  * it cannot have been processed (the connection was already closed when
  * we wrote, or the method is idempotent) and all of it is still in the
- * send buffer.
+ * send buffer.  Any other failed send stops sending and reads on: a
+ * backend that answered early and closed has its answer taken.
  *
  * Each exchange object is paired with one connection object for good
  * (xs[k] with conns[k]); a seat is attached to it for one exchange. */
