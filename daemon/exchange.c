@@ -589,6 +589,24 @@ static void body_frame(struct pd_exchange *x, const struct pp_frame *f)
 }
 
 static void conn_broke(struct pd_exchange *x, const char *what);
+static bool retryable(const struct pd_exchange *x, bool before_any_byte);
+
+/* Sending failed (the backend closed or reset the connection).  A backend
+ * may answer before it has read the whole request (a 413 as soon as it
+ * saw the head) and close at once: that answer waits in our socket, and
+ * is the request's outcome.  So unless the request goes out again, stop
+ * sending (the rest of the body is taken and dropped) and read on: the
+ * answer, or the EOF or error that makes the connection broken. */
+static void send_failed(struct pd_exchange *x)
+{
+	if (!x->sent_any || retryable(x, false)) {
+		conn_broke(x, "send");
+		return;
+	}
+	x->req_discard = true;
+	x->replayable = false;
+	x->send_pos = x->send_len = 0;
+}
 
 /* Send what is buffered and take more request frames.  Returns whether
  * anything moved. */
@@ -611,7 +629,7 @@ static bool pump_request(struct pd_exchange *x, bool *writable)
 				return moved;
 			}
 			if (n < 0) {
-				conn_broke(x, "send");
+				send_failed(x);
 				return true;
 			}
 			x->send_pos += (uint32_t)n;
@@ -657,6 +675,7 @@ static bool publish(struct pd_exchange *x)
 	}
 	if ((size_t)room < x->out.len) {
 		x->want_resp = true;
+		x->resp_need = x->out.len; /* <= pp_frame_max: fits the ring */
 		return false;
 	}
 	if (pd_seat_publish(x->seat, x->out.mem.buf, x->out.len) != 0)
@@ -680,6 +699,18 @@ static size_t read_budget(struct pd_exchange *x)
 		return 0;
 	r -= over;
 	return r < x->recv_cap ? r : x->recv_cap;
+}
+
+/* The room read_budget needs to read RECV_MIN bytes, whatever the room
+ * (its frames counted for a whole ring), at most the ring.  The loop must
+ * not run the exchange again for less (pd_wants.resp_room): it would find
+ * nothing to do, and a loop that always has something to run never polls
+ * the sockets of its other exchanges. */
+static uint32_t read_room_min(const struct pd_exchange *x)
+{
+	uint32_t cap = x->d->seg.ring_size;
+	uint32_t need = HEAD_RESERVE + (cap / x->chunk + 3) * PP_FRAME_BODY_OVERHEAD + RECV_MIN;
+	return need < cap ? need : cap;
 }
 
 /* The response is complete; `extra` bytes followed it in the same read. */
@@ -801,6 +832,7 @@ static bool pump_response(struct pd_exchange *x, bool *readable)
 	size_t budget = read_budget(x);
 	if (!budget) {
 		x->want_resp = true;
+		x->resp_need = read_room_min(x);
 		return false;
 	}
 	ssize_t n = pd_conn_recv(x->conn, x->recvbuf, budget);
@@ -924,6 +956,7 @@ void pd_exchange_wants(const struct pd_exchange *x, struct pd_wants *w)
 	}
 	w->req_ring = x->want_req;
 	w->resp_ring = x->want_resp;
+	w->resp_room = x->want_resp ? x->resp_need : 0;
 	/* Neither a socket nor a ring to wait for, yet not over: run again now. */
 	if (w->fd < 0 && !w->req_ring && !w->resp_ring && c->state != PD_CONN_CONNECTING)
 		w->deadline_ns = 0;

@@ -22,7 +22,8 @@
  * before any byte of an answer came is sent once more on a fresh one when
  * it cannot have been processed (the connection was already closed when
  * we wrote, or the method is idempotent) and all of it is still in the
- * send buffer.
+ * send buffer.  Any other failed send stops sending and reads on: a
+ * backend that answered early and closed has its answer taken.
  *
  * Each exchange object is paired with one connection object for good
  * (xs[k] with conns[k]); a seat is attached to it for one exchange. */
@@ -45,6 +46,7 @@ struct pd_wants {
 	short events;          /* POLLIN / POLLOUT */
 	bool req_ring;         /* the worker's next request frame */
 	bool resp_ring;        /* room in the response ring */
+	uint32_t resp_room;    /* with resp_ring: the room it needs to go on (<= the ring) */
 	uint64_t deadline_ns;  /* call pd_exchange_run by then (timeouts, libcurl timers) */
 };
 
@@ -100,6 +102,7 @@ struct pd_exchange {
 	uint64_t t0, deadline_ns;
 	/* What it waits for (set by run). */
 	bool want_read, want_write, want_req, want_resp;
+	uint32_t resp_need;         /* with want_resp: room the response ring must have */
 	bool waited_worker;         /* counted in the pool's escalations */
 };
 

@@ -231,8 +231,13 @@ static bool any_ready(void *ctx)
 		if (s->x) {
 			struct pd_wants w;
 			pd_exchange_wants(s->x, &w);
+			/* Room: half the ring, and at least what the exchange
+			 * needs to go on (else this loop would spin on it and
+			 * never poll its other exchanges' sockets). */
+			uint32_t room = L->d->seg.ring_size / 2;
+			room = w.resp_room > room ? w.resp_room : room;
 			if ((w.req_ring && pd_seat_request_waiting(s)) ||
-			    (w.resp_ring && pd_seat_room(s) >= (ssize_t)(L->d->seg.ring_size / 2)))
+			    (w.resp_ring && pd_seat_room(s) >= (ssize_t)room))
 				return true;
 		} else if (!s->queued && !s->broken && pd_seat_request_waiting(s)) {
 			return true;

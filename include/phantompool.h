@@ -237,12 +237,18 @@ typedef struct pp_resp {
 
 /* Send one request on a lease and read the whole response into *resp.
  * Returns 0 when a response arrived (whatever its status), or
- * PP_EINVAL, PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG (body
- * or response over a limit, or a head larger than the ring can carry),
+ * PP_EINVAL, PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG (the
+ * body over the pool's max_body, or a head larger than the ring can
+ * carry; a response has no size limit: it is read whole into memory),
  * PP_EBACKEND (PhantomDB unreachable or the connection broke),
  * PP_ETIMEDOUT, PP_EDAEMON, PP_EPROTO, PP_ENOMEM, PP_ENOTOWNER,
- * PP_ERELEASED, PP_ESTATE.  After an error the lease stays valid and
- * usable for the next request.  Every argument (req's pointers, method,
+ * PP_ERELEASED, PP_ESTATE.  After an error the lease stays valid, and
+ * usable for the next request unless the error left the rings in doubt:
+ * after PP_EPROTO (a malformed response or frame), PP_EDAEMON, PP_ELOST,
+ * PP_ENOMEM in the middle of the exchange, or PP_ETIMEDOUT when even the
+ * daemon's error did not come (2 s past the request timeout), every call
+ * on the lease but pp_release returns PP_ESTATE: release it (the daemon
+ * resets its seat) and lease again.  Every argument (req's pointers, method,
  * path, headers, body against body_len, the limits) is checked before
  * anything is sent: a refused request changes nothing.  *resp (if not
  * NULL) is zeroed first, so pp_resp_free() is safe after any return. */
@@ -263,8 +269,9 @@ PP_EXPORT void pp_resp_free(pp_resp *resp);
  *        response head: fills status, content_type, request_id (body NULL)
  *   pp_stream_read(l, buf, n)          response body bytes (n >= 1): returns
  *        the count (> 0), 0 at the end of the body, or a negative PP_E* code
- * Each returns 0 or a PP_E* code as pp_request does; PP_ESTATE when
- * called out of this order.  A call refused for its arguments (PP_EINVAL,
+ * Each returns 0 or a PP_E* code as pp_request does (and, as there, an
+ * error that leaves the rings in doubt leaves only pp_release); PP_ESTATE
+ * when called out of this order.  A call refused for its arguments (PP_EINVAL,
  * PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_ETOOBIG for bytes beyond
  * body_len or the body limit, PP_ESTATE) changes nothing: the exchange
  * goes on from where it was.  Releasing the lease mid-exchange is

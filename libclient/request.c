@@ -84,6 +84,10 @@ static int check_req(const struct pp_seg *seg, const pp_req *req, int64_t body_l
 		return PP_EINVAL;
 	if (body_len < -1 || req->timeout_ms < 0 || (with_body && req->body_len && !req->body))
 		return PP_EINVAL;
+	/* A buffered body has a length: (int64_t)SIZE_MAX would be -1, a
+	 * chunked stream of any length. */
+	if (with_body && (uint64_t)req->body_len > (uint64_t)INT64_MAX)
+		return PP_EINVAL;
 	if (req->nheaders > PP_FRAME_HEADERS_MAX)
 		return PP_EBADHEADER;
 	*head = (struct pp_frame){ .type = PP_FRAME_REQ_HEAD };

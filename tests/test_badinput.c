@@ -141,6 +141,11 @@ static struct bad_req bad_reqs[] = {
 	{ "33 headers", { .method = "GET", .path = "/health", .headers = many, .nheaders = 33 }, PP_EBADHEADER, 1 },
 	{ "head larger than the ring", { .method = "GET", .path = "/health", .headers = ring_fill, .nheaders = 32 },
 	  PP_ETOOBIG, 1 },
+	/* (int64_t)SIZE_MAX is -1, the length of a chunked stream: the body
+	 * went out as one, refused mid-exchange (PP_ETOOBIG, the lease stuck
+	 * in PP_ESTATE) or, without --max-body, read past the buffer. */
+	{ "body_len SIZE_MAX", { .method = "POST", .path = "/_debug/echo", .body = "x", .body_len = SIZE_MAX },
+	  PP_EINVAL, 0 },
 	{ "body over --max-body", { .method = "POST", .path = "/_debug/echo", .body_len = MAX_BODY + 1 },
 	  PP_ETOOBIG, 1 },
 };

@@ -341,6 +341,60 @@ static void test_small_exchanges_stay_on_the_loop(void)
 	CU_ASSERT_EQUAL(pp_release(l), 0);
 }
 
+/* A worker that stops reading a response larger than its ring must not
+ * stall the other seats of its serving loop.  With 4 KiB rings the loop
+ * needs about 2.9 KiB of room to read on (the room it keeps for a head,
+ * an END and an ERROR), but took any room of half the ring as a reason to
+ * run again: it spun without sleeping in poll, so an exchange that waited
+ * for its socket was never looked at, and another worker's request
+ * stayed unanswered until the stalled exchange ended (here: its 2 s
+ * timed out, PP_ETIMEDOUT, while the reader sat on its response for 30 s
+ * of request timeout). */
+static void test_unread_response_does_not_stall_the_loop(void)
+{
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", backend.url, "--max", "2", "--min", "2", "--loops", "1", "--ring-size", "4096",
+			       "--request-timeout", "30000", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("req-stall"), args) == 0);
+	pp_daemon_track(d.pid);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	struct pp_lease *slow, *other;
+	CU_ASSERT_FATAL(pp_lease(p, 1000, &slow) == 0);
+	CU_ASSERT_FATAL(pp_lease(p, 1000, &other) == 0);
+	/* The slow reader: its head, then nothing while the ring is full. */
+	pp_req big = { .method = "GET", .path = "/_debug/bytes?bytes=1000000" };
+	pp_resp head, resp;
+	CU_ASSERT_EQUAL_FATAL(pp_stream_begin(slow, &big, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(pp_stream_read_head(slow, &head), 0);
+	char buf[100];
+	CU_ASSERT(pp_stream_read(slow, buf, sizeof buf) > 0);
+	usleep(100 * 1000); /* the loop fills the ring and waits for room */
+	pp_req small = { .method = "GET", .path = "/health", .timeout_ms = 2000 };
+	int r = pp_request(other, &small, &resp);
+	printf("\n    a request beside an unread response: %s", r ? pp_strerror(r) : "answer");
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_EQUAL(resp.status, 200);
+	pp_resp_free(&resp);
+	/* The unread response is still whole. */
+	long n, got = 100;
+	static char rest[65536];
+	bool same = true;
+	while ((n = pp_stream_read(slow, rest, sizeof rest)) > 0) {
+		for (long i = 0; i < n; i++)
+			same &= (uint8_t)rest[i] == (uint8_t)((got + i) * 31 + 7);
+		got += n;
+	}
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL(got, 1000000);
+	CU_ASSERT(same);
+	CU_ASSERT_EQUAL(pp_release(slow), 0);
+	CU_ASSERT_EQUAL(pp_release(other), 0);
+	pp_detach(p);
+	pp_daemon_untrack(d.pid);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 /* After each bad request the same lease serves a good one. */
 static void assert_lease_still_works(struct pp_lease *l)
 {
@@ -633,6 +687,7 @@ int main(void)
 		{ "64 MiB upload through 64 KiB rings", test_64mib_upload_through_64kib_rings },
 		{ "64 MiB download through 64 KiB rings", test_64mib_download_through_64kib_rings },
 		{ "small exchanges stay on the serving loop, large ones escalate", test_small_exchanges_stay_on_the_loop },
+		{ "an unread response does not stall the other seats of its loop", test_unread_response_does_not_stall_the_loop },
 		{ "bad path, method, header, size: own errors, lease usable", test_bad_requests_get_their_own_error },
 		{ "request timeout; connection dropped mid-response", test_timeout_and_dropped_connection },
 		{ "lease buffers start small and grow for larger frames", test_lease_buffers_grow_on_demand },

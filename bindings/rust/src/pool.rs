@@ -270,7 +270,10 @@ pub struct PooledConnection {
 impl PooledConnection {
     /// Send one request on this seat and read the whole response.  Any
     /// HTTP status is a success here.  After an error the lease stays
-    /// usable for the next request.
+    /// usable for the next request, unless the error left the rings in
+    /// doubt (`pp_request` in phantompool.h: a malformed response, the
+    /// daemon gone, no answer at all): then every call but the release
+    /// fails with the state error; drop the connection and lease again.
     pub fn request(&self, req: &Request) -> Result<Response> {
         let mut resp = Response::empty();
         // SAFETY: the lease is live (not released) and on its own thread.
