@@ -62,6 +62,7 @@ struct pd_conn {
 	bool tcp_counted;       /* counted in the segment already */
 	uint32_t backend;       /* node index it was opened to */
 	uint32_t backend_gen;   /* backend list generation at open */
+	uint32_t backend_list;  /* the list it was opened from (pd_backends.list) */
 	uint64_t opened_ns;     /* when the handshake completed */
 	uint64_t expire_ns;     /* max_lifetime (jittered) reached: reopen; UINT64_MAX never */
 	uint64_t last_used_ns;  /* end of its last exchange or health check */

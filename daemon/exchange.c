@@ -192,8 +192,10 @@ static void finish(struct pd_exchange *x)
 		pd_conn_close(c, x->failed ? x->why : "not reusable after this response");
 	if (x->conn_used)
 		c->last_used_ns = pp_now_ns();
-	if (x->status > 0) /* any HTTP answer: the node is reachable */
-		pd_backend_report(&x->d->backends, x->node, true, NULL);
+	/* Any HTTP answer: the node is reachable (the node of the list its
+	 * connection was opened from: a reload may have replaced it since). */
+	if (x->status > 0)
+		pd_backend_report(&x->d->backends, x->node, c->backend_list, true, NULL);
 	if (x->seat) {
 		count_exchange(x);
 		atomic_fetch_sub_explicit(&x->d->seg.hdr->inflight, 1, memory_order_relaxed);
@@ -262,10 +264,11 @@ static void ring_broken(struct pd_exchange *x, const char *why)
 static int open_conn(struct pd_exchange *x, uint32_t node)
 {
 	struct pd_backends *b = &x->d->backends;
-	uint32_t idx, gen;
-	CURLU *u = pd_backend_join(b, "/", 1, node, &idx, &gen);
+	uint32_t idx, gen, list;
+	CURLU *u = pd_backend_join(b, "/", 1, node, &idx, &gen, &list);
 	int r = u ? pd_conn_open(x->conn, u, idx, gen, &pd_live(x->d)->opt) : -1;
 	curl_url_cleanup(u);
+	x->conn->backend_list = list;
 	if (r < 0) {
 		fail(x, PP_ENOMEM, "cannot open a connection: out of memory", true);
 		return -1;
@@ -319,11 +322,11 @@ static void connect_outcome(struct pd_exchange *x, enum pd_connect_result r)
 	if (r == PD_CONNECT_DONE) {
 		pd_info("connection %u: connected to backend %u", c->idx, c->backend);
 		if (current)
-			pd_backend_report(b, c->backend, true, NULL);
+			pd_backend_report(b, c->backend, c->backend_list, true, NULL);
 		return;
 	}
 	if (current)
-		pd_backend_report(b, c->backend, !c->unreachable, c->errbuf);
+		pd_backend_report(b, c->backend, c->backend_list, !c->unreachable, c->errbuf);
 	char why[300];
 	snprintf(why, sizeof why, "cannot connect to PhantomDB: %s", c->errbuf);
 	fail(x, c->curl_res == CURLE_OPERATION_TIMEDOUT ? PP_ETIMEDOUT : PP_EBACKEND, why, true);
@@ -352,7 +355,7 @@ static const char *seat_target(struct pd_seat *s, struct pd_backends *b, const s
 	}
 	free(s->target);
 	s->target = NULL;
-	CURLU *u = pd_backend_join(b, path->ptr, path->len, UINT32_MAX, node, gen);
+	CURLU *u = pd_backend_join(b, path->ptr, path->len, UINT32_MAX, node, gen, NULL);
 	char *p = NULL, *q = NULL;
 	if (u && curl_url_get(u, CURLUPART_PATH, &p, 0) == CURLUE_OK) {
 		curl_url_get(u, CURLUPART_QUERY, &q, 0);
@@ -521,7 +524,7 @@ void pd_exchange_start_health(struct pd_exchange *x, uint32_t node)
 	x->idempotent = true;
 	struct pd_backends *b = &x->d->backends;
 	uint32_t idx, gen;
-	CURLU *u = pd_backend_join(b, "/health", 7, node, &idx, &gen);
+	CURLU *u = pd_backend_join(b, "/health", 7, node, &idx, &gen, NULL);
 	char *p = NULL;
 	if (!u || curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK) {
 		curl_url_cleanup(u);
