@@ -192,7 +192,6 @@ int pd_conn_open(struct pd_conn *c, CURLU *url, uint32_t backend, uint32_t gen, 
 	pthread_once(&share_once, share_init);
 	char *full = NULL;
 	c->errbuf[0] = 0;
-	c->unreachable = false;
 	c->curl_res = CURLE_OK;
 	CURL *e = curl_easy_init();
 	if (!e || node_names(c, url) < 0 || curl_url_get(url, CURLUPART_URL, &full, 0) != CURLUE_OK) {
@@ -232,24 +231,6 @@ int pd_conn_open(struct pd_conn *c, CURLU *url, uint32_t backend, uint32_t gen, 
 	return 0;
 }
 
-static bool is_unreachable(CURLcode res)
-{
-	switch (res) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:
-		return true;
-	default:
-		return false;
-	}
-}
-
 enum pd_connect_result pd_conn_connect_step(struct pd_conn *c, int ev)
 {
 	if (c->state != PD_CONN_CONNECTING)
@@ -286,7 +267,6 @@ enum pd_connect_result pd_conn_connect_step(struct pd_conn *c, int ev)
 	}
 	if (res != CURLE_OK) {
 		c->curl_res = res;
-		c->unreachable = is_unreachable(res);
 		if (!c->errbuf[0])
 			snprintf(c->errbuf, sizeof c->errbuf, "%s", curl_easy_strerror(res));
 		pd_conn_close(c, NULL);

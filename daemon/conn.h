@@ -43,7 +43,7 @@ enum pd_conn_state {
 enum pd_connect_result {
 	PD_CONNECT_PENDING,
 	PD_CONNECT_DONE,
-	PD_CONNECT_FAILED, /* pd_conn.errbuf says why; unreachable tells the kind */
+	PD_CONNECT_FAILED, /* pd_conn.errbuf says why, curl_res the code */
 };
 
 struct pd_conn {
@@ -72,7 +72,6 @@ struct pd_conn {
 	char host[300];         /* Host header value of its node */
 	char base_path[PD_URL_MAX]; /* its node's path prefix, no trailing '/' */
 	CURLcode curl_res;      /* of a failed connect */
-	bool unreachable;       /* the failed connect never reached the node */
 	char errbuf[CURL_ERROR_SIZE];
 	/* Where its figures are published (a record in the segment), and the
 	 * pool's count of open connections. */

@@ -325,8 +325,12 @@ static void connect_outcome(struct pd_exchange *x, enum pd_connect_result r)
 			pd_backend_report(b, c->backend, c->backend_list, true, NULL);
 		return;
 	}
+	/* Whatever the cause (refused, TLS, a CA file that cannot be read):
+	 * no HTTP answer came, and every connect to the node would fail the
+	 * same way; reported as reached, it kept the pool up and its min
+	 * connections reconnecting every 50 ms, without a warning. */
 	if (current)
-		pd_backend_report(b, c->backend, c->backend_list, !c->unreachable, c->errbuf);
+		pd_backend_report(b, c->backend, c->backend_list, false, c->errbuf);
 	char why[300];
 	snprintf(why, sizeof why, "cannot connect to PhantomDB: %s", c->errbuf);
 	fail(x, c->curl_res == CURLE_OPERATION_TIMEDOUT ? PP_ETIMEDOUT : PP_EBACKEND, why, true);

@@ -380,6 +380,36 @@ static void test_wrong_name_fails(void)
 	CU_ASSERT_EQUAL(wrong.exit_status, 0);
 }
 
+/* A CA file that cannot be read: every connect fails after its TCP
+ * handshake, on every node.  The pool is down (requests fail at once,
+ * the warning names the cause) and probes with its backoff instead of
+ * reconnecting its min connections every 50 ms. */
+static void test_bad_ca_file_backs_off(void)
+{
+	struct pp_daemon_proc d;
+	char log[160], missing[128];
+	long before = -1, after = -1;
+
+	snprintf(missing, sizeof missing, "%s/no-such-ca.pem", log_dir);
+	const char *args[] = { "-b", backend.url, "--min", "2", "--max", "4", "--ca-file", missing, NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, "badca", args, log, sizeof log) == 0);
+	usleep(100 * 1000);
+	CU_ASSERT_EQUAL(pp_backend_connections(&backend, &before, NULL), 0);
+	usleep(1000 * 1000);
+	CU_ASSERT_EQUAL(pp_backend_connections(&backend, &after, NULL), 0);
+	long long ms = -1;
+	int rc = pool_get(d.pool, "/health", &ms);
+	printf("\n    unreadable --ca-file: %ld connects in 1 s; a request: %d (%s)", after - before, rc,
+	       rc < 0 ? pp_strerror(rc) : "HTTP");
+	/* Probes at 50, 100, 200, 400, 500 ms: a handful (every 50 ms for
+	 * each of the 2 min connections: about 40). */
+	CU_ASSERT(after - before <= 12);
+	CU_ASSERT_EQUAL(rc, PP_EBACKEND);
+	CU_ASSERT(file_has(log, "down (error setting certificate"));
+	show_lines(log, "down");
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 /* --no-tls-verify: no CA needed, the self-signed certificate (and even
  * the wrong name) is accepted. */
 static void test_no_verify_succeeds_without_ca(void)
@@ -436,6 +466,8 @@ int main(void)
 		  test_pool_over_tls_reuses_connections },
 		{ "untrusted certificate: PP_EBACKEND, fast, logged", test_untrusted_certificate_fails_fast },
 		{ "certificate with the wrong name: PP_EBACKEND", test_wrong_name_fails },
+		{ "unreadable --ca-file: down, probed with backoff, not reconnected every 50 ms",
+		  test_bad_ca_file_backs_off },
 		{ "--no-tls-verify: succeeds without a CA", test_no_verify_succeeds_without_ca },
 		{ "client certificate: 403 without, 200 with --tls-cert/--tls-key",
 		  test_client_certificate },
