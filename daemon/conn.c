@@ -82,10 +82,20 @@ static void count_open(struct pd_conn *c)
 	pp_stats_end(s);
 }
 
+/* Did the TCP handshake complete?  libcurl (7.88) leaves CONNECT_TIME at 0
+ * when the TLS handshake after it fails or times out; the local port is
+ * known once the socket connected (newer libcurl also records it for a
+ * refused connect, which fails with CURLE_COULDNT_CONNECT). */
 static bool tcp_connected(struct pd_conn *c)
 {
 	curl_off_t t = 0;
-	return c->easy && curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK && t > 0;
+	long port = 0;
+	if (!c->easy)
+		return false;
+	if (curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK && t > 0)
+		return true;
+	return c->curl_res != CURLE_COULDNT_CONNECT &&
+	       curl_easy_getinfo(c->easy, CURLINFO_LOCAL_PORT, &port) == CURLE_OK && port > 0;
 }
 
 /* ---- libcurl's socket and timer callbacks, while connecting ------------ */

@@ -15,7 +15,8 @@
  * Every connection that completes its TCP handshake is counted in the
  * segment (connects, and reconnects after the first), whatever becomes of
  * the exchange that asked for it; so is one whose handshake completed
- * but whose TLS handshake was cut short by a close.
+ * but whose TLS handshake then failed, was cut short by a close or timed
+ * out.
  *
  * One thread (the serving loop that owns it) uses a connection. */
 #ifndef PD_CONN_H

@@ -8,12 +8,18 @@
  * Connections of the TLS backend are counted through its plain-HTTP debug
  * port (backend_proc.h: the launcher adds --debug-port 0 for TLS). */
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -410,6 +416,102 @@ static void test_bad_ca_file_backs_off(void)
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 }
 
+/* A listener that completes TCP handshakes and then never answers the
+ * TLS one: it holds each connection (hold) or reads the ClientHello and
+ * closes (!hold).  It counts what it accepted. */
+struct mute_listener {
+	int fd, port;
+	bool hold;
+	_Atomic bool stop;
+	_Atomic long accepted;
+	int held[256];
+	int nheld;
+	pthread_t thread;
+};
+
+static void *mute_main(void *arg)
+{
+	struct mute_listener *m = arg;
+	while (!atomic_load(&m->stop)) {
+		struct pollfd pf = { .fd = m->fd, .events = POLLIN };
+		if (poll(&pf, 1, 20) <= 0)
+			continue;
+		int c = accept(m->fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		atomic_fetch_add(&m->accepted, 1);
+		if (m->hold && m->nheld < 256) {
+			m->held[m->nheld++] = c;
+			continue;
+		}
+		char b[512];
+		struct pollfd pc = { .fd = c, .events = POLLIN };
+		if (poll(&pc, 1, 500) > 0 && read(c, b, sizeof b) < 0)
+			b[0] = 0;
+		close(c);
+	}
+	return NULL;
+}
+
+static int mute_start(struct mute_listener *m, bool hold)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	memset(m, 0, sizeof *m);
+	m->hold = hold;
+	m->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (m->fd < 0 || bind(m->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(m->fd, 64) < 0 ||
+	    getsockname(m->fd, (struct sockaddr *)&a, &al) < 0)
+		return -1;
+	m->port = ntohs(a.sin_port);
+	return pthread_create(&m->thread, NULL, mute_main, m) == 0 ? 0 : -1;
+}
+
+static void mute_stop(struct mute_listener *m)
+{
+	atomic_store(&m->stop, true);
+	pthread_join(m->thread, NULL);
+	for (int i = 0; i < m->nheld; i++)
+		close(m->held[i]);
+	close(m->fd);
+}
+
+/* Connections whose TCP handshake completed but whose TLS handshake
+ * never did (timed out, or closed by the backend) are counted in the
+ * segment's connects, as conn.h says: the count matches what the
+ * backend accepted (give or take the one probe in flight). */
+static void mute_case(bool hold)
+{
+	struct mute_listener m;
+	struct pp_daemon_proc d;
+	char url[64];
+	CU_ASSERT_FATAL(mute_start(&m, hold) == 0);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d", m.port);
+	const char *args[] = { "-b", url, "--min", "1", "--max", "2", "--connect-timeout", "200", NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, hold ? "mutehold" : "muteclose", args, NULL, 0) == 0);
+	usleep(800 * 1000);
+	pp_pool *p;
+	pp_pool_status st = { 0 };
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	long before = atomic_load(&m.accepted);
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	long after = atomic_load(&m.accepted);
+	printf("\n    TLS handshake %s: backend accepted %ld, the pool counted %llu connects", hold ? "never answered" : "closed",
+	       after, (unsigned long long)st.connects);
+	CU_ASSERT(before >= 1);
+	CU_ASSERT((long)st.connects <= after);
+	CU_ASSERT((long)st.connects >= before - 1);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	mute_stop(&m);
+}
+
+static void test_tls_handshake_cut_counted(void)
+{
+	mute_case(true);
+	mute_case(false);
+}
+
 /* --no-tls-verify: no CA needed, the self-signed certificate (and even
  * the wrong name) is accepted. */
 static void test_no_verify_succeeds_without_ca(void)
@@ -468,6 +570,8 @@ int main(void)
 		{ "certificate with the wrong name: PP_EBACKEND", test_wrong_name_fails },
 		{ "unreadable --ca-file: down, probed with backoff, not reconnected every 50 ms",
 		  test_bad_ca_file_backs_off },
+		{ "TCP accepted, TLS handshake never answered or closed: counted in connects",
+		  test_tls_handshake_cut_counted },
 		{ "--no-tls-verify: succeeds without a CA", test_no_verify_succeeds_without_ca },
 		{ "client certificate: 403 without, 200 with --tls-cert/--tls-key",
 		  test_client_certificate },
