@@ -1,6 +1,10 @@
 /* backend.h - the PhantomDB nodes the pool talks to: their parsed base
  * URLs, which one is in use, and whether it answers.
  *
+ * A node fails when a connect to it fails, or a health check connected to
+ * it gets no HTTP answer; it answers with any HTTP answer, or a request's
+ * connect.
+ *
  * When requests cannot reach the node in use and there is another node
  * not yet tried since the last success, the pool moves to it (failover)
  * and requests go to it at once: an untried node is not down.  When every

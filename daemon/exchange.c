@@ -168,11 +168,17 @@ static void note_warm(struct pd_exchange *x)
 	}
 }
 
-/* A health check is over: count it, tell the backend tracker. */
+/* A health check is over: count it, tell the backend tracker (finish
+ * reports an HTTP answer; the failed connect reported itself). */
 static void finish_health(struct pd_exchange *x)
 {
 	struct pp_slot *s = x->conn->rec;
 	bool healthy = !x->failed && x->status >= 200 && x->status < 300;
+	/* Connected, then no HTTP answer: closed, reset, garbage or silence.
+	 * The node is not answering (a stopped exchange is not its fault). */
+	if (x->failed && !x->status && !x->connect_failed &&
+	    (x->code == PP_EBACKEND || x->code == PP_ETIMEDOUT || x->code == PP_EPROTO))
+		pd_backend_report(&x->d->backends, x->node, x->conn->backend_list, false, x->why);
 	pp_stats_begin(s);
 	atomic_fetch_add_explicit(&s->health_checks, 1, memory_order_relaxed);
 	if (!healthy)
@@ -321,10 +327,13 @@ static void connect_outcome(struct pd_exchange *x, enum pd_connect_result r)
 	note_warm(x);
 	if (r == PD_CONNECT_DONE) {
 		pd_info("connection %u: connected to backend %u", c->idx, c->backend);
-		if (current)
+		/* A health check reports its answer instead: a node that accepts
+		 * connections and never answers on them is not up. */
+		if (current && x->seat)
 			pd_backend_report(b, c->backend, c->backend_list, true, NULL);
 		return;
 	}
+	x->connect_failed = true;
 	/* Whatever the cause (refused, TLS, a CA file that cannot be read):
 	 * no HTTP answer came, and every connect to the node would fail the
 	 * same way; reported as reached, it kept the pool up and its min
@@ -393,6 +402,7 @@ static void begin(struct pd_exchange *x, struct pd_seat *s, uint64_t timeout_ms)
 	x->attempts = 1;
 	x->reused = false;
 	x->conn_used = false;
+	x->connect_failed = false;
 	x->waited_worker = false;
 	x->rid_len = 0;
 	x->rid_ours = x->rid_mismatch = false;

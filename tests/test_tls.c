@@ -512,6 +512,41 @@ static void test_tls_handshake_cut_counted(void)
 	mute_case(false);
 }
 
+/* A plain-HTTP node that accepts connections and closes them without a
+ * word (or holds them and never answers): its health checks get no
+ * answer, so it is down (warned once), requests fail at once and probes
+ * back off; it is not reconnected every 50 ms for each min connection
+ * with an info line "connected" each time. */
+static void mute_http_case(bool hold)
+{
+	struct mute_listener m;
+	struct pp_daemon_proc d;
+	char url[64], log[160];
+	CU_ASSERT_FATAL(mute_start(&m, hold) == 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", m.port);
+	const char *args[] = { "-b", url, "--min", "2", "--max", "4", "--connect-timeout", "100", NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, hold ? "httphold" : "httpclose", args, log, sizeof log) == 0);
+	usleep(300 * 1000);
+	long before = atomic_load(&m.accepted);
+	usleep(1000 * 1000);
+	long after = atomic_load(&m.accepted);
+	int rc = pool_get(d.pool, "/health", NULL);
+	printf("\n    HTTP node that %s: %ld connects in 1 s; a request: %d (%s)", hold ? "never answers" : "closes",
+	       after - before, rc, rc < 0 ? pp_strerror(rc) : "HTTP");
+	CU_ASSERT(after - before <= 12); /* before: about 40 (closes) */
+	CU_ASSERT_EQUAL(rc, PP_EBACKEND);
+	CU_ASSERT(file_has(log, "down ("));
+	show_lines(log, "down (");
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	mute_stop(&m);
+}
+
+static void test_mute_http_node_down(void)
+{
+	mute_http_case(false);
+	mute_http_case(true);
+}
+
 /* --no-tls-verify: no CA needed, the self-signed certificate (and even
  * the wrong name) is accepted. */
 static void test_no_verify_succeeds_without_ca(void)
@@ -572,6 +607,8 @@ int main(void)
 		  test_bad_ca_file_backs_off },
 		{ "TCP accepted, TLS handshake never answered or closed: counted in connects",
 		  test_tls_handshake_cut_counted },
+		{ "HTTP node that accepts and closes, or never answers: down, probed with backoff",
+		  test_mute_http_node_down },
 		{ "--no-tls-verify: succeeds without a CA", test_no_verify_succeeds_without_ca },
 		{ "client certificate: 403 without, 200 with --tls-cert/--tls-key",
 		  test_client_certificate },
