@@ -286,6 +286,7 @@ enum pd_connect_result pd_conn_connect_step(struct pd_conn *c, int ev)
 	c->state = PD_CONN_OPEN;
 	atomic_fetch_add_explicit(c->open_count, 1, memory_order_relaxed);
 	c->opened_ns = pp_now_ns();
+	c->served_ns = c->opened_ns;
 	count_open(c);
 	atomic_store_explicit(&c->rec->conn_since_ns, c->opened_ns, memory_order_relaxed);
 	set_state(c, PP_CONN_UP);

@@ -67,6 +67,9 @@ struct pd_conn {
 	uint64_t opened_ns;     /* when the handshake completed */
 	uint64_t expire_ns;     /* max_lifetime (jittered) reached: reopen; UINT64_MAX never */
 	uint64_t last_used_ns;  /* end of its last exchange or health check */
+	uint64_t served_ns;     /* end of its last worker's exchange, or its open:
+				 * the idle timeout counts from it (a health
+				 * check is no use) */
 	uint64_t attempt_ns;    /* start of the last connect attempt */
 	uint64_t uses;          /* exchanges on this connection */
 	bool warm;              /* its first health check ended (min connections) */

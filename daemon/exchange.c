@@ -198,6 +198,8 @@ static void finish(struct pd_exchange *x)
 		pd_conn_close(c, x->failed ? x->why : "not reusable after this response");
 	if (x->conn_used)
 		c->last_used_ns = pp_now_ns();
+	if (x->conn_used && x->seat)
+		c->served_ns = c->last_used_ns;
 	/* Any HTTP answer: the node is reachable (the node of the list its
 	 * connection was opened from: a reload may have replaced it since). */
 	if (x->status > 0)

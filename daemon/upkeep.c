@@ -54,12 +54,14 @@ uint64_t pd_upkeep_conn(struct pd_exchange *x)
 		}
 		uint64_t check_at = o->health_interval_ms ? c->last_used_ns + (uint64_t)o->health_interval_ms * PP_NS_PER_MS
 							  : UINT64_MAX;
+		/* Idle since its last worker's exchange: its health checks kept
+		 * it from ever closing when they ran more often than this. */
 		uint64_t drop_at = c->idx >= o->min_conns && o->idle_timeout_ms
-					   ? c->last_used_ns + (uint64_t)o->idle_timeout_ms * PP_NS_PER_MS
+					   ? c->served_ns + (uint64_t)o->idle_timeout_ms * PP_NS_PER_MS
 					   : UINT64_MAX;
 		if (now >= drop_at) {
 			pd_info("connection %u: closing, idle for %llu ms", c->idx,
-				(unsigned long long)((now - c->last_used_ns) / PP_NS_PER_MS));
+				(unsigned long long)((now - c->served_ns) / PP_NS_PER_MS));
 			pd_conn_close(c, "idle");
 			return now;
 		}

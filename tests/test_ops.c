@@ -111,6 +111,40 @@ static void test_min_warm_idle_close_and_lifetime(void)
 	pp_backend_stop(&be);
 }
 
+/* Health checks more often than the idle timeout (as the defaults are:
+ * 30 s and 60 s) do not keep idle connections above min open: a health
+ * check is not a use. */
+static void test_idle_close_with_health_checks(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--min", "2", "--max", "6", "--idle-timeout", "400",
+			       "--health-interval", "150", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("idlehc"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	struct pp_lease *l[6];
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_FATAL(pp_lease(p, 1000, &l[i]) == 0);
+	for (int i = 0; i < 6; i++) {
+		pp_req req = { .method = "GET", .path = "/health" };
+		pp_resp resp;
+		CU_ASSERT_EQUAL(pp_request(l[i], &req, &resp), 0);
+		pp_resp_free(&resp);
+	}
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(pp_release(l[i]), 0);
+	CU_ASSERT_EQUAL(open_conns(&be), 6);
+	sleep_ms(1200);
+	long open = open_conns(&be);
+	printf("\n    open after 1200 ms idle (idle_timeout 400 ms, health checks every 150 ms): %ld (min 2)", open);
+	CU_ASSERT_EQUAL(open, 2);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+}
+
 /* The live spin budget in the pool's segment, in microseconds. */
 static uint32_t segment_spin_us(const char *pool)
 {
@@ -675,6 +709,7 @@ int main(void)
 {
 	static const struct pp_test tests[] = {
 		{ "min warm, idle close down to min, max lifetime", test_min_warm_idle_close_and_lifetime },
+		{ "health checks more often than the idle timeout: idle close down to min still", test_idle_close_with_health_checks },
 		{ "--loops: one loop, capped at the slots, one per CPU by default", test_loops_setting },
 		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
 		{ "a second daemon with another pidfile is refused; the first keeps its segment", test_second_daemon_other_pidfile },
