@@ -29,6 +29,7 @@
 #define PD_BACKOFF_MIN_MS 50
 #define PD_BACKOFF_MAX_MS 500  /* so a returning node is found within ~0.5 s */
 #define PD_PRIMARY_RETRY_MS 2000
+#define PD_REOPEN_MAX_MS 30000 /* longest pause before reopening a min connection (conn.h reopen_ms), without health checks */
 
 struct pd_backends {
 	CURLU *urls[PD_MAX_BACKENDS];

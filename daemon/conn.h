@@ -73,6 +73,9 @@ struct pd_conn {
 	uint64_t attempt_ns;    /* start of the last connect attempt */
 	uint64_t uses;          /* exchanges on this connection */
 	bool warm;              /* its first health check ended (min connections) */
+	uint32_t reopen_ms;     /* CLOSED, a min connection: pause before reopening it
+				 * (doubles while its health checks' answers leave
+				 * it closed; 0 once it stays open) */
 	char host[300];         /* Host header value of its node */
 	char base_path[PD_URL_MAX]; /* its node's path prefix, no trailing '/' */
 	CURLcode curl_res;      /* of a failed connect */

@@ -168,6 +168,20 @@ static void note_warm(struct pd_exchange *x)
 	}
 }
 
+/* Answered, and the connection cannot be kept (the node closes after
+ * each answer): reopening a min connection every 50 ms only to lose it
+ * again is no use; the pause (upkeep.c) doubles up to the health
+ * interval, and ends once a health check leaves it open. */
+static void pace_reopen(struct pd_exchange *x)
+{
+	struct pd_conn *c = x->conn;
+	uint32_t hi = pd_live(x->d)->opt.health_interval_ms, most = hi ? hi : PD_REOPEN_MAX_MS;
+	if (c->state == PD_CONN_OPEN)
+		c->reopen_ms = 0;
+	else if (x->status > 0)
+		c->reopen_ms = !c->reopen_ms ? PD_BACKOFF_MIN_MS : c->reopen_ms * 2 > most ? most : c->reopen_ms * 2;
+}
+
 /* A health check is over: count it, tell the backend tracker (finish
  * reports an HTTP answer; the failed connect reported itself). */
 static void finish_health(struct pd_exchange *x)
@@ -179,6 +193,7 @@ static void finish_health(struct pd_exchange *x)
 	if (x->failed && !x->status && !x->connect_failed &&
 	    (x->code == PP_EBACKEND || x->code == PP_ETIMEDOUT || x->code == PP_EPROTO))
 		pd_backend_report(&x->d->backends, x->node, x->conn->backend_list, false, x->why);
+	pace_reopen(x);
 	pp_stats_begin(s);
 	atomic_fetch_add_explicit(&s->health_checks, 1, memory_order_relaxed);
 	if (!healthy)

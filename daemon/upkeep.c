@@ -74,7 +74,8 @@ uint64_t pd_upkeep_conn(struct pd_exchange *x)
 	/* Closed: keep the first `min` open, with a pause between attempts. */
 	if (c->idx >= o->min_conns || pd_backend_fail_fast(b))
 		return pd_backends_settled(b) ? UINT64_MAX : now + PD_BACKOFF_MIN_MS * PP_NS_PER_MS;
-	uint64_t retry_at = c->attempt_ns + PD_BACKOFF_MIN_MS * PP_NS_PER_MS;
+	uint64_t pause = c->reopen_ms > PD_BACKOFF_MIN_MS ? c->reopen_ms : PD_BACKOFF_MIN_MS;
+	uint64_t retry_at = c->attempt_ns + pause * PP_NS_PER_MS;
 	if (c->attempt_ns && now < retry_at)
 		return retry_at;
 	pd_exchange_start_health(x, UINT32_MAX);

@@ -3,7 +3,11 @@
  * (tls_certs.h), phantompoold verifying it with --ca-file, keep-alive TLS
  * connections reused per slot, verification failures (untrusted
  * certificate, wrong name) failing fast with PP_EBACKEND and logged,
- * --no-tls-verify, and a client certificate (--tls-cert/--tls-key).
+ * --no-tls-verify, a client certificate (--tls-cert/--tls-key), and what
+ * the pool does with nodes that misbehave below HTTP: a CA file that
+ * cannot be read, a TLS handshake never answered or cut short (counted in
+ * connects), a node that closes or never answers (down, probed with
+ * backoff), a node that closes after each answer (no reopen churn).
  *
  * Connections of the TLS backend are counted through its plain-HTTP debug
  * port (backend_proc.h: the launcher adds --debug-port 0 for TLS). */
@@ -418,10 +422,12 @@ static void test_bad_ca_file_backs_off(void)
 
 /* A listener that completes TCP handshakes and then never answers the
  * TLS one: it holds each connection (hold) or reads the ClientHello and
- * closes (!hold).  It counts what it accepted. */
+ * closes (!hold).  With answer (plain HTTP), it answers the first request
+ * of each connection 200 with "Connection: close", then closes.  It
+ * counts what it accepted. */
 struct mute_listener {
 	int fd, port;
-	bool hold;
+	bool hold, answer;
 	_Atomic bool stop;
 	_Atomic long accepted;
 	int held[256];
@@ -448,17 +454,21 @@ static void *mute_main(void *arg)
 		struct pollfd pc = { .fd = c, .events = POLLIN };
 		if (poll(&pc, 1, 500) > 0 && read(c, b, sizeof b) < 0)
 			b[0] = 0;
+		static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+		if (m->answer && write(c, ok, sizeof ok - 1) < 0)
+			b[0] = 0;
 		close(c);
 	}
 	return NULL;
 }
 
-static int mute_start(struct mute_listener *m, bool hold)
+static int mute_start(struct mute_listener *m, bool hold, bool answer)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t al = sizeof a;
 	memset(m, 0, sizeof *m);
 	m->hold = hold;
+	m->answer = answer;
 	m->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (m->fd < 0 || bind(m->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(m->fd, 64) < 0 ||
 	    getsockname(m->fd, (struct sockaddr *)&a, &al) < 0)
@@ -485,7 +495,7 @@ static void mute_case(bool hold)
 	struct mute_listener m;
 	struct pp_daemon_proc d;
 	char url[64];
-	CU_ASSERT_FATAL(mute_start(&m, hold) == 0);
+	CU_ASSERT_FATAL(mute_start(&m, hold, false) == 0);
 	snprintf(url, sizeof url, "https://127.0.0.1:%d", m.port);
 	const char *args[] = { "-b", url, "--min", "1", "--max", "2", "--connect-timeout", "200", NULL };
 	CU_ASSERT_FATAL(start_daemon(&d, hold ? "mutehold" : "muteclose", args, NULL, 0) == 0);
@@ -522,7 +532,7 @@ static void mute_http_case(bool hold)
 	struct mute_listener m;
 	struct pp_daemon_proc d;
 	char url[64], log[160];
-	CU_ASSERT_FATAL(mute_start(&m, hold) == 0);
+	CU_ASSERT_FATAL(mute_start(&m, hold, false) == 0);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", m.port);
 	const char *args[] = { "-b", url, "--min", "2", "--max", "4", "--connect-timeout", "100", NULL };
 	CU_ASSERT_FATAL(start_daemon(&d, hold ? "httphold" : "httpclose", args, log, sizeof log) == 0);
@@ -545,6 +555,30 @@ static void test_mute_http_node_down(void)
 {
 	mute_http_case(false);
 	mute_http_case(true);
+}
+
+/* A node that answers and closes every connection (Connection: close):
+ * the min connections cannot stay open; they are not reopened (and
+ * health-checked) every 50 ms for that, but with a pause that doubles. */
+static void test_close_after_answer_no_churn(void)
+{
+	struct mute_listener m;
+	struct pp_daemon_proc d;
+	char url[64];
+	CU_ASSERT_FATAL(mute_start(&m, false, true) == 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", m.port);
+	const char *args[] = { "-b", url, "--min", "2", "--max", "4", NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, "closeans", args, NULL, 0) == 0);
+	usleep(300 * 1000);
+	long before = atomic_load(&m.accepted);
+	usleep(1000 * 1000);
+	long after = atomic_load(&m.accepted);
+	int rc = pool_get(d.pool, "/health", NULL);
+	printf("\n    node closing after each answer: %ld connects in 1 s while idle; a request: %d", after - before, rc);
+	CU_ASSERT(after - before <= 12); /* before: about 40 */
+	CU_ASSERT_EQUAL(rc, 200);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	mute_stop(&m);
 }
 
 /* --no-tls-verify: no CA needed, the self-signed certificate (and even
@@ -609,6 +643,8 @@ int main(void)
 		  test_tls_handshake_cut_counted },
 		{ "HTTP node that accepts and closes, or never answers: down, probed with backoff",
 		  test_mute_http_node_down },
+		{ "node that closes after each answer: min connections not reopened every 50 ms",
+		  test_close_after_answer_no_churn },
 		{ "--no-tls-verify: succeeds without a CA", test_no_verify_succeeds_without_ca },
 		{ "client certificate: 403 without, 200 with --tls-cert/--tls-key",
 		  test_client_certificate },
