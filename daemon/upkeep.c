@@ -52,6 +52,12 @@ uint64_t pd_upkeep_conn(struct pd_exchange *x)
 			pd_conn_close(c, "the node in use changed");
 			return now;
 		}
+		/* Reopened while idle (a min one at once, below), not by the
+		 * next request. */
+		if (now >= c->expire_ns) {
+			pd_conn_close(c, "max-lifetime reached");
+			return now;
+		}
 		uint64_t check_at = o->health_interval_ms ? c->last_used_ns + (uint64_t)o->health_interval_ms * PP_NS_PER_MS
 							  : UINT64_MAX;
 		/* Idle since its last worker's exchange: its health checks kept
@@ -69,7 +75,7 @@ uint64_t pd_upkeep_conn(struct pd_exchange *x)
 			pd_exchange_start_health(x, UINT32_MAX);
 			return 0;
 		}
-		return earlier(check_at, drop_at);
+		return earlier(earlier(check_at, drop_at), c->expire_ns);
 	}
 	/* Closed: keep the first `min` open, with a pause between attempts. */
 	if (c->idx >= o->min_conns || pd_backend_fail_fast(b))

@@ -145,6 +145,28 @@ static void test_idle_close_with_health_checks(void)
 	pp_backend_stop(&be);
 }
 
+/* max_lifetime: an idle connection past it is closed and reopened when
+ * it is idle (phantompoold.8), not only at its next request or health
+ * check (here there are none). */
+static void test_lifetime_while_idle(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--min", "2", "--max", "4", "--max-lifetime", "400",
+			       "--health-interval", "0", "--idle-timeout", "0", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("life"), args) == 0);
+	long acc0 = accepted(&be);
+	sleep_ms(1000);
+	long acc1 = accepted(&be), open = open_conns(&be);
+	printf("\n    max_lifetime 400 ms, idle 1 s: accepted %ld -> %ld, open %ld", acc0, acc1, open);
+	CU_ASSERT_EQUAL(acc0, 2);
+	CU_ASSERT(acc1 >= 4);
+	CU_ASSERT_EQUAL(open, 2);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+}
+
 /* The live spin budget in the pool's segment, in microseconds. */
 static uint32_t segment_spin_us(const char *pool)
 {
@@ -710,6 +732,7 @@ int main(void)
 	static const struct pp_test tests[] = {
 		{ "min warm, idle close down to min, max lifetime", test_min_warm_idle_close_and_lifetime },
 		{ "health checks more often than the idle timeout: idle close down to min still", test_idle_close_with_health_checks },
+		{ "max lifetime reached while idle: closed and reopened without a request", test_lifetime_while_idle },
 		{ "--loops: one loop, capped at the slots, one per CPU by default", test_loops_setting },
 		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
 		{ "a second daemon with another pidfile is refused; the first keeps its segment", test_second_daemon_other_pidfile },
