@@ -79,6 +79,7 @@ int pd_backends_replace(struct pd_backends *b, const struct pd_options *o)
 	b->n = n;
 	atomic_store(&b->current, 0);
 	atomic_fetch_add(&b->gen, 1);
+	atomic_fetch_add(&b->list, 1);
 	atomic_store(&b->down, false);
 	atomic_store(&b->failed_run, 0);
 	atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
@@ -96,7 +97,7 @@ void pd_backends_free(struct pd_backends *b)
 }
 
 CURLU *pd_backend_join(struct pd_backends *b, const char *path, size_t len, uint32_t want,
-		       uint32_t *idx, uint32_t *gen)
+		       uint32_t *idx, uint32_t *gen, uint32_t *list)
 {
 	pthread_mutex_lock(&b->lock);
 	uint32_t i = want != UINT32_MAX ? want : atomic_load(&b->current);
@@ -104,6 +105,8 @@ CURLU *pd_backend_join(struct pd_backends *b, const char *path, size_t len, uint
 		i = 0;
 	*idx = i;
 	*gen = atomic_load(&b->gen);
+	if (list)
+		*list = atomic_load(&b->list);
 	CURLU *u = pd_url_join(b->urls[i], path, len);
 	pthread_mutex_unlock(&b->lock);
 	return u;
@@ -199,7 +202,7 @@ static void report_success(struct pd_backends *b, uint32_t idx)
 		atomic_store(&b->primary_probe_ns, pp_now_ns() + PD_PRIMARY_RETRY_MS * PP_NS_PER_MS);
 }
 
-void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached, const char *why)
+void pd_backend_report(struct pd_backends *b, uint32_t idx, uint32_t list, bool reached, const char *why)
 {
 	/* The common case, a working node reporting success, takes no lock. */
 	if (reached && !atomic_load_explicit(&b->down, memory_order_relaxed) &&
@@ -207,9 +210,11 @@ void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached, const 
 	    idx == atomic_load_explicit(&b->current, memory_order_relaxed))
 		return;
 	pthread_mutex_lock(&b->lock);
-	if (reached)
+	/* Under the lock: pd_backends_replace holds it while it swaps lists. */
+	bool stale = list != atomic_load(&b->list);
+	if (!stale && reached)
 		report_success(b, idx);
-	else
+	else if (!stale)
 		report_failure(b, idx, why);
 	pthread_mutex_unlock(&b->lock);
 	pd_backends_publish(b);

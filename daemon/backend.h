@@ -1,6 +1,10 @@
 /* backend.h - the PhantomDB nodes the pool talks to: their parsed base
  * URLs, which one is in use, and whether it answers.
  *
+ * A node fails when a connect to it fails, or a health check connected to
+ * it gets no HTTP answer; it answers with any HTTP answer, or a request's
+ * connect.
+ *
  * When requests cannot reach the node in use and there is another node
  * not yet tried since the last success, the pool moves to it (failover)
  * and requests go to it at once: an untried node is not down.  When every
@@ -25,6 +29,7 @@
 #define PD_BACKOFF_MIN_MS 50
 #define PD_BACKOFF_MAX_MS 500  /* so a returning node is found within ~0.5 s */
 #define PD_PRIMARY_RETRY_MS 2000
+#define PD_REOPEN_MAX_MS 30000 /* longest pause before reopening a min connection (conn.h reopen_ms), without health checks */
 
 struct pd_backends {
 	CURLU *urls[PD_MAX_BACKENDS];
@@ -40,6 +45,7 @@ struct pd_backends {
 	_Atomic uint32_t backoff_ms;
 	_Atomic uint64_t primary_probe_ns; /* while current != 0: next probe of node 0 */
 	_Atomic uint32_t gen;            /* bumped when current or the list changes */
+	_Atomic uint32_t list;           /* bumped when the list is replaced (SIGHUP) */
 	pthread_mutex_t lock;            /* guards urls[] and the transitions */
 	struct pp_shm_header *hdr;       /* where the state is published; may be NULL */
 };
@@ -59,10 +65,12 @@ void pd_backends_publish(struct pd_backends *b);
 
 /* A new URL for path on the node in use (or on node *want if it is not
  * UINT32_MAX: probes).  Sets *idx to the node and *gen to the list's
- * generation, which changes whenever the node in use or the list does.
- * The caller owns the result.  NULL on a bad path or no memory. */
+ * generation, which changes whenever the node in use or the list does,
+ * and *list (if not NULL) to the list's own (b->list), which changes only
+ * when the list is replaced.  The caller owns the result.  NULL on a bad
+ * path or no memory. */
 CURLU *pd_backend_join(struct pd_backends *b, const char *path, size_t len, uint32_t want,
-		       uint32_t *idx, uint32_t *gen);
+		       uint32_t *idx, uint32_t *gen, uint32_t *list);
 
 /* The current generation (see pd_backend_join). */
 static inline uint32_t pd_backend_gen(struct pd_backends *b)
@@ -87,9 +95,11 @@ bool pd_backend_fail_fast(struct pd_backends *b);
  * caller wins each due probe. */
 bool pd_backend_probe_due(struct pd_backends *b, uint32_t *idx);
 
-/* Report the outcome of a request or probe on node idx: reached it (any
- * HTTP answer) or not (why: libcurl's error text, for the log).  Drives down/up, backoff and failover; logs each
- * transition once. */
-void pd_backend_report(struct pd_backends *b, uint32_t idx, bool reached, const char *why);
+/* Report the outcome of a request or probe on node idx of the list `list`
+ * (b->list when its node was picked): reached it (any HTTP answer) or not
+ * (why: libcurl's error text, for the log).  Drives down/up, backoff and
+ * failover; logs each transition once.  The outcome on a node of a list
+ * since replaced says nothing of the new list's node idx: ignored. */
+void pd_backend_report(struct pd_backends *b, uint32_t idx, uint32_t list, bool reached, const char *why);
 
 #endif

@@ -82,10 +82,20 @@ static void count_open(struct pd_conn *c)
 	pp_stats_end(s);
 }
 
+/* Did the TCP handshake complete?  libcurl (7.88) leaves CONNECT_TIME at 0
+ * when the TLS handshake after it fails or times out; the local port is
+ * known once the socket connected (newer libcurl also records it for a
+ * refused connect, which fails with CURLE_COULDNT_CONNECT). */
 static bool tcp_connected(struct pd_conn *c)
 {
 	curl_off_t t = 0;
-	return c->easy && curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK && t > 0;
+	long port = 0;
+	if (!c->easy)
+		return false;
+	if (curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK && t > 0)
+		return true;
+	return c->curl_res != CURLE_COULDNT_CONNECT &&
+	       curl_easy_getinfo(c->easy, CURLINFO_LOCAL_PORT, &port) == CURLE_OK && port > 0;
 }
 
 /* ---- libcurl's socket and timer callbacks, while connecting ------------ */
@@ -192,7 +202,6 @@ int pd_conn_open(struct pd_conn *c, CURLU *url, uint32_t backend, uint32_t gen, 
 	pthread_once(&share_once, share_init);
 	char *full = NULL;
 	c->errbuf[0] = 0;
-	c->unreachable = false;
 	c->curl_res = CURLE_OK;
 	CURL *e = curl_easy_init();
 	if (!e || node_names(c, url) < 0 || curl_url_get(url, CURLUPART_URL, &full, 0) != CURLUE_OK) {
@@ -232,24 +241,6 @@ int pd_conn_open(struct pd_conn *c, CURLU *url, uint32_t backend, uint32_t gen, 
 	return 0;
 }
 
-static bool is_unreachable(CURLcode res)
-{
-	switch (res) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:
-		return true;
-	default:
-		return false;
-	}
-}
-
 enum pd_connect_result pd_conn_connect_step(struct pd_conn *c, int ev)
 {
 	if (c->state != PD_CONN_CONNECTING)
@@ -286,7 +277,6 @@ enum pd_connect_result pd_conn_connect_step(struct pd_conn *c, int ev)
 	}
 	if (res != CURLE_OK) {
 		c->curl_res = res;
-		c->unreachable = is_unreachable(res);
 		if (!c->errbuf[0])
 			snprintf(c->errbuf, sizeof c->errbuf, "%s", curl_easy_strerror(res));
 		pd_conn_close(c, NULL);
@@ -296,6 +286,7 @@ enum pd_connect_result pd_conn_connect_step(struct pd_conn *c, int ev)
 	c->state = PD_CONN_OPEN;
 	atomic_fetch_add_explicit(c->open_count, 1, memory_order_relaxed);
 	c->opened_ns = pp_now_ns();
+	c->served_ns = c->opened_ns;
 	count_open(c);
 	atomic_store_explicit(&c->rec->conn_since_ns, c->opened_ns, memory_order_relaxed);
 	set_state(c, PP_CONN_UP);

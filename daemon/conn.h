@@ -15,7 +15,8 @@
  * Every connection that completes its TCP handshake is counted in the
  * segment (connects, and reconnects after the first), whatever becomes of
  * the exchange that asked for it; so is one whose handshake completed
- * but whose TLS handshake was cut short by a close.
+ * but whose TLS handshake then failed, was cut short by a close or timed
+ * out.
  *
  * One thread (the serving loop that owns it) uses a connection. */
 #ifndef PD_CONN_H
@@ -43,7 +44,7 @@ enum pd_conn_state {
 enum pd_connect_result {
 	PD_CONNECT_PENDING,
 	PD_CONNECT_DONE,
-	PD_CONNECT_FAILED, /* pd_conn.errbuf says why; unreachable tells the kind */
+	PD_CONNECT_FAILED, /* pd_conn.errbuf says why, curl_res the code */
 };
 
 struct pd_conn {
@@ -62,16 +63,22 @@ struct pd_conn {
 	bool tcp_counted;       /* counted in the segment already */
 	uint32_t backend;       /* node index it was opened to */
 	uint32_t backend_gen;   /* backend list generation at open */
+	uint32_t backend_list;  /* the list it was opened from (pd_backends.list) */
 	uint64_t opened_ns;     /* when the handshake completed */
 	uint64_t expire_ns;     /* max_lifetime (jittered) reached: reopen; UINT64_MAX never */
 	uint64_t last_used_ns;  /* end of its last exchange or health check */
+	uint64_t served_ns;     /* end of its last worker's exchange, or its open:
+				 * the idle timeout counts from it (a health
+				 * check is no use) */
 	uint64_t attempt_ns;    /* start of the last connect attempt */
 	uint64_t uses;          /* exchanges on this connection */
 	bool warm;              /* its first health check ended (min connections) */
+	uint32_t reopen_ms;     /* CLOSED, a min connection: pause before reopening it
+				 * (doubles while its health checks' answers leave
+				 * it closed; 0 once it stays open) */
 	char host[300];         /* Host header value of its node */
 	char base_path[PD_URL_MAX]; /* its node's path prefix, no trailing '/' */
 	CURLcode curl_res;      /* of a failed connect */
-	bool unreachable;       /* the failed connect never reached the node */
 	char errbuf[CURL_ERROR_SIZE];
 	/* Where its figures are published (a record in the segment), and the
 	 * pool's count of open connections. */

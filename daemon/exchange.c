@@ -168,11 +168,32 @@ static void note_warm(struct pd_exchange *x)
 	}
 }
 
-/* A health check is over: count it, tell the backend tracker. */
+/* Answered, and the connection cannot be kept (the node closes after
+ * each answer): reopening a min connection every 50 ms only to lose it
+ * again is no use; the pause (upkeep.c) doubles up to the health
+ * interval, and ends once a health check leaves it open. */
+static void pace_reopen(struct pd_exchange *x)
+{
+	struct pd_conn *c = x->conn;
+	uint32_t hi = pd_live(x->d)->opt.health_interval_ms, most = hi ? hi : PD_REOPEN_MAX_MS;
+	if (c->state == PD_CONN_OPEN)
+		c->reopen_ms = 0;
+	else if (x->status > 0)
+		c->reopen_ms = !c->reopen_ms ? PD_BACKOFF_MIN_MS : c->reopen_ms * 2 > most ? most : c->reopen_ms * 2;
+}
+
+/* A health check is over: count it, tell the backend tracker (finish
+ * reports an HTTP answer; the failed connect reported itself). */
 static void finish_health(struct pd_exchange *x)
 {
 	struct pp_slot *s = x->conn->rec;
 	bool healthy = !x->failed && x->status >= 200 && x->status < 300;
+	/* Connected, then no HTTP answer: closed, reset, garbage or silence.
+	 * The node is not answering (a stopped exchange is not its fault). */
+	if (x->failed && !x->status && !x->connect_failed &&
+	    (x->code == PP_EBACKEND || x->code == PP_ETIMEDOUT || x->code == PP_EPROTO))
+		pd_backend_report(&x->d->backends, x->node, x->conn->backend_list, false, x->why);
+	pace_reopen(x);
 	pp_stats_begin(s);
 	atomic_fetch_add_explicit(&s->health_checks, 1, memory_order_relaxed);
 	if (!healthy)
@@ -192,8 +213,12 @@ static void finish(struct pd_exchange *x)
 		pd_conn_close(c, x->failed ? x->why : "not reusable after this response");
 	if (x->conn_used)
 		c->last_used_ns = pp_now_ns();
-	if (x->status > 0) /* any HTTP answer: the node is reachable */
-		pd_backend_report(&x->d->backends, x->node, true, NULL);
+	if (x->conn_used && x->seat)
+		c->served_ns = c->last_used_ns;
+	/* Any HTTP answer: the node is reachable (the node of the list its
+	 * connection was opened from: a reload may have replaced it since). */
+	if (x->status > 0)
+		pd_backend_report(&x->d->backends, x->node, c->backend_list, true, NULL);
 	if (x->seat) {
 		count_exchange(x);
 		atomic_fetch_sub_explicit(&x->d->seg.hdr->inflight, 1, memory_order_relaxed);
@@ -262,10 +287,11 @@ static void ring_broken(struct pd_exchange *x, const char *why)
 static int open_conn(struct pd_exchange *x, uint32_t node)
 {
 	struct pd_backends *b = &x->d->backends;
-	uint32_t idx, gen;
-	CURLU *u = pd_backend_join(b, "/", 1, node, &idx, &gen);
+	uint32_t idx, gen, list;
+	CURLU *u = pd_backend_join(b, "/", 1, node, &idx, &gen, &list);
 	int r = u ? pd_conn_open(x->conn, u, idx, gen, &pd_live(x->d)->opt) : -1;
 	curl_url_cleanup(u);
+	x->conn->backend_list = list;
 	if (r < 0) {
 		fail(x, PP_ENOMEM, "cannot open a connection: out of memory", true);
 		return -1;
@@ -318,12 +344,19 @@ static void connect_outcome(struct pd_exchange *x, enum pd_connect_result r)
 	note_warm(x);
 	if (r == PD_CONNECT_DONE) {
 		pd_info("connection %u: connected to backend %u", c->idx, c->backend);
-		if (current)
-			pd_backend_report(b, c->backend, true, NULL);
+		/* A health check reports its answer instead: a node that accepts
+		 * connections and never answers on them is not up. */
+		if (current && x->seat)
+			pd_backend_report(b, c->backend, c->backend_list, true, NULL);
 		return;
 	}
+	x->connect_failed = true;
+	/* Whatever the cause (refused, TLS, a CA file that cannot be read):
+	 * no HTTP answer came, and every connect to the node would fail the
+	 * same way; reported as reached, it kept the pool up and its min
+	 * connections reconnecting every 50 ms, without a warning. */
 	if (current)
-		pd_backend_report(b, c->backend, !c->unreachable, c->errbuf);
+		pd_backend_report(b, c->backend, c->backend_list, false, c->errbuf);
 	char why[300];
 	snprintf(why, sizeof why, "cannot connect to PhantomDB: %s", c->errbuf);
 	fail(x, c->curl_res == CURLE_OPERATION_TIMEDOUT ? PP_ETIMEDOUT : PP_EBACKEND, why, true);
@@ -352,7 +385,7 @@ static const char *seat_target(struct pd_seat *s, struct pd_backends *b, const s
 	}
 	free(s->target);
 	s->target = NULL;
-	CURLU *u = pd_backend_join(b, path->ptr, path->len, UINT32_MAX, node, gen);
+	CURLU *u = pd_backend_join(b, path->ptr, path->len, UINT32_MAX, node, gen, NULL);
 	char *p = NULL, *q = NULL;
 	if (u && curl_url_get(u, CURLUPART_PATH, &p, 0) == CURLUE_OK) {
 		curl_url_get(u, CURLUPART_QUERY, &q, 0);
@@ -386,6 +419,7 @@ static void begin(struct pd_exchange *x, struct pd_seat *s, uint64_t timeout_ms)
 	x->attempts = 1;
 	x->reused = false;
 	x->conn_used = false;
+	x->connect_failed = false;
 	x->waited_worker = false;
 	x->rid_len = 0;
 	x->rid_ours = x->rid_mismatch = false;
@@ -521,7 +555,7 @@ void pd_exchange_start_health(struct pd_exchange *x, uint32_t node)
 	x->idempotent = true;
 	struct pd_backends *b = &x->d->backends;
 	uint32_t idx, gen;
-	CURLU *u = pd_backend_join(b, "/health", 7, node, &idx, &gen);
+	CURLU *u = pd_backend_join(b, "/health", 7, node, &idx, &gen, NULL);
 	char *p = NULL;
 	if (!u || curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK) {
 		curl_url_cleanup(u);

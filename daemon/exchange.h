@@ -70,6 +70,7 @@ struct pd_exchange {
 	uint32_t attempts;
 	bool reused;                /* this attempt runs on a connection used before */
 	bool conn_used;             /* the connection was opened or taken for it */
+	bool connect_failed;        /* a connect of it failed (reported to the backend tracker) */
 	uint32_t node;              /* the node the request goes to */
 	/* The X-Request-Id the request carries: the worker's, or one the
 	 * daemon made (then not forwarded back).  A response echoing another

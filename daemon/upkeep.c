@@ -52,14 +52,22 @@ uint64_t pd_upkeep_conn(struct pd_exchange *x)
 			pd_conn_close(c, "the node in use changed");
 			return now;
 		}
+		/* Reopened while idle (a min one at once, below), not by the
+		 * next request. */
+		if (now >= c->expire_ns) {
+			pd_conn_close(c, "max-lifetime reached");
+			return now;
+		}
 		uint64_t check_at = o->health_interval_ms ? c->last_used_ns + (uint64_t)o->health_interval_ms * PP_NS_PER_MS
 							  : UINT64_MAX;
+		/* Idle since its last worker's exchange: its health checks kept
+		 * it from ever closing when they ran more often than this. */
 		uint64_t drop_at = c->idx >= o->min_conns && o->idle_timeout_ms
-					   ? c->last_used_ns + (uint64_t)o->idle_timeout_ms * PP_NS_PER_MS
+					   ? c->served_ns + (uint64_t)o->idle_timeout_ms * PP_NS_PER_MS
 					   : UINT64_MAX;
 		if (now >= drop_at) {
 			pd_info("connection %u: closing, idle for %llu ms", c->idx,
-				(unsigned long long)((now - c->last_used_ns) / PP_NS_PER_MS));
+				(unsigned long long)((now - c->served_ns) / PP_NS_PER_MS));
 			pd_conn_close(c, "idle");
 			return now;
 		}
@@ -67,12 +75,13 @@ uint64_t pd_upkeep_conn(struct pd_exchange *x)
 			pd_exchange_start_health(x, UINT32_MAX);
 			return 0;
 		}
-		return earlier(check_at, drop_at);
+		return earlier(earlier(check_at, drop_at), c->expire_ns);
 	}
 	/* Closed: keep the first `min` open, with a pause between attempts. */
 	if (c->idx >= o->min_conns || pd_backend_fail_fast(b))
 		return pd_backends_settled(b) ? UINT64_MAX : now + PD_BACKOFF_MIN_MS * PP_NS_PER_MS;
-	uint64_t retry_at = c->attempt_ns + PD_BACKOFF_MIN_MS * PP_NS_PER_MS;
+	uint64_t pause = c->reopen_ms > PD_BACKOFF_MIN_MS ? c->reopen_ms : PD_BACKOFF_MIN_MS;
+	uint64_t retry_at = c->attempt_ns + pause * PP_NS_PER_MS;
 	if (c->attempt_ns && now < retry_at)
 		return retry_at;
 	pd_exchange_start_health(x, UINT32_MAX);

@@ -96,7 +96,7 @@ typedef struct pp_pool_status {
 	uint64_t bytes_in;           /* request body bytes sent to PhantomDB */
 	uint64_t bytes_out;          /* response body bytes received */
 	uint64_t connects;           /* backend connections opened */
-	uint64_t reconnects;         /* ... re-opened after a failure or reset */
+	uint64_t reconnects;         /* ... opened again (failure, reset, idle close, lifetime, node change) */
 	uint64_t health_checks;
 	uint64_t health_failures;
 	uint64_t backend_failovers;  /* moves to another backend URL */

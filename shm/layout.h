@@ -243,7 +243,7 @@ struct pp_slot {
 	_Atomic uint64_t bytes_in;    /* request body bytes sent to PhantomDB */
 	_Atomic uint64_t bytes_out;   /* response body bytes received */
 	_Atomic uint64_t connects;    /* new backend connections opened */
-	_Atomic uint64_t reconnects;  /* connections re-opened after a failure or reset */
+	_Atomic uint64_t reconnects;  /* opens after the first (failure, reset, idle close, lifetime, node change) */
 	_Atomic uint64_t health_checks;
 	_Atomic uint64_t health_failures;
 	_Atomic uint64_t conn_since_ns;  /* CLOCK_MONOTONIC when the current connection opened, 0 if none */

@@ -111,6 +111,62 @@ static void test_min_warm_idle_close_and_lifetime(void)
 	pp_backend_stop(&be);
 }
 
+/* Health checks more often than the idle timeout (as the defaults are:
+ * 30 s and 60 s) do not keep idle connections above min open: a health
+ * check is not a use. */
+static void test_idle_close_with_health_checks(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--min", "2", "--max", "6", "--idle-timeout", "400",
+			       "--health-interval", "150", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("idlehc"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	struct pp_lease *l[6];
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_FATAL(pp_lease(p, 1000, &l[i]) == 0);
+	for (int i = 0; i < 6; i++) {
+		pp_req req = { .method = "GET", .path = "/health" };
+		pp_resp resp;
+		CU_ASSERT_EQUAL(pp_request(l[i], &req, &resp), 0);
+		pp_resp_free(&resp);
+	}
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(pp_release(l[i]), 0);
+	CU_ASSERT_EQUAL(open_conns(&be), 6);
+	sleep_ms(1200);
+	long open = open_conns(&be);
+	printf("\n    open after 1200 ms idle (idle_timeout 400 ms, health checks every 150 ms): %ld (min 2)", open);
+	CU_ASSERT_EQUAL(open, 2);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+}
+
+/* max_lifetime: an idle connection past it is closed and reopened when
+ * it is idle (phantompoold.8), not only at its next request or health
+ * check (here there are none). */
+static void test_lifetime_while_idle(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--min", "2", "--max", "4", "--max-lifetime", "400",
+			       "--health-interval", "0", "--idle-timeout", "0", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("life"), args) == 0);
+	long acc0 = accepted(&be);
+	sleep_ms(1000);
+	long acc1 = accepted(&be), open = open_conns(&be);
+	printf("\n    max_lifetime 400 ms, idle 1 s: accepted %ld -> %ld, open %ld", acc0, acc1, open);
+	CU_ASSERT_EQUAL(acc0, 2);
+	CU_ASSERT(acc1 >= 4);
+	CU_ASSERT_EQUAL(open, 2);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+}
+
 /* The live spin budget in the pool's segment, in microseconds. */
 static uint32_t segment_spin_us(const char *pool)
 {
@@ -317,6 +373,56 @@ static void test_sighup_reload(void)
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 	pp_backend_stop(&be);
 	unlink(tok_path);
+	unlink(conf);
+	unlink(log);
+}
+
+/* A reload replaces the node list while a request to the old list is in
+ * flight: its answer, when it comes, says nothing about the new list's
+ * node of the same index (it must not take the pool back to a node that
+ * never answered). */
+static void test_reload_old_answer(void)
+{
+	const char *conf = "/tmp/pp-test-ops-relist.conf", *log = "/tmp/pp-test-ops-relist.log";
+	struct pp_backend a, dead, c;
+	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(&dead, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(&c, NULL) == 0);
+	pp_backend_stop(&dead); /* its port now refuses connections */
+	char text[1024];
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 1\nconnect_timeout = 500\n", a.url);
+	write_file(conf, text);
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-c", conf, "--log-level", "info", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("relist"), args, log) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	pid_t kid = fork();
+	if (kid == 0)
+		_exit(get_status(p, "/health?delay_ms=1000") == 200 ? 0 : 1);
+	sleep_ms(200);
+	/* Node 0 of the new list refuses; node 1 answers. */
+	snprintf(text, sizeof text, "[pool]\nbackend = %s, %s\nmax = 3\nmin = 1\nconnect_timeout = 500\n", dead.url,
+		 c.url);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(200);
+	int first = get_status(p, "/health"); /* finds node 0 refusing: fails over */
+	int second = get_status(p, "/health");
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0); /* the old node answered */
+	sleep_ms(50);
+	int ok = 0;
+	for (int i = 0; i < 5; i++)
+		ok += get_status(p, "/health") == 200;
+	printf("\n    after the reload: %d, %d; after the old list's answer: %d/5 ok", first, second, ok);
+	CU_ASSERT_EQUAL(second, 200);
+	CU_ASSERT_EQUAL(ok, 5);
+	CU_ASSERT(!log_has(log, "answers again"));
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&a);
+	pp_backend_stop(&c);
 	unlink(conf);
 	unlink(log);
 }
@@ -625,9 +731,12 @@ int main(void)
 {
 	static const struct pp_test tests[] = {
 		{ "min warm, idle close down to min, max lifetime", test_min_warm_idle_close_and_lifetime },
+		{ "health checks more often than the idle timeout: idle close down to min still", test_idle_close_with_health_checks },
+		{ "max lifetime reached while idle: closed and reopened without a request", test_lifetime_while_idle },
 		{ "--loops: one loop, capped at the slots, one per CPU by default", test_loops_setting },
 		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
 		{ "a second daemon with another pidfile is refused; the first keeps its segment", test_second_daemon_other_pidfile },
+		{ "a reload's new node list is not judged by an answer from the old one", test_reload_old_answer },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },

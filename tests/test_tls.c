@@ -3,17 +3,27 @@
  * (tls_certs.h), phantompoold verifying it with --ca-file, keep-alive TLS
  * connections reused per slot, verification failures (untrusted
  * certificate, wrong name) failing fast with PP_EBACKEND and logged,
- * --no-tls-verify, and a client certificate (--tls-cert/--tls-key).
+ * --no-tls-verify, a client certificate (--tls-cert/--tls-key), and what
+ * the pool does with nodes that misbehave below HTTP: a CA file that
+ * cannot be read, a TLS handshake never answered or cut short (counted in
+ * connects), a node that closes or never answers (down, probed with
+ * backoff), a node that closes after each answer (no reopen churn).
  *
  * Connections of the TLS backend are counted through its plain-HTTP debug
  * port (backend_proc.h: the launcher adds --debug-port 0 for TLS). */
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -380,6 +390,197 @@ static void test_wrong_name_fails(void)
 	CU_ASSERT_EQUAL(wrong.exit_status, 0);
 }
 
+/* A CA file that cannot be read: every connect fails after its TCP
+ * handshake, on every node.  The pool is down (requests fail at once,
+ * the warning names the cause) and probes with its backoff instead of
+ * reconnecting its min connections every 50 ms. */
+static void test_bad_ca_file_backs_off(void)
+{
+	struct pp_daemon_proc d;
+	char log[160], missing[128];
+	long before = -1, after = -1;
+
+	snprintf(missing, sizeof missing, "%s/no-such-ca.pem", log_dir);
+	const char *args[] = { "-b", backend.url, "--min", "2", "--max", "4", "--ca-file", missing, NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, "badca", args, log, sizeof log) == 0);
+	usleep(100 * 1000);
+	CU_ASSERT_EQUAL(pp_backend_connections(&backend, &before, NULL), 0);
+	usleep(1000 * 1000);
+	CU_ASSERT_EQUAL(pp_backend_connections(&backend, &after, NULL), 0);
+	long long ms = -1;
+	int rc = pool_get(d.pool, "/health", &ms);
+	printf("\n    unreadable --ca-file: %ld connects in 1 s; a request: %d (%s)", after - before, rc,
+	       rc < 0 ? pp_strerror(rc) : "HTTP");
+	/* Probes at 50, 100, 200, 400, 500 ms: a handful (every 50 ms for
+	 * each of the 2 min connections: about 40). */
+	CU_ASSERT(after - before <= 12);
+	CU_ASSERT_EQUAL(rc, PP_EBACKEND);
+	CU_ASSERT(file_has(log, "down (error setting certificate"));
+	show_lines(log, "down");
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
+/* A listener that completes TCP handshakes and then never answers the
+ * TLS one: it holds each connection (hold) or reads the ClientHello and
+ * closes (!hold).  With answer (plain HTTP), it answers the first request
+ * of each connection 200 with "Connection: close", then closes.  It
+ * counts what it accepted. */
+struct mute_listener {
+	int fd, port;
+	bool hold, answer;
+	_Atomic bool stop;
+	_Atomic long accepted;
+	int held[256];
+	int nheld;
+	pthread_t thread;
+};
+
+static void *mute_main(void *arg)
+{
+	struct mute_listener *m = arg;
+	while (!atomic_load(&m->stop)) {
+		struct pollfd pf = { .fd = m->fd, .events = POLLIN };
+		if (poll(&pf, 1, 20) <= 0)
+			continue;
+		int c = accept(m->fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		atomic_fetch_add(&m->accepted, 1);
+		if (m->hold && m->nheld < 256) {
+			m->held[m->nheld++] = c;
+			continue;
+		}
+		char b[512];
+		struct pollfd pc = { .fd = c, .events = POLLIN };
+		if (poll(&pc, 1, 500) > 0 && read(c, b, sizeof b) < 0)
+			b[0] = 0;
+		static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+		if (m->answer && write(c, ok, sizeof ok - 1) < 0)
+			b[0] = 0;
+		close(c);
+	}
+	return NULL;
+}
+
+static int mute_start(struct mute_listener *m, bool hold, bool answer)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	memset(m, 0, sizeof *m);
+	m->hold = hold;
+	m->answer = answer;
+	m->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (m->fd < 0 || bind(m->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(m->fd, 64) < 0 ||
+	    getsockname(m->fd, (struct sockaddr *)&a, &al) < 0)
+		return -1;
+	m->port = ntohs(a.sin_port);
+	return pthread_create(&m->thread, NULL, mute_main, m) == 0 ? 0 : -1;
+}
+
+static void mute_stop(struct mute_listener *m)
+{
+	atomic_store(&m->stop, true);
+	pthread_join(m->thread, NULL);
+	for (int i = 0; i < m->nheld; i++)
+		close(m->held[i]);
+	close(m->fd);
+}
+
+/* Connections whose TCP handshake completed but whose TLS handshake
+ * never did (timed out, or closed by the backend) are counted in the
+ * segment's connects, as conn.h says: the count matches what the
+ * backend accepted (give or take the one probe in flight). */
+static void mute_case(bool hold)
+{
+	struct mute_listener m;
+	struct pp_daemon_proc d;
+	char url[64];
+	CU_ASSERT_FATAL(mute_start(&m, hold, false) == 0);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d", m.port);
+	const char *args[] = { "-b", url, "--min", "1", "--max", "2", "--connect-timeout", "200", NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, hold ? "mutehold" : "muteclose", args, NULL, 0) == 0);
+	usleep(800 * 1000);
+	pp_pool *p;
+	pp_pool_status st = { 0 };
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	long before = atomic_load(&m.accepted);
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	long after = atomic_load(&m.accepted);
+	printf("\n    TLS handshake %s: backend accepted %ld, the pool counted %llu connects", hold ? "never answered" : "closed",
+	       after, (unsigned long long)st.connects);
+	CU_ASSERT(before >= 1);
+	CU_ASSERT((long)st.connects <= after);
+	CU_ASSERT((long)st.connects >= before - 1);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	mute_stop(&m);
+}
+
+static void test_tls_handshake_cut_counted(void)
+{
+	mute_case(true);
+	mute_case(false);
+}
+
+/* A plain-HTTP node that accepts connections and closes them without a
+ * word (or holds them and never answers): its health checks get no
+ * answer, so it is down (warned once), requests fail at once and probes
+ * back off; it is not reconnected every 50 ms for each min connection
+ * with an info line "connected" each time. */
+static void mute_http_case(bool hold)
+{
+	struct mute_listener m;
+	struct pp_daemon_proc d;
+	char url[64], log[160];
+	CU_ASSERT_FATAL(mute_start(&m, hold, false) == 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", m.port);
+	const char *args[] = { "-b", url, "--min", "2", "--max", "4", "--connect-timeout", "100", NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, hold ? "httphold" : "httpclose", args, log, sizeof log) == 0);
+	usleep(300 * 1000);
+	long before = atomic_load(&m.accepted);
+	usleep(1000 * 1000);
+	long after = atomic_load(&m.accepted);
+	int rc = pool_get(d.pool, "/health", NULL);
+	printf("\n    HTTP node that %s: %ld connects in 1 s; a request: %d (%s)", hold ? "never answers" : "closes",
+	       after - before, rc, rc < 0 ? pp_strerror(rc) : "HTTP");
+	CU_ASSERT(after - before <= 12); /* before: about 40 (closes) */
+	CU_ASSERT_EQUAL(rc, PP_EBACKEND);
+	CU_ASSERT(file_has(log, "down ("));
+	show_lines(log, "down (");
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	mute_stop(&m);
+}
+
+static void test_mute_http_node_down(void)
+{
+	mute_http_case(false);
+	mute_http_case(true);
+}
+
+/* A node that answers and closes every connection (Connection: close):
+ * the min connections cannot stay open; they are not reopened (and
+ * health-checked) every 50 ms for that, but with a pause that doubles. */
+static void test_close_after_answer_no_churn(void)
+{
+	struct mute_listener m;
+	struct pp_daemon_proc d;
+	char url[64];
+	CU_ASSERT_FATAL(mute_start(&m, false, true) == 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", m.port);
+	const char *args[] = { "-b", url, "--min", "2", "--max", "4", NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, "closeans", args, NULL, 0) == 0);
+	usleep(300 * 1000);
+	long before = atomic_load(&m.accepted);
+	usleep(1000 * 1000);
+	long after = atomic_load(&m.accepted);
+	int rc = pool_get(d.pool, "/health", NULL);
+	printf("\n    node closing after each answer: %ld connects in 1 s while idle; a request: %d", after - before, rc);
+	CU_ASSERT(after - before <= 12); /* before: about 40 */
+	CU_ASSERT_EQUAL(rc, 200);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	mute_stop(&m);
+}
+
 /* --no-tls-verify: no CA needed, the self-signed certificate (and even
  * the wrong name) is accepted. */
 static void test_no_verify_succeeds_without_ca(void)
@@ -436,6 +637,14 @@ int main(void)
 		  test_pool_over_tls_reuses_connections },
 		{ "untrusted certificate: PP_EBACKEND, fast, logged", test_untrusted_certificate_fails_fast },
 		{ "certificate with the wrong name: PP_EBACKEND", test_wrong_name_fails },
+		{ "unreadable --ca-file: down, probed with backoff, not reconnected every 50 ms",
+		  test_bad_ca_file_backs_off },
+		{ "TCP accepted, TLS handshake never answered or closed: counted in connects",
+		  test_tls_handshake_cut_counted },
+		{ "HTTP node that accepts and closes, or never answers: down, probed with backoff",
+		  test_mute_http_node_down },
+		{ "node that closes after each answer: min connections not reopened every 50 ms",
+		  test_close_after_answer_no_churn },
 		{ "--no-tls-verify: succeeds without a CA", test_no_verify_succeeds_without_ca },
 		{ "client certificate: 403 without, 200 with --tls-cert/--tls-key",
 		  test_client_certificate },

@@ -96,7 +96,7 @@ const struct dump_field dump_slot_fields[] = {
 	{ "connects", "slot_connects_total", DUMP_COUNTER, DUMP_UNIT_COUNT, SLOT(s.connects),
 	  "Backend connections opened." },
 	{ "reconnects", "slot_reconnects_total", DUMP_COUNTER, DUMP_UNIT_COUNT, SLOT(s.reconnects),
-	  "Backend connections re-opened after a failure or reset." },
+	  "Backend connections opened again after the first (failure, reset, idle close, lifetime, node change)." },
 	{ "health_checks", "slot_health_checks_total", DUMP_COUNTER, DUMP_UNIT_COUNT,
 	  SLOT(s.health_checks), "Health checks run on the idle connection." },
 	{ "health_failures", "slot_health_failures_total", DUMP_COUNTER, DUMP_UNIT_COUNT,
