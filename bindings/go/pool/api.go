@@ -153,10 +153,15 @@ func apiError(op string, resp *Response) error {
 }
 
 // seg escapes one path segment (a database, table or transaction name);
-// an empty name is PP_EINVAL, as in the C helpers.
+// an empty name is PP_EINVAL, as in the C helpers. url.PathEscape leaves
+// dots alone, so a name that is exactly "." or ".." is sent as %2E or
+// %2E%2E: as a dot segment pp_request would refuse it (PP_EBADPATH).
 func seg(name, what string) (string, error) {
 	if name == "" {
 		return "", &Error{Code: -1, Op: what, Detail: "empty name"}
+	}
+	if name == "." || name == ".." {
+		return strings.Repeat("%2E", len(name)), nil
 	}
 	return url.PathEscape(name), nil
 }

@@ -152,6 +152,24 @@ func TestNameEscaping(t *testing.T) {
 	}
 }
 
+// A name that is exactly "." or ".." reaches PhantomDB as that name
+// (%2E, %2E%2E), not as a dot segment, which pp_request refuses.
+func TestDotNames(t *testing.T) {
+	ctx := bg()
+	for _, name := range []string{".", ".."} {
+		if _, err := testPool.CreateDatabase(ctx, name); err != nil {
+			t.Fatalf("CreateDatabase(%q): %v", name, err)
+		}
+		d, err := testPool.GetDatabase(ctx, name)
+		if err != nil || d.Name != name {
+			t.Fatalf("GetDatabase(%q) = %+v, %v", name, d, err)
+		}
+		if err := testPool.DropDatabase(ctx, name); err != nil {
+			t.Fatalf("DropDatabase(%q): %v", name, err)
+		}
+	}
+}
+
 func TestRawRequest(t *testing.T) {
 	ctx := bg()
 	r, err := testPool.Request(ctx, Request{Method: "GET", Path: "/health",
