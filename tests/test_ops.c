@@ -312,6 +312,22 @@ static void test_sighup_reload(void)
 	sleep_ms(300);
 	CU_ASSERT(log_has(log, "token file /tmp/pp-test-ops.fifo"));
 	CU_ASSERT_EQUAL(get_status(p, "/databases"), 200); /* the old token still */
+	/* The FIFO again, now with a writer that holds it open and never
+	 * writes: the reload gives up after a bound and the main thread goes
+	 * on (the next reload is applied) instead of blocking in read. */
+	int wfd = open(fifo, O_RDWR | O_CLOEXEC); /* a writer, without blocking */
+	CU_ASSERT_FATAL(wfd >= 0);
+	kill(d.pid, SIGHUP);
+	sleep_ms(1000);
+	CU_ASSERT(log_has(log, "no end of file within"));
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 1\nrequest_timeout = 4321\ntoken_file = %s\n",
+		 be.url, tok_path);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT_EQUAL(attach_request_timeout_ms(d.pool), 4321); /* the main thread reloads again */
+	CU_ASSERT_EQUAL(get_status(p, "/databases"), 200);
+	close(wfd);
 	unlink(fifo);
 	pp_detach(p);
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
