@@ -631,8 +631,21 @@ class StreamResponse:
         while (part := self._read_some(len(self._buf))):
             yield part
 
-    def iter_content(self, chunk_size: int = 65536) -> Iterator[bytes]:
-        """The body in chunks of at most ``chunk_size`` bytes."""
+    def iter_content(self, chunk_size: Optional[int] = 65536) -> Iterator[bytes]:
+        """The body in chunks of at most ``chunk_size`` bytes; ``None``:
+        in the pieces it arrives in (as requests does with stream=True).
+        A ``chunk_size`` below 1 is a ValueError and a non-int a TypeError,
+        raised here, before anything is read (requests would yield nothing
+        for 0 and leave the body unread)."""
+        if chunk_size is None:
+            return iter(self)
+        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool):
+            raise TypeError(f"chunk_size must be an int or None, not {type(chunk_size).__name__}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1 or None, not {chunk_size}")
+        return self._chunks(chunk_size)
+
+    def _chunks(self, chunk_size: int) -> Iterator[bytes]:
         while (part := self._read_some(chunk_size)):
             yield part
 

@@ -100,3 +100,19 @@ def test_another_thread_cannot_read_a_stream(client):
     t.join()
     assert errs and errs[0].value.code == -9
     assert len(s.read()) == 1000
+
+
+def test_iter_content_sizes(client):
+    """requests' chunk_size: None reads the body as it arrives; an int
+    below 1 is refused (requests/urllib3 would silently yield nothing for
+    0) and the stream stays readable; a non-int is a TypeError."""
+    n = 700001  # more than the ring
+    with client.stream("GET", f"/_debug/bytes?bytes={n}") as s:
+        for bad in (0, -1, -100000):
+            with pytest.raises(ValueError, match="chunk_size"):
+                next(s.iter_content(bad))
+        with pytest.raises(TypeError, match="chunk_size"):
+            next(s.iter_content(4096.0))
+        data = b"".join(s.iter_content(None))
+    assert data == debug_bytes(n)
+    assert client.health()["status"] == "healthy"
