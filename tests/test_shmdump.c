@@ -1243,6 +1243,69 @@ static void test_torn_while_reading(void)
 	unlink_fake(pool);
 }
 
+static int count_of(const char *s, const char *needle);
+
+/* Mappings of the segment of `pool` in process pid (lines of its maps). */
+static int segment_mappings(pid_t pid, const char *pool)
+{
+	char path[64], name[96], line[512];
+	snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+	snprintf(name, sizeof name, "/dev/shm/phantompool-%s", pool);
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	while (f && fgets(line, sizeof line, f))
+		n += strstr(line, name) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* A child keeps cutting a segment to nothing and putting it back while
+ * --watch reads it every 10 ms: a SIGBUS inside pp_seg_attach (the header
+ * gone between fstat and its first read) must not leave that mapping
+ * behind, so the watcher never holds more than the one it reads. */
+static void test_torn_attach_no_leak(void)
+{
+	char name_buf[48];
+	const char *pool = fake_pool(name_buf, "tornat");
+	size_t size = pp_layout_size(2, PP_RING_MIN);
+	void *m = map_fake(pool, size);
+	CU_ASSERT_FATAL(m != NULL);
+	fill_valid(m, 2, size, getpid());
+	static unsigned char hdr[PP_PAGE];
+	memcpy(hdr, m, sizeof hdr);
+	munmap(m, size);
+	pid_t flipper = fork();
+	if (flipper == 0) {
+		char name[96];
+		snprintf(name, sizeof name, "/phantompool-%s", pool);
+		int fd = shm_open(name, O_RDWR, 0);
+		for (;;) { /* nothing, then a valid header again */
+			if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0 ||
+			    pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+				_exit(1);
+		}
+	}
+	const char *args[] = { "-p", pool, "--json", "--watch", "0.01", NULL };
+	pid_t kid = spawn_dump(args, NULL, ERR_PATH);
+	int most = 0;
+	for (int i = 0; i < 30 && most < 2; i++) {
+		sleep_ms(100);
+		int n = segment_mappings(kid, pool);
+		most = n > most ? n : most;
+	}
+	kill(flipper, SIGKILL);
+	pp_test_wait_child(flipper);
+	kill(kid, SIGTERM);
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0);
+	char *err = read_all(ERR_PATH);
+	fprintf(stderr, "\n  %d torn reads; at most %d mappings of the segment at once\n",
+		err ? count_of(err, "torn") : 0, most);
+	free(err);
+	CU_ASSERT(most <= 1);
+	unlink_fake(pool);
+}
+
 /* Random bytes in the header and the slots: every mode ends with 0, 3 or
  * 4, and whatever is shown is still valid JSON / valid Prometheus text. */
 static void test_random_mutations_never_crash(void)
@@ -1359,6 +1422,7 @@ int main(void)
 		{ "untrusted strings: escaped, terminal-safe; LEAK marker", test_untrusted_strings },
 		{ "stale, other version, garbage, truncated: exit codes in every mode", test_stale_and_corrupt },
 		{ "torn while reading (SIGBUS): exit 4, never a crash", test_torn_while_reading },
+		{ "torn inside attach (SIGBUS) under --watch: no mapping left behind", test_torn_attach_no_leak },
 		{ "300 random mutations: no crash, outputs stay valid", test_random_mutations_never_crash },
 		{ "--watch redraws, exits 0 on SIGTERM/SIGINT", test_watch },
 	};
