@@ -262,6 +262,10 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 		pp_sys_close(fd);
 		return r;
 	}
+	if (!S_ISREG(st.st_mode)) { /* a FIFO, a directory, a device: not a segment */
+		pp_sys_close(fd);
+		return PP_ECORRUPT;
+	}
 	if (st.st_size < (off_t)sizeof(struct pp_shm_header) || (uint64_t)st.st_size > (1ull << 40)) {
 		pp_sys_close(fd);
 		return st.st_size == 0 ? PP_EDAEMON : PP_ECORRUPT;

@@ -1200,6 +1200,48 @@ static void test_stale_and_corrupt(void)
 	unlink_fake(pool);
 }
 
+/* Wait at most ms for child kid; SIGKILL it if it has not ended.  Returns
+ * its exit code (as pp_test_wait_child), or -1 when it had to be killed. */
+static int wait_child_for(pid_t kid, long ms)
+{
+	for (long waited = 0; waited < ms; waited += 10) {
+		int st;
+		if (waitpid(kid, &st, WNOHANG) == kid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		sleep_ms(10);
+	}
+	kill(kid, SIGKILL);
+	pp_test_wait_child(kid);
+	return -1;
+}
+
+/* A FIFO (anyone may create one in /dev/shm) or a directory at the
+ * segment's name: refused as corrupt (exit 4) in every mode, not a hang
+ * in open() waiting for a FIFO writer. */
+static void test_not_a_segment(void)
+{
+	char name_buf[48], path[128];
+	const char *pool = fake_pool(name_buf, "fifo");
+	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", pool);
+	for (int kind = 0; kind < 2; kind++) {
+		unlink(path);
+		rmdir(path);
+		CU_ASSERT_FATAL((kind == 0 ? mkfifo(path, 0600) : mkdir(path, 0700)) == 0);
+		for (size_t i = 0; i < NMODES; i++) {
+			const char *args[] = { "-p", pool, modes[i], NULL };
+			int code = wait_child_for(spawn_dump(args, OUT_PATH, ERR_PATH), 5000);
+			char *err = read_all(ERR_PATH);
+			if (code != 4)
+				fprintf(stderr, "\n  %s, mode %s: exit %d (-1: hung, killed)", kind ? "directory" : "FIFO",
+					modes[i] ? modes[i] : "table", code);
+			CU_ASSERT_EQUAL(code, 4);
+			CU_ASSERT(err && strstr(err, "corrupt"));
+			free(err);
+		}
+	}
+	rmdir(path);
+}
+
 /* A child keeps truncating and restoring a big segment while shmdump reads
  * it: SIGBUS must come out as "torn" (exit 4), never as a crash. */
 static void test_torn_while_reading(void)
@@ -1421,6 +1463,7 @@ int main(void)
 		{ "a lease past --leak-threshold: LEAK, leak true, slot_leak 1", test_live_leak_marker },
 		{ "untrusted strings: escaped, terminal-safe; LEAK marker", test_untrusted_strings },
 		{ "stale, other version, garbage, truncated: exit codes in every mode", test_stale_and_corrupt },
+		{ "a FIFO or a directory at the segment's name: exit 4, no hang", test_not_a_segment },
 		{ "torn while reading (SIGBUS): exit 4, never a crash", test_torn_while_reading },
 		{ "torn inside attach (SIGBUS) under --watch: no mapping left behind", test_torn_attach_no_leak },
 		{ "300 random mutations: no crash, outputs stay valid", test_random_mutations_never_crash },
