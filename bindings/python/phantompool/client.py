@@ -338,8 +338,9 @@ class Client:
         :class:`StreamResponse` (bodies of any size go through the pool's
         fixed-size rings).
 
-        ``body``: bytes/str, an iterable of bytes chunks, or a binary file
-        object (read ``chunk_size`` bytes at a time).  ``body_len``: the
+        ``body``: bytes/str, an iterable of bytes chunks, or a file object
+        (read ``chunk_size`` bytes at a time, at least 1, else ValueError;
+        a text file is sent as UTF-8).  ``body_len``: the
         exact length when known (required by the pool for nothing; without
         it the length is "unknown" and the daemon sends it chunked).  A
         body that does not match a given ``body_len`` fails with PP_ETOOBIG
@@ -356,8 +357,9 @@ class Client:
             if body_len is None:
                 body_len = len(data)
         elif hasattr(body, "read"):
-            reader = body
-            chunks = iter(lambda: reader.read(chunk_size), b"")
+            if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+                raise ValueError(f"chunk_size must be an int of at least 1, not {chunk_size!r}")
+            chunks = _file_chunks(body, chunk_size)
         else:
             chunks = body
         declared = -1 if body_len is None else int(body_len)
@@ -552,6 +554,13 @@ class Client:
     @staticmethod
     def _table_path(database: str, table: str) -> str:
         return f"/databases/{segment(database, 'database')}/tables/{segment(table, 'table')}"
+
+
+def _file_chunks(reader: Any, chunk_size: int) -> Iterator[Any]:
+    """reader.read(chunk_size) until it returns an empty chunk: b"" from a
+    binary file, "" from a text file (whose chunks are sent as UTF-8)."""
+    while (part := reader.read(chunk_size)):
+        yield part
 
 
 class StreamResponse:

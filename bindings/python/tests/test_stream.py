@@ -116,3 +116,18 @@ def test_iter_content_sizes(client):
         data = b"".join(s.iter_content(None))
     assert data == debug_bytes(n)
     assert client.health()["status"] == "healthy"
+
+
+def test_upload_file_chunk_size_and_text(client):
+    """A file body: chunk_size 0 is refused (it read b"" at once and sent
+    an empty body as a success); a text file ends at its "" (the b""
+    sentinel never matched and the upload looped forever)."""
+    with pytest.raises(ValueError, match="chunk_size"):
+        client.stream("POST", "/_debug/sum", body=io.BytesIO(b"x" * 1000), chunk_size=0)
+    text = "h\u00e9llo " * 5000
+    with client.stream("POST", "/_debug/sum", {"Content-Type": "text/plain"},
+                       body=io.StringIO(text), chunk_size=4096, timeout=5) as s:
+        doc = s.read()
+    import json
+    data = text.encode("utf-8")
+    assert json.loads(doc) == {"bytes": len(data), "fnv1a64": fnv1a64(data)}
