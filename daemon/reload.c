@@ -10,11 +10,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "loop.h"
 
@@ -28,6 +30,49 @@ struct retired {
 static struct retired retired[MAX_RETIRED];
 static unsigned nretired;
 
+/* How long the token file may take to reach its end: a pipe whose writer
+ * holds it open and never writes (or never closes it) fails the start or
+ * the reload after this instead of stopping the main thread, and with it
+ * the heartbeat, which goes stale after PP_DAEMON_STALE_MS. */
+#define TOKEN_READ_MS 500
+
+/* Read fd (non-blocking) to its end into buf, at most cap bytes; *more is
+ * set when bytes are left past cap.  Waits in poll() for a pipe's writer,
+ * at most until TOKEN_READ_MS after the call.  Returns the bytes read, or
+ * -1 with errno set (ETIMEDOUT when the end did not come in time). */
+static ssize_t read_token_fd(int fd, char *buf, size_t cap, bool *more)
+{
+	uint64_t deadline = pp_now_ns() + (uint64_t)TOKEN_READ_MS * PP_NS_PER_MS;
+	size_t n = 0;
+	char extra;
+	*more = false;
+	for (;;) {
+		ssize_t r = n < cap ? read(fd, buf + n, cap - n) : read(fd, &extra, 1);
+		if (r == 0)
+			return (ssize_t)n;
+		if (r > 0 && n == cap) {
+			*more = true;
+			return (ssize_t)n;
+		}
+		if (r > 0) {
+			n += (size_t)r;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		uint64_t now = pp_now_ns();
+		if (errno != EAGAIN || now >= deadline) {
+			if (errno == EAGAIN)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int ms = (int)((deadline - now + PP_NS_PER_MS - 1) / PP_NS_PER_MS);
+		if (poll(&p, 1, ms) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 /* Read the bearer token from opt->token_file into the Authorization
  * header.  Returns 0, or -1 after logging. */
 static int load_token(const struct pd_options *opt, char *hdr, size_t len)
@@ -35,23 +80,30 @@ static int load_token(const struct pd_options *opt, char *hdr, size_t len)
 	hdr[0] = 0;
 	if (!*opt->token_file)
 		return 0;
-	/* Opened without waiting for a writer: a FIFO nobody has open must
-	 * not stop the main thread (and with it the heartbeat) in open(); it
-	 * then reads as empty.  Reads block again, so a pipe that is being
-	 * written (--token-file <(command)) is read to its end as before. */
+	/* Opened and read without blocking: a FIFO nobody has open reads as
+	 * empty; one whose writer holds it open fails after TOKEN_READ_MS
+	 * (read_token_fd); a pipe being written (--token-file <(command)) is
+	 * read to its end if that comes in time. */
 	int fd = open(opt->token_file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
-	FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "r");
-	if (!f) {
+	if (fd < 0) {
 		pd_err("cannot read token file %s: %s", opt->token_file, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
 	char tok[3072];
-	size_t n = fread(tok, 1, sizeof tok - 1, f);
-	bool more = fgetc(f) != EOF;
-	fclose(f);
+	bool more;
+	ssize_t got = read_token_fd(fd, tok, sizeof tok - 1, &more);
+	int read_errno = errno;
+	close(fd);
+	if (got < 0) {
+		if (read_errno == ETIMEDOUT)
+			pd_err("cannot read token file %s: no end of file within %d ms (a pipe whose writer never closes it?)",
+			       opt->token_file, TOKEN_READ_MS);
+		else
+			pd_err("cannot read token file %s: %s", opt->token_file, strerror(read_errno));
+		explicit_bzero(tok, sizeof tok);
+		return -1;
+	}
+	size_t n = (size_t)got;
 	while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
 		n--;
 	tok[n] = 0;

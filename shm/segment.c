@@ -262,6 +262,10 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 		pp_sys_close(fd);
 		return r;
 	}
+	if (!S_ISREG(st.st_mode)) { /* a FIFO, a directory, a device: not a segment */
+		pp_sys_close(fd);
+		return PP_ECORRUPT;
+	}
 	if (st.st_size < (off_t)sizeof(struct pp_shm_header) || (uint64_t)st.st_size > (1ull << 40)) {
 		pp_sys_close(fd);
 		return st.st_size == 0 ? PP_EDAEMON : PP_ECORRUPT;
@@ -274,6 +278,14 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 	pp_sys_close(fd);
 	if (r)
 		return r;
+	/* The mapping is in *out before its first read: a caller that jumps
+	 * out of a SIGBUS handler (shmdump, on a segment shrunk under it) can
+	 * still unmap it with pp_seg_unmap.  The signal fence keeps the
+	 * compiler from moving these stores past the reads below (a handler
+	 * on this thread sees them; no other thread needs to). */
+	out->base = base;
+	out->size = size;
+	atomic_signal_fence(memory_order_seq_cst);
 	/* No madvise(MADV_POPULATE_*) of the pages a worker touches first:
 	 * it maps exactly the pages asked for, one by one, while the first
 	 * touch of a page of this tmpfs file maps it and its neighbours in one
@@ -282,7 +294,7 @@ int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out)
 	 * populated (docs/BENCHMARKS.md, runs 14 and 15). */
 	r = pp_seg_validate(base, size);
 	if (r) {
-		pp_sys_munmap(base, size);
+		pp_seg_unmap(out);
 		return r;
 	}
 	seg_fill_view(out, base, size);

@@ -72,7 +72,10 @@ int pp_seg_create(const struct pp_seg_config *cfg, struct pp_seg *out);
 /* Attach read-write (writable = true, workers) or read-only (shmdump).
  * Validates the header before trusting any offset.  Returns 0 or
  * PP_ENAME, PP_ENOPOOL, PP_EACCES, PP_EVERSION, PP_ECORRUPT, PP_EDAEMON
- * (not yet published: the daemon is still initialising), PP_ESYS. */
+ * (not yet published: the daemon is still initialising), PP_ESYS.
+ * out->base and out->size are set as soon as the object is mapped, so a
+ * caller that leaves a SIGBUS raised inside (the object shrunk under it)
+ * by a jump can free the mapping with pp_seg_unmap(out). */
 int pp_seg_attach(const char *pool, bool writable, struct pp_seg *out);
 
 /* Check a mapping of `size` bytes: magic, layout version, sizes and

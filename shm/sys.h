@@ -73,7 +73,11 @@ static inline int pp_sys_shm_open(const char *name, int flags)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_NOFOLLOW | O_CLOEXEC, 0);
+	/* O_NONBLOCK: a FIFO put at the name (anyone may create files in
+	 * /dev/shm) must not block the open for want of a writer; it is then
+	 * refused as not a regular file (pp_seg_attach).  No effect on a
+	 * shared memory object. */
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
 }
 
 static inline int pp_sys_fstat(int fd, struct stat *st)

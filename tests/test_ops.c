@@ -368,6 +368,22 @@ static void test_sighup_reload(void)
 	sleep_ms(300);
 	CU_ASSERT(log_has(log, "token file /tmp/pp-test-ops.fifo"));
 	CU_ASSERT_EQUAL(get_status(p, "/databases"), 200); /* the old token still */
+	/* The FIFO again, now with a writer that holds it open and never
+	 * writes: the reload gives up after a bound and the main thread goes
+	 * on (the next reload is applied) instead of blocking in read. */
+	int wfd = open(fifo, O_RDWR | O_CLOEXEC); /* a writer, without blocking */
+	CU_ASSERT_FATAL(wfd >= 0);
+	kill(d.pid, SIGHUP);
+	sleep_ms(1000);
+	CU_ASSERT(log_has(log, "no end of file within"));
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 1\nrequest_timeout = 4321\ntoken_file = %s\n",
+		 be.url, tok_path);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT_EQUAL(attach_request_timeout_ms(d.pool), 4321); /* the main thread reloads again */
+	CU_ASSERT_EQUAL(get_status(p, "/databases"), 200);
+	close(wfd);
 	unlink(fifo);
 	pp_detach(p);
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
@@ -727,6 +743,35 @@ static void test_second_daemon_other_pidfile(void)
 	pp_backend_stop(&be);
 }
 
+/* A FIFO at the pool's segment name (anyone may create one in /dev/shm):
+ * the daemon's look at the old segment must not block in open() for a
+ * writer; it replaces the FIFO with its segment and serves. */
+static void test_fifo_at_segment_name(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	const char *pool = pp_test_pool_name("fifo");
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", pool);
+	unlink(path);
+	CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--max", "2", "--min", "1", NULL };
+	int r = pp_daemon_start(&d, pool, args); /* waits at most 5 s */
+	CU_ASSERT_EQUAL(r, 0);
+	if (r == 0) {
+		struct stat st;
+		CU_ASSERT(stat(path, &st) == 0 && S_ISREG(st.st_mode));
+		pp_pool *p;
+		CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+		CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+		pp_detach(p);
+		CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	}
+	unlink(path);
+	pp_backend_stop(&be);
+}
+
 int main(void)
 {
 	static const struct pp_test tests[] = {
@@ -737,6 +782,7 @@ int main(void)
 		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
 		{ "a second daemon with another pidfile is refused; the first keeps its segment", test_second_daemon_other_pidfile },
 		{ "a reload's new node list is not judged by an answer from the old one", test_reload_old_answer },
+		{ "a FIFO at the segment's name: the daemon replaces it instead of blocking", test_fifo_at_segment_name },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },

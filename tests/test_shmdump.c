@@ -1200,6 +1200,48 @@ static void test_stale_and_corrupt(void)
 	unlink_fake(pool);
 }
 
+/* Wait at most ms for child kid; SIGKILL it if it has not ended.  Returns
+ * its exit code (as pp_test_wait_child), or -1 when it had to be killed. */
+static int wait_child_for(pid_t kid, long ms)
+{
+	for (long waited = 0; waited < ms; waited += 10) {
+		int st;
+		if (waitpid(kid, &st, WNOHANG) == kid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		sleep_ms(10);
+	}
+	kill(kid, SIGKILL);
+	pp_test_wait_child(kid);
+	return -1;
+}
+
+/* A FIFO (anyone may create one in /dev/shm) or a directory at the
+ * segment's name: refused as corrupt (exit 4) in every mode, not a hang
+ * in open() waiting for a FIFO writer. */
+static void test_not_a_segment(void)
+{
+	char name_buf[48], path[128];
+	const char *pool = fake_pool(name_buf, "fifo");
+	snprintf(path, sizeof path, "/dev/shm/phantompool-%s", pool);
+	for (int kind = 0; kind < 2; kind++) {
+		unlink(path);
+		rmdir(path);
+		CU_ASSERT_FATAL((kind == 0 ? mkfifo(path, 0600) : mkdir(path, 0700)) == 0);
+		for (size_t i = 0; i < NMODES; i++) {
+			const char *args[] = { "-p", pool, modes[i], NULL };
+			int code = wait_child_for(spawn_dump(args, OUT_PATH, ERR_PATH), 5000);
+			char *err = read_all(ERR_PATH);
+			if (code != 4)
+				fprintf(stderr, "\n  %s, mode %s: exit %d (-1: hung, killed)", kind ? "directory" : "FIFO",
+					modes[i] ? modes[i] : "table", code);
+			CU_ASSERT_EQUAL(code, 4);
+			CU_ASSERT(err && strstr(err, "corrupt"));
+			free(err);
+		}
+	}
+	rmdir(path);
+}
+
 /* A child keeps truncating and restoring a big segment while shmdump reads
  * it: SIGBUS must come out as "torn" (exit 4), never as a crash. */
 static void test_torn_while_reading(void)
@@ -1240,6 +1282,69 @@ static void test_torn_while_reading(void)
 	CU_ASSERT_EQUAL(crashes, 0);
 	CU_ASSERT(torn > 0);
 	munmap(m, size);
+	unlink_fake(pool);
+}
+
+static int count_of(const char *s, const char *needle);
+
+/* Mappings of the segment of `pool` in process pid (lines of its maps). */
+static int segment_mappings(pid_t pid, const char *pool)
+{
+	char path[64], name[96], line[512];
+	snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+	snprintf(name, sizeof name, "/dev/shm/phantompool-%s", pool);
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	while (f && fgets(line, sizeof line, f))
+		n += strstr(line, name) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* A child keeps cutting a segment to nothing and putting it back while
+ * --watch reads it every 10 ms: a SIGBUS inside pp_seg_attach (the header
+ * gone between fstat and its first read) must not leave that mapping
+ * behind, so the watcher never holds more than the one it reads. */
+static void test_torn_attach_no_leak(void)
+{
+	char name_buf[48];
+	const char *pool = fake_pool(name_buf, "tornat");
+	size_t size = pp_layout_size(2, PP_RING_MIN);
+	void *m = map_fake(pool, size);
+	CU_ASSERT_FATAL(m != NULL);
+	fill_valid(m, 2, size, getpid());
+	static unsigned char hdr[PP_PAGE];
+	memcpy(hdr, m, sizeof hdr);
+	munmap(m, size);
+	pid_t flipper = fork();
+	if (flipper == 0) {
+		char name[96];
+		snprintf(name, sizeof name, "/phantompool-%s", pool);
+		int fd = shm_open(name, O_RDWR, 0);
+		for (;;) { /* nothing, then a valid header again */
+			if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0 ||
+			    pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+				_exit(1);
+		}
+	}
+	const char *args[] = { "-p", pool, "--json", "--watch", "0.01", NULL };
+	pid_t kid = spawn_dump(args, NULL, ERR_PATH);
+	int most = 0;
+	for (int i = 0; i < 30 && most < 2; i++) {
+		sleep_ms(100);
+		int n = segment_mappings(kid, pool);
+		most = n > most ? n : most;
+	}
+	kill(flipper, SIGKILL);
+	pp_test_wait_child(flipper);
+	kill(kid, SIGTERM);
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0);
+	char *err = read_all(ERR_PATH);
+	fprintf(stderr, "\n  %d torn reads; at most %d mappings of the segment at once\n",
+		err ? count_of(err, "torn") : 0, most);
+	free(err);
+	CU_ASSERT(most <= 1);
 	unlink_fake(pool);
 }
 
@@ -1358,7 +1463,9 @@ int main(void)
 		{ "a lease past --leak-threshold: LEAK, leak true, slot_leak 1", test_live_leak_marker },
 		{ "untrusted strings: escaped, terminal-safe; LEAK marker", test_untrusted_strings },
 		{ "stale, other version, garbage, truncated: exit codes in every mode", test_stale_and_corrupt },
+		{ "a FIFO or a directory at the segment's name: exit 4, no hang", test_not_a_segment },
 		{ "torn while reading (SIGBUS): exit 4, never a crash", test_torn_while_reading },
+		{ "torn inside attach (SIGBUS) under --watch: no mapping left behind", test_torn_attach_no_leak },
 		{ "300 random mutations: no crash, outputs stay valid", test_random_mutations_never_crash },
 		{ "--watch redraws, exits 0 on SIGTERM/SIGINT", test_watch },
 	};

@@ -338,8 +338,9 @@ class Client:
         :class:`StreamResponse` (bodies of any size go through the pool's
         fixed-size rings).
 
-        ``body``: bytes/str, an iterable of bytes chunks, or a binary file
-        object (read ``chunk_size`` bytes at a time).  ``body_len``: the
+        ``body``: bytes/str, an iterable of bytes chunks, or a file object
+        (read ``chunk_size`` bytes at a time, at least 1, else ValueError;
+        a text file is sent as UTF-8).  ``body_len``: the
         exact length when known (required by the pool for nothing; without
         it the length is "unknown" and the daemon sends it chunked).  A
         body that does not match a given ``body_len`` fails with PP_ETOOBIG
@@ -356,8 +357,9 @@ class Client:
             if body_len is None:
                 body_len = len(data)
         elif hasattr(body, "read"):
-            reader = body
-            chunks = iter(lambda: reader.read(chunk_size), b"")
+            if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+                raise ValueError(f"chunk_size must be an int of at least 1, not {chunk_size!r}")
+            chunks = _file_chunks(body, chunk_size)
         else:
             chunks = body
         declared = -1 if body_len is None else int(body_len)
@@ -554,6 +556,13 @@ class Client:
         return f"/databases/{segment(database, 'database')}/tables/{segment(table, 'table')}"
 
 
+def _file_chunks(reader: Any, chunk_size: int) -> Iterator[Any]:
+    """reader.read(chunk_size) until it returns an empty chunk: b"" from a
+    binary file, "" from a text file (whose chunks are sent as UTF-8)."""
+    while (part := reader.read(chunk_size)):
+        yield part
+
+
 class StreamResponse:
     """A response whose body is read piece by piece from the seat's ring.
 
@@ -631,8 +640,21 @@ class StreamResponse:
         while (part := self._read_some(len(self._buf))):
             yield part
 
-    def iter_content(self, chunk_size: int = 65536) -> Iterator[bytes]:
-        """The body in chunks of at most ``chunk_size`` bytes."""
+    def iter_content(self, chunk_size: Optional[int] = 65536) -> Iterator[bytes]:
+        """The body in chunks of at most ``chunk_size`` bytes; ``None``:
+        in the pieces it arrives in (as requests does with stream=True).
+        A ``chunk_size`` below 1 is a ValueError and a non-int a TypeError,
+        raised here, before anything is read (requests would yield nothing
+        for 0 and leave the body unread)."""
+        if chunk_size is None:
+            return iter(self)
+        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool):
+            raise TypeError(f"chunk_size must be an int or None, not {type(chunk_size).__name__}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1 or None, not {chunk_size}")
+        return self._chunks(chunk_size)
+
+    def _chunks(self, chunk_size: int) -> Iterator[bytes]:
         while (part := self._read_some(chunk_size)):
             yield part
 

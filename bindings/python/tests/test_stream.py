@@ -100,3 +100,34 @@ def test_another_thread_cannot_read_a_stream(client):
     t.join()
     assert errs and errs[0].value.code == -9
     assert len(s.read()) == 1000
+
+
+def test_iter_content_sizes(client):
+    """requests' chunk_size: None reads the body as it arrives; an int
+    below 1 is refused (requests/urllib3 would silently yield nothing for
+    0) and the stream stays readable; a non-int is a TypeError."""
+    n = 700001  # more than the ring
+    with client.stream("GET", f"/_debug/bytes?bytes={n}") as s:
+        for bad in (0, -1, -100000):
+            with pytest.raises(ValueError, match="chunk_size"):
+                next(s.iter_content(bad))
+        with pytest.raises(TypeError, match="chunk_size"):
+            next(s.iter_content(4096.0))
+        data = b"".join(s.iter_content(None))
+    assert data == debug_bytes(n)
+    assert client.health()["status"] == "healthy"
+
+
+def test_upload_file_chunk_size_and_text(client):
+    """A file body: chunk_size 0 is refused (it read b"" at once and sent
+    an empty body as a success); a text file ends at its "" (the b""
+    sentinel never matched and the upload looped forever)."""
+    with pytest.raises(ValueError, match="chunk_size"):
+        client.stream("POST", "/_debug/sum", body=io.BytesIO(b"x" * 1000), chunk_size=0)
+    text = "h\u00e9llo " * 5000
+    with client.stream("POST", "/_debug/sum", {"Content-Type": "text/plain"},
+                       body=io.StringIO(text), chunk_size=4096, timeout=5) as s:
+        doc = s.read()
+    import json
+    data = text.encode("utf-8")
+    assert json.loads(doc) == {"bytes": len(data), "fnv1a64": fnv1a64(data)}
