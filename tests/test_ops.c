@@ -71,17 +71,10 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static void test_min_warm_idle_close_and_lifetime(void)
+/* Six leases held at once, a GET /health on each, then all released
+ * (the callers then count the backend's open connections). */
+static void use_six_at_once(pp_pool *p)
 {
-	struct pp_backend be;
-	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
-	struct pp_daemon_proc d;
-	const char *args[] = { "-b", be.url, "--min", "2", "--max", "6", "--idle-timeout", "400",
-			       "--max-lifetime", "1500", "--health-interval", "0", NULL };
-	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("size"), args) == 0);
-	CU_ASSERT_EQUAL(accepted(&be), 2); /* min warm before ready */
-	pp_pool *p;
-	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
 	struct pp_lease *l[6];
 	for (int i = 0; i < 6; i++)
 		CU_ASSERT_FATAL(pp_lease(p, 1000, &l[i]) == 0);
@@ -93,6 +86,20 @@ static void test_min_warm_idle_close_and_lifetime(void)
 	}
 	for (int i = 0; i < 6; i++)
 		CU_ASSERT_EQUAL(pp_release(l[i]), 0);
+}
+
+static void test_min_warm_idle_close_and_lifetime(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", be.url, "--min", "2", "--max", "6", "--idle-timeout", "400",
+			       "--max-lifetime", "1500", "--health-interval", "0", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("size"), args) == 0);
+	CU_ASSERT_EQUAL(accepted(&be), 2); /* min warm before ready */
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	use_six_at_once(p);
 	CU_ASSERT_EQUAL(open_conns(&be), 6); /* opened on demand up to max */
 	sleep_ms(900);
 	long open_after_idle = open_conns(&be);
@@ -124,17 +131,7 @@ static void test_idle_close_with_health_checks(void)
 	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("idlehc"), args) == 0);
 	pp_pool *p;
 	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	struct pp_lease *l[6];
-	for (int i = 0; i < 6; i++)
-		CU_ASSERT_FATAL(pp_lease(p, 1000, &l[i]) == 0);
-	for (int i = 0; i < 6; i++) {
-		pp_req req = { .method = "GET", .path = "/health" };
-		pp_resp resp;
-		CU_ASSERT_EQUAL(pp_request(l[i], &req, &resp), 0);
-		pp_resp_free(&resp);
-	}
-	for (int i = 0; i < 6; i++)
-		CU_ASSERT_EQUAL(pp_release(l[i]), 0);
+	use_six_at_once(p);
 	CU_ASSERT_EQUAL(open_conns(&be), 6);
 	sleep_ms(1200);
 	long open = open_conns(&be);
