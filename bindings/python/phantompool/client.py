@@ -266,9 +266,12 @@ class Client:
             return  # released, or the parent's lease in a forked child
         try:
             if self._thread == _get_ident():
-                warnings.warn(f"phantompool client on seat {self.slot} was never released; "
-                              "releasing it now", ResourceWarning, source=self)
+                # Release before warning: a filter that turns the warning
+                # into an error (-W error) must not keep the seat leased.
+                slot = self.slot
                 self.release()
+                warnings.warn(f"phantompool client on seat {slot} was never released; "
+                              "released it now", ResourceWarning, source=self)
             elif not self._thread_obj.is_alive():
                 # Its thread ended holding it: the daemon has reclaimed the
                 # seat (the lease's robust mutex told it); nothing to free.
