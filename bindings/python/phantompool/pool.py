@@ -23,7 +23,7 @@ from .errors import PP_EBADMETHOD, PP_EBADPATH, PP_EINVAL, PP_ENAME, PP_ETIMEDOU
 
 _INT_MAX = 2**31 - 1
 # The longest one pp_lease call waits on the main thread (see Pool._lease).
-_SIGNAL_SLICE_MS = 100
+_SIGNAL_SLICE_MS = 250
 
 
 class _Unset:
