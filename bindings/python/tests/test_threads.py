@@ -138,3 +138,32 @@ def test_a_dead_threads_client_is_not_owned_by_a_new_thread_with_its_ident(pool)
     del stale
     gc.collect()
     assert pool.get_status()["used"] == before["used"] and pool._users == 0
+
+
+def test_orphans_of_a_thread_that_ends_do_not_keep_the_pool_attached():
+    # A client dropped on another thread is queued for its owner thread;
+    # if that thread ends without another acquire(), the seat goes back
+    # with it, and close() must still detach.
+    p = phantompool.create_pool()
+    base = p.get_status()["used"]
+    box, leased, finish = [], threading.Event(), threading.Event()
+
+    def owner():
+        box.append(p.acquire())
+        leased.set()
+        finish.wait(10)
+    t = threading.Thread(target=owner)
+    t.start()
+    assert leased.wait(10)
+    box.clear()
+    gc.collect()  # collected here: queued for the owner thread
+    assert p._users == 1
+    finish.set()
+    t.join(10)
+    deadline = time.monotonic() + 5
+    while (p._users or p.get_status()["used"] != base) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        gc.collect()
+    assert p.get_status()["used"] == base  # the daemon took the seat back
+    p.close()
+    assert p._users == 0 and p._handle is None
