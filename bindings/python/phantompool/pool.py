@@ -19,7 +19,8 @@ from . import _owner
 from ._lib import PPPoolStatus, PPReq, PPResp, lib
 from .client import (_NOBODY, BodyArg, Client, HeadersArg, Response, c_text, encode_body,
                      encode_headers, take_response, timeout_ms)
-from .errors import PP_EBADMETHOD, PP_EBADPATH, PP_EINVAL, PP_ENAME, PP_ETIMEDOUT, InvalidArgument, PoolClosed, error_for
+from .errors import (PP_EBADMETHOD, PP_EBADPATH, PP_EINVAL, PP_ENAME, PP_ETIMEDOUT, InvalidArgument, PoolClosed,
+                     error_for)
 
 _INT_MAX = 2**31 - 1
 # The longest one pp_lease call waits on the main thread (see Pool._lease).
