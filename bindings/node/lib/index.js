@@ -83,6 +83,7 @@ class Pool {
     if (!Number.isInteger(spin) || spin < 0) throw new TypeError('createPool: spinMicros must be an integer >= 0');
     this._handle = native.attach(name, spin);
     this._waiters = []; // callers waiting for a free seat thread, first come first served
+    this._leasing = new Set(); // reject functions of acquires waiting on a seat thread
     this._clients = new Set();
     this._inflight = 0; // leases, releases and one-shots not yet settled
     this._onIdle = null;
@@ -175,7 +176,8 @@ class Pool {
   async acquire(options = {}) {
     if (this._closed) throw new PhantomPoolError(PP_ERRORS.PP_ESHUTDOWN, 'acquire');
     const timeout = timeoutOf(options && options.timeout, 'acquire') ?? this._acquireTimeout;
-    const [seat, ticket] = await this._withSeat((left) => native.lease(this._handle, left), timeout, 'acquire');
+    const [seat, ticket] = await this._unlessClosed(
+      this._withSeat((left) => native.lease(this._handle, left), timeout, 'acquire'));
     const client = new Client(this, seat, ticket);
     if (this._closed) {
       client._released = true;
@@ -184,6 +186,30 @@ class Pool {
     }
     this._clients.add(client);
     return client;
+  }
+
+  // The lease `leased` brings, or PP_ESHUTDOWN as soon as close() is
+  // called: a seat thread asleep in pp_lease cannot be woken, so close()
+  // rejects the caller now and the lease, if one comes, is released then
+  // (close() waits for that).
+  _unlessClosed(leased) {
+    return new Promise((resolve, reject) => {
+      const cancel = () => reject(new PhantomPoolError(PP_ERRORS.PP_ESHUTDOWN, 'acquire'));
+      this._leasing.add(cancel);
+      leased.then(([seat, ticket]) => {
+        this._leasing.delete(cancel);
+        if (!this._closed) return resolve([seat, ticket]);
+        try {
+          this._track(native.release(seat, ticket)).catch(() => {});
+        } catch (_) {
+          // close() has stopped the seat threads: each releases its lease as it leaves.
+        }
+        return cancel();
+      }, (e) => {
+        this._leasing.delete(cancel);
+        reject(e);
+      });
+    });
   }
 
   /**
@@ -233,6 +259,7 @@ class Pool {
       if (w.timer) clearTimeout(w.timer);
       w.reject(new PhantomPoolError(PP_ERRORS.PP_ESHUTDOWN, 'acquire'));
     }
+    for (const cancel of this._leasing) cancel();
     this._closing = (async () => {
       await Promise.allSettled([...this._clients].map((c) => this.release(c)));
       if (this._inflight > 0) await new Promise((resolve) => { this._onIdle = resolve; });

@@ -4,7 +4,7 @@
 // tests/with-pool has 8 seats.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { loopTicker, sleep } = require('./helpers');
+const { eventually, loopTicker, sleep } = require('./helpers');
 const phantompool = require('..');
 const { createPool, PhantomPoolError, errors } = phantompool;
 
@@ -214,6 +214,31 @@ test('close() while an acquire waits for a seat thread rejects it with PP_ESHUTD
   await pool.close();
   await waiter;
   assert.ok(held.every((c) => c.released));
+});
+
+test('close() while an acquire sleeps in the daemon\'s queue rejects it at once with PP_ESHUTDOWN', async () => {
+  // Every seat is held by another handle (as another process would): the
+  // acquire sleeps in pp_lease on a seat thread, which close() cannot cut.
+  // The caller must still get PP_ESHUTDOWN now, not when a seat frees.
+  const other = createPool();
+  const held = await Promise.all(Array.from({ length: SEATS }, () => other.acquire()));
+  const pool = createPool({ acquireTimeout: -1 });
+  let closing = null;
+  try {
+    const waiting = pool.acquire().then(() => 'acquired', (e) => e.code);
+    await eventually(async () => assert.ok(other.getStatus().waiting >= 1), 2000);
+    closing = pool.close();
+    let timer;
+    const late = new Promise((resolve) => { timer = setTimeout(resolve, 3000, 'still waiting after 3 s'); });
+    const outcome = await Promise.race([waiting, late]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'PP_ESHUTDOWN');
+  } finally {
+    await Promise.all(held.map((c) => other.release(c)));
+    await (closing || pool.close()); // its seat thread gets a seat now, and releases it
+    assert.equal(other.getStatus().used, 0);
+    await other.close();
+  }
 });
 
 test('attach errors: PP_ENOPOOL for an unknown pool, PP_ENAME for a bad name', () => {

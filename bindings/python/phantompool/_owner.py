@@ -14,7 +14,8 @@ process) that took it.  The binding enforces it in Python before calling C
   that thread's next ``acquire()``/``request()``.  The object lives in a
   ``threading.local``, so it dies with its thread: a lease queued for a
   thread that has exited is never touched (the daemon reclaimed its seat
-  when the thread died, through the robust mutex the lease holds).
+  when the thread died, through the robust mutex the lease holds); only
+  the pool's count of clients held is settled then (``ThreadState.__del__``).
 """
 from __future__ import annotations
 
@@ -39,6 +40,18 @@ class ThreadState:
     def __init__(self) -> None:
         self.orphans: List[Tuple[Any, int]] = []
         self.scratch: Any = None
+
+    def __del__(self) -> None:
+        # Its thread ended with leases still queued: their seats went back
+        # with the thread (the daemon reclaims them through the robust
+        # mutex each lease holds); what is left is the pools' counts of
+        # clients held, which Pool.close() waits on to detach.
+        orphans, self.orphans = self.orphans, []
+        for pool, _lease in orphans:
+            try:
+                pool._leave()
+            except Exception:  # interpreter shutdown
+                pass
 
 
 def pid() -> int:

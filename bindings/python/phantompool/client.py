@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .pool import Pool
 
 _get_ident = threading.get_ident
+# The per-thread state (_owner): a thread's own object, gone with it.
+_tls = _owner._tls
 _string_at = ctypes.string_at
 
 BodyArg = Union[None, bytes, bytearray, memoryview, str]
@@ -211,10 +213,20 @@ class Client:
 
     # ---- ownership -------------------------------------------------------
 
+    def _owned_here(self) -> bool:
+        """True on the thread that acquired the client.  The ident alone
+        does not say so: a thread that starts after the owner ended may be
+        given its ident (glibc reuses the stack, so the same pthread_t), and
+        the C library, which compares pthread_t too, would take the stale
+        lease pointer for that thread's own lease of the same seat.  The
+        owner's per-thread state object dies with it."""
+        return self._thread == _get_ident() and getattr(_tls, "state", None) is self._state
+
     def _check(self, op: str) -> int:
         """The lease pointer, if the caller may use it; else raise."""
         lease = self._lease
-        if lease is not None and self._thread == _get_ident() and self._pid == _owner.pid():
+        if (lease is not None and self._thread == _get_ident() and self._pid == _owner.pid()
+                and getattr(_tls, "state", None) is self._state):  # _owned_here(), inlined
             return lease
         if self._pid != _owner.pid():
             raise NotOwnerError(PP_ENOTOWNER, op, f"this client was acquired in process {self._pid}, "
@@ -222,6 +234,10 @@ class Client:
                                 "acquire a new client here")
         if lease is None:
             raise AlreadyReleased(PP_ERELEASED, op, "this client was released; acquire a new one")
+        if self._thread == _get_ident():
+            raise NotOwnerError(PP_ENOTOWNER, op, f"this client was acquired on an earlier thread with "
+                                f"this thread's id ({self._thread}), which ended holding it: the daemon "
+                                "took its seat back; acquire a new client")
         raise NotOwnerError(PP_ENOTOWNER, op, f"this client was acquired on thread {self._thread}, "
                             f"not on this one ({_get_ident()}): use and release it on its own thread")
 
@@ -265,10 +281,13 @@ class Client:
         if lease is None or self._pid != _owner.pid():
             return  # released, or the parent's lease in a forked child
         try:
-            if self._thread == _get_ident():
-                warnings.warn(f"phantompool client on seat {self.slot} was never released; "
-                              "releasing it now", ResourceWarning, source=self)
+            if self._owned_here():
+                # Release before warning: a filter that turns the warning
+                # into an error (-W error) must not keep the seat leased.
+                slot = self.slot
                 self.release()
+                warnings.warn(f"phantompool client on seat {slot} was never released; "
+                              "released it now", ResourceWarning, source=self)
             elif not self._thread_obj.is_alive():
                 # Its thread ended holding it: the daemon has reclaimed the
                 # seat (the lease's robust mutex told it); nothing to free.

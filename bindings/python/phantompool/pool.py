@@ -12,15 +12,19 @@ import ctypes
 import math
 import os
 import threading
+import time
 from typing import Any, Dict, Optional, Union
 
 from . import _owner
 from ._lib import PPPoolStatus, PPReq, PPResp, lib
 from .client import (_NOBODY, BodyArg, Client, HeadersArg, Response, c_text, encode_body,
                      encode_headers, take_response, timeout_ms)
-from .errors import PP_EBADMETHOD, PP_EBADPATH, PP_EINVAL, PP_ENAME, InvalidArgument, PoolClosed, error_for
+from .errors import (PP_EBADMETHOD, PP_EBADPATH, PP_EINVAL, PP_ENAME, PP_ETIMEDOUT, InvalidArgument, PoolClosed,
+                     error_for)
 
 _INT_MAX = 2**31 - 1
+# The longest one pp_lease call waits on the main thread (see Pool._lease).
+_SIGNAL_SLICE_MS = 250
 
 
 class _Unset:
@@ -161,12 +165,42 @@ class Pool:
         ms = self._default_ms if timeout is DEFAULT else self._timeout_ms(timeout)  # type: ignore[arg-type]
         handle = self._enter("pp_lease")
         out = ctypes.c_void_p()
-        rc = self._lib.pp_lease(handle, ms, ctypes.byref(out))
+        try:
+            rc = self._lease(handle, ms, out)
+        except BaseException:  # a signal handler raised between two slices
+            if out.value:
+                self._lib.pp_release(out.value)
+            self._leave()
+            raise
         if rc:
             self._leave()
             waited = "forever" if ms < 0 else f"{ms} ms"
             raise error_for(rc, "pp_lease", f"pool {self.name!r}, waited up to {waited}")
         return Client(self, out.value, state)
+
+    def _lease(self, handle: int, ms: int, out: ctypes.c_void_p) -> int:
+        """``pp_lease`` waiting up to ``ms`` (-1: forever) into ``out``.
+
+        The C library resumes its futex wait when a signal interrupts it,
+        so one long call would hold back Python's signal handlers (Ctrl-C's
+        KeyboardInterrupt, gunicorn's SIGTERM/SIGQUIT) until a seat came or
+        the timeout ran out.  Only the main thread runs them: there, the
+        wait is cut into calls of at most _SIGNAL_SLICE_MS, between which
+        a handler may raise.  A slice that ends leaves the queue of waiters
+        and the next one joins it again (a slot handed over meanwhile is
+        taken, not lost); other threads make one call.
+        """
+        if ms == 0 or threading.current_thread() is not threading.main_thread():
+            return int(self._lib.pp_lease(handle, ms, ctypes.byref(out)))
+        deadline = None if ms < 0 else time.monotonic() + ms / 1000
+        while True:
+            left = _SIGNAL_SLICE_MS
+            if deadline is not None:
+                left = min(left, max(0, math.ceil((deadline - time.monotonic()) * 1000)))
+            out.value = None
+            rc = int(self._lib.pp_lease(handle, left, ctypes.byref(out)))
+            if rc != PP_ETIMEDOUT or (deadline is not None and time.monotonic() >= deadline):
+                return rc
 
     def release(self, client: Client) -> None:
         """Give a client's seat back: ``client.release()``."""

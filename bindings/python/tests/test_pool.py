@@ -1,5 +1,7 @@
 """The pool handle: status, acquire timeouts, release rules, close."""
+import gc
 import time
+import warnings
 
 import pytest
 
@@ -99,6 +101,19 @@ def test_unreleased_client_is_released_when_collected(pool):
     with pytest.warns(ResourceWarning, match="never released"):
         del c
     assert pool.get_status()["used"] == 0
+
+
+def test_unreleased_client_is_released_even_when_warnings_are_errors(pool):
+    # -W error (or pytest's filterwarnings = error) makes the warning raise
+    # inside __del__: the seat must still come back.
+    c = pool.acquire()
+    assert pool.get_status()["used"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del c
+        gc.collect()
+    assert pool.get_status()["used"] == 0
+    assert pool._users == 0
 
 
 def test_close_waits_for_held_clients():

@@ -89,3 +89,81 @@ def test_a_thread_that_dies_holding_a_client_loses_its_seat(pool):
     held.clear()  # collected here: the seat is already back; nothing to release
     gc.collect()
     assert pool._users == 0
+
+
+def test_a_dead_threads_client_is_not_owned_by_a_new_thread_with_its_ident(pool):
+    # glibc reuses a dead thread's stack, so a new thread often gets the
+    # same ident (pthread_t).  The dead thread's client names a lease the
+    # daemon reclaimed, whose C struct is reused for the next lease of that
+    # seat: the new thread must be refused, not given (or made to release)
+    # its own lease through the stale client.
+    before = pool.get_status()
+    dead = {}
+
+    def die_holding():
+        c = pool.acquire()
+        dead.update(client=c, slot=c.slot, ident=threading.get_ident())
+    t = threading.Thread(target=die_holding)
+    t.start()
+    t.join(30)
+    deadline = time.monotonic() + 5
+    while pool.get_status()["used"] != before["used"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pool.get_status()["used"] == before["used"]  # reclaimed
+    stale = dead.pop("client")
+
+    def same_ident_thread():
+        if threading.get_ident() != dead["ident"]:
+            return None
+        mine = [pool.acquire(timeout=5) for _ in range(before["max"] - before["used"])]
+        try:
+            assert dead["slot"] in [c.slot for c in mine]  # the dead thread's seat, leased again
+            with pytest.raises(phantompool.NotOwnerError):
+                stale.health()
+            with pytest.raises(phantompool.NotOwnerError):
+                stale.release()
+            return pool.get_status()["used"] - before["used"] == len(mine)
+        finally:
+            for c in mine:
+                c.release()
+    for _ in range(50):  # the ident comes back within a few threads, if ever
+        out = run_in_thread(same_ident_thread)
+        if "error" in out:
+            raise out["error"]
+        if out["value"] is not None:
+            assert out["value"] is True
+            break
+    else:
+        pytest.skip("no thread got the dead thread's ident back")
+    del stale
+    gc.collect()
+    assert pool.get_status()["used"] == before["used"] and pool._users == 0
+
+
+def test_orphans_of_a_thread_that_ends_do_not_keep_the_pool_attached():
+    # A client dropped on another thread is queued for its owner thread;
+    # if that thread ends without another acquire(), the seat goes back
+    # with it, and close() must still detach.
+    p = phantompool.create_pool()
+    base = p.get_status()["used"]
+    box, leased, finish = [], threading.Event(), threading.Event()
+
+    def owner():
+        box.append(p.acquire())
+        leased.set()
+        finish.wait(10)
+    t = threading.Thread(target=owner)
+    t.start()
+    assert leased.wait(10)
+    box.clear()
+    gc.collect()  # collected here: queued for the owner thread
+    assert p._users == 1
+    finish.set()
+    t.join(10)
+    deadline = time.monotonic() + 5
+    while (p._users or p.get_status()["used"] != base) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        gc.collect()
+    assert p.get_status()["used"] == base  # the daemon took the seat back
+    p.close()
+    assert p._users == 0 and p._handle is None
