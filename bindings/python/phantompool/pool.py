@@ -23,8 +23,10 @@ from .errors import (PP_EBADMETHOD, PP_EBADPATH, PP_EINVAL, PP_ENAME, PP_ETIMEDO
                      error_for)
 
 _INT_MAX = 2**31 - 1
-# The longest one pp_lease call waits on the main thread (see Pool._lease).
-_SIGNAL_SLICE_MS = 250
+# The longest one pp_lease call waits on the main thread (see Pool._lease):
+# a signal handler runs within it, and only a wait longer than it gives up
+# its place in the queue of waiters.
+_SIGNAL_SLICE_MS = 1000
 
 
 class _Unset:
