@@ -88,7 +88,7 @@ static const struct opt_def opt_table[] = {
 	{ "max-body",        0,   OPT_U32,    CFL,       F(max_body),           0, UINT32_MAX,              NULL,         "0",                     "BYTES",  "largest request body, 0 = no limit" },
 	{ "mode",            0,   OPT_MODE,   CF,        F(mode),               0, 0777,                    NULL,         "0600",                  "OCTAL",  "segment mode" },
 	{ "group",           0,   OPT_STR,    CF,        F(group),              NONUM,                      NULL,         NULL,                    "GROUP",  "segment group (with mode 0660)" },
-	{ "pidfile",         0,   OPT_PATH,   CF,        F(pidfile),            NONUM,                      NULL,         NULL,                    "PATH",   "pidfile (default /run/phantompool/POOL.pid)" },
+	{ "pidfile",         0,   OPT_PATH,   CF,        F(pidfile),            NONUM,                      NULL,         NULL,                    "PATH",   "pidfile (default /run/phantompool/POOL.pid as root, else $XDG_RUNTIME_DIR/phantompool-POOL.pid)" },
 	{ "token-file",      0,   OPT_PATH,   CFL,       F(token_file),         NONUM,                      NULL,         NULL,                    "PATH",   "file holding the bearer token" },
 	{ "ca-file",         0,   OPT_PATH,   CFL,       F(ca_file),            NONUM,                      NULL,         NULL,                    "PATH",   "CA certificates to verify the backend (PEM)" },
 	{ "ca-path",         0,   OPT_PATH,   CFL,       F(ca_path),            NONUM,                      NULL,         NULL,                    "DIR",    "directory of CA certificates" },
