@@ -226,7 +226,8 @@ typedef struct pp_req {
 	size_t nheaders;
 	const void *body;          /* may be NULL when body_len is 0 */
 	size_t body_len;
-	int timeout_ms;            /* 0: the daemon's request timeout */
+	int timeout_ms;            /* 0: the daemon's request timeout;
+	                              negative: PP_EINVAL */
 } pp_req;
 
 typedef struct pp_resp {
