@@ -176,7 +176,7 @@ $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_ring: $(B)/fuzz/%: fuzz/%.c $(FUZZ_SHM_SRC)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,msgpack) $(call pc_libs,msgpack)
 $(B)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/options.c daemon/config.c $(SHM_LIB)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,inih libbsd msgpack) $(call pc_libs,inih libbsd msgpack) -lrt
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,inih libbsd msgpack libcurl) $(call pc_libs,inih libbsd msgpack libcurl) -lrt
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  n=$$(basename $$t); c=fuzz/corpus/$${n#fuzz_}; mkdir -p $(B)/fuzz/work-$$n; \

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <bsd/string.h>
+#include <curl/curl.h>
 
 #include "config.h"
 #include "log.h"
@@ -88,7 +89,7 @@ static const struct opt_def opt_table[] = {
 	{ "max-body",        0,   OPT_U32,    CFL,       F(max_body),           0, UINT32_MAX,              NULL,         "0",                     "BYTES",  "largest request body, 0 = no limit" },
 	{ "mode",            0,   OPT_MODE,   CF,        F(mode),               0, 0777,                    NULL,         "0600",                  "OCTAL",  "segment mode" },
 	{ "group",           0,   OPT_STR,    CF,        F(group),              NONUM,                      NULL,         NULL,                    "GROUP",  "segment group (with mode 0660)" },
-	{ "pidfile",         0,   OPT_PATH,   CF,        F(pidfile),            NONUM,                      NULL,         NULL,                    "PATH",   "pidfile (default /run/phantompool/POOL.pid)" },
+	{ "pidfile",         0,   OPT_PATH,   CF,        F(pidfile),            NONUM,                      NULL,         NULL,                    "PATH",   "pidfile (default /run/phantompool/POOL.pid as root, else $XDG_RUNTIME_DIR/phantompool-POOL.pid)" },
 	{ "token-file",      0,   OPT_PATH,   CFL,       F(token_file),         NONUM,                      NULL,         NULL,                    "PATH",   "file holding the bearer token" },
 	{ "ca-file",         0,   OPT_PATH,   CFL,       F(ca_file),            NONUM,                      NULL,         NULL,                    "PATH",   "CA certificates to verify the backend (PEM)" },
 	{ "ca-path",         0,   OPT_PATH,   CFL,       F(ca_path),            NONUM,                      NULL,         NULL,                    "DIR",    "directory of CA certificates" },
@@ -228,7 +229,29 @@ static int make_abs(const char *base, const char *path, char *out, size_t len)
 	return (size_t)snprintf(out, len, "%s%s%s", base, sep, path) < len ? 0 : -1;
 }
 
-/* One URL of a backend list: http(s)://, no blanks or control bytes. */
+/* Does libcurl's URL parser take u as an http or https URL?  The same
+ * test as the daemon's start and reload (url.c pd_url_base), so that a
+ * file --check-config passes is one they accept.  NULL: it does, else
+ * why not. */
+static const char *curl_refuses(const char *u)
+{
+	CURLU *h = curl_url();
+	char *scheme = NULL;
+	if (!h)
+		return "out of memory";
+	CURLUcode rc = curl_url_set(h, CURLUPART_URL, u, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
+	const char *why = rc != CURLUE_OK ? curl_url_strerror(rc) : NULL;
+	if (!why && strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		why = "not http or https";
+	curl_free(scheme);
+	curl_url_cleanup(h);
+	return why;
+}
+
+/* One URL of a backend list: http(s)://, no blanks or control bytes, and
+ * one libcurl parses. */
 static int url_check(const char *u, size_t n, char *why, size_t wl)
 {
 	if (n == 0) {
@@ -244,6 +267,14 @@ static int url_check(const char *u, size_t n, char *why, size_t wl)
 		ok = (unsigned char)u[i] > 0x20 && u[i] != 0x7f;
 	if (!ok) {
 		snprintf(why, wl, "'%.*s' is not an http:// or https:// URL", n > 80 ? 80 : (int)n, u);
+		return -1;
+	}
+	char one[PD_URL_MAX];
+	memcpy(one, u, n);
+	one[n] = 0;
+	const char *bad = curl_refuses(one);
+	if (bad) {
+		snprintf(why, wl, "'%.*s' is not a valid URL: %s", n > 80 ? 80 : (int)n, u, bad);
 		return -1;
 	}
 	return 0;

@@ -120,7 +120,9 @@ typedef struct pp_pool_status {
  * On success *out is a handle for pp_detach().  Returns PP_ENAME,
  * PP_ENOPOOL (no daemon has created it), PP_EACCES, PP_EVERSION,
  * PP_ECORRUPT, PP_EDAEMON (segment left by a dead daemon, or the daemon
- * is still starting), PP_ENOMEM, PP_EINVAL (out NULL). */
+ * is still starting), PP_ENOMEM, PP_ESYS (a system call on the segment
+ * or the doorbells failed: pp_error_detail() names the cause), PP_EINVAL
+ * (out NULL). */
 PP_EXPORT PP_NODISCARD int pp_attach(const char *pool, pp_pool **out);
 
 /* Detach and free the handle.  Leases still held by the calling thread
@@ -134,7 +136,8 @@ PP_EXPORT void pp_detach(pp_pool *p);
 /* Lease a slot, waiting up to timeout_ms (0: don't wait; negative: wait
  * forever).  On success *out is the lease, valid until pp_release().
  * Returns PP_ETIMEDOUT, PP_EDAEMON (daemon died or stopped while waiting),
- * PP_ESHUTDOWN (pool draining), PP_EINVAL.  The uncontended path makes no
+ * PP_ESHUTDOWN (pool draining), PP_EINVAL, PP_ENOMEM (following a
+ * restarted daemon to its new segment).  The uncontended path makes no
  * system call.  Waiting is fair within a bound: once the longest-waiting
  * caller has waited 20 ms, each released slot goes straight to it (first
  * come, first served); before that, a caller that releases and leases
@@ -223,7 +226,8 @@ typedef struct pp_req {
 	size_t nheaders;
 	const void *body;          /* may be NULL when body_len is 0 */
 	size_t body_len;
-	int timeout_ms;            /* 0: the daemon's request timeout */
+	int timeout_ms;            /* 0: the daemon's request timeout;
+	                              negative: PP_EINVAL */
 } pp_req;
 
 typedef struct pp_resp {

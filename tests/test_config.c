@@ -523,6 +523,10 @@ static const struct bad_case bad_cases[] = {
 	{ "log_target = file\n", 1, "log_target: 'file' is not one of: auto, stderr, syslog" },
 	{ "backend = ftp://x\n", 1, "backend: 'ftp://x' is not an http:// or https:// URL" },
 	{ "backend = http://a,,http://b\n", 1, "empty URL in the list" },
+	/* URLs libcurl refuses, as the daemon's start would (url.c): refused
+	 * here too, so --check-config and a reload do not pass them. */
+	{ "backend = http://[zz\n", 1, "backend: 'http://[zz' is not a valid URL" },
+	{ "backend = http://a:8080, http://b:99999\n", 1, "'http://b:99999' is not a valid URL" },
 	{ "backend = http://1,http://2,http://3,http://4,http://5\nbackend = http://6,http://7,http://8,http://9\n",
 	  2, "more than 8 backends" },
 	{ "pool = bad/name\n", 1, "invalid pool name 'bad/name'" },
