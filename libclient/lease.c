@@ -17,6 +17,7 @@
 #include "futex.h"
 #include "slot.h"
 #include "stats.h"
+#include "sys.h"
 
 /* Where this thread starts its next scan: its last slot, so a worker tends
  * to reuse the same slot (and cache lines) when uncontended. */
@@ -371,6 +372,18 @@ int pp_lease_check(const struct pp_lease *l)
 	return 0;
 }
 
+/* Does this thread hold slot s's owner lock?  A lease record can outlive
+ * its thread: the thread ended holding it, the daemon reclaimed the slot
+ * (the kernel marked the lock), and glibc gave a later thread of this
+ * process the same pthread_t, which then passes pp_lease_check.  Such a
+ * thread holds nothing, and the slot may be another worker's lease now.
+ * A system call: only for a lease that is no longer ours. */
+static bool owner_lock_held(struct pp_slot *s)
+{
+	uint32_t w = atomic_load_explicit(pp_slot_lock_word(s), memory_order_relaxed);
+	return (pid_t)(w & FUTEX_TID_MASK) == pp_sys_gettid();
+}
+
 int pp_release(struct pp_lease *l)
 {
 	int c = pp_lease_check(l);
@@ -384,6 +397,8 @@ int pp_release(struct pp_lease *l)
 	l->token = 0;
 	l->stage = PP_STAGE_IDLE;
 	l->pend_len = 0;
+	if (!mine && !owner_lock_held(s))
+		return PP_ELOST; /* not ours to touch: the stamp and state are another's */
 	atomic_store_explicit(&s->owner_pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->token, 0, memory_order_relaxed);
 	/* An exchange left half done (BUSY) or a slot that is no longer ours

@@ -180,7 +180,12 @@ static int exchange_begin(struct pp_lease *l, const pp_req *req, int64_t body_le
 		return r; /* PP_ETOOBIG: the head cannot fit the ring */
 	struct pp_slot *s = pp_seg_slot(seg, l->slot);
 	uint32_t st = PP_SLOT_LEASED;
-	if (!atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY)) {
+	/* The token first: a record that outlived its thread (lease.c,
+	 * owner_lock_held) must not start an exchange on a slot leased again
+	 * meanwhile, by another worker (its LEASED would take the CAS).  Same
+	 * cache line as the state. */
+	if (atomic_load_explicit(&s->token, memory_order_relaxed) != l->token ||
+	    !atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_BUSY)) {
 		l->out.len = 0; /* the lease as it was */
 		return PP_ELOST;
 	}

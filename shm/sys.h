@@ -58,6 +58,12 @@ static inline pid_t pp_sys_getpid(void)
 	return (pid_t)syscall(SYS_getpid);
 }
 
+/* The calling thread's id: the TID a robust lock word names. */
+static inline pid_t pp_sys_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
 static inline int pp_sys_kill(pid_t pid, int sig)
 {
 	return (int)syscall(SYS_kill, pid, sig);

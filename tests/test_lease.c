@@ -401,6 +401,95 @@ static void test_release_errors(void)
 	CU_ASSERT_EQUAL(pp_release(NULL), PP_EINVAL);
 }
 
+/* A thread that ends holding a lease: the kernel marks its owner lock and
+ * the daemon reclaims the slot, but the process's lease record stays
+ * stamped with that thread's pthread_t, and glibc gives the next thread
+ * it creates the same pthread_t (its cached stack).  That thread is not
+ * the holder: whatever it does with the stale record (pp_detach releases
+ * every lease of the calling thread) must answer PP_ELOST and leave the
+ * slot alone, now another process's lease. */
+struct stale_ctx {
+	pp_pool *pool;
+	struct pp_lease *l;
+	pthread_t first;
+	bool same_thread_id;
+	int begin, release;
+};
+
+static void *lease_and_exit(void *arg)
+{
+	struct stale_ctx *c = arg;
+	if (pp_lease(c->pool, 1000, &c->l) != 0)
+		c->l = NULL;
+	return NULL; /* the lease is never released */
+}
+
+static void *use_stale(void *arg)
+{
+	struct stale_ctx *c = arg;
+	c->same_thread_id = pthread_equal(pthread_self(), c->first);
+	pp_req req = { .method = "POST", .path = "/_debug/sum" };
+	c->begin = pp_stream_begin(c->l, &req, -1);
+	c->release = pp_release(c->l);
+	return NULL;
+}
+
+static void test_stale_lease_of_an_ended_thread(void)
+{
+	struct pp_daemon_proc d;
+	const char *args[] = { "--max", "1", "--min", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("stale"), args) == 0);
+	struct stale_ctx c = { 0 };
+	CU_ASSERT_FATAL(pp_attach(d.pool, &c.pool) == 0);
+	struct pp_seg seg;
+	CU_ASSERT_FATAL(pp_seg_attach(d.pool, false, &seg) == 0);
+	CU_ASSERT_FATAL(pthread_create(&c.first, NULL, lease_and_exit, &c) == 0);
+	pthread_join(c.first, NULL);
+	CU_ASSERT_FATAL(c.l != NULL);
+	/* The daemon takes the slot back, and another process leases it. */
+	uint64_t t0 = pp_now_ns();
+	pp_pool_status st = { 0 };
+	while (ms_since(t0) < 2000 && (pp_status(c.pool, &st) != 0 || st.available != 1))
+		usleep(1000);
+	CU_ASSERT_EQUAL_FATAL(st.available, 1);
+	int up[2], down[2];
+	CU_ASSERT_FATAL(pipe(up) == 0 && pipe(down) == 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct pp_lease *l;
+		char ok = pp_lease(c.pool, 1000, &l) == 0 ? 'y' : 'n', go;
+		if (write(up[1], &ok, 1) != 1 || read(down[0], &go, 1) != 1)
+			_exit(100);
+		_exit(-pp_release(l)); /* 0: its lease was left alone */
+	}
+	char ok = 0;
+	CU_ASSERT_FATAL(read(up[0], &ok, 1) == 1 && ok == 'y');
+	const struct pp_slot *s = pp_seg_slot(&seg, 0);
+	uint64_t token = atomic_load(&s->token);
+	pthread_t second;
+	CU_ASSERT_FATAL(pthread_create(&second, NULL, use_stale, &c) == 0);
+	pthread_join(second, NULL);
+	printf("\n    same pthread_t: %s; stale lease: pp_stream_begin %d, pp_release %d; holder's stamp %s",
+	       c.same_thread_id ? "yes" : "no", c.begin, c.release,
+	       atomic_load(&s->owner_pid) == kid && atomic_load(&s->token) == token &&
+			       atomic_load(&s->state) == PP_SLOT_LEASED ? "kept" : "changed");
+	CU_ASSERT(c.same_thread_id); /* else this run did not test the case */
+	CU_ASSERT_EQUAL(c.begin, PP_ELOST);
+	CU_ASSERT_EQUAL(c.release, PP_ELOST);
+	CU_ASSERT_EQUAL(atomic_load(&s->owner_pid), kid);
+	CU_ASSERT_EQUAL(atomic_load(&s->token), token);
+	CU_ASSERT_EQUAL(atomic_load(&s->state), PP_SLOT_LEASED);
+	CU_ASSERT_EQUAL(write(down[1], "g", 1), 1);
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0); /* the holder's release worked */
+	for (int i = 0; i < 2; i++) {
+		close(up[i]);
+		close(down[i]);
+	}
+	pp_seg_unmap(&seg);
+	pp_detach(c.pool);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 static void test_null_handles(void)
 {
 	struct pp_lease *l = (void *)1;
@@ -579,6 +668,7 @@ int main(void)
 		{ "a waiter gets a killed holder's slot", test_waiter_gets_slot_of_killed_holder },
 		{ "handle works after fork, lease does not cross", test_fork_after_attach },
 		{ "release from another thread, double release", test_release_errors },
+		{ "a stale lease of an ended thread leaves the slot's next holder alone", test_stale_lease_of_an_ended_thread },
 		{ "NULL handles", test_null_handles },
 		{ "unknown and invalid pool names", test_unknown_and_invalid_pools },
 		{ "other layout version, garbage, bad sizes", test_bad_segments },
