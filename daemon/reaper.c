@@ -113,6 +113,40 @@ static bool handoff_orphaned(struct pd_daemon *d, uint32_t i)
 	return kill(tid, 0) < 0 && errno == ESRCH;
 }
 
+/* A slot handed to a live sleeper that does not come for it: stopped
+ * (SIGSTOP, a frozen cgroup) or not scheduled.  A woken sleeper claims
+ * its slot at once; one that has not after PP_QUEUE_HOLE_MS loses it, as
+ * a stalled sleeper loses its place in a hole (slot.h): the slot goes
+ * FREE for whoever looks next, and the sleeper, once it runs, finds it
+ * gone and joins the queue again (lease.c, take_assigned).  Without this
+ * the slot stayed out of use for as long as the sleeper was stopped,
+ * while live workers timed out.  The hand-over word is taken first, so
+ * the sleeper can no longer claim the slot (it checks that word under
+ * the owner lock); a sleeper that claimed it just before makes the state
+ * CAS fail.  Returns true when it took the slot back. */
+static bool handoff_unclaimed(struct pd_daemon *d, uint32_t i, uint64_t now)
+{
+	struct pp_slot *s = pp_seg_slot(&d->seg, i);
+	struct pd_seat *w = &d->seats[i];
+	uint64_t e = atomic_load_explicit(&s->handoff, memory_order_relaxed);
+	if (!w->handoff_since_ns || w->handoff_entry != e) {
+		w->handoff_entry = e;
+		w->handoff_since_ns = now;
+		return false;
+	}
+	if (now - w->handoff_since_ns < (uint64_t)PP_QUEUE_HOLE_MS * PP_NS_PER_MS)
+		return false;
+	w->handoff_since_ns = 0;
+	uint32_t st = PP_SLOT_HANDOFF;
+	if (!atomic_compare_exchange_strong(&s->handoff, &e, 0) ||
+	    !atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_FREE))
+		return false;
+	pd_info("slot %u: handed to a sleeper that did not take it within %u ms (stopped?); free again", i,
+		PP_QUEUE_HOLE_MS);
+	pp_sem_post_wake(&d->seg);
+	return true;
+}
+
 /* What is wrong with a slot in state st whose lock word is w, or NULL. */
 static const char *slot_anomaly(struct pd_daemon *d, uint32_t i, uint32_t st, uint32_t w, uint64_t now)
 {
@@ -160,6 +194,10 @@ static bool reaper_check_slot(struct pd_daemon *d, uint32_t i, uint64_t now)
 		wk->suspect_seen = false;
 		if (st == PP_SLOT_FREE)
 			wk->anomaly_logged = false;
+		if (st != PP_SLOT_HANDOFF)
+			wk->handoff_since_ns = 0;
+		else
+			handoff_unclaimed(d, i, now);
 		return false;
 	}
 	uint64_t token = atomic_load_explicit(&s->token, memory_order_relaxed);

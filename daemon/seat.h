@@ -40,6 +40,8 @@ struct pd_seat {
 	uint64_t suspect_key;
 	uint64_t next_tid_check_ns;
 	pid_t gone_tid;
+	uint64_t handoff_entry;        /* the hand-over watched (handoff_unclaimed) */
+	uint64_t handoff_since_ns;     /* since when, 0 for none */
 	uint64_t leak_token;
 	int32_t leak_pid;
 	uint64_t leak_since_ns;

@@ -140,7 +140,8 @@ PP_EXPORT void pp_detach(pp_pool *p);
  * restarted daemon to its new segment).  The uncontended path makes no
  * system call.  Waiting is fair within a bound: once the longest-waiting
  * caller has waited 20 ms, each released slot goes straight to it (first
- * come, first served); before that, a caller that releases and leases
+ * come, first served; a caller that does not take it within 100 ms, being
+ * stopped for instance, loses it and queues again); before that, a caller that releases and leases
  * again at once may keep its slot (no hand-over sleep for every request
  * when workers outnumber slots), and a slot freed meanwhile is taken by
  * the longest-waiting caller within about a millisecond. */

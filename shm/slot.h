@@ -62,7 +62,9 @@ void pp_sem_post_wake(struct pp_seg *seg);
  *  - once the oldest sleeper has waited that long, each release hands the
  *    slot straight to it (HANDOFF, newcomers cannot take it first): no
  *    sleeper waits much beyond PP_HANDOFF_AFTER_MS plus the queue ahead of
- *    it;
+ *    it.  A sleeper that does not take its slot within PP_QUEUE_HOLE_MS
+ *    (stopped, or not scheduled) loses it: the daemon makes it FREE, and
+ *    the sleeper joins the queue again once it runs;
  *  - the oldest sleeper (the queue's head) looks for a FREE slot every
  *    PP_HEAD_POLL_MS, so a slot freed by a worker that does not lease again
  *    is taken within that (the daemon's tick also wakes a sleeper when a

@@ -357,6 +357,52 @@ static void test_waiter_gets_slot_of_killed_holder(void)
 	CU_ASSERT_EQUAL(available(), NSLOTS);
 }
 
+/* A sleeper stopped (SIGSTOP; a frozen cgroup alike) at the head of the
+ * queue is handed the next released slot, which it cannot take while it
+ * is stopped: the slot stayed out of use for as long as it was stopped,
+ * and a live worker timed out on a pool with a slot released.  The daemon
+ * takes back a hand-over not claimed within PP_QUEUE_HOLE_MS; the
+ * stopped sleeper, once continued, joins the queue again and is served. */
+static void test_stopped_sleeper_keeps_no_slot(void)
+{
+	struct pp_daemon_proc d;
+	const char *args[] = { "--max", "1", "--min", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("stopw"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	struct pp_lease *l, *l2 = NULL;
+	CU_ASSERT_FATAL(pp_lease(p, 0, &l) == 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct pp_lease *x;
+		int r = pp_lease(p, 10000, &x);
+		_exit(r == 0 && pp_release(x) == 0 ? 0 : 1);
+	}
+	pp_pool_status st = { 0 };
+	uint64_t t0 = pp_now_ns();
+	while (ms_since(t0) < 2000 && (pp_status(p, &st) != 0 || st.waiting != 1))
+		usleep(1000);
+	CU_ASSERT_EQUAL(st.waiting, 1);
+	usleep(50000); /* the queue's head, waiting past PP_HANDOFF_AFTER_MS */
+	kill(kid, SIGSTOP);
+	CU_ASSERT_EQUAL(pp_release(l), 0); /* handed to the stopped sleeper */
+	t0 = pp_now_ns();
+	int r = pp_lease(p, 2000, &l2);
+	double took = ms_since(t0);
+	printf("\n    the queue's head stopped when a slot was handed to it: lease %d after %.0f ms", r, took);
+	CU_ASSERT_EQUAL(r, 0);
+	if (!r)
+		CU_ASSERT_EQUAL(pp_release(l2), 0);
+	kill(kid, SIGCONT);
+	int ex = pp_test_wait_child(kid);
+	printf("; continued, the sleeper got a lease: %s", ex == 0 ? "yes" : "no");
+	CU_ASSERT_EQUAL(ex, 0);
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	CU_ASSERT_EQUAL(st.available, 1);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 static void test_fork_after_attach(void)
 {
 	struct pp_lease *mine;
@@ -666,6 +712,7 @@ int main(void)
 		  test_sleepers_served_within_the_bound },
 		{ "SIGKILLed holder reclaimed within 100 ms", test_sigkilled_holder_reclaimed_within_100ms },
 		{ "a waiter gets a killed holder's slot", test_waiter_gets_slot_of_killed_holder },
+		{ "a stopped sleeper keeps no slot handed to it from the others", test_stopped_sleeper_keeps_no_slot },
 		{ "handle works after fork, lease does not cross", test_fork_after_attach },
 		{ "release from another thread, double release", test_release_errors },
 		{ "a stale lease of an ended thread leaves the slot's next holder alone", test_stale_lease_of_an_ended_thread },
