@@ -202,9 +202,17 @@ const methods = {
   },
 };
 
+const REQUEST_OPTIONS = new Set(['body', 'headers', 'timeout', 'encoding']);
+
 // request()'s options as _send's arguments:
-// [method, path, headers|null, body|null, timeoutMs, asBuffer].
-function requestArgs(method, path, { body, headers, timeout = 0, encoding = 'utf8' } = {}, what) {
+// [method, path, headers|null, body|null, timeoutMs, asBuffer].  An
+// unknown option is a TypeError: dropped, a misnamed body ({ json }, as
+// in Python) or timeout would change the request without a word.
+function requestArgs(method, path, options = {}, what) {
+  for (const k of Object.keys(options ?? {}))
+    if (!REQUEST_OPTIONS.has(k))
+      throw new TypeError(`${what}: unknown option '${k}' (known: ${[...REQUEST_OPTIONS].join(', ')}; any non-string body is sent as JSON)`);
+  const { body, headers, timeout = 0, encoding = 'utf8' } = options ?? {};
   let payload = null;
   let json = false;
   if (body !== undefined && body !== null) {

@@ -191,6 +191,16 @@ test('timeouts past 32 bits are capped, not wrapped; a negative one is a TypeErr
   await assert.rejects(pool.request('GET', '/health', { timeout: NaN }), TypeError);
 });
 
+test('request(): an unknown option is a TypeError, not silently dropped', async () => {
+  // { json } (Python's name) used to be ignored: the POST went out bodiless.
+  await assert.rejects(pool.request('POST', '/databases', { json: { name: 'x' } }), {
+    name: 'TypeError',
+    message: /unknown option 'json'/,
+  });
+  assert.throws(() => pool.requestSync('GET', '/health', { timeoutMs: 5 }), /unknown option 'timeoutMs'/);
+  assert.equal((await pool.request('GET', '/health', { timeout: 0, headers: {}, body: undefined })).status, 200);
+});
+
 test('argument errors are TypeErrors, thrown before anything is sent', async () => {
   const c = await pool.acquire();
   try {
