@@ -174,7 +174,7 @@ FUZZ_SHM_SRC := shm/frame.c shm/ring.c shm/futex.c shm/bell.c shm/errors.c shm/c
 $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_ring: $(B)/fuzz/%: fuzz/%.c $(FUZZ_SHM_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,msgpack) $(call pc_libs,msgpack)
-$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/options.c daemon/config.c $(SHM_LIB)
+$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/options.c daemon/config.c daemon/url.c daemon/log.c $(SHM_LIB)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(call pc_cflags,inih libbsd msgpack libcurl) $(call pc_libs,inih libbsd msgpack libcurl) -lrt
 fuzz: $(FUZZ_TARGETS)

@@ -13,10 +13,10 @@
 #include <strings.h>
 #include <unistd.h>
 #include <bsd/string.h>
-#include <curl/curl.h>
 
 #include "config.h"
 #include "log.h"
+#include "url.h"
 #include "phantompool.h"
 #include "segment.h"
 
@@ -229,27 +229,6 @@ static int make_abs(const char *base, const char *path, char *out, size_t len)
 	return (size_t)snprintf(out, len, "%s%s%s", base, sep, path) < len ? 0 : -1;
 }
 
-/* Does libcurl's URL parser take u as an http or https URL?  The same
- * test as the daemon's start and reload (url.c pd_url_base), so that a
- * file --check-config passes is one they accept.  NULL: it does, else
- * why not. */
-static const char *curl_refuses(const char *u)
-{
-	CURLU *h = curl_url();
-	char *scheme = NULL;
-	if (!h)
-		return "out of memory";
-	CURLUcode rc = curl_url_set(h, CURLUPART_URL, u, 0);
-	if (rc == CURLUE_OK)
-		rc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
-	const char *why = rc != CURLUE_OK ? curl_url_strerror(rc) : NULL;
-	if (!why && strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-		why = "not http or https";
-	curl_free(scheme);
-	curl_url_cleanup(h);
-	return why;
-}
-
 /* One URL of a backend list: http(s)://, no blanks or control bytes, and
  * one libcurl parses. */
 static int url_check(const char *u, size_t n, char *why, size_t wl)
@@ -272,7 +251,7 @@ static int url_check(const char *u, size_t n, char *why, size_t wl)
 	char one[PD_URL_MAX];
 	memcpy(one, u, n);
 	one[n] = 0;
-	const char *bad = curl_refuses(one);
+	const char *bad = pd_url_parse(one, NULL); /* as the start and reload parse it */
 	if (bad) {
 		snprintf(why, wl, "'%.*s' is not a valid URL: %s", n > 80 ? 80 : (int)n, u, bad);
 		return -1;

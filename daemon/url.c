@@ -6,23 +6,32 @@
 
 #include "log.h"
 
-CURLU *pd_url_base(const char *base_url)
+const char *pd_url_parse(const char *base_url, CURLU **out)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL;
 	if (!u)
-		return NULL;
+		return "out of memory";
 	CURLUcode rc = curl_url_set(u, CURLUPART_URL, base_url, 0);
 	if (rc == CURLUE_OK)
 		rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-	if (rc != CURLUE_OK || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-		pd_err("backend URL '%s' is not a valid http(s) URL%s%s", base_url,
-		       rc != CURLUE_OK ? ": " : "", rc != CURLUE_OK ? curl_url_strerror(rc) : "");
-		curl_free(scheme);
-		curl_url_cleanup(u);
-		return NULL;
-	}
+	const char *why = rc != CURLUE_OK ? curl_url_strerror(rc) : NULL;
+	if (!why && strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		why = "not http or https";
 	curl_free(scheme);
+	if (why || !out)
+		curl_url_cleanup(u);
+	else
+		*out = u;
+	return why;
+}
+
+CURLU *pd_url_base(const char *base_url)
+{
+	CURLU *u = NULL;
+	const char *why = pd_url_parse(base_url, &u);
+	if (why)
+		pd_err("backend URL '%s' is not a valid http(s) URL: %s", base_url, why);
 	return u;
 }
 

@@ -6,8 +6,14 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
-/* Parse and check the base URL (http or https, may carry a path prefix
- * such as /api/v1).  Returns a CURLU handle or NULL after logging why. */
+/* Does libcurl parse base_url as an http or https URL (which may carry a
+ * path prefix such as /api/v1)?  Returns NULL, and the handle in *out
+ * (freed if out is NULL), or why not (static text; nothing is logged).
+ * The one test of a backend URL: the settings' check (options.c) and the
+ * daemon's start and reload (pd_url_base) both make it. */
+const char *pd_url_parse(const char *base_url, CURLU **out);
+
+/* pd_url_parse, logging why on failure.  Returns a CURLU handle or NULL. */
 CURLU *pd_url_base(const char *base_url);
 
 /* A new CURLU for base + path (path: "/x/y?query", already validated by

@@ -6,6 +6,7 @@
  *   make build/libppshm.a      # pp_pool_resolve(), not instrumented
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -Idaemon -Ishm -Iinclude fuzz/fuzz_config.c daemon/options.c daemon/config.c \
+ *     daemon/url.c daemon/log.c \
  *     build/libppshm.a $(pkg-config --cflags --libs inih libbsd msgpack libcurl) -lrt \
  *     -o build/fuzz/fuzz_config
  *   mkdir -p build/fuzz/work_config

@@ -110,9 +110,10 @@ installcheck:
 	echo "installcheck: phantompool $$v: pkg-config, header and library work"
 
 # tests/test_config.c calls the daemon's option code in-process: it links
-# daemon/options.o and daemon/config.o, and libinih, besides what every
+# daemon/options.o, daemon/config.o, daemon/url.o (the URL check) and
+# daemon/log.o, and libinih, besides what every
 # test links.  (An explicit rule: it takes precedence over the pattern
 # rule $(B)/tests/% of the Makefile for this one program.)
 $(B)/tests/test_config: $(B)/tests/test_config.o $(call obj,$(TESTLIB_SRC)) \
-                        $(B)/daemon/options.o $(B)/daemon/config.o $(CLIENT_A)
+                        $(B)/daemon/options.o $(B)/daemon/config.o $(B)/daemon/url.o $(B)/daemon/log.o $(CLIENT_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(TEST_PKGS) inih libbsd) -lrt -lm
