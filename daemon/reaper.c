@@ -129,14 +129,8 @@ static bool handoff_unclaimed(struct pd_daemon *d, uint32_t i, uint64_t now)
 	struct pp_slot *s = pp_seg_slot(&d->seg, i);
 	struct pd_seat *w = &d->seats[i];
 	uint64_t e = atomic_load_explicit(&s->handoff, memory_order_relaxed);
-	if (!w->handoff_since_ns || w->handoff_entry != e) {
-		w->handoff_entry = e;
-		w->handoff_since_ns = now;
+	if (!pp_queue_watch_stuck(&w->handoff_watch, e, now))
 		return false;
-	}
-	if (now - w->handoff_since_ns < (uint64_t)PP_QUEUE_HOLE_MS * PP_NS_PER_MS)
-		return false;
-	w->handoff_since_ns = 0;
 	uint32_t st = PP_SLOT_HANDOFF;
 	if (!atomic_compare_exchange_strong(&s->handoff, &e, 0) ||
 	    !atomic_compare_exchange_strong(&s->state, &st, PP_SLOT_FREE))
@@ -195,7 +189,7 @@ static bool reaper_check_slot(struct pd_daemon *d, uint32_t i, uint64_t now)
 		if (st == PP_SLOT_FREE)
 			wk->anomaly_logged = false;
 		if (st != PP_SLOT_HANDOFF)
-			wk->handoff_since_ns = 0;
+			wk->handoff_watch.since_ns = 0;
 		else
 			handoff_unclaimed(d, i, now);
 		return false;

@@ -18,6 +18,7 @@
 #include "layout.h"
 #include "ring.h"
 #include "segment.h"
+#include "slot.h"
 
 struct pd_daemon;
 struct pd_exchange;
@@ -40,8 +41,7 @@ struct pd_seat {
 	uint64_t suspect_key;
 	uint64_t next_tid_check_ns;
 	pid_t gone_tid;
-	uint64_t handoff_entry;        /* the hand-over watched (handoff_unclaimed) */
-	uint64_t handoff_since_ns;     /* since when, 0 for none */
+	struct pp_queue_watch handoff_watch; /* the hand-over entry watched (reaper.c, handoff_unclaimed) */
 	uint64_t leak_token;
 	int32_t leak_pid;
 	uint64_t leak_since_ns;

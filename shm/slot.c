@@ -108,6 +108,19 @@ bool pp_queue_head(struct pp_seg *seg, uint32_t *rec, uint64_t *ticket)
 	return false;
 }
 
+bool pp_queue_watch_stuck(struct pp_queue_watch *w, uint64_t value, uint64_t now_ns)
+{
+	if (!w->since_ns || w->value != value) {
+		w->value = value;
+		w->since_ns = now_ns;
+		return false;
+	}
+	if (now_ns - w->since_ns < (uint64_t)PP_QUEUE_HOLE_MS * PP_NS_PER_MS)
+		return false;
+	w->since_ns = 0;
+	return true;
+}
+
 bool pp_queue_skip_hole(struct pp_seg *seg, struct pp_queue_watch *w, uint64_t now_ns)
 {
 	struct pp_shm_header *h = seg->hdr;
@@ -117,14 +130,8 @@ bool pp_queue_skip_hole(struct pp_seg *seg, struct pp_queue_watch *w, uint64_t n
 		w->since_ns = 0; /* empty, or its entry is written */
 		return false;
 	}
-	if (!w->since_ns || w->head != hd) {
-		w->head = hd;
-		w->since_ns = now_ns;
+	if (!pp_queue_watch_stuck(w, hd, now_ns))
 		return false;
-	}
-	if (now_ns - w->since_ns < (uint64_t)PP_QUEUE_HOLE_MS * PP_NS_PER_MS)
-		return false;
-	w->since_ns = 0;
 	if (!atomic_compare_exchange_strong(&h->q_head, &hd, hd + 1))
 		return false; /* moved meanwhile: not a hole any more */
 	pp_sem_post_wake(seg); /* the next head starts polling */

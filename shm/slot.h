@@ -101,10 +101,16 @@ void pp_queue_left(struct pp_seg *seg, uint64_t ticket);
  * entry: a test caught that.) */
 #define PP_QUEUE_HOLE_MS 100u
 
+/* The daemon's look, tick after tick, at one word of the queue (q_head
+ * for a hole, a slot's hand-over entry for an unclaimed hand-over). */
 struct pp_queue_watch {
-	uint64_t head;     /* q_head of the hole seen */
+	uint64_t value;    /* the value seen */
 	uint64_t since_ns; /* when it was first seen, 0 for none */
 };
+
+/* Has `value` been the same at each look for PP_QUEUE_HOLE_MS?  A new
+ * value (or since_ns cleared) starts the clock; a true answer clears it. */
+bool pp_queue_watch_stuck(struct pp_queue_watch *w, uint64_t value, uint64_t now_ns);
 
 /* See above.  `w` starts zeroed.  Returns true when it stepped over a
  * hole. */
