@@ -9,6 +9,7 @@
 
 static bool log_stderr = true;
 static _Atomic int log_level = PD_LOG_INFO;
+static _Atomic bool echo_errors;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
@@ -20,6 +21,11 @@ void pd_log_init(bool to_stderr, int level, const char *ident)
 	log_level = level;
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void pd_log_echo_errors(bool on)
+{
+	echo_errors = on;
 }
 
 void pd_log_set_level(int level)
@@ -38,6 +44,8 @@ void pd_log(int level, const char *fmt, ...)
 	va_end(ap);
 	if (!log_stderr) {
 		syslog(syslog_prio[level], "%s", msg);
+		if (level == PD_LOG_ERROR && echo_errors)
+			fprintf(stderr, "phantompoold: %s\n", msg);
 		return;
 	}
 	struct timespec ts;

@@ -10,6 +10,11 @@ enum pd_log_level { PD_LOG_ERROR = 0, PD_LOG_WARN, PD_LOG_INFO, PD_LOG_DEBUG };
 /* Choose the target and the most verbose level printed. */
 void pd_log_init(bool to_stderr, int level, const char *ident);
 
+/* While `on`, errors logged to syslog are also printed on standard
+ * error: a daemon starting without -f says why it gave up to the shell
+ * that started it (its parent waits; see detach.h). */
+void pd_log_echo_errors(bool on);
+
 /* Change the most verbose level printed (SIGHUP). */
 void pd_log_set_level(int level);
 

@@ -15,6 +15,7 @@
 #include "access_warn.h"
 #include "clock.h"
 #include "daemon.h"
+#include "detach.h"
 #include "log.h"
 #include "phantompool.h"
 #include "reaper.h"
@@ -188,10 +189,12 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* threads inherit the mask */
 	signal(SIGPIPE, SIG_IGN);
-	if (!d.opt.foreground && daemon(0, 0) < 0) {
-		pd_err("daemon(): %s", strerror(errno));
+	int ready_fd = -1; /* with -f there is no parent waiting */
+	if (!d.opt.foreground && (ready_fd = pd_detach_begin()) < 0) {
+		pd_err("cannot detach: %s", strerror(errno));
 		return 1;
 	}
+	pd_log_echo_errors(ready_fd >= 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (pd_backends_init(&d.backends, &d.opt) < 0 || pd_live_init(&d) < 0)
 		return 1;
@@ -212,6 +215,8 @@ int main(int argc, char **argv)
 	pd_info("pool '%s' ready: %u seats, at most %u connections (min %u), rings %u B, backend %s, segment %s",
 		d.opt.pool, d.seg.nslots, d.nconns, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
 		d.seg.shm_name);
+	pd_log_echo_errors(false);
+	pd_detach_ready(ready_fd);
 	run_loop(&d, &sigs);
 	shutdown_daemon(&d);
 	pd_backends_free(&d.backends);

@@ -740,6 +740,98 @@ static void test_second_daemon_other_pidfile(void)
 	pp_backend_stop(&be);
 }
 
+/* Run phantompoold without -f (it detaches) for `pool`, its standard
+ * error in `errpath`; wait at most 10 s for the command to return.
+ * Returns its exit status, or -1. */
+static int start_detached(const char *pool, const char *url, const char *pidfile, const char *errpath)
+{
+	pid_t kid = fork();
+	if (kid == 0) {
+		int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		execl(pp_test_build_path("phantompoold"), "phantompoold", "-p", pool, "-b", url, "--max", "1",
+		      "--pidfile", pidfile, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {
+		int ws;
+		if (waitpid(kid, &ws, WNOHANG) == kid)
+			return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		sleep_ms(10);
+	}
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	return -1;
+}
+
+/* The pid in `pidfile`, or 0. */
+static pid_t pidfile_pid(const char *pidfile)
+{
+	FILE *f = fopen(pidfile, "r");
+	int pid = 0;
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return (pid_t)pid;
+}
+
+/* Without -f the command returns the start's outcome: 0 once the pool
+ * serves, 1 (and the reason on its standard error) when the start fails.
+ * It used to detach first and exit 0 whatever followed. */
+static void test_detached_start_reports_outcome(void)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	const char *pool = pp_test_pool_name("detach");
+	char pidfile[160], pidfile2[170], errpath[160], text[1024] = "";
+	snprintf(pidfile, sizeof pidfile, "/tmp/pp-test-detach-%d.pid", (int)getpid());
+	snprintf(pidfile2, sizeof pidfile2, "%s.2", pidfile);
+	snprintf(errpath, sizeof errpath, "/tmp/pp-test-detach-%d.err", (int)getpid());
+	int st = start_detached(pool, be.url, pidfile, errpath);
+	/* Ready when the command returned: no wait needed. */
+	pid_t daemon_pid = pidfile_pid(pidfile);
+	pp_pool *p = NULL;
+	CU_ASSERT_EQUAL(pp_attach(pool, &p), 0);
+	for (int i = 0; i < 200 && daemon_pid <= 0; i++) { /* only to stop it if it was not */
+		sleep_ms(10);
+		daemon_pid = pidfile_pid(pidfile);
+	}
+	if (daemon_pid > 0)
+		pp_daemon_track(daemon_pid);
+	CU_ASSERT_EQUAL(st, 0);
+	CU_ASSERT(daemon_pid > 0 && kill(daemon_pid, 0) == 0);
+	if (p) {
+		CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+		pp_detach(p);
+	}
+	/* A second one for the same pool (another pidfile) is refused. */
+	int st2 = start_detached(pool, be.url, pidfile2, errpath);
+	FILE *f = fopen(errpath, "r");
+	if (f) {
+		size_t n = fread(text, 1, sizeof text - 1, f);
+		text[n] = 0;
+		fclose(f);
+	}
+	printf("\n    detached start: exit %d, daemon pid %d; a second one: exit %d, said \"%.120s\"", st,
+	       (int)daemon_pid, st2, text);
+	CU_ASSERT_EQUAL(st2, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "served by a running phantompoold"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "did not start (exit status 1)"));
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		for (int i = 0; i < 500 && kill(daemon_pid, 0) == 0; i++)
+			sleep_ms(10);
+		CU_ASSERT_NOT_EQUAL(kill(daemon_pid, 0), 0);
+		pp_daemon_untrack(daemon_pid);
+	}
+	unlink(errpath);
+	unlink(pidfile2);
+	pp_backend_stop(&be);
+}
+
 /* A FIFO at the pool's segment name (anyone may create one in /dev/shm):
  * the daemon's look at the old segment must not block in open() for a
  * writer; it replaces the FIFO with its segment and serves. */
@@ -778,6 +870,7 @@ int main(void)
 		{ "--loops: one loop, capped at the slots, one per CPU by default", test_loops_setting },
 		{ "SIGHUP reload: live values, fixed values kept, bad file refused", test_sighup_reload },
 		{ "a second daemon with another pidfile is refused; the first keeps its segment", test_second_daemon_other_pidfile },
+		{ "without -f the command exits with the start's outcome", test_detached_start_reports_outcome },
 		{ "a reload's new node list is not judged by an answer from the old one", test_reload_old_answer },
 		{ "a FIFO at the segment's name: the daemon replaces it instead of blocking", test_fifo_at_segment_name },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
