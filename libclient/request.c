@@ -417,6 +417,21 @@ static int lease_failed(const struct pp_lease *l, int r)
 	return pp_detail_after(r == PP_EDAEMON ? atomic_load_explicit(&l->att->pool, memory_order_relaxed) : NULL, r);
 }
 
+/* Before a public stream call in the middle of an exchange: is the slot
+ * still this lease's?  A record that outlived its thread (lease.c,
+ * owner_lock_held) passes pp_lease_check in a later thread with the same
+ * pthread_t; without this it would write into the request ring of the
+ * slot's next holder.  exchange_begin checks the same at the start;
+ * pp_request's own steps need no more (one call, one thread). */
+static int stream_slot_ours(const struct pp_lease *l)
+{
+	int r = pp_lease_check(l);
+	if (r || l->stage == PP_STAGE_IDLE)
+		return r;
+	const struct pp_slot *s = pp_seg_slot(&l->att->seg, l->slot);
+	return atomic_load_explicit(&s->token, memory_order_relaxed) == l->token ? 0 : PP_ELOST;
+}
+
 int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
 {
 	int r = stream_begin_run(l, req, body_len);
@@ -425,19 +440,25 @@ int pp_stream_begin(struct pp_lease *l, const pp_req *req, int64_t body_len)
 
 int pp_stream_write(struct pp_lease *l, const void *buf, size_t n)
 {
-	int r = stream_write_run(l, buf, n);
+	int r = stream_slot_ours(l);
+	if (!r)
+		r = stream_write_run(l, buf, n);
 	return r ? lease_failed(l, r) : 0;
 }
 
 int pp_stream_read_head(struct pp_lease *l, pp_resp *resp)
 {
-	int r = stream_read_head_run(l, resp);
+	int r = stream_slot_ours(l);
+	if (!r)
+		r = stream_read_head_run(l, resp);
 	return r ? lease_failed(l, r) : 0;
 }
 
 long pp_stream_read(struct pp_lease *l, void *buf, size_t n)
 {
-	long r = stream_read_run(l, buf, n);
+	long r = stream_slot_ours(l);
+	if (!r)
+		r = stream_read_run(l, buf, n);
 	return r < 0 ? lease_failed(l, (int)r) : r;
 }
 

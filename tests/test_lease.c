@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "backend_proc.h"
 #include "daemon_proc.h"
 #include "layout.h"
 #include "phantompool.h"
@@ -458,6 +459,7 @@ struct stale_ctx {
 	pp_pool *pool;
 	struct pp_lease *l;
 	pthread_t first;
+	bool streaming; /* the first thread ends in the middle of a stream */
 	bool same_thread_id;
 	int begin, release;
 };
@@ -465,7 +467,10 @@ struct stale_ctx {
 static void *lease_and_exit(void *arg)
 {
 	struct stale_ctx *c = arg;
+	pp_req req = { .method = "POST", .path = "/_debug/sum" };
 	if (pp_lease(c->pool, 1000, &c->l) != 0)
+		c->l = NULL;
+	else if (c->streaming && pp_stream_begin(c->l, &req, -1) != 0)
 		c->l = NULL;
 	return NULL; /* the lease is never released */
 }
@@ -475,17 +480,33 @@ static void *use_stale(void *arg)
 	struct stale_ctx *c = arg;
 	c->same_thread_id = pthread_equal(pthread_self(), c->first);
 	pp_req req = { .method = "POST", .path = "/_debug/sum" };
-	c->begin = pp_stream_begin(c->l, &req, -1);
+	if (c->streaming)
+		c->begin = pp_stream_write(c->l, "GARBAGE", 7); /* would land in the holder's request ring */
+	else
+		c->begin = pp_stream_begin(c->l, &req, -1);
 	c->release = pp_release(c->l);
 	return NULL;
 }
 
-static void test_stale_lease_of_an_ended_thread(void)
+/* The next holder's exchange, in a forked child: 0 if it got its answer. */
+static int holder_request(struct pp_lease *l)
 {
+	pp_req req = { .method = "GET", .path = "/health" };
+	pp_resp resp;
+	int r = pp_request(l, &req, &resp);
+	int ok = r == 0 && resp.status == 200;
+	pp_resp_free(&resp);
+	return ok ? 0 : 1;
+}
+
+static void run_stale_lease_case(bool streaming)
+{
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
 	struct pp_daemon_proc d;
-	const char *args[] = { "--max", "1", "--min", "1", NULL };
+	const char *args[] = { "-b", be.url, "--max", "1", "--min", "1", NULL };
 	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("stale"), args) == 0);
-	struct stale_ctx c = { 0 };
+	struct stale_ctx c = { .streaming = streaming };
 	CU_ASSERT_FATAL(pp_attach(d.pool, &c.pool) == 0);
 	struct pp_seg seg;
 	CU_ASSERT_FATAL(pp_seg_attach(d.pool, false, &seg) == 0);
@@ -506,6 +527,8 @@ static void test_stale_lease_of_an_ended_thread(void)
 		char ok = pp_lease(c.pool, 1000, &l) == 0 ? 'y' : 'n', go;
 		if (write(up[1], &ok, 1) != 1 || read(down[0], &go, 1) != 1)
 			_exit(100);
+		if (holder_request(l) != 0)
+			_exit(101); /* its exchange read what the stale record wrote */
 		_exit(-pp_release(l)); /* 0: its lease was left alone */
 	}
 	char ok = 0;
@@ -515,8 +538,8 @@ static void test_stale_lease_of_an_ended_thread(void)
 	pthread_t second;
 	CU_ASSERT_FATAL(pthread_create(&second, NULL, use_stale, &c) == 0);
 	pthread_join(second, NULL);
-	printf("\n    same pthread_t: %s; stale lease: pp_stream_begin %d, pp_release %d; holder's stamp %s",
-	       c.same_thread_id ? "yes" : "no", c.begin, c.release,
+	printf("\n    same pthread_t: %s; stale lease: %s %d, pp_release %d; holder's stamp %s",
+	       c.same_thread_id ? "yes" : "no", streaming ? "pp_stream_write" : "pp_stream_begin", c.begin, c.release,
 	       atomic_load(&s->owner_pid) == kid && atomic_load(&s->token) == token &&
 			       atomic_load(&s->state) == PP_SLOT_LEASED ? "kept" : "changed");
 	CU_ASSERT(c.same_thread_id); /* else this run did not test the case */
@@ -526,7 +549,7 @@ static void test_stale_lease_of_an_ended_thread(void)
 	CU_ASSERT_EQUAL(atomic_load(&s->token), token);
 	CU_ASSERT_EQUAL(atomic_load(&s->state), PP_SLOT_LEASED);
 	CU_ASSERT_EQUAL(write(down[1], "g", 1), 1);
-	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0); /* the holder's release worked */
+	CU_ASSERT_EQUAL(pp_test_wait_child(kid), 0); /* the holder's exchange and release worked */
 	for (int i = 0; i < 2; i++) {
 		close(up[i]);
 		close(down[i]);
@@ -534,6 +557,20 @@ static void test_stale_lease_of_an_ended_thread(void)
 	pp_seg_unmap(&seg);
 	pp_detach(c.pool);
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+}
+
+static void test_stale_lease_of_an_ended_thread(void)
+{
+	run_stale_lease_case(false);
+}
+
+/* The same with the first thread ended in the middle of a stream: the
+ * stale record's pp_stream_write must not write into the ring of the
+ * slot's next holder. */
+static void test_stale_stream_of_an_ended_thread(void)
+{
+	run_stale_lease_case(true);
 }
 
 static void test_null_handles(void)
@@ -716,6 +753,7 @@ int main(void)
 		{ "handle works after fork, lease does not cross", test_fork_after_attach },
 		{ "release from another thread, double release", test_release_errors },
 		{ "a stale lease of an ended thread leaves the slot's next holder alone", test_stale_lease_of_an_ended_thread },
+		{ "a stale stream of an ended thread writes nothing into the next holder's ring", test_stale_stream_of_an_ended_thread },
 		{ "NULL handles", test_null_handles },
 		{ "unknown and invalid pool names", test_unknown_and_invalid_pools },
 		{ "other layout version, garbage, bad sizes", test_bad_segments },
