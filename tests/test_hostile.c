@@ -36,7 +36,8 @@
  *
  *     A whole, valid request written into a free slot (by a worker after
  *     its pp_release): never served; the slot's next holder gets its own
- *     answer.
+ *     answer.  Part of a frame left in a free slot: the slot is reset, its
+ *     next holder is served.
  *
  *  6. The doorbells: another process keeps clearing every request ring's
  *     waiter word and bumping the serving loops' wake words, so workers'
@@ -821,6 +822,35 @@ static void test_write_after_release(void)
 	hpool_stop(&hp);
 }
 
+/* Part of a frame (a length prefix that announces more than follows) left
+ * in the request ring of a free slot, by a writer that does not hold it:
+ * no whole frame ever comes, and the slot's next holder found its ring not
+ * empty and got PP_EPROTO for a request of its own.  The serving loop
+ * resets a free slot with any bytes in its request ring. */
+static void test_part_frame_in_free_slot(void)
+{
+	struct hpool hp;
+	CU_ASSERT_FATAL(hpool_start(&hp, "hostile-part", 1, "5000") == 0);
+	struct pp_ring view;
+	CU_ASSERT_FATAL(pp_ring_init_view(&view, &hp.slots[0].req, req_data(&hp, 0), RING_SIZE) == 0);
+	CU_ASSERT_FATAL(pp_ring_write(&view, "\x40\x00\x00\x00\x96\x01", 6) == 6); /* announces 64 bytes */
+	atomic_fetch_add(&hp.h->loop_wake[0].word, 1);
+	pp_futex_wake(&hp.h->loop_wake[0].word, 1);
+	/* The loop looks at an idle seat at least every PD_QUIET_MS (250 ms). */
+	uint64_t t0 = pp_now_ns();
+	while ((atomic_load(&hp.slots[0].req.head) != atomic_load(&hp.slots[0].req.tail) ||
+		atomic_load(&hp.slots[0].state) != PP_SLOT_FREE) && ms_since(t0) < 1500)
+		sleep_ms(5);
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(hp.pool, 2000, &l) == 0);
+	int ok = check_lease(l, "after-part", 1);
+	printf("\n    the next holder's request after %.0f ms: %s", ms_since(t0), ok ? "its own answer" : "NOT its own answer");
+	CU_ASSERT(ok);
+	pp_release(l);
+	CU_ASSERT(daemon_alive(&hp));
+	hpool_stop(&hp);
+}
+
 /* Another process keeps clearing every request ring's waiter word and
  * bumping the loops' wake words, so a worker's ring is often lost and the
  * loops wake for nothing: every request is still answered, a lost ring
@@ -905,6 +935,7 @@ int main(int argc, char **argv)
 	static const struct pp_test tests[] = {
 		{ "garbage frames in a leased slot's request ring", test_garbage_frames },
 		{ "a request written into a released slot is never served to its next holder", test_write_after_release },
+		{ "part of a frame left in a free slot: its next holder is served", test_part_frame_in_free_slot },
 		{ "rings scribbled under load: daemon survives, pool heals", test_scribbled_rings },
 		{ "slot words (state, owner, token, lock word) scribbled under load: pool heals", test_scribbled_slot_words },
 		{ "random bytes over slot records (glibc mutex too) under load: pool heals", test_scribbled_slot_bytes },
