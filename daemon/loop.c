@@ -133,6 +133,26 @@ static void start(struct pd_loop *L, struct pd_exchange *x, struct pd_seat *s)
 	pd_exchange_start(x, s);
 }
 
+/* Bytes in the request ring of a seat that is not BUSY: a worker turns its
+ * slot BUSY before it publishes a request (libclient, exchange_begin), so
+ * they were written by one that does not hold it (after its release, or
+ * into another's slot).  Served, a whole request's answer would reach the
+ * slot's next holder as that holder's own; left there, part of a frame
+ * made that holder's own exchange fail (its ring not empty).  The seat is
+ * reset instead:
+ * at once when free (pd_upkeep_seat), else when its holder lets go (the
+ * holder's exchange finds the ring not empty and fails). */
+static bool stray_request(struct pd_seat *s, uint32_t st)
+{
+	/* RECLAIM, RESETTING: its holder gave up or died after publishing;
+	 * the reset is on its way. */
+	if (st != PP_SLOT_RECLAIM && st != PP_SLOT_RESETTING)
+		pd_warn("slot %u: bytes in the request ring of a slot that is not busy (state %s): written by a "
+			"worker that does not hold it; not served, the slot is reset", s->idx, pp_slot_state_name(st));
+	s->broken = true;
+	return true;
+}
+
 /* What seat s needs from this step.  Returns whether anything moved. */
 static bool tend_seat(struct pd_loop *L, struct pd_seat *s)
 {
@@ -147,8 +167,19 @@ static bool tend_seat(struct pd_loop *L, struct pd_seat *s)
 		queue_remove(L, s); /* its request died with its holder */
 	if (pd_upkeep_seat(s))
 		return true;
-	if (s->queued || s->broken || !pd_seat_request_waiting(s))
+	if (s->queued || s->broken)
 		return false;
+	bool whole = pd_seat_request_waiting(s);
+	if (!whole && !pd_seat_request_bytes(s))
+		return false;
+	/* Read again, after the bytes (acquire, in pd_seat_request_waiting):
+	 * a holder turns its slot BUSY before it publishes, so its own
+	 * request is always seen BUSY here. */
+	st = atomic_load_explicit(&pd_seat_slot(s)->state, memory_order_acquire);
+	if (st != PP_SLOT_BUSY)
+		return stray_request(s, st);
+	if (!whole)
+		return false; /* the holder's frame announces more than is there: its own wait */
 	/* First come, first served: while other requests wait for a
 	 * connection, a new one joins the end of the queue, even when a
 	 * connection has just come back idle (serve_queue hands idle

@@ -5,10 +5,12 @@
  * exchange objects): only it touches them, so nothing of an exchange
  * needs a lock.  A step of a loop:
  *   - its seats: abort the exchange of a seat being reset; reset seats
- *     the reaper handed over or whose rings broke (upkeep.h); a seat with a
- *     request waiting takes an idle connection of the loop and starts an
- *     exchange (exchange.h), or joins the loop's FIFO queue when none is
- *     idle;
+ *     the reaper handed over or whose rings broke (upkeep.h); a BUSY seat
+ *     with a request waiting takes an idle connection of the loop and
+ *     starts an exchange (exchange.h), or joins the loop's FIFO queue when
+ *     none is idle (bytes in the request ring of a seat that is not BUSY
+ *     were written by a worker that does not hold it: the seat is reset
+ *     instead);
  *   - exchanges waiting for a ring or a timer run again;
  *   - idle connections get their chores when due (upkeep.h), and a
  *     connection that becomes idle serves the oldest queued seat first;

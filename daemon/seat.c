@@ -25,6 +25,11 @@ bool pd_seat_request_waiting(struct pd_seat *s)
 	return pp_frame_ready(&s->req);
 }
 
+bool pd_seat_request_bytes(const struct pd_seat *s)
+{
+	return s->req.cached_head != s->req.cached_tail;
+}
+
 int pd_seat_take(struct pd_seat *s, uint8_t *scratch, struct pp_frame *f)
 {
 	int r = pp_frame_take(&s->req, scratch, pp_frame_max(s->d->seg.ring_size), f);

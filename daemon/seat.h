@@ -62,6 +62,11 @@ void pd_seat_init_views(struct pd_seat *s);
  * take reports). */
 bool pd_seat_request_waiting(struct pd_seat *s);
 
+/* Whether the request ring held any byte when pd_seat_request_waiting
+ * last looked (part of a frame too).  No load of the segment: the view's
+ * indices that call left. */
+bool pd_seat_request_bytes(const struct pd_seat *s);
+
 /* Take the next request frame into scratch (pp_frame_max(ring) bytes)
  * without waiting.  Returns 1 (a frame), 0 (none yet), or PP_EPROTO
  * (garbage, or a frame type we do not know). */

@@ -34,6 +34,11 @@
  *     error within 5 s, the daemon stays up, and once the lease is released
  *     the slot serves the next lease correctly within 1 s.
  *
+ *     A whole, valid request written into a free slot (by a worker after
+ *     its pp_release): never served; the slot's next holder gets its own
+ *     answer.  Part of a frame left in a free slot: the slot is reset, its
+ *     next holder is served.
+ *
  *  6. The doorbells: another process keeps clearing every request ring's
  *     waiter word and bumping the serving loops' wake words, so workers'
  *     rings are lost and loops wake for nothing.  Every request is still
@@ -58,6 +63,8 @@
 #include "backend_proc.h"
 #include "clock.h"
 #include "daemon_proc.h"
+#include "frame_put.h"
+#include "futex.h"
 #include "layout.h"
 #include "phantompool.h"
 #include "ring.h"
@@ -756,6 +763,94 @@ static void test_garbage_frames(void)
 	hpool_stop(&hp);
 }
 
+/* A worker that goes on writing after pp_release (a stale handle, a bug):
+ * a whole, valid request (REQ_HEAD with its own X-Request-Id, END) lands
+ * in the request ring of a slot nobody holds.  The daemon served it as if
+ * the slot were BUSY, so its answer went to whoever leased the slot next:
+ * a worker that leased it while that stale request waited for the backend
+ * saw its rings empty (the daemon had taken the frames), sent its own
+ * request, and read the stale request's answer as its own.  Now a request
+ * in a slot that is not BUSY is never served: the slot is reset, and the
+ * next holder gets its own answer. */
+static void test_write_after_release(void)
+{
+	struct hpool hp;
+	CU_ASSERT_FATAL(hpool_start(&hp, "hostile-stale", 1, "5000") == 0);
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(hp.pool, 2000, &l) == 0);
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+	CU_ASSERT_EQUAL(atomic_load(&hp.slots[0].state), PP_SLOT_FREE);
+	/* The stale writer: a slow request into the free slot's ring. */
+	struct pp_ring view;
+	CU_ASSERT_FATAL(pp_ring_init_view(&view, &hp.slots[0].req, req_data(&hp, 0), RING_SIZE) == 0);
+	struct pp_frame head = { .type = PP_FRAME_REQ_HEAD };
+	head.req.method = PP_STR_LIT("GET");
+	head.req.path = PP_STR_LIT("/health?delay_ms=1500");
+	head.req.headers[0] = (struct pp_hdr){ PP_STR_LIT("X-Request-Id"), PP_STR_LIT("stale-writer") };
+	head.req.nheaders = 1;
+	struct pp_frame end = { .type = PP_FRAME_END };
+	CU_ASSERT_FATAL(pp_test_put_frame(&view, &head, 0) == 0);
+	CU_ASSERT_FATAL(pp_test_put_frame(&view, &end, 0) == 0);
+	/* Wake the slot's loop (it may sleep on its wake word) and wait until
+	 * it has dealt with the frames: taken them (and the stale request
+	 * waits for its answer), or reset the slot. */
+	atomic_fetch_add(&hp.h->loop_wake[0].word, 1);
+	pp_futex_wake(&hp.h->loop_wake[0].word, 1);
+	uint64_t t0 = pp_now_ns();
+	while ((atomic_load(&hp.slots[0].req.head) != atomic_load(&hp.slots[0].req.tail) ||
+		atomic_load(&hp.slots[0].state) != PP_SLOT_FREE) && ms_since(t0) < 3000)
+		sleep_ms(5);
+	/* The next holder of the (only) slot asks for its own answer. */
+	int r = pp_lease(hp.pool, 2000, &l);
+	CU_ASSERT_FATAL(r == 0);
+	pp_header h = { "X-Request-Id", "next-holder" };
+	pp_req req = { .method = "GET", .path = "/health", .headers = &h, .nheaders = 1, .timeout_ms = 3000 };
+	pp_resp resp;
+	r = pp_request(l, &req, &resp);
+	printf("\n    the next holder's request: %s, status %d, id '%s'%s", pp_strerror(r), r == 0 ? resp.status : 0,
+	       r == 0 ? resp.request_id : "", r == 0 && strcmp(resp.request_id, "next-holder") ? " <- THE STALE WRITER'S ANSWER" : "");
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT(r == 0 && resp.status == 200 && strcmp(resp.request_id, "next-holder") == 0);
+	if (r == 0)
+		pp_resp_free(&resp);
+	pp_release(l);
+	/* And the slot serves the one after it right too. */
+	CU_ASSERT_FATAL(pp_lease(hp.pool, 2000, &l) == 0);
+	CU_ASSERT(check_lease(l, "after", 1));
+	pp_release(l);
+	CU_ASSERT(daemon_alive(&hp));
+	hpool_stop(&hp);
+}
+
+/* Part of a frame (a length prefix that announces more than follows) left
+ * in the request ring of a free slot, by a writer that does not hold it:
+ * no whole frame ever comes, and the slot's next holder found its ring not
+ * empty and got PP_EPROTO for a request of its own.  The serving loop
+ * resets a free slot with any bytes in its request ring. */
+static void test_part_frame_in_free_slot(void)
+{
+	struct hpool hp;
+	CU_ASSERT_FATAL(hpool_start(&hp, "hostile-part", 1, "5000") == 0);
+	struct pp_ring view;
+	CU_ASSERT_FATAL(pp_ring_init_view(&view, &hp.slots[0].req, req_data(&hp, 0), RING_SIZE) == 0);
+	CU_ASSERT_FATAL(pp_ring_write(&view, "\x40\x00\x00\x00\x96\x01", 6) == 6); /* announces 64 bytes */
+	atomic_fetch_add(&hp.h->loop_wake[0].word, 1);
+	pp_futex_wake(&hp.h->loop_wake[0].word, 1);
+	/* The loop looks at an idle seat at least every PD_QUIET_MS (250 ms). */
+	uint64_t t0 = pp_now_ns();
+	while ((atomic_load(&hp.slots[0].req.head) != atomic_load(&hp.slots[0].req.tail) ||
+		atomic_load(&hp.slots[0].state) != PP_SLOT_FREE) && ms_since(t0) < 1500)
+		sleep_ms(5);
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(hp.pool, 2000, &l) == 0);
+	int ok = check_lease(l, "after-part", 1);
+	printf("\n    the next holder's request after %.0f ms: %s", ms_since(t0), ok ? "its own answer" : "NOT its own answer");
+	CU_ASSERT(ok);
+	pp_release(l);
+	CU_ASSERT(daemon_alive(&hp));
+	hpool_stop(&hp);
+}
+
 /* Another process keeps clearing every request ring's waiter word and
  * bumping the loops' wake words, so a worker's ring is often lost and the
  * loops wake for nothing: every request is still answered, a lost ring
@@ -839,6 +934,8 @@ int main(int argc, char **argv)
 {
 	static const struct pp_test tests[] = {
 		{ "garbage frames in a leased slot's request ring", test_garbage_frames },
+		{ "a request written into a released slot is never served to its next holder", test_write_after_release },
+		{ "part of a frame left in a free slot: its next holder is served", test_part_frame_in_free_slot },
 		{ "rings scribbled under load: daemon survives, pool heals", test_scribbled_rings },
 		{ "slot words (state, owner, token, lock word) scribbled under load: pool heals", test_scribbled_slot_words },
 		{ "random bytes over slot records (glibc mutex too) under load: pool heals", test_scribbled_slot_bytes },
