@@ -62,7 +62,7 @@ enum pp_error {
 	PP_EBADHEADER = -16, /* header not allowed, or malformed */
 	PP_ETOOBIG = -17,   /* body or field over a configured limit */
 	PP_EPROTO = -18,    /* malformed response from PhantomDB, or frame in a ring */
-	PP_EBADMETHOD = -19, /* method is not an HTTP token */
+	PP_EBADMETHOD = -19, /* method is not an HTTP token, or is CONNECT */
 	PP_ESTATE = -20,    /* call out of order for this lease's exchange */
 	PP_ENAME = -21,     /* pool name invalid (allowed: [A-Za-z0-9._-], 1..40) */
 	PP_ENOLIB = -22,    /* a library the call needs is missing: libjansson.so.4 (typed helpers with JSON) */

@@ -35,9 +35,16 @@ int pp_path_segments_safe(const char *path, size_t len)
 	return 1;
 }
 
+/* CONNECT (any case): a 2xx answer would make the backend connection a
+ * tunnel, and the next exchange on it would go through that tunnel. */
+static int method_is_connect(const char *m, size_t len)
+{
+	return len == 7 && strncasecmp(m, "CONNECT", 7) == 0;
+}
+
 int pp_req_head_check(const struct pp_frame_req_head *h, uint64_t max_body)
 {
-	if (!pp_frame_method_ok(h->method.ptr, h->method.len))
+	if (!pp_frame_method_ok(h->method.ptr, h->method.len) || method_is_connect(h->method.ptr, h->method.len))
 		return PP_EBADMETHOD;
 	if (!pp_frame_path_ok(h->path.ptr, h->path.len) || !pp_path_segments_safe(h->path.ptr, h->path.len))
 		return PP_EBADPATH;

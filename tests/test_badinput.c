@@ -116,6 +116,8 @@ static struct bad_req bad_reqs[] = {
 	{ "method empty", { .method = "", .path = "/health" }, PP_EBADMETHOD, 1 },
 	{ "method CR LF", { .method = "GET\r\n", .path = "/health" }, PP_EBADMETHOD, 1 },
 	{ "method 17 bytes", { .method = long_method, .path = "/health" }, PP_EBADMETHOD, 1 },
+	{ "method CONNECT", { .method = "CONNECT", .path = "/health" }, PP_EBADMETHOD, 1 },
+	{ "method connect", { .method = "connect", .path = "/health" }, PP_EBADMETHOD, 1 },
 	{ "path empty", { .method = "GET", .path = "" }, PP_EBADPATH, 1 },
 	{ "path relative", { .method = "GET", .path = "health" }, PP_EBADPATH, 1 },
 	{ "path with a space", { .method = "GET", .path = "/a b" }, PP_EBADPATH, 1 },
