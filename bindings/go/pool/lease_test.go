@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -414,4 +416,74 @@ func TestSharedClientCancelInFlight(t *testing.T) {
 		}
 	}
 	allFree(t)
+}
+
+// A shared Client's call abandoned by its context while the lease is
+// still sending its body: the caller has the call back, and with it its
+// Body slice, which Go code reuses (a buffer reset and refilled).  What
+// goes out after that must still be what the caller sent, not the
+// buffer's new contents.  The daemon is stopped (SIGSTOP) so that the
+// body stays half sent, deterministically: the 64 KiB ring fills; it is
+// continued well within its 1 s heartbeat limit.
+func TestSharedClientCancelledBodyNotReused(t *testing.T) {
+	ctx := bg()
+	db := uniq("gobody")
+	if _, err := testPool.CreateDatabase(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	defer testPool.DropDatabase(ctx, db)
+	if _, err := testPool.CreateTable(ctx, db, "t", []Column{{Name: "id", Type: "INTEGER", PrimaryKey: true},
+		{Name: "v", Type: "TEXT"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := testPool.AcquireShared(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	st, err := testPool.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1 << 20
+	body := []byte(`{"rows":[{"id":1,"v":"` + strings.Repeat("a", n) + `"}]}`)
+	req := Request{Method: "POST", Path: "/databases/" + db + "/tables/t/rows",
+		Headers: []Header{{"Content-Type", "application/json"}}, Body: body}
+
+	if err := syscall.Kill(st.DaemonPID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cont := func() { syscall.Kill(st.DaemonPID, syscall.SIGCONT) }
+	defer cont()
+	cctx, cancel := context.WithCancel(ctx)
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.Request(cctx, req)
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // handed over; the ring is full
+	cancel()
+	if err := <-got; !errors.Is(err, context.Canceled) {
+		cont()
+		t.Fatalf("cancelled call: want context.Canceled, got %v", err)
+	}
+	// The caller has its buffer back and reuses it.
+	for i := range body {
+		if body[i] == 'a' {
+			body[i] = 'b'
+		}
+	}
+	cont()
+	if _, err := c.Health(ctx); err != nil { // after the abandoned request
+		t.Fatal(err)
+	}
+	rows, err := c.GetRows(ctx, db, "t", RowsOptions{})
+	if err != nil || rows.Count != 1 {
+		t.Fatalf("GetRows = %+v, %v", rows, err)
+	}
+	v, _ := rows.Rows[0]["v"].(string)
+	if want := strings.Repeat("a", n); v != want {
+		t.Fatalf("the abandoned request sent %d 'a' and %d 'b' (the buffer's new contents), want %d 'a'",
+			strings.Count(v, "a"), strings.Count(v, "b"), n)
+	}
 }
