@@ -180,7 +180,7 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 	case code = <-c.ready:
 	case <-ctx.Done():
 		if c.state.CompareAndSwap(stWaiting, stAbandoned) {
-			p.unregister(c)
+			// serve unregisters c when its wait is over.
 			return nil, waitCtxErr(ctx, "AcquireShared")
 		}
 		code = <-c.ready // granted or failed just before: take that
@@ -195,7 +195,6 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 	case readyAbandoned:
 		return nil, ErrClosed // Close released it meanwhile
 	}
-	p.unregister(c)
 	e := acquireErr(code, fromCtx)
 	e.Op = "AcquireShared"
 	return nil, e
@@ -259,7 +258,10 @@ func (c *clientCore) leaseLoop(deadline time.Time, slice time.Duration, stop fun
 
 // serve is a shared Client's lease goroutine: it locks itself to an OS
 // thread, takes the lease there, runs the Client's requests there, and
-// releases there.
+// releases there.  When no Client comes of the wait (it failed, or was
+// abandoned), serve unregisters c itself, once it no longer uses the
+// pool's handle: a closed Pool detaches when its last Client goes, and
+// AcquireShared or Close may have given up on c while pp_lease still runs.
 func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 	defer c.p.threads.Done()
 	runtime.LockOSThread()
@@ -267,12 +269,14 @@ func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 	code, _ := c.leaseLoop(deadline, slice, func() bool { return c.state.Load() != stWaiting })
 	if code != 0 {
 		c.state.CompareAndSwap(stWaiting, stFailed)
+		c.p.unregister(c)
 		c.ready <- code
 		return
 	}
 	if !c.state.CompareAndSwap(stWaiting, stGranted) {
 		C.pp_release(c.lease) // abandoned: nobody will use it
 		c.lease = nil
+		c.p.unregister(c)
 		c.ready <- readyAbandoned
 		return
 	}
@@ -301,8 +305,7 @@ func (c *clientCore) release() error {
 	if c.shared {
 		c.released = true
 		if c.state.CompareAndSwap(stWaiting, stAbandoned) || c.state.Load() != stGranted {
-			c.p.unregister(c)
-			return nil // no lease was ever handed out
+			return nil // no lease was ever handed out; serve unregisters c
 		}
 		m := &leaseMsg{release: true, done: make(chan struct{})}
 		c.msgs <- m

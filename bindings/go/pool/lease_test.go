@@ -487,3 +487,39 @@ func TestSharedClientCancelledBodyNotReused(t *testing.T) {
 			strings.Count(v, "a"), strings.Count(v, "b"), n)
 	}
 }
+
+// Close while Acquire and AcquireShared wait for a seat (a cancellable
+// context, a deadline far away): the wait ends, with an error, and the
+// pool is detached only once the wait no longer uses it (the process
+// survives; nothing leaks).
+func TestCloseWhileWaiting(t *testing.T) {
+	release := holdAll(t)
+	for _, shared := range []bool{false, true} {
+		p, err := New(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acquire := p.Acquire
+		if shared {
+			acquire = p.AcquireShared
+		}
+		ctx, cancel := context.WithTimeout(bg(), 10*time.Second)
+		got := make(chan error, 1)
+		go func() {
+			c, err := acquire(ctx)
+			if err == nil {
+				c.Release()
+			}
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		p.Close()
+		if err := <-got; err == nil {
+			t.Errorf("shared %v: Close while waiting: the wait got a seat", shared)
+		}
+		time.Sleep(100 * time.Millisecond) // what the lease goroutine may still do
+		cancel()
+	}
+	release()
+	allFree(t)
+}
