@@ -51,8 +51,9 @@ const (
 	stAbandoned              // AcquireShared gave up (context) or Close came first
 )
 
-// readyAbandoned is sent on ready when the lease was taken but nobody
-// wanted it any more (the lease goroutine released it at once).
+// readyAbandoned is sent on ready when the wait was given up on (by Close,
+// or by AcquireShared on its context): a lease taken meanwhile was
+// released at once.
 const readyAbandoned = 1
 
 // waitSlice is the longest single pp_lease wait (a C call that nothing can
@@ -193,7 +194,7 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 		runtime.SetFinalizer(cl, func(cl *Client) { _ = cl.core.release() })
 		return cl, nil
 	case readyAbandoned:
-		return nil, ErrClosed // Close released it meanwhile
+		return nil, ErrClosed // Close gave up on the wait meanwhile
 	}
 	e := acquireErr(code, fromCtx)
 	e.Op = "AcquireShared"
@@ -268,7 +269,11 @@ func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 	defer runtime.UnlockOSThread()
 	code, _ := c.leaseLoop(deadline, slice, func() bool { return c.state.Load() != stWaiting })
 	if code != 0 {
-		c.state.CompareAndSwap(stWaiting, stFailed)
+		if !c.state.CompareAndSwap(stWaiting, stFailed) {
+			// Given up on (Close, or a cancelled context whose
+			// AcquireShared is gone): the wait's end is no failure.
+			code = readyAbandoned
+		}
 		c.p.unregister(c)
 		c.ready <- code
 		return

@@ -489,9 +489,10 @@ func TestSharedClientCancelledBodyNotReused(t *testing.T) {
 }
 
 // Close while Acquire and AcquireShared wait for a seat (a cancellable
-// context, a deadline far away): the wait ends, with an error, and the
-// pool is detached only once the wait no longer uses it (the process
-// survives; nothing leaks).
+// context, a deadline far away): the wait ends with ErrClosed, as every
+// call on a closed Pool does, not a timeout; and the pool is detached
+// only once the wait no longer uses it (the process survives; nothing
+// leaks).
 func TestCloseWhileWaiting(t *testing.T) {
 	release := holdAll(t)
 	for _, shared := range []bool{false, true} {
@@ -514,8 +515,8 @@ func TestCloseWhileWaiting(t *testing.T) {
 		}()
 		time.Sleep(50 * time.Millisecond)
 		p.Close()
-		if err := <-got; err == nil {
-			t.Errorf("shared %v: Close while waiting: the wait got a seat", shared)
+		if err := <-got; !errors.Is(err, ErrClosed) {
+			t.Errorf("shared %v: Close while waiting: want ErrClosed, got %v", shared, err)
 		}
 		time.Sleep(100 * time.Millisecond) // what the lease goroutine may still do
 		cancel()

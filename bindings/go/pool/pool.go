@@ -102,7 +102,7 @@ func New(cfg Config) (*Pool, error) {
 
 // Close ends the Pool.  It releases the shared Clients still held
 // (after the requests in flight on them) and waits for AcquireShared
-// calls still waiting.  Clients from Acquire can only be released by
+// calls still waiting, which return ErrClosed.  Clients from Acquire can only be released by
 // their own goroutines: their calls fail with ErrClosed from now on, and
 // the pool detaches (pp_detach) when the last of them is released.  Later
 // calls on the Pool return ErrClosed.  Close is idempotent.
