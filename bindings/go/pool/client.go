@@ -33,7 +33,8 @@ import (
 //     concurrent calls are served one at a time, in order of arrival.
 //     Each call costs two hand-offs between OS threads (README.md, "What
 //     it costs").  A shared Client garbage collected without Release has
-//     its lease released by a finalizer.
+//     its lease released by a finalizer, once neither the Client nor a
+//     Tx begun on it nor a method value of it is reachable.
 //
 // If the process dies, or a bound goroutine exits without Release (Go
 // then ends its locked thread), the daemon reclaims the seat within
@@ -41,6 +42,18 @@ import (
 type Client struct {
 	api
 	core *clientCore
+	ref  *sharedRef // a shared Client's finalizer target (nil if bound)
+}
+
+// sharedRef is what a shared Client's PhantomDB methods go through, and
+// what carries its finalizer: the Client, its Tx values and its method
+// values all refer to it, so the seat is released only when none of them
+// can be used any more.  The lease goroutine and the Pool refer to the
+// core only.
+type sharedRef struct{ core *clientCore }
+
+func (r *sharedRef) do(ctx context.Context, req *Request) (*Response, error) {
+	return r.core.do(ctx, req)
 }
 
 // States of a shared clientCore's acquisition (clientCore.state).
@@ -188,11 +201,9 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 	}
 	switch code {
 	case 0:
-		// api refers to the core, not to cl: the finalizer needs cl
-		// unreachable.
-		cl := &Client{api: api{r: c}, core: c}
-		runtime.SetFinalizer(cl, func(cl *Client) { _ = cl.core.release() })
-		return cl, nil
+		ref := &sharedRef{core: c}
+		runtime.SetFinalizer(ref, func(r *sharedRef) { _ = r.core.release() })
+		return &Client{api: api{r: ref}, core: c, ref: ref}, nil
 	case readyAbandoned:
 		return nil, ErrClosed // Close gave up on the wait meanwhile
 	}
@@ -218,8 +229,8 @@ func (p *Pool) Release(client *Client) error {
 
 // Release is Pool.Release(c).
 func (c *Client) Release() error {
-	if c.core.shared {
-		runtime.SetFinalizer(c, nil)
+	if c.ref != nil {
+		runtime.SetFinalizer(c.ref, nil)
 	}
 	return c.core.release()
 }

@@ -524,3 +524,38 @@ func TestCloseWhileWaiting(t *testing.T) {
 	release()
 	allFree(t)
 }
+
+// A shared Client is dropped only when nothing can use it any more: a
+// Tx begun on it (or a method value of it) still sends on its seat, so
+// the finalizer must not release the seat while one is reachable.  Once
+// they are dropped too, the finalizer does release it.
+func TestFinalizerWaitsForTx(t *testing.T) {
+	var tx *Tx
+	var health func(context.Context) (map[string]any, error)
+	func() {
+		c, err := testPool.AcquireShared(bg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx, err = c.BeginTransaction(bg()); err != nil {
+			t.Fatal(err)
+		}
+		health = c.Health
+	}()
+	for i := 0; i < 5; i++ { // the Client itself is unreachable: collect it
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := health(bg()); err != nil {
+		t.Errorf("method value of a dropped Client: %v", err)
+	}
+	if err := tx.Commit(bg()); err != nil {
+		t.Fatalf("Commit on a dropped Client's Tx: %v", err)
+	}
+	tx, health = nil, nil
+	waitFor(t, 3*time.Second, "the dropped Client's seat was not released", func() bool {
+		runtime.GC()
+		s, err := testPool.Status()
+		return err == nil && s.Used == 0
+	})
+}
