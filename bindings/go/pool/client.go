@@ -38,7 +38,9 @@ import (
 //
 // If the process dies, or a bound goroutine exits without Release (Go
 // then ends its locked thread), the daemon reclaims the seat within
-// 100 ms.
+// 100 ms.  Except when that thread is the process's main thread, which
+// any goroutine may be running on: Go parks it for good instead of ending
+// it, and the seat stays leased until the process exits.  Always Release.
 type Client struct {
 	api
 	core *clientCore
