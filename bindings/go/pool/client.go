@@ -152,7 +152,8 @@ func (p *Pool) Acquire(ctx context.Context) (*Client, error) {
 	return nil, e
 }
 
-// waitCtxErr is the error of a wait for a seat that the context ended:
+// waitCtxErr is the error of a wait (for a seat, or for a shared
+// Client's answer) that the context ended:
 // ctx.Err() for a cancellation; for the deadline, the PP_ETIMEDOUT *Error
 // that a timed-out pp_lease gives (it matches context.DeadlineExceeded
 // too), whichever of the two noticed first.
@@ -373,14 +374,15 @@ func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
 	if code == int(C.PP_ENOTOWNER) {
 		return nil, &Error{Code: code, Op: opOf(req), Detail: notOwnerDetail}
 	} else if code != 0 {
-		return nil, &Error{Code: code, Op: opOf(req), Detail: detail}
+		return nil, reqErr(ctx, code, opOf(req), detail)
 	}
 	return resp, nil
 }
 
 // send runs one request on a shared Client's lease goroutine (c.mu held
-// shared).  If the context is done before the answer, send returns
-// ctx.Err() at once; the request still completes on the lease (a request
+// shared).  If the context is done before the answer, send returns at
+// once: context.Canceled, or for the deadline the PP_ETIMEDOUT *Error
+// that also matches context.DeadlineExceeded (waitCtxErr); the request still completes on the lease (a request
 // handed to the daemon cannot be called back) and the next call waits
 // for it.  So the lease goroutine sends a copy of the body when the
 // context can end the call early: the caller may reuse its slice as soon
@@ -394,15 +396,15 @@ func (c *clientCore) send(ctx context.Context, req *Request, rb *reqBuf, tmo int
 	select {
 	case c.msgs <- m:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, waitCtxErr(ctx, opOf(req))
 	}
 	select {
 	case <-m.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, waitCtxErr(ctx, opOf(req))
 	}
 	if m.code != 0 {
-		return nil, &Error{Code: m.code, Op: opOf(req), Detail: m.detail}
+		return nil, reqErr(ctx, m.code, opOf(req), m.detail)
 	}
 	return m.resp, nil
 }

@@ -559,3 +559,35 @@ func TestFinalizerWaitsForTx(t *testing.T) {
 		return err == nil && s.Used == 0
 	})
 }
+
+// A request cut by the context's deadline fails the same way on a Pool,
+// a bound Client and a shared Client: an *Error PP_ETIMEDOUT that also
+// matches context.DeadlineExceeded, as a wait for a seat does; the seat
+// stays usable.
+func TestRequestDeadline(t *testing.T) {
+	slow := Request{Method: "GET", Path: "/health?delay_ms=500"}
+	c, err := testPool.Acquire(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	sc, err := testPool.AcquireShared(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Release()
+	for _, k := range []struct {
+		name string
+		a    api
+	}{{"pool", testPool.api}, {"client", c.api}, {"shared client", sc.api}} {
+		ctx, cancel := context.WithTimeout(bg(), 100*time.Millisecond)
+		_, err := k.a.Request(ctx, slow)
+		cancel()
+		if !errors.Is(err, ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: request past the context's deadline: want PP_ETIMEDOUT + DeadlineExceeded, got %v", k.name, err)
+		}
+		if _, err := k.a.Health(bg()); err != nil {
+			t.Errorf("%s: next call: %v", k.name, err)
+		}
+	}
+}
