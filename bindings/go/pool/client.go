@@ -205,7 +205,9 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 	switch code {
 	case 0:
 		ref := &sharedRef{core: c}
-		runtime.SetFinalizer(ref, func(r *sharedRef) { _ = r.core.release() })
+		// The release waits for the request in flight, if any: not on
+		// the one goroutine that runs every finalizer of the program.
+		runtime.SetFinalizer(ref, func(r *sharedRef) { go r.core.release() })
 		return &Client{api: api{r: ref}, core: c, ref: ref}, nil
 	case readyAbandoned:
 		return nil, ErrClosed // Close gave up on the wait meanwhile

@@ -591,3 +591,47 @@ func TestRequestDeadline(t *testing.T) {
 		}
 	}
 }
+
+// The finalizer of a dropped shared Client does not hold up the
+// program's other finalizers (Go runs them all on one goroutine) while
+// the Client's last request, abandoned by its context, is still under
+// way: the release waits for that request in a goroutine of its own.
+func TestFinalizerDoesNotBlockOthers(t *testing.T) {
+	func() {
+		c, err := testPool.AcquireShared(bg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(bg())
+		got := make(chan error, 1)
+		go func() {
+			_, err := c.Request(ctx, Request{Method: "GET", Path: "/health?delay_ms=3000"})
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		if err := <-got; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled call: %v", err)
+		}
+	}()
+	runtime.GC() // the Client's finalizer starts its release
+	time.Sleep(50 * time.Millisecond)
+	ran := make(chan struct{})
+	func() {
+		o := new([16]byte)
+		runtime.SetFinalizer(o, func(*[16]byte) { close(ran) })
+	}()
+	t0 := time.Now()
+	runtime.GC()
+	select {
+	case <-ran:
+	case <-time.After(2 * time.Second):
+		t.Errorf("another object's finalizer waited %v behind the dropped Client's", time.Since(t0))
+		<-ran
+	}
+	waitFor(t, 5*time.Second, "the dropped Client's seat was not released", func() bool {
+		runtime.GC()
+		s, err := testPool.Status()
+		return err == nil && s.Used == 0
+	})
+}
