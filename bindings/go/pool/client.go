@@ -89,6 +89,9 @@ type clientCore struct {
 	state atomic.Int32
 	ready chan int       // pp_lease's outcome, or readyAbandoned (cap 1)
 	msgs  chan *leaseMsg // requests and the release, to the lease goroutine
+	// pp_error_detail() of a failed pp_lease, read on the lease
+	// goroutine's thread; written before the send on ready.
+	detail string
 
 	mu       sync.RWMutex // calls hold it shared; release exclusively
 	released bool
@@ -214,6 +217,7 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 	}
 	e := acquireErr(code, fromCtx)
 	e.Op = "AcquireShared"
+	e.Detail = c.detail
 	return nil, e
 }
 
@@ -290,6 +294,7 @@ func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 			// AcquireShared is gone): the wait's end is no failure.
 			code = readyAbandoned
 		}
+		c.detail = cErrorDetail() // still on the thread of the failed pp_lease
 		c.p.unregister(c)
 		c.ready <- code
 		return
