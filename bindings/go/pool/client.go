@@ -147,7 +147,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Client, error) {
 	if stopped && ctx.Err() != nil {
 		return nil, waitCtxErr(ctx, "Acquire")
 	}
-	if stopped {
+	if stopped || p.isClosed() { // Close came during the wait
 		return nil, ErrClosed
 	}
 	e := acquireErr(code, fromCtx)

@@ -521,6 +521,32 @@ func TestCloseWhileWaiting(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // what the lease goroutine may still do
 		cancel()
 	}
+	// With a context that cannot be cancelled the wait is one pp_lease
+	// call that Close cannot cut short; when it ends, its error is
+	// ErrClosed all the same.
+	for _, shared := range []bool{false, true} {
+		p, err := New(Config{AcquireTimeout: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acquire := p.Acquire
+		if shared {
+			acquire = p.AcquireShared
+		}
+		got := make(chan error, 1)
+		go func() {
+			c, err := acquire(bg())
+			if err == nil {
+				c.Release()
+			}
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		p.Close()
+		if err := <-got; !errors.Is(err, ErrClosed) {
+			t.Errorf("shared %v, Background: Close while waiting: want ErrClosed, got %v", shared, err)
+		}
+	}
 	release()
 	allFree(t)
 }
