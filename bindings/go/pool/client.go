@@ -389,12 +389,12 @@ func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
 // send runs one request on a shared Client's lease goroutine (c.mu held
 // shared).  If the context is done before the answer, send returns at
 // once: context.Canceled, or for the deadline the PP_ETIMEDOUT *Error
-// that also matches context.DeadlineExceeded (waitCtxErr); the request still completes on the lease (a request
-// handed to the daemon cannot be called back) and the next call waits
-// for it.  So the lease goroutine sends a copy of the body when the
-// context can end the call early: the caller may reuse its slice as soon
-// as the call returns, and the rest of the request must still be what it
-// sent.
+// that also matches context.DeadlineExceeded (waitCtxErr).  The request
+// still completes on the lease (a request handed to the daemon cannot be
+// called back) and the next call waits for it.  So the lease goroutine
+// sends a copy of the body when the context can end the call early: the
+// caller may reuse its slice as soon as the call returns, and the rest of
+// the request must still be what it sent.
 func (c *clientCore) send(ctx context.Context, req *Request, rb *reqBuf, tmo int) (*Response, error) {
 	if ctx.Done() != nil && len(rb.body) > 0 {
 		rb.body = append([]byte(nil), rb.body...)
