@@ -162,6 +162,7 @@ import "C"
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"unsafe"
 )
@@ -265,13 +266,27 @@ func takeResp(cr *C.pp_resp) *Response {
 		RequestID:   C.GoString(&cr.request_id[0]),
 	}
 	if cr.body != nil && cr.body_len > 0 {
-		r.Body = C.GoBytes(unsafe.Pointer(cr.body), C.int(cr.body_len))
+		r.Body = goBytes(unsafe.Pointer(cr.body), uint64(cr.body_len))
 	}
 	if cr.body != nil {
 		C.free(unsafe.Pointer(cr.body))
 		cr.body = nil
 	}
 	return r
+}
+
+// goBytes copies n bytes of C memory at p into a new Go slice.  C.GoBytes
+// takes a C.int: a body of 2 GiB or more would make it panic, and one of
+// 4 GiB or more would come back cut to its length modulo 4 GiB, so
+// larger bodies are copied by memcpy (not by Go's copy, which -race
+// would follow byte range by byte range).
+func goBytes(p unsafe.Pointer, n uint64) []byte {
+	if n <= math.MaxInt32 {
+		return C.GoBytes(p, C.int(n))
+	}
+	b := make([]byte, n)
+	C.memcpy(unsafe.Pointer(&b[0]), p, C.size_t(n))
+	return b
 }
 
 // finish turns a shim's result into (response, code, detail) and puts o

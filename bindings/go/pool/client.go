@@ -33,14 +33,29 @@ import (
 //     concurrent calls are served one at a time, in order of arrival.
 //     Each call costs two hand-offs between OS threads (README.md, "What
 //     it costs").  A shared Client garbage collected without Release has
-//     its lease released by a finalizer.
+//     its lease released by a finalizer, once neither the Client nor a
+//     Tx begun on it nor a method value of it is reachable.
 //
 // If the process dies, or a bound goroutine exits without Release (Go
 // then ends its locked thread), the daemon reclaims the seat within
-// 100 ms.
+// 100 ms.  Except when that thread is the process's main thread, which
+// any goroutine may be running on: Go parks it for good instead of ending
+// it, and the seat stays leased until the process exits.  Always Release.
 type Client struct {
 	api
 	core *clientCore
+	ref  *sharedRef // a shared Client's finalizer target (nil if bound)
+}
+
+// sharedRef is what a shared Client's PhantomDB methods go through, and
+// what carries its finalizer: the Client, its Tx values and its method
+// values all refer to it, so the seat is released only when none of them
+// can be used any more.  The lease goroutine and the Pool refer to the
+// core only.
+type sharedRef struct{ core *clientCore }
+
+func (r *sharedRef) do(ctx context.Context, req *Request) (*Response, error) {
+	return r.core.do(ctx, req)
 }
 
 // States of a shared clientCore's acquisition (clientCore.state).
@@ -51,8 +66,9 @@ const (
 	stAbandoned              // AcquireShared gave up (context) or Close came first
 )
 
-// readyAbandoned is sent on ready when the lease was taken but nobody
-// wanted it any more (the lease goroutine released it at once).
+// readyAbandoned is sent on ready when the wait was given up on (by Close,
+// or by AcquireShared on its context): a lease taken meanwhile was
+// released at once.
 const readyAbandoned = 1
 
 // waitSlice is the longest single pp_lease wait (a C call that nothing can
@@ -73,6 +89,9 @@ type clientCore struct {
 	state atomic.Int32
 	ready chan int       // pp_lease's outcome, or readyAbandoned (cap 1)
 	msgs  chan *leaseMsg // requests and the release, to the lease goroutine
+	// pp_error_detail() of a failed pp_lease, read on the lease
+	// goroutine's thread; written before the send on ready.
+	detail string
 
 	mu       sync.RWMutex // calls hold it shared; release exclusively
 	released bool
@@ -128,7 +147,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Client, error) {
 	if stopped && ctx.Err() != nil {
 		return nil, waitCtxErr(ctx, "Acquire")
 	}
-	if stopped {
+	if stopped || p.isClosed() { // Close came during the wait
 		return nil, ErrClosed
 	}
 	e := acquireErr(code, fromCtx)
@@ -136,7 +155,8 @@ func (p *Pool) Acquire(ctx context.Context) (*Client, error) {
 	return nil, e
 }
 
-// waitCtxErr is the error of a wait for a seat that the context ended:
+// waitCtxErr is the error of a wait (for a seat, or for a shared
+// Client's answer) that the context ended:
 // ctx.Err() for a cancellation; for the deadline, the PP_ETIMEDOUT *Error
 // that a timed-out pp_lease gives (it matches context.DeadlineExceeded
 // too), whichever of the two noticed first.
@@ -180,24 +200,24 @@ func (p *Pool) AcquireShared(ctx context.Context) (*Client, error) {
 	case code = <-c.ready:
 	case <-ctx.Done():
 		if c.state.CompareAndSwap(stWaiting, stAbandoned) {
-			p.unregister(c)
+			// serve unregisters c when its wait is over.
 			return nil, waitCtxErr(ctx, "AcquireShared")
 		}
 		code = <-c.ready // granted or failed just before: take that
 	}
 	switch code {
 	case 0:
-		// api refers to the core, not to cl: the finalizer needs cl
-		// unreachable.
-		cl := &Client{api: api{r: c}, core: c}
-		runtime.SetFinalizer(cl, func(cl *Client) { _ = cl.core.release() })
-		return cl, nil
+		ref := &sharedRef{core: c}
+		// The release waits for the request in flight, if any: not on
+		// the one goroutine that runs every finalizer of the program.
+		runtime.SetFinalizer(ref, func(r *sharedRef) { go r.core.release() })
+		return &Client{api: api{r: ref}, core: c, ref: ref}, nil
 	case readyAbandoned:
-		return nil, ErrClosed // Close released it meanwhile
+		return nil, ErrClosed // Close gave up on the wait meanwhile
 	}
-	p.unregister(c)
 	e := acquireErr(code, fromCtx)
 	e.Op = "AcquireShared"
+	e.Detail = c.detail
 	return nil, e
 }
 
@@ -218,8 +238,8 @@ func (p *Pool) Release(client *Client) error {
 
 // Release is Pool.Release(c).
 func (c *Client) Release() error {
-	if c.core.shared {
-		runtime.SetFinalizer(c, nil)
+	if c.ref != nil {
+		runtime.SetFinalizer(c.ref, nil)
 	}
 	return c.core.release()
 }
@@ -259,20 +279,30 @@ func (c *clientCore) leaseLoop(deadline time.Time, slice time.Duration, stop fun
 
 // serve is a shared Client's lease goroutine: it locks itself to an OS
 // thread, takes the lease there, runs the Client's requests there, and
-// releases there.
+// releases there.  When no Client comes of the wait (it failed, or was
+// abandoned), serve unregisters c itself, once it no longer uses the
+// pool's handle: a closed Pool detaches when its last Client goes, and
+// AcquireShared or Close may have given up on c while pp_lease still runs.
 func (c *clientCore) serve(deadline time.Time, slice time.Duration) {
 	defer c.p.threads.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	code, _ := c.leaseLoop(deadline, slice, func() bool { return c.state.Load() != stWaiting })
 	if code != 0 {
-		c.state.CompareAndSwap(stWaiting, stFailed)
+		if !c.state.CompareAndSwap(stWaiting, stFailed) {
+			// Given up on (Close, or a cancelled context whose
+			// AcquireShared is gone): the wait's end is no failure.
+			code = readyAbandoned
+		}
+		c.detail = cErrorDetail() // still on the thread of the failed pp_lease
+		c.p.unregister(c)
 		c.ready <- code
 		return
 	}
 	if !c.state.CompareAndSwap(stWaiting, stGranted) {
 		C.pp_release(c.lease) // abandoned: nobody will use it
 		c.lease = nil
+		c.p.unregister(c)
 		c.ready <- readyAbandoned
 		return
 	}
@@ -301,8 +331,7 @@ func (c *clientCore) release() error {
 	if c.shared {
 		c.released = true
 		if c.state.CompareAndSwap(stWaiting, stAbandoned) || c.state.Load() != stGranted {
-			c.p.unregister(c)
-			return nil // no lease was ever handed out
+			return nil // no lease was ever handed out; serve unregisters c
 		}
 		m := &leaseMsg{release: true, done: make(chan struct{})}
 		c.msgs <- m
@@ -352,30 +381,37 @@ func (c *clientCore) do(ctx context.Context, req *Request) (*Response, error) {
 	if code == int(C.PP_ENOTOWNER) {
 		return nil, &Error{Code: code, Op: opOf(req), Detail: notOwnerDetail}
 	} else if code != 0 {
-		return nil, &Error{Code: code, Op: opOf(req), Detail: detail}
+		return nil, reqErr(ctx, code, opOf(req), detail)
 	}
 	return resp, nil
 }
 
 // send runs one request on a shared Client's lease goroutine (c.mu held
-// shared).  If the context is done before the answer, send returns
-// ctx.Err() at once; the request still completes on the lease (a request
-// handed to the daemon cannot be called back) and the next call waits
-// for it.
+// shared).  If the context is done before the answer, send returns at
+// once: context.Canceled, or for the deadline the PP_ETIMEDOUT *Error
+// that also matches context.DeadlineExceeded (waitCtxErr).  The request
+// still completes on the lease (a request handed to the daemon cannot be
+// called back) and the next call waits for it.  So the lease goroutine
+// sends a copy of the body when the context can end the call early: the
+// caller may reuse its slice as soon as the call returns, and the rest of
+// the request must still be what it sent.
 func (c *clientCore) send(ctx context.Context, req *Request, rb *reqBuf, tmo int) (*Response, error) {
+	if ctx.Done() != nil && len(rb.body) > 0 {
+		rb.body = append([]byte(nil), rb.body...)
+	}
 	m := &leaseMsg{rb: rb, tmo: tmo, done: make(chan struct{})}
 	select {
 	case c.msgs <- m:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, waitCtxErr(ctx, opOf(req))
 	}
 	select {
 	case <-m.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, waitCtxErr(ctx, opOf(req))
 	}
 	if m.code != 0 {
-		return nil, &Error{Code: m.code, Op: opOf(req), Detail: m.detail}
+		return nil, reqErr(ctx, m.code, opOf(req), m.detail)
 	}
 	return m.resp, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -414,4 +416,248 @@ func TestSharedClientCancelInFlight(t *testing.T) {
 		}
 	}
 	allFree(t)
+}
+
+// A shared Client's call abandoned by its context while the lease is
+// still sending its body: the caller has the call back, and with it its
+// Body slice, which Go code reuses (a buffer reset and refilled).  What
+// goes out after that must still be what the caller sent, not the
+// buffer's new contents.  The daemon is stopped (SIGSTOP) so that the
+// body stays half sent, deterministically: the 64 KiB ring fills; it is
+// continued well within its 1 s heartbeat limit.
+func TestSharedClientCancelledBodyNotReused(t *testing.T) {
+	ctx := bg()
+	db := uniq("gobody")
+	if _, err := testPool.CreateDatabase(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	defer testPool.DropDatabase(ctx, db)
+	if _, err := testPool.CreateTable(ctx, db, "t", []Column{{Name: "id", Type: "INTEGER", PrimaryKey: true},
+		{Name: "v", Type: "TEXT"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := testPool.AcquireShared(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	st, err := testPool.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1 << 20
+	body := []byte(`{"rows":[{"id":1,"v":"` + strings.Repeat("a", n) + `"}]}`)
+	req := Request{Method: "POST", Path: "/databases/" + db + "/tables/t/rows",
+		Headers: []Header{{"Content-Type", "application/json"}}, Body: body}
+
+	if err := syscall.Kill(st.DaemonPID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cont := func() { syscall.Kill(st.DaemonPID, syscall.SIGCONT) }
+	defer cont()
+	cctx, cancel := context.WithCancel(ctx)
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.Request(cctx, req)
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // handed over; the ring is full
+	cancel()
+	if err := <-got; !errors.Is(err, context.Canceled) {
+		cont()
+		t.Fatalf("cancelled call: want context.Canceled, got %v", err)
+	}
+	// The caller has its buffer back and reuses it.
+	for i := range body {
+		if body[i] == 'a' {
+			body[i] = 'b'
+		}
+	}
+	cont()
+	if _, err := c.Health(ctx); err != nil { // after the abandoned request
+		t.Fatal(err)
+	}
+	rows, err := c.GetRows(ctx, db, "t", RowsOptions{})
+	if err != nil || rows.Count != 1 {
+		t.Fatalf("GetRows = %+v, %v", rows, err)
+	}
+	v, _ := rows.Rows[0]["v"].(string)
+	if want := strings.Repeat("a", n); v != want {
+		t.Fatalf("the abandoned request sent %d 'a' and %d 'b' (the buffer's new contents), want %d 'a'",
+			strings.Count(v, "a"), strings.Count(v, "b"), n)
+	}
+}
+
+// Close while Acquire and AcquireShared wait for a seat (a cancellable
+// context, a deadline far away): the wait ends with ErrClosed, as every
+// call on a closed Pool does, not a timeout; and the pool is detached
+// only once the wait no longer uses it (the process survives; nothing
+// leaks).
+func TestCloseWhileWaiting(t *testing.T) {
+	release := holdAll(t)
+	for _, shared := range []bool{false, true} {
+		p, err := New(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acquire := p.Acquire
+		if shared {
+			acquire = p.AcquireShared
+		}
+		ctx, cancel := context.WithTimeout(bg(), 10*time.Second)
+		got := make(chan error, 1)
+		go func() {
+			c, err := acquire(ctx)
+			if err == nil {
+				c.Release()
+			}
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		p.Close()
+		if err := <-got; !errors.Is(err, ErrClosed) {
+			t.Errorf("shared %v: Close while waiting: want ErrClosed, got %v", shared, err)
+		}
+		time.Sleep(100 * time.Millisecond) // what the lease goroutine may still do
+		cancel()
+	}
+	// With a context that cannot be cancelled the wait is one pp_lease
+	// call that Close cannot cut short; when it ends, its error is
+	// ErrClosed all the same.
+	for _, shared := range []bool{false, true} {
+		p, err := New(Config{AcquireTimeout: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acquire := p.Acquire
+		if shared {
+			acquire = p.AcquireShared
+		}
+		got := make(chan error, 1)
+		go func() {
+			c, err := acquire(bg())
+			if err == nil {
+				c.Release()
+			}
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		p.Close()
+		if err := <-got; !errors.Is(err, ErrClosed) {
+			t.Errorf("shared %v, Background: Close while waiting: want ErrClosed, got %v", shared, err)
+		}
+	}
+	release()
+	allFree(t)
+}
+
+// A shared Client is dropped only when nothing can use it any more: a
+// Tx begun on it (or a method value of it) still sends on its seat, so
+// the finalizer must not release the seat while one is reachable.  Once
+// they are dropped too, the finalizer does release it.
+func TestFinalizerWaitsForTx(t *testing.T) {
+	var tx *Tx
+	var health func(context.Context) (map[string]any, error)
+	func() {
+		c, err := testPool.AcquireShared(bg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx, err = c.BeginTransaction(bg()); err != nil {
+			t.Fatal(err)
+		}
+		health = c.Health
+	}()
+	for i := 0; i < 5; i++ { // the Client itself is unreachable: collect it
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := health(bg()); err != nil {
+		t.Errorf("method value of a dropped Client: %v", err)
+	}
+	if err := tx.Commit(bg()); err != nil {
+		t.Fatalf("Commit on a dropped Client's Tx: %v", err)
+	}
+	tx, health = nil, nil
+	waitFor(t, 3*time.Second, "the dropped Client's seat was not released", func() bool {
+		runtime.GC()
+		s, err := testPool.Status()
+		return err == nil && s.Used == 0
+	})
+}
+
+// A request cut by the context's deadline fails the same way on a Pool,
+// a bound Client and a shared Client: an *Error PP_ETIMEDOUT that also
+// matches context.DeadlineExceeded, as a wait for a seat does; the seat
+// stays usable.
+func TestRequestDeadline(t *testing.T) {
+	slow := Request{Method: "GET", Path: "/health?delay_ms=500"}
+	c, err := testPool.Acquire(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	sc, err := testPool.AcquireShared(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Release()
+	for _, k := range []struct {
+		name string
+		a    api
+	}{{"pool", testPool.api}, {"client", c.api}, {"shared client", sc.api}} {
+		ctx, cancel := context.WithTimeout(bg(), 100*time.Millisecond)
+		_, err := k.a.Request(ctx, slow)
+		cancel()
+		if !errors.Is(err, ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: request past the context's deadline: want PP_ETIMEDOUT + DeadlineExceeded, got %v", k.name, err)
+		}
+		if _, err := k.a.Health(bg()); err != nil {
+			t.Errorf("%s: next call: %v", k.name, err)
+		}
+	}
+}
+
+// The finalizer of a dropped shared Client does not hold up the
+// program's other finalizers (Go runs them all on one goroutine) while
+// the Client's last request, abandoned by its context, is still under
+// way: the release waits for that request in a goroutine of its own.
+func TestFinalizerDoesNotBlockOthers(t *testing.T) {
+	func() {
+		c, err := testPool.AcquireShared(bg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(bg())
+		got := make(chan error, 1)
+		go func() {
+			_, err := c.Request(ctx, Request{Method: "GET", Path: "/health?delay_ms=3000"})
+			got <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		if err := <-got; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled call: %v", err)
+		}
+	}()
+	runtime.GC() // the Client's finalizer starts its release
+	time.Sleep(50 * time.Millisecond)
+	ran := make(chan struct{})
+	func() {
+		o := new([16]byte)
+		runtime.SetFinalizer(o, func(*[16]byte) { close(ran) })
+	}()
+	t0 := time.Now()
+	runtime.GC()
+	select {
+	case <-ran:
+	case <-time.After(2 * time.Second):
+		t.Errorf("another object's finalizer waited %v behind the dropped Client's", time.Since(t0))
+		<-ran
+	}
+	waitFor(t, 5*time.Second, "the dropped Client's seat was not released", func() bool {
+		runtime.GC()
+		s, err := testPool.Status()
+		return err == nil && s.Used == 0
+	})
 }

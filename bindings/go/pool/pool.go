@@ -102,7 +102,7 @@ func New(cfg Config) (*Pool, error) {
 
 // Close ends the Pool.  It releases the shared Clients still held
 // (after the requests in flight on them) and waits for AcquireShared
-// calls still waiting.  Clients from Acquire can only be released by
+// calls still waiting, which return ErrClosed.  Clients from Acquire can only be released by
 // their own goroutines: their calls fail with ErrClosed from now on, and
 // the pool detaches (pp_detach) when the last of them is released.  Later
 // calls on the Pool return ErrClosed.  Close is idempotent.
@@ -278,6 +278,19 @@ func ceilMS(d time.Duration) int {
 	return int(ms)
 }
 
+// reqErr is the *Error of a request that failed with code.  A
+// PP_ETIMEDOUT once the context's deadline has passed (it was the
+// request's limit) also matches context.DeadlineExceeded, as a wait for a
+// seat cut by it does.  The deadline itself is compared, not ctx.Err():
+// the context's timer may not have fired yet.
+func reqErr(ctx context.Context, code int, op, detail string) *Error {
+	e := &Error{Code: code, Op: op, Detail: detail}
+	if dl, ok := ctx.Deadline(); ok && code == int(C.PP_ETIMEDOUT) && !time.Now().Before(dl) {
+		e.cause = context.DeadlineExceeded
+	}
+	return e
+}
+
 // opOf names a request in its errors ("GET /health"); built on failures
 // only, as it allocates.
 func opOf(req *Request) string { return req.Method + " " + req.Path }
@@ -319,9 +332,10 @@ func (o oneshot) do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		op := opOf(req)
 		if leased || code != int(C.PP_ETIMEDOUT) || !time.Now().Before(deadline) {
-			e := &Error{Code: code, Op: op, Detail: detail}
+			e := reqErr(ctx, code, op, detail)
 			if !leased && code == int(C.PP_ETIMEDOUT) {
 				e.Detail = "no seat free in time"
+				e.cause = nil
 				if fromCtx {
 					e.cause = context.DeadlineExceeded
 				}

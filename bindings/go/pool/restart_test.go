@@ -53,8 +53,13 @@ func TestDaemonRestart(t *testing.T) {
 	if _, err := held.Health(ctx); !errors.Is(err, ErrDaemon) && !errors.Is(err, ErrLost) {
 		t.Errorf("held Client with the daemon dead: want PP_EDAEMON or PP_ELOST, got %v", err)
 	}
-	if _, err := testPool.Acquire(ctx); !errors.Is(err, ErrDaemon) {
-		t.Errorf("Acquire with the daemon dead: want PP_EDAEMON, got %v", err)
+	// Both kinds of Client say which daemon is gone (pp_error_detail).
+	for _, acq := range acquires() {
+		_, err := acq.f(ctx)
+		var pe *Error
+		if !errors.Is(err, ErrDaemon) || !errors.As(err, &pe) || pe.Detail == "" {
+			t.Errorf("%s with the daemon dead: want PP_EDAEMON with the library's detail, got %v", acq.name, err)
+		}
 	}
 	if took := time.Since(t0); took > 4*time.Second {
 		t.Errorf("the dead daemon took %v to be reported", took)
