@@ -18,6 +18,9 @@
  *     protocol error;
  *   - a response to HEAD has no body whatever its headers say; 204, 304
  *     and 1xx have none either (llhttp);
+ *   - a body under a transfer coding other than chunked (gzip, or chunked
+ *     then gzip: RFC 9112 6.3 reads it until close) is a protocol error:
+ *     the pool decodes none, and its bytes are not the content;
  *   - a response without length or chunking is read until the connection
  *     closes (pd_http_resp_eof completes it);
  *   - whatever follows a complete response in the same bytes is reported
@@ -37,6 +40,7 @@
 
 #define PD_HTTP_HEADER_MAX (64u << 10) /* status line + headers, bytes */
 #define PD_HTTP_INTERIM_MAX 16         /* 1xx responses before the final one */
+#define PD_HTTP_TE_MAX 32              /* a longer Transfer-Encoding value is not just "chunked" */
 
 /* ---- request ------------------------------------------------------------ */
 
@@ -103,8 +107,11 @@ struct pd_http_resp {
 	uint64_t head_bytes; /* bytes of the current header block so far */
 	uint64_t raw_head;   /* every byte fed before the final head was done */
 	const char *why;     /* static text for PD_HTTP_ERROR */
-	/* The header being read (only the two forwarded ones are kept). */
-	enum { HF_OTHER, HF_CTYPE, HF_REQID } field;
+	bool te_other;       /* Transfer-Encoding names a coding but chunked */
+	/* The header being read (only the two forwarded ones are kept, and
+	 * Transfer-Encoding checked). */
+	enum { HF_OTHER, HF_CTYPE, HF_REQID, HF_TE } field;
+	char te[PD_HTTP_TE_MAX]; /* the Transfer-Encoding value being read */
 	char name[PP_FRAME_HNAME_MAX];
 	uint32_t name_len;   /* > PP_FRAME_HNAME_MAX: too long to be one we keep */
 	char ctype[PP_FRAME_HVALUE_MAX], reqid[PP_FRAME_HVALUE_MAX];

@@ -212,6 +212,16 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		ok_response(fd, token, "X-Request-Id: someone-else\r\n"); /* the echo comes second */
 	} else if (!strcmp(cas, "silent")) {
 		return false; /* read the request, close without a word */
+	} else if (!strcmp(cas, "tegzip") || !strcmp(cas, "techunkgzip") || !strcmp(cas, "tegzipchunk")) {
+		/* A transfer coding the pool does not decode, over the same
+		 * chunked bytes: under "gzip" or "chunked, gzip" the body runs
+		 * to the close (RFC 9112 6.3) and is still coded, under "gzip,
+		 * chunked" the chunks hold gzip'ed content: never the content. */
+		const char *te = !strcmp(cas, "tegzip") ? "gzip" : !strcmp(cas, "techunkgzip") ? "chunked, gzip" : "gzip, chunked";
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: %s\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+				 RID(), te, strlen(token), token);
+		put(fd, buf, (size_t)n);
+		return !strcmp(te, "gzip, chunked"); /* the others end at the close */
 	} else {
 		PUTS(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	}
@@ -396,6 +406,9 @@ static const struct bad_case cases[] = {
 	{ "reset", "GET", PP_EBACKEND, 0, false },
 	{ "drip", "GET", PP_ETIMEDOUT, 0, false },
 	{ "silent", "GET", PP_EBACKEND, 0, false },
+	{ "tegzip", "GET", PP_EPROTO, 0, false },
+	{ "techunkgzip", "GET", PP_EPROTO, 0, false },
+	{ "tegzipchunk", "GET", PP_EPROTO, 0, false },
 };
 
 static bool as_expected(const struct bad_case *c, const struct outcome *o)
