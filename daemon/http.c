@@ -246,10 +246,16 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 static int on_message_complete(llhttp_t *p)
 {
 	struct pd_http_resp *r = of(p);
-	if (!r->headers_done)
-		return 0; /* an interim response ended: read on */
+	if (!r->headers_done) {
+		/* An interim response ended: read on, even after one that
+		 * said close or was HTTP/1.0 (llhttp would take every later
+		 * byte unparsed, the final answer's too), but keep nothing. */
+		r->interim_close |= !llhttp_should_keep_alive(p);
+		llhttp_set_lenient_keep_alive(p, 1);
+		return 0;
+	}
 	r->complete = true;
-	r->keep_alive = llhttp_should_keep_alive(p);
+	r->keep_alive = llhttp_should_keep_alive(p) && !r->interim_close;
 	return HPE_PAUSED; /* stop right after it: what follows is not ours */
 }
 

@@ -14,7 +14,9 @@
  *   - the status line and headers together are at most PD_HTTP_HEADER_MAX
  *     bytes; a longer block is a protocol error (not a memory error);
  *   - interim 1xx responses (100, 102, 103) are skipped, at most
- *     PD_HTTP_INTERIM_MAX of them; 101 (an upgrade we never asked for) is a
+ *     PD_HTTP_INTERIM_MAX of them, the final answer read after them even
+ *     when one said "Connection: close" or was HTTP/1.0 (the connection
+ *     is then not kept); 101 (an upgrade we never asked for) is a
  *     protocol error;
  *   - a response to HEAD has no body whatever its headers say; 204, 304
  *     and 1xx have none either (llhttp);
@@ -104,6 +106,7 @@ struct pd_http_resp {
 	bool keep_alive;     /* valid once complete */
 	bool sink_failed;
 	uint32_t interim;    /* 1xx responses skipped */
+	bool interim_close;  /* one of them said close (or was HTTP/1.0): the connection is not kept */
 	uint64_t head_bytes; /* bytes of the current header block so far */
 	uint64_t raw_head;   /* every byte fed before the final head was done */
 	const char *why;     /* static text for PD_HTTP_ERROR */

@@ -222,6 +222,12 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 				 RID(), te, strlen(token), token);
 		put(fd, buf, (size_t)n);
 		return !strcmp(te, "gzip, chunked"); /* the others end at the close */
+	} else if (!strcmp(cas, "interimclose") || !strcmp(cas, "interim10")) {
+		/* An interim answer that says close (or is HTTP/1.0), then the
+		 * final one on the same connection, kept open. */
+		PUTS(fd, !strcmp(cas, "interim10") ? "HTTP/1.0 100 Continue\r\n\r\n"
+						   : "HTTP/1.1 103 Early Hints\r\nConnection: close\r\n\r\n");
+		ok_response(fd, token, "");
 	} else {
 		PUTS(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	}
@@ -409,6 +415,8 @@ static const struct bad_case cases[] = {
 	{ "tegzip", "GET", PP_EPROTO, 0, false },
 	{ "techunkgzip", "GET", PP_EPROTO, 0, false },
 	{ "tegzipchunk", "GET", PP_EPROTO, 0, false },
+	{ "interimclose", "GET", 0, 200, true },
+	{ "interim10", "GET", 0, 200, true },
 };
 
 static bool as_expected(const struct bad_case *c, const struct outcome *o)
