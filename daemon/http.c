@@ -91,7 +91,7 @@ static int on_message_begin(llhttp_t *p)
 	r->head_bytes = 0;
 	r->ctype_len = r->reqid_len = UINT32_MAX;
 	r->reqid_seen = false;
-	r->te_other = false;
+	r->te_other = r->ce_other = false;
 	r->name_len = 0;
 	return 0;
 }
@@ -120,6 +120,8 @@ static int on_header_field_complete(llhttp_t *p)
 		r->field = HF_REQID;
 	else if (r->name_len == 17 && !strncasecmp(r->name, "transfer-encoding", 17))
 		r->field = HF_TE;
+	else if (r->name_len == 16 && !strncasecmp(r->name, "content-encoding", 16))
+		r->field = HF_CE;
 	r->name_len = 0;
 	r->value_len = 0;
 	return 0;
@@ -128,20 +130,21 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
 	struct pd_http_resp *r = of(p);
-	char *dst = r->field == HF_CTYPE ? r->ctype : r->field == HF_REQID ? r->reqid : r->field == HF_TE ? r->te : NULL;
-	uint32_t cap = r->field == HF_TE ? PD_HTTP_TE_MAX : PP_FRAME_HVALUE_MAX;
+	bool coding = r->field == HF_TE || r->field == HF_CE;
+	char *dst = r->field == HF_CTYPE ? r->ctype : r->field == HF_REQID ? r->reqid : coding ? r->coding : NULL;
+	uint32_t cap = coding ? PD_HTTP_CODING_MAX : PP_FRAME_HVALUE_MAX;
 	if (dst && r->value_len + n <= cap)
 		memcpy(dst + r->value_len, at, n);
 	r->value_len += (uint32_t)(n < UINT32_MAX / 2 ? n : UINT32_MAX / 2);
 	return count_head(r, n);
 }
 
-/* Does the Transfer-Encoding list v (n bytes) name a coding other than
- * chunked?  "identity" (RFC 2616's no coding) and empty elements count
- * as none. */
-static bool te_other(const char *v, uint32_t n)
+/* Does the list of codings v (n bytes) name one other than chunked (when
+ * chunked_ok: Transfer-Encoding)?  "identity" (no coding) and empty
+ * elements count as none. */
+static bool coding_other(const char *v, uint32_t n, bool chunked_ok)
 {
-	if (n > PD_HTTP_TE_MAX)
+	if (n > PD_HTTP_CODING_MAX)
 		return true;
 	for (uint32_t i = 0; i <= n;) {
 		uint32_t e = i;
@@ -152,7 +155,7 @@ static bool te_other(const char *v, uint32_t n)
 			a++;
 		while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
 			b--;
-		if (b > a && !(b - a == 7 && !strncasecmp(v + a, "chunked", 7)) &&
+		if (b > a && !(chunked_ok && b - a == 7 && !strncasecmp(v + a, "chunked", 7)) &&
 		    !(b - a == 8 && !strncasecmp(v + a, "identity", 8)))
 			return true;
 		i = e + 1;
@@ -167,8 +170,8 @@ static int on_header_value_complete(llhttp_t *p)
 	uint32_t n = r->value_len;
 	if (r->field == HF_OTHER)
 		return 0;
-	if (r->field == HF_TE) {
-		r->te_other |= te_other(r->te, n);
+	if (r->field == HF_TE || r->field == HF_CE) {
+		*(r->field == HF_TE ? &r->te_other : &r->ce_other) |= coding_other(r->coding, n, r->field == HF_TE);
 		return 0;
 	}
 	if (r->field == HF_REQID) {
@@ -215,8 +218,8 @@ static int on_headers_complete(llhttp_t *p)
 	}
 	/* Its bytes would reach the worker as the content, still coded (and
 	 * no header would tell it so): refuse rather than forward them. */
-	if (r->te_other && !r->head_request && status != 204 && status != 304) {
-		r->why = "a transfer coding other than chunked";
+	if ((r->te_other || r->ce_other) && !r->head_request && status != 204 && status != 304) {
+		r->why = r->te_other ? "a transfer coding other than chunked" : "a content coding (Content-Encoding)";
 		return -1;
 	}
 	int64_t clen = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) ? (int64_t)p->content_length : -1;

@@ -22,7 +22,10 @@
  *     and 1xx have none either (llhttp);
  *   - a body under a transfer coding other than chunked (gzip, or chunked
  *     then gzip: RFC 9112 6.3 reads it until close) is a protocol error:
- *     the pool decodes none, and its bytes are not the content;
+ *     the pool decodes none, and its bytes are not the content; so is a
+ *     body under a content coding (Content-Encoding: gzip, which a server
+ *     may send to a request without Accept-Encoding, RFC 9110 12.5.3):
+ *     only Content-Type reaches the worker, which could not tell;
  *   - a response without length or chunking is read until the connection
  *     closes (pd_http_resp_eof completes it);
  *   - whatever follows a complete response in the same bytes is reported
@@ -42,7 +45,7 @@
 
 #define PD_HTTP_HEADER_MAX (64u << 10) /* status line + headers, bytes */
 #define PD_HTTP_INTERIM_MAX 16         /* 1xx responses before the final one */
-#define PD_HTTP_TE_MAX 32              /* a longer Transfer-Encoding value is not just "chunked" */
+#define PD_HTTP_CODING_MAX 32          /* a longer Transfer- or Content-Encoding value names other codings */
 
 /* ---- request ------------------------------------------------------------ */
 
@@ -111,10 +114,11 @@ struct pd_http_resp {
 	uint64_t raw_head;   /* every byte fed before the final head was done */
 	const char *why;     /* static text for PD_HTTP_ERROR */
 	bool te_other;       /* Transfer-Encoding names a coding but chunked */
+	bool ce_other;       /* Content-Encoding names a coding */
 	/* The header being read (only the two forwarded ones are kept, and
-	 * Transfer-Encoding checked). */
-	enum { HF_OTHER, HF_CTYPE, HF_REQID, HF_TE } field;
-	char te[PD_HTTP_TE_MAX]; /* the Transfer-Encoding value being read */
+	 * Transfer- and Content-Encoding checked). */
+	enum { HF_OTHER, HF_CTYPE, HF_REQID, HF_TE, HF_CE } field;
+	char coding[PD_HTTP_CODING_MAX]; /* the Transfer- or Content-Encoding value being read */
 	char name[PP_FRAME_HNAME_MAX];
 	uint32_t name_len;   /* > PP_FRAME_HNAME_MAX: too long to be one we keep */
 	char ctype[PP_FRAME_HVALUE_MAX], reqid[PP_FRAME_HVALUE_MAX];

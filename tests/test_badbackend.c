@@ -228,6 +228,13 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		PUTS(fd, !strcmp(cas, "interim10") ? "HTTP/1.0 100 Continue\r\n\r\n"
 						   : "HTTP/1.1 103 Early Hints\r\nConnection: close\r\n\r\n");
 		ok_response(fd, token, "");
+	} else if (!strcmp(cas, "cegzip")) {
+		/* A content coding (RFC 9110 12.5.3 lets a server use one when
+		 * the request has no Accept-Encoding): the worker, who sees no
+		 * Content-Encoding, would take the coded bytes for the content. */
+		ok_response(fd, token, "Content-Encoding: gzip\r\n");
+	} else if (!strcmp(cas, "ceidentity")) {
+		ok_response(fd, token, "Content-Encoding: identity\r\n"); /* no coding */
 	} else {
 		PUTS(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	}
@@ -417,6 +424,8 @@ static const struct bad_case cases[] = {
 	{ "tegzipchunk", "GET", PP_EPROTO, 0, false },
 	{ "interimclose", "GET", 0, 200, true },
 	{ "interim10", "GET", 0, 200, true },
+	{ "cegzip", "GET", PP_EPROTO, 0, false },
+	{ "ceidentity", "GET", 0, 200, true },
 };
 
 static bool as_expected(const struct bad_case *c, const struct outcome *o)
