@@ -8,9 +8,11 @@
  * socket; conn.c never sees HTTP (STYLE.md: llhttp's parser/connection
  * split).
  *
- * Rules on top of llhttp's own (which already rejects duplicate or
- * conflicting Content-Length, Content-Length with chunked, bad chunk
- * sizes, bad status lines and header characters):
+ * Rules on top of llhttp's own (built in strict mode, mk/llhttp.mk: it
+ * rejects duplicate or conflicting Content-Length, Content-Length with
+ * chunked, bad chunk sizes, a chunk's data without its CRLF, bad status
+ * lines, a CR without its LF, white space before a colon and bad header
+ * characters):
  *   - the status line and headers together are at most PD_HTTP_HEADER_MAX
  *     bytes; a longer block is a protocol error (not a memory error);
  *   - interim 1xx responses (100, 102, 103) are skipped, at most

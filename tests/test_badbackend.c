@@ -235,6 +235,26 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		ok_response(fd, token, "Content-Encoding: gzip\r\n");
 	} else if (!strcmp(cas, "ceidentity")) {
 		ok_response(fd, token, "Content-Encoding: identity\r\n"); /* no coding */
+	} else if (!strcmp(cas, "crstatus")) {
+		/* A bare CR in the reason phrase (RFC 9112 2.2: invalid, or
+		 * read as a space); the byte after it is not a LF. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 O\rK\r\n%s%s%sContent-Length: %zu\r\n\r\n%s", RID(),
+				 strlen(token), token);
+		put(fd, buf, (size_t)n);
+		return false;
+	} else if (!strcmp(cas, "chunknocrlf")) {
+		/* A chunk size two short, and no CRLF after the chunk's data. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: chunked\r\n\r\n%zx\r\n%s0\r\n\r\n",
+				 RID(), strlen(token) - 2, token);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "spacerid") || !strcmp(cas, "spacece")) {
+		/* White space before the colon (RFC 9112 5.1): the header must
+		 * count as its name, or be refused; here the answer's only id
+		 * is another request's, or its content is coded. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s : %s\r\nContent-Length: %zu\r\n\r\n%s",
+				 !strcmp(cas, "spacerid") ? "X-Request-Id" : "Content-Encoding",
+				 !strcmp(cas, "spacerid") ? "someone-else" : "gzip", strlen(token), token);
+		put(fd, buf, (size_t)n);
 	} else {
 		PUTS(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	}
@@ -426,6 +446,10 @@ static const struct bad_case cases[] = {
 	{ "interim10", "GET", 0, 200, true },
 	{ "cegzip", "GET", PP_EPROTO, 0, false },
 	{ "ceidentity", "GET", 0, 200, true },
+	{ "crstatus", "GET", PP_EPROTO, 0, false },
+	{ "chunknocrlf", "GET", PP_EPROTO, 0, false },
+	{ "spacerid", "GET", PP_EPROTO, 0, false },
+	{ "spacece", "GET", PP_EPROTO, 0, false },
 };
 
 static bool as_expected(const struct bad_case *c, const struct outcome *o)
