@@ -91,7 +91,7 @@ static int on_message_begin(llhttp_t *p)
 	r->head_bytes = 0;
 	r->ctype_len = r->reqid_len = UINT32_MAX;
 	r->reqid_seen = false;
-	r->te_other = r->ce_other = false;
+	r->te_other = r->te_chunked = r->ce_other = false;
 	r->name_len = 0;
 	return 0;
 }
@@ -139,13 +139,22 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 	return count_head(r, n);
 }
 
-/* Does the list of codings v (n bytes) name one other than chunked (when
- * chunked_ok: Transfer-Encoding)?  "identity" (no coding) and empty
- * elements count as none. */
-static bool coding_other(const char *v, uint32_t n, bool chunked_ok)
+static bool element_is(const char *v, uint32_t n, const char *name)
 {
-	if (n > PD_HTTP_CODING_MAX)
-		return true;
+	return n == strlen(name) && !strncasecmp(v, name, n);
+}
+
+/* Read a Transfer- or Content-Encoding list (v, n bytes; the field being
+ * read says which).  Only "identity" (no coding) and empty elements pass,
+ * and in Transfer-Encoding one "chunked", last (RFC 9112 6.1: never twice,
+ * and a coding after it leaves the body's end to the close). */
+static void scan_codings(struct pd_http_resp *r, const char *v, uint32_t n)
+{
+	bool *other = r->field == HF_TE ? &r->te_other : &r->ce_other;
+	if (n > PD_HTTP_CODING_MAX) {
+		*other = true;
+		return;
+	}
 	for (uint32_t i = 0; i <= n;) {
 		uint32_t e = i;
 		while (e < n && v[e] != ',')
@@ -155,12 +164,16 @@ static bool coding_other(const char *v, uint32_t n, bool chunked_ok)
 			a++;
 		while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
 			b--;
-		if (b > a && !(chunked_ok && b - a == 7 && !strncasecmp(v + a, "chunked", 7)) &&
-		    !(b - a == 8 && !strncasecmp(v + a, "identity", 8)))
-			return true;
 		i = e + 1;
+		if (b == a)
+			continue;
+		if (r->te_chunked && r->field == HF_TE)
+			*other = true; /* after chunked */
+		else if (r->field == HF_TE && element_is(v + a, b - a, "chunked"))
+			r->te_chunked = true;
+		else if (!element_is(v + a, b - a, "identity"))
+			*other = true;
 	}
-	return false;
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -171,7 +184,7 @@ static int on_header_value_complete(llhttp_t *p)
 	if (r->field == HF_OTHER)
 		return 0;
 	if (r->field == HF_TE || r->field == HF_CE) {
-		*(r->field == HF_TE ? &r->te_other : &r->ce_other) |= coding_other(r->coding, n, r->field == HF_TE);
+		scan_codings(r, r->coding, n);
 		return 0;
 	}
 	if (r->field == HF_REQID) {
@@ -217,9 +230,12 @@ static int on_headers_complete(llhttp_t *p)
 		return -1;
 	}
 	/* Its bytes would reach the worker as the content, still coded (and
-	 * no header would tell it so): refuse rather than forward them. */
-	if ((r->te_other || r->ce_other) && !r->head_request && status != 204 && status != 304) {
-		r->why = r->te_other ? "a transfer coding other than chunked" : "a content coding (Content-Encoding)";
+	 * no header would tell it so): refuse rather than forward them.  So
+	 * too when llhttp did not read chunked where we did ("chunked<TAB>"):
+	 * it would take the chunk framing, until the close, for the body. */
+	bool te_odd = r->te_other || r->te_chunked != !!(p->flags & F_CHUNKED);
+	if ((te_odd || r->ce_other) && !r->head_request && status != 204 && status != 304) {
+		r->why = te_odd ? "a transfer coding other than chunked" : "a content coding (Content-Encoding)";
 		return -1;
 	}
 	int64_t clen = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) ? (int64_t)p->content_length : -1;

@@ -23,8 +23,9 @@
  *   - a response to HEAD has no body whatever its headers say; 204, 304
  *     and 1xx have none either (llhttp);
  *   - a body under a transfer coding other than chunked (gzip, or chunked
- *     then gzip: RFC 9112 6.3 reads it until close) is a protocol error:
- *     the pool decodes none, and its bytes are not the content; so is a
+ *     then gzip: RFC 9112 6.3 reads it until close; chunked twice; a
+ *     "chunked" llhttp did not read as such) is a protocol error: the
+ *     pool decodes none, and its bytes are not the content; so is a
  *     body under a content coding (Content-Encoding: gzip, which a server
  *     may send to a request without Accept-Encoding, RFC 9110 12.5.3):
  *     only Content-Type reaches the worker, which could not tell;
@@ -115,7 +116,8 @@ struct pd_http_resp {
 	uint64_t head_bytes; /* bytes of the current header block so far */
 	uint64_t raw_head;   /* every byte fed before the final head was done */
 	const char *why;     /* static text for PD_HTTP_ERROR */
-	bool te_other;       /* Transfer-Encoding names a coding but chunked */
+	bool te_other;       /* Transfer-Encoding names a coding but chunked (or one after it) */
+	bool te_chunked;     /* ...names chunked */
 	bool ce_other;       /* Content-Encoding names a coding */
 	/* The header being read (only the two forwarded ones are kept, and
 	 * Transfer- and Content-Encoding checked). */

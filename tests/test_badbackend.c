@@ -255,6 +255,21 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 				 !strcmp(cas, "spacerid") ? "X-Request-Id" : "Content-Encoding",
 				 !strcmp(cas, "spacerid") ? "someone-else" : "gzip", strlen(token), token);
 		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "tetab")) {
+		/* "chunked" with a tab after it (OWS, RFC 9110 5.6.1), which
+		 * llhttp does not take for chunked: it reads to the close. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding:\tchunked\t\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+				 RID(), strlen(token), token);
+		put(fd, buf, (size_t)n);
+		return false;
+	} else if (!strcmp(cas, "techunked2")) {
+		/* Chunked twice (RFC 9112 6.1: a sender must not), and so it is:
+		 * one decoding leaves the inner chunks' framing. */
+		char inner[256];
+		int k = snprintf(inner, sizeof inner, "%zx\r\n%s\r\n0\r\n\r\n", strlen(token), token);
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: chunked, chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n",
+				 RID(), k, inner);
+		put(fd, buf, (size_t)n);
 	} else {
 		PUTS(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	}
@@ -450,6 +465,8 @@ static const struct bad_case cases[] = {
 	{ "chunknocrlf", "GET", PP_EPROTO, 0, false },
 	{ "spacerid", "GET", PP_EPROTO, 0, false },
 	{ "spacece", "GET", PP_EPROTO, 0, false },
+	{ "tetab", "GET", PP_EPROTO, 0, false },
+	{ "techunked2", "GET", PP_EPROTO, 0, false },
 };
 
 static bool as_expected(const struct bad_case *c, const struct outcome *o)
