@@ -270,6 +270,33 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: chunked, chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n",
 				 RID(), k, inner);
 		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "chunkext")) {
+		/* Chunk sizes with leading zeros, upper-case hex and extensions
+		 * (one quoted, with a ';' in it), and trailers.  (llhttp 8.1
+		 * refuses white space before a ';', and an extension without a
+		 * value before another, which RFC 9112 7.1.1 allows: PP_EPROTO
+		 * for such a response.) */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: Chunked\r\n\r\n"
+				 "001;a=b\r\n%c\r\n000%zX;q=\"x;y\";r\r\n%s\r\n000;end\r\nX-Trailer: t\r\n\r\n",
+				 RID(), token[0], strlen(token + 1), token + 1);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "headbody")) {
+		ok_response(fd, token, ""); /* HEAD answered with a body anyway: it answers nothing */
+	} else if (!strcmp(cas, "nocontentcl")) {
+		PUTS(fd, "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nSTALE");
+	} else if (!strcmp(cas, "tecl")) {
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+				 strlen(token), token);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "interim101")) {
+		PUTS(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n");
+		ok_response(fd, token, "");
+	} else if (!strcmp(cas, "status999") || !strcmp(cas, "status1000")) {
+		/* 600-999: not HTTP's, yet three digits (RFC 9110 15: a client
+		 * treats them as 5xx); the worker sees the code itself. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 %s Odd\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
+				 cas + 6, RID(), strlen(token), token);
+		put(fd, buf, (size_t)n);
 	} else {
 		PUTS(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	}
@@ -467,6 +494,13 @@ static const struct bad_case cases[] = {
 	{ "spacece", "GET", PP_EPROTO, 0, false },
 	{ "tetab", "GET", PP_EPROTO, 0, false },
 	{ "techunked2", "GET", PP_EPROTO, 0, false },
+	{ "chunkext", "GET", 0, 200, true },
+	{ "headbody", "HEAD", 0, 200, false },
+	{ "nocontentcl", "GET", 0, 204, false },
+	{ "tecl", "GET", PP_EPROTO, 0, false },
+	{ "interim101", "GET", PP_EPROTO, 0, false },
+	{ "status999", "GET", 0, 999, true },
+	{ "status1000", "GET", PP_EPROTO, 0, false },
 };
 
 static bool as_expected(const struct bad_case *c, const struct outcome *o)
