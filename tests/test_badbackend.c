@@ -273,9 +273,9 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 	} else if (!strcmp(cas, "chunkext")) {
 		/* Chunk sizes with leading zeros, upper-case hex and extensions
 		 * (one quoted, with a ';' in it), and trailers.  (llhttp 8.1
-		 * refuses white space before a ';', and an extension without a
-		 * value before another, which RFC 9112 7.1.1 allows: PP_EPROTO
-		 * for such a response.) */
+		 * refuses white space around a ';' and an extension without a
+		 * value after one with a value ("5;a=b;c"), which RFC 9112
+		 * 7.1.1 allows: PP_EPROTO for such a response.) */
 		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: Chunked\r\n\r\n"
 				 "001;a=b\r\n%c\r\n000%zX;q=\"x;y\";r\r\n%s\r\n000;end\r\nX-Trailer: t\r\n\r\n",
 				 RID(), token[0], strlen(token + 1), token + 1);
