@@ -91,6 +91,7 @@ static int on_message_begin(llhttp_t *p)
 	r->head_bytes = 0;
 	r->ctype_len = r->reqid_len = UINT32_MAX;
 	r->reqid_seen = false;
+	r->te_other = r->te_chunked = r->ce_other = false;
 	r->name_len = 0;
 	return 0;
 }
@@ -117,6 +118,10 @@ static int on_header_field_complete(llhttp_t *p)
 		r->field = HF_CTYPE;
 	else if (r->name_len == 12 && !strncasecmp(r->name, "x-request-id", 12))
 		r->field = HF_REQID;
+	else if (r->name_len == 17 && !strncasecmp(r->name, "transfer-encoding", 17))
+		r->field = HF_TE;
+	else if (r->name_len == 16 && !strncasecmp(r->name, "content-encoding", 16))
+		r->field = HF_CE;
 	r->name_len = 0;
 	r->value_len = 0;
 	return 0;
@@ -125,11 +130,50 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
 	struct pd_http_resp *r = of(p);
-	char *dst = r->field == HF_CTYPE ? r->ctype : r->field == HF_REQID ? r->reqid : NULL;
-	if (dst && r->value_len + n <= PP_FRAME_HVALUE_MAX)
+	bool coding = r->field == HF_TE || r->field == HF_CE;
+	char *dst = r->field == HF_CTYPE ? r->ctype : r->field == HF_REQID ? r->reqid : coding ? r->coding : NULL;
+	uint32_t cap = coding ? PD_HTTP_CODING_MAX : PP_FRAME_HVALUE_MAX;
+	if (dst && r->value_len + n <= cap)
 		memcpy(dst + r->value_len, at, n);
 	r->value_len += (uint32_t)(n < UINT32_MAX / 2 ? n : UINT32_MAX / 2);
 	return count_head(r, n);
+}
+
+static bool element_is(const char *v, uint32_t n, const char *name)
+{
+	return n == strlen(name) && !strncasecmp(v, name, n);
+}
+
+/* Read a Transfer- or Content-Encoding list (v, n bytes; the field being
+ * read says which).  Only "identity" (no coding) and empty elements pass,
+ * and in Transfer-Encoding one "chunked", last (RFC 9112 6.1: never twice,
+ * and a coding after it leaves the body's end to the close). */
+static void scan_codings(struct pd_http_resp *r, const char *v, uint32_t n)
+{
+	bool *other = r->field == HF_TE ? &r->te_other : &r->ce_other;
+	if (n > PD_HTTP_CODING_MAX) {
+		*other = true;
+		return;
+	}
+	for (uint32_t i = 0; i <= n;) {
+		uint32_t e = i;
+		while (e < n && v[e] != ',')
+			e++;
+		uint32_t a = i, b = e;
+		while (a < b && (v[a] == ' ' || v[a] == '\t'))
+			a++;
+		while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+			b--;
+		i = e + 1;
+		if (b == a)
+			continue;
+		if (r->te_chunked && r->field == HF_TE)
+			*other = true; /* after chunked */
+		else if (r->field == HF_TE && element_is(v + a, b - a, "chunked"))
+			r->te_chunked = true;
+		else if (!element_is(v + a, b - a, "identity"))
+			*other = true;
+	}
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -139,6 +183,10 @@ static int on_header_value_complete(llhttp_t *p)
 	uint32_t n = r->value_len;
 	if (r->field == HF_OTHER)
 		return 0;
+	if (r->field == HF_TE || r->field == HF_CE) {
+		scan_codings(r, r->coding, n);
+		return 0;
+	}
 	if (r->field == HF_REQID) {
 		/* Two ids: which request it answers is ambiguous. */
 		if (r->reqid_seen) {
@@ -181,6 +229,15 @@ static int on_headers_complete(llhttp_t *p)
 		r->why = "Content-Length out of range";
 		return -1;
 	}
+	/* Its bytes would reach the worker as the content, still coded (and
+	 * no header would tell it so): refuse rather than forward them.  So
+	 * too when llhttp did not read chunked where we did ("chunked<TAB>"):
+	 * it would take the chunk framing, until the close, for the body. */
+	bool te_odd = r->te_other || r->te_chunked != !!(p->flags & F_CHUNKED);
+	if ((te_odd || r->ce_other) && !r->head_request && status != 204 && status != 304) {
+		r->why = te_odd ? "a transfer coding other than chunked" : "a content coding (Content-Encoding)";
+		return -1;
+	}
 	int64_t clen = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) ? (int64_t)p->content_length : -1;
 	if (r->head_request || status == 204 || status == 304)
 		clen = r->head_request ? clen : 0;
@@ -208,10 +265,16 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 static int on_message_complete(llhttp_t *p)
 {
 	struct pd_http_resp *r = of(p);
-	if (!r->headers_done)
-		return 0; /* an interim response ended: read on */
+	if (!r->headers_done) {
+		/* An interim response ended: read on, even after one that
+		 * said close or was HTTP/1.0 (llhttp would take every later
+		 * byte unparsed, the final answer's too), but keep nothing. */
+		r->interim_close |= !llhttp_should_keep_alive(p);
+		llhttp_set_lenient_keep_alive(p, 1);
+		return 0;
+	}
 	r->complete = true;
-	r->keep_alive = llhttp_should_keep_alive(p);
+	r->keep_alive = llhttp_should_keep_alive(p) && !r->interim_close;
 	return HPE_PAUSED; /* stop right after it: what follows is not ours */
 }
 

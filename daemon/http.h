@@ -8,16 +8,27 @@
  * socket; conn.c never sees HTTP (STYLE.md: llhttp's parser/connection
  * split).
  *
- * Rules on top of llhttp's own (which already rejects duplicate or
- * conflicting Content-Length, Content-Length with chunked, bad chunk
- * sizes, bad status lines and header characters):
+ * Rules on top of llhttp's own (built in strict mode, mk/llhttp.mk: it
+ * rejects duplicate or conflicting Content-Length, Content-Length with
+ * chunked, bad chunk sizes, a chunk's data without its CRLF, bad status
+ * lines, a CR without its LF, white space before a colon and bad header
+ * characters):
  *   - the status line and headers together are at most PD_HTTP_HEADER_MAX
  *     bytes; a longer block is a protocol error (not a memory error);
  *   - interim 1xx responses (100, 102, 103) are skipped, at most
- *     PD_HTTP_INTERIM_MAX of them; 101 (an upgrade we never asked for) is a
+ *     PD_HTTP_INTERIM_MAX of them, the final answer read after them even
+ *     when one said "Connection: close" or was HTTP/1.0 (the connection
+ *     is then not kept); 101 (an upgrade we never asked for) is a
  *     protocol error;
  *   - a response to HEAD has no body whatever its headers say; 204, 304
  *     and 1xx have none either (llhttp);
+ *   - a body under a transfer coding other than chunked (gzip, or chunked
+ *     then gzip: RFC 9112 6.3 reads it until close; chunked twice; a
+ *     "chunked" llhttp did not read as such) is a protocol error: the
+ *     pool decodes none, and its bytes are not the content; so is a
+ *     body under a content coding (Content-Encoding: gzip, which a server
+ *     may send to a request without Accept-Encoding, RFC 9110 12.5.3):
+ *     only Content-Type reaches the worker, which could not tell;
  *   - a response without length or chunking is read until the connection
  *     closes (pd_http_resp_eof completes it);
  *   - whatever follows a complete response in the same bytes is reported
@@ -37,6 +48,7 @@
 
 #define PD_HTTP_HEADER_MAX (64u << 10) /* status line + headers, bytes */
 #define PD_HTTP_INTERIM_MAX 16         /* 1xx responses before the final one */
+#define PD_HTTP_CODING_MAX 32          /* a longer Transfer- or Content-Encoding value names other codings */
 
 /* ---- request ------------------------------------------------------------ */
 
@@ -100,11 +112,17 @@ struct pd_http_resp {
 	bool keep_alive;     /* valid once complete */
 	bool sink_failed;
 	uint32_t interim;    /* 1xx responses skipped */
+	bool interim_close;  /* one of them said close (or was HTTP/1.0): the connection is not kept */
 	uint64_t head_bytes; /* bytes of the current header block so far */
 	uint64_t raw_head;   /* every byte fed before the final head was done */
 	const char *why;     /* static text for PD_HTTP_ERROR */
-	/* The header being read (only the two forwarded ones are kept). */
-	enum { HF_OTHER, HF_CTYPE, HF_REQID } field;
+	bool te_other;       /* Transfer-Encoding names a coding but chunked (or one after it) */
+	bool te_chunked;     /* ...names chunked */
+	bool ce_other;       /* Content-Encoding names a coding */
+	/* The header being read (only the two forwarded ones are kept, and
+	 * Transfer- and Content-Encoding checked). */
+	enum { HF_OTHER, HF_CTYPE, HF_REQID, HF_TE, HF_CE } field;
+	char coding[PD_HTTP_CODING_MAX]; /* the Transfer- or Content-Encoding value being read */
 	char name[PP_FRAME_HNAME_MAX];
 	uint32_t name_len;   /* > PP_FRAME_HNAME_MAX: too long to be one we keep */
 	char ctype[PP_FRAME_HVALUE_MAX], reqid[PP_FRAME_HVALUE_MAX];

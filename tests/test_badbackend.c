@@ -212,6 +212,91 @@ static bool answer(int fd, const char *method, const char *cas, const char *toke
 		ok_response(fd, token, "X-Request-Id: someone-else\r\n"); /* the echo comes second */
 	} else if (!strcmp(cas, "silent")) {
 		return false; /* read the request, close without a word */
+	} else if (!strcmp(cas, "tegzip") || !strcmp(cas, "techunkgzip") || !strcmp(cas, "tegzipchunk")) {
+		/* A transfer coding the pool does not decode, over the same
+		 * chunked bytes: under "gzip" or "chunked, gzip" the body runs
+		 * to the close (RFC 9112 6.3) and is still coded, under "gzip,
+		 * chunked" the chunks hold gzip'ed content: never the content. */
+		const char *te = !strcmp(cas, "tegzip") ? "gzip" : !strcmp(cas, "techunkgzip") ? "chunked, gzip" : "gzip, chunked";
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: %s\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+				 RID(), te, strlen(token), token);
+		put(fd, buf, (size_t)n);
+		return !strcmp(te, "gzip, chunked"); /* the others end at the close */
+	} else if (!strcmp(cas, "interimclose") || !strcmp(cas, "interim10")) {
+		/* An interim answer that says close (or is HTTP/1.0), then the
+		 * final one on the same connection, kept open. */
+		PUTS(fd, !strcmp(cas, "interim10") ? "HTTP/1.0 100 Continue\r\n\r\n"
+						   : "HTTP/1.1 103 Early Hints\r\nConnection: close\r\n\r\n");
+		ok_response(fd, token, "");
+	} else if (!strcmp(cas, "cegzip")) {
+		/* A content coding (RFC 9110 12.5.3 lets a server use one when
+		 * the request has no Accept-Encoding): the worker, who sees no
+		 * Content-Encoding, would take the coded bytes for the content. */
+		ok_response(fd, token, "Content-Encoding: gzip\r\n");
+	} else if (!strcmp(cas, "ceidentity")) {
+		ok_response(fd, token, "Content-Encoding: identity\r\n"); /* no coding */
+	} else if (!strcmp(cas, "crstatus")) {
+		/* A bare CR in the reason phrase (RFC 9112 2.2: invalid, or
+		 * read as a space); the byte after it is not a LF. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 O\rK\r\n%s%s%sContent-Length: %zu\r\n\r\n%s", RID(),
+				 strlen(token), token);
+		put(fd, buf, (size_t)n);
+		return false;
+	} else if (!strcmp(cas, "chunknocrlf")) {
+		/* A chunk size two short, and no CRLF after the chunk's data. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: chunked\r\n\r\n%zx\r\n%s0\r\n\r\n",
+				 RID(), strlen(token) - 2, token);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "spacerid") || !strcmp(cas, "spacece")) {
+		/* White space before the colon (RFC 9112 5.1): the header must
+		 * count as its name, or be refused; here the answer's only id
+		 * is another request's, or its content is coded. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s : %s\r\nContent-Length: %zu\r\n\r\n%s",
+				 !strcmp(cas, "spacerid") ? "X-Request-Id" : "Content-Encoding",
+				 !strcmp(cas, "spacerid") ? "someone-else" : "gzip", strlen(token), token);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "tetab")) {
+		/* "chunked" with a tab after it (OWS, RFC 9110 5.6.1), which
+		 * llhttp does not take for chunked: it reads to the close. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding:\tchunked\t\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+				 RID(), strlen(token), token);
+		put(fd, buf, (size_t)n);
+		return false;
+	} else if (!strcmp(cas, "techunked2")) {
+		/* Chunked twice (RFC 9112 6.1: a sender must not), and so it is:
+		 * one decoding leaves the inner chunks' framing. */
+		char inner[256];
+		int k = snprintf(inner, sizeof inner, "%zx\r\n%s\r\n0\r\n\r\n", strlen(token), token);
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: chunked, chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n",
+				 RID(), k, inner);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "chunkext")) {
+		/* Chunk sizes with leading zeros, upper-case hex and extensions
+		 * (one quoted, with a ';' in it), and trailers.  (llhttp 8.1
+		 * refuses white space around a ';' and an extension without a
+		 * value after one with a value ("5;a=b;c"), which RFC 9112
+		 * 7.1.1 allows: PP_EPROTO for such a response.) */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\n%s%s%sTransfer-Encoding: Chunked\r\n\r\n"
+				 "001;a=b\r\n%c\r\n000%zX;q=\"x;y\";r\r\n%s\r\n000;end\r\nX-Trailer: t\r\n\r\n",
+				 RID(), token[0], strlen(token + 1), token + 1);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "headbody")) {
+		ok_response(fd, token, ""); /* HEAD answered with a body anyway: it answers nothing */
+	} else if (!strcmp(cas, "nocontentcl")) {
+		PUTS(fd, "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nSTALE");
+	} else if (!strcmp(cas, "tecl")) {
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+				 strlen(token), token);
+		put(fd, buf, (size_t)n);
+	} else if (!strcmp(cas, "interim101")) {
+		PUTS(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n");
+		ok_response(fd, token, "");
+	} else if (!strcmp(cas, "status999") || !strcmp(cas, "status1000")) {
+		/* 600-999: not HTTP's, yet three digits (RFC 9110 15: a client
+		 * treats them as 5xx); the worker sees the code itself. */
+		int n = snprintf(buf, sizeof buf, "HTTP/1.1 %s Odd\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
+				 cas + 6, RID(), strlen(token), token);
+		put(fd, buf, (size_t)n);
 	} else {
 		PUTS(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	}
@@ -396,6 +481,26 @@ static const struct bad_case cases[] = {
 	{ "reset", "GET", PP_EBACKEND, 0, false },
 	{ "drip", "GET", PP_ETIMEDOUT, 0, false },
 	{ "silent", "GET", PP_EBACKEND, 0, false },
+	{ "tegzip", "GET", PP_EPROTO, 0, false },
+	{ "techunkgzip", "GET", PP_EPROTO, 0, false },
+	{ "tegzipchunk", "GET", PP_EPROTO, 0, false },
+	{ "interimclose", "GET", 0, 200, true },
+	{ "interim10", "GET", 0, 200, true },
+	{ "cegzip", "GET", PP_EPROTO, 0, false },
+	{ "ceidentity", "GET", 0, 200, true },
+	{ "crstatus", "GET", PP_EPROTO, 0, false },
+	{ "chunknocrlf", "GET", PP_EPROTO, 0, false },
+	{ "spacerid", "GET", PP_EPROTO, 0, false },
+	{ "spacece", "GET", PP_EPROTO, 0, false },
+	{ "tetab", "GET", PP_EPROTO, 0, false },
+	{ "techunked2", "GET", PP_EPROTO, 0, false },
+	{ "chunkext", "GET", 0, 200, true },
+	{ "headbody", "HEAD", 0, 200, false },
+	{ "nocontentcl", "GET", 0, 204, false },
+	{ "tecl", "GET", PP_EPROTO, 0, false },
+	{ "interim101", "GET", PP_EPROTO, 0, false },
+	{ "status999", "GET", 0, 999, true },
+	{ "status1000", "GET", PP_EPROTO, 0, false },
 };
 
 static bool as_expected(const struct bad_case *c, const struct outcome *o)
