@@ -201,20 +201,7 @@ func TestRawRequest(t *testing.T) {
 // Bad input is refused with its PP_E* code, and the message carries the
 // code's name and pp_strerror's text.
 func TestErrors(t *testing.T) {
-	c, err := testPool.Acquire(bg())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Release()
-	sc, err := testPool.AcquireShared(bg())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Release()
-	for _, a := range []struct {
-		name string
-		api  api
-	}{{"pool", testPool.api}, {"client", c.api}, {"shared client", sc.api}} {
+	for _, a := range threeAPIs(t) {
 		cases := []struct {
 			req  Request
 			want *Error
@@ -228,18 +215,18 @@ func TestErrors(t *testing.T) {
 			{Request{Method: "GET", Path: "/health\x00/x"}, ErrInvalid, "PP_EINVAL"},
 		}
 		for _, tc := range cases {
-			_, err := a.api.Request(bg(), tc.req)
+			_, err := a.a.Request(bg(), tc.req)
 			var pe *Error
 			if !errors.Is(err, tc.want) || !errors.As(err, &pe) || pe.Name() != tc.name ||
 				!strings.Contains(err.Error(), tc.name) || !strings.Contains(err.Error(), cStrerror(tc.want.Code)) {
 				t.Errorf("%s: %q %q: want %s, got %v", a.name, tc.req.Method, tc.req.Path, tc.name, err)
 			}
 		}
-		if _, err := a.api.GetDatabase(bg(), ""); !errors.Is(err, ErrInvalid) {
+		if _, err := a.a.GetDatabase(bg(), ""); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: GetDatabase(\"\"): want PP_EINVAL, got %v", a.name, err)
 		}
 		// The lease is still usable after refused input.
-		if _, err := a.api.Health(bg()); err != nil {
+		if _, err := a.a.Health(bg()); err != nil {
 			t.Errorf("%s: Health after bad input: %v", a.name, err)
 		}
 	}

@@ -488,6 +488,32 @@ func TestSharedClientCancelledBodyNotReused(t *testing.T) {
 	}
 }
 
+// closeWhileWaiting opens a Pool with cfg, starts an Acquire (or an
+// AcquireShared) with ctx, closes the Pool 50 ms into its wait for a seat
+// and returns the acquire's error.
+func closeWhileWaiting(t *testing.T, cfg Config, shared bool, ctx context.Context) error {
+	t.Helper()
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acquire := p.Acquire
+	if shared {
+		acquire = p.AcquireShared
+	}
+	got := make(chan error, 1)
+	go func() {
+		c, err := acquire(ctx)
+		if err == nil {
+			c.Release()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	p.Close()
+	return <-got
+}
+
 // Close while Acquire and AcquireShared wait for a seat (a cancellable
 // context, a deadline far away): the wait ends with ErrClosed, as every
 // call on a closed Pool does, not a timeout; and the pool is detached
@@ -496,26 +522,8 @@ func TestSharedClientCancelledBodyNotReused(t *testing.T) {
 func TestCloseWhileWaiting(t *testing.T) {
 	release := holdAll(t)
 	for _, shared := range []bool{false, true} {
-		p, err := New(Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		acquire := p.Acquire
-		if shared {
-			acquire = p.AcquireShared
-		}
 		ctx, cancel := context.WithTimeout(bg(), 10*time.Second)
-		got := make(chan error, 1)
-		go func() {
-			c, err := acquire(ctx)
-			if err == nil {
-				c.Release()
-			}
-			got <- err
-		}()
-		time.Sleep(50 * time.Millisecond)
-		p.Close()
-		if err := <-got; !errors.Is(err, ErrClosed) {
+		if err := closeWhileWaiting(t, Config{}, shared, ctx); !errors.Is(err, ErrClosed) {
 			t.Errorf("shared %v: Close while waiting: want ErrClosed, got %v", shared, err)
 		}
 		time.Sleep(100 * time.Millisecond) // what the lease goroutine may still do
@@ -525,25 +533,8 @@ func TestCloseWhileWaiting(t *testing.T) {
 	// call that Close cannot cut short; when it ends, its error is
 	// ErrClosed all the same.
 	for _, shared := range []bool{false, true} {
-		p, err := New(Config{AcquireTimeout: 300 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		acquire := p.Acquire
-		if shared {
-			acquire = p.AcquireShared
-		}
-		got := make(chan error, 1)
-		go func() {
-			c, err := acquire(bg())
-			if err == nil {
-				c.Release()
-			}
-			got <- err
-		}()
-		time.Sleep(50 * time.Millisecond)
-		p.Close()
-		if err := <-got; !errors.Is(err, ErrClosed) {
+		cfg := Config{AcquireTimeout: 300 * time.Millisecond}
+		if err := closeWhileWaiting(t, cfg, shared, bg()); !errors.Is(err, ErrClosed) {
 			t.Errorf("shared %v, Background: Close while waiting: want ErrClosed, got %v", shared, err)
 		}
 	}
@@ -592,20 +583,7 @@ func TestFinalizerWaitsForTx(t *testing.T) {
 // stays usable.
 func TestRequestDeadline(t *testing.T) {
 	slow := Request{Method: "GET", Path: "/health?delay_ms=500"}
-	c, err := testPool.Acquire(bg())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Release()
-	sc, err := testPool.AcquireShared(bg())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Release()
-	for _, k := range []struct {
-		name string
-		a    api
-	}{{"pool", testPool.api}, {"client", c.api}, {"shared client", sc.api}} {
+	for _, k := range threeAPIs(t) {
 		ctx, cancel := context.WithTimeout(bg(), 100*time.Millisecond)
 		_, err := k.a.Request(ctx, slow)
 		cancel()

@@ -29,6 +29,30 @@ func TestMain(m *testing.M) {
 
 func bg() context.Context { return context.Background() }
 
+// namedAPI is one of the three ways to make a call: on the Pool (a
+// one-shot), on a bound Client, on a shared Client.
+type namedAPI struct {
+	name string
+	a    api
+}
+
+// threeAPIs leases a bound and a shared Client from testPool and returns
+// the three ways to call, released when the test ends.
+func threeAPIs(t *testing.T) []namedAPI {
+	t.Helper()
+	c, err := testPool.Acquire(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Release() })
+	sc, err := testPool.AcquireShared(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Release() })
+	return []namedAPI{{"pool", testPool.api}, {"client", c.api}, {"shared client", sc.api}}
+}
+
 // waitFor polls cond every 10 ms until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
