@@ -378,6 +378,22 @@ func TestClose(t *testing.T) {
 	}
 }
 
+// cancelInFlight starts req on c, cancels its context 50 ms later, and
+// returns how long after the cancel the call returned, and its error.
+func cancelInFlight(c *Client, req Request) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(bg())
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.Request(ctx, req)
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	t0 := time.Now()
+	cancel()
+	err := <-got
+	return time.Since(t0), err
+}
+
 // A shared Client's call whose context is cancelled while the request is
 // in flight returns context.Canceled at once; the request completes on
 // the lease, the next call waits for it and works, and Release (also
@@ -389,21 +405,12 @@ func TestSharedClientCancelInFlight(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(bg())
-		got := make(chan error, 1)
-		go func() {
-			_, err := c.Request(ctx, slow)
-			got <- err
-		}()
-		time.Sleep(50 * time.Millisecond)
-		t0 := time.Now()
-		cancel()
-		err = <-got
-		if dt := time.Since(t0); !errors.Is(err, context.Canceled) || dt > 100*time.Millisecond {
+		dt, err := cancelInFlight(c, slow)
+		if !errors.Is(err, context.Canceled) || dt > 100*time.Millisecond {
 			t.Fatalf("cancelled in flight: want context.Canceled at once, got %v after %v", err, dt)
 		}
 		if next == "call" {
-			t0 = time.Now()
+			t0 := time.Now()
 			if _, err := c.Health(bg()); err != nil {
 				t.Errorf("call after an abandoned one: %v", err)
 			}
@@ -606,15 +613,7 @@ func TestFinalizerDoesNotBlockOthers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(bg())
-		got := make(chan error, 1)
-		go func() {
-			_, err := c.Request(ctx, Request{Method: "GET", Path: "/health?delay_ms=3000"})
-			got <- err
-		}()
-		time.Sleep(50 * time.Millisecond)
-		cancel()
-		if err := <-got; !errors.Is(err, context.Canceled) {
+		if _, err := cancelInFlight(c, Request{Method: "GET", Path: "/health?delay_ms=3000"}); !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled call: %v", err)
 		}
 	}()
