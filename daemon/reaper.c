@@ -251,6 +251,32 @@ static void leak_check_slot(struct pd_daemon *d, uint32_t i, uint64_t threshold_
 		i, (int)w->leak_pid, (double)(now - since) / 1e9, (double)threshold_ns / 1e9);
 }
 
+/* Slots are free while someone sleeps: wake the queue's head, which
+ * takes one on its next poll.  A head that was already the head with
+ * slots free at the last tick did not poll (stopped by SIGSTOP or a
+ * frozen cgroup, or not scheduled): a slot released before it had waited
+ * PP_HANDOFF_AFTER_MS went FREE for it alone, and the sleepers behind it
+ * would sleep out their PP_WAIT_SLICE_MS (a shorter lease timed out with
+ * the slot free).  Then wake every sleeper: each scans, and one takes it.
+ * Once per such head: slots that stay free after that cannot be taken
+ * (a claimer stopped holding the lock), and the sleepers scan every
+ * PP_WAIT_SLICE_MS anyway. */
+static void reaper_wake_for_free(struct pd_daemon *d)
+{
+	uint32_t rec;
+	uint64_t t;
+	bool queued = pp_queue_head(&d->seg, &rec, &t);
+	if (!queued || d->idle_head != t + 1)
+		d->idle_woke_all = false; /* a new head: a new episode */
+	if (queued && d->idle_head == t + 1 && !d->idle_woke_all) {
+		d->idle_woke_all = true;
+		pp_sem_wake_all(&d->seg);
+		return;
+	}
+	d->idle_head = queued ? t + 1 : 0;
+	pp_sem_post_wake(&d->seg);
+}
+
 unsigned pd_reaper_scan(struct pd_daemon *d)
 {
 	unsigned n = 0;
@@ -269,6 +295,8 @@ unsigned pd_reaper_scan(struct pd_daemon *d)
 	 * woken: if slots are free while someone sleeps, wake one. */
 	struct pp_shm_header *h = d->seg.hdr;
 	if (pp_sem_has_waiters(h) && pp_slots_free(&d->seg))
-		pp_sem_post_wake(&d->seg);
+		reaper_wake_for_free(d);
+	else
+		d->idle_head = 0; /* the next episode starts afresh */
 	return n;
 }

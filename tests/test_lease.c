@@ -404,6 +404,74 @@ static void test_stopped_sleeper_keeps_no_slot(void)
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 }
 
+/* A sleeper stopped at the head of the queue while slots are released
+ * before it has waited PP_HANDOFF_AFTER_MS: the slots go back FREE with
+ * no hand-over, for the head to take on its next poll, which a stopped
+ * head never makes.  The sleepers behind it sleep in PP_WAIT_SLICE_MS
+ * slices, and the daemon's backstop (slots free while someone sleeps)
+ * woke only the head again.  So a worker behind it timed out with a slot
+ * free for its whole wait.  The release comes right after the head's
+ * join time is set to now, so that it is not handed over. */
+static void test_free_slot_behind_a_stopped_head(void)
+{
+	struct pp_daemon_proc d;
+	const char *args[] = { "--max", "1", "--min", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("stoph"), args) == 0);
+	pp_pool *p;
+	struct pp_seg seg;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &seg) == 0);
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(p, 0, &l) == 0);
+	pp_pool_status st = { 0 };
+	pid_t head = fork();
+	if (head == 0) {
+		struct pp_lease *x;
+		int r = pp_lease(p, 10000, &x);
+		_exit(r == 0 && pp_release(x) == 0 ? 0 : 1);
+	}
+	uint64_t t0 = pp_now_ns();
+	while (ms_since(t0) < 2000 && (pp_status(p, &st) != 0 || st.waiting != 1))
+		usleep(1000);
+	CU_ASSERT_EQUAL(st.waiting, 1);
+	kill(head, SIGSTOP);
+	uint64_t q = atomic_load(&seg.hdr->q_head);
+	uint32_t rec = (uint32_t)(atomic_load(&seg.hdr->queue[q % PP_MAX_WAITERS]) & 0xffff) - 1;
+	CU_ASSERT_FATAL(rec < PP_MAX_WAITERS);
+	int fds[2];
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	pid_t behind = fork();
+	if (behind == 0) {
+		struct pp_lease *x;
+		int r = pp_lease(p, 80, &x); /* less than PP_WAIT_SLICE_MS */
+		if (write(fds[1], &r, sizeof r) != sizeof r)
+			_exit(3);
+		_exit(r == 0 && pp_release(x) == 0 ? 0 : 1);
+	}
+	t0 = pp_now_ns();
+	while (ms_since(t0) < 2000 && (pp_status(p, &st) != 0 || st.waiting != 2))
+		usleep(500);
+	CU_ASSERT_EQUAL(st.waiting, 2);
+	atomic_store(&seg.waiters[rec].since_ns, pp_now_ns()); /* the head has not waited long */
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+	uint64_t t_rel = pp_now_ns();
+	int r = -100;
+	CU_ASSERT_EQUAL(read(fds[0], &r, sizeof r), (ssize_t)sizeof r);
+	printf("\n    slot released behind a stopped head: the sleeper behind it got %d after %.0f ms (timeout 80 ms)", r,
+	       ms_since(t_rel));
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_EQUAL(pp_test_wait_child(behind), 0);
+	kill(head, SIGCONT);
+	CU_ASSERT_EQUAL(pp_test_wait_child(head), 0);
+	close(fds[0]);
+	close(fds[1]);
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	CU_ASSERT_EQUAL(st.available, 1);
+	pp_seg_unmap(&seg);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 static void test_fork_after_attach(void)
 {
 	struct pp_lease *mine;
@@ -750,6 +818,7 @@ int main(void)
 		{ "SIGKILLed holder reclaimed within 100 ms", test_sigkilled_holder_reclaimed_within_100ms },
 		{ "a waiter gets a killed holder's slot", test_waiter_gets_slot_of_killed_holder },
 		{ "a stopped sleeper keeps no slot handed to it from the others", test_stopped_sleeper_keeps_no_slot },
+		{ "a slot freed behind a stopped head goes to a sleeper behind it", test_free_slot_behind_a_stopped_head },
 		{ "handle works after fork, lease does not cross", test_fork_after_attach },
 		{ "release from another thread, double release", test_release_errors },
 		{ "a stale lease of an ended thread leaves the slot's next holder alone", test_stale_lease_of_an_ended_thread },
