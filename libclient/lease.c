@@ -148,15 +148,43 @@ static void waiter_unregister(struct pp_att *p, int i)
 	pthread_mutex_unlock(&seg->waiters[i].lock);
 }
 
+/* The ticket of a record that holds no place in the queue. */
+#define NOT_QUEUED UINT64_MAX
+
+/* Take the next ticket unless it is PP_MAX_WAITERS or more past q_head:
+ * the entries between are those of sleepers still waiting or of sleepers
+ * that left behind a head that still waits, and that ticket's entry would
+ * overwrite one of them (the head's own first), putting its sleeper out
+ * of the queue for good.  q_head only grows, so the room seen holds at
+ * the CAS. */
+static bool queue_ticket(struct pp_shm_header *h, uint64_t *ticket)
+{
+	uint64_t t = atomic_load_explicit(&h->q_tail, memory_order_relaxed);
+	do {
+		uint64_t hd = atomic_load_explicit(&h->q_head, memory_order_acquire);
+		if (hd <= t && t - hd >= PP_MAX_WAITERS)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&h->q_tail, &t, t + 1, memory_order_seq_cst,
+							memory_order_relaxed));
+	*ticket = t;
+	return true;
+}
+
 /* Join the FIFO: take a ticket and publish our queue entry.  The seq_cst
  * store pairs with the fence in pp_slot_hand_over: a releaser either sees
- * the entry, or our scan that follows sees the slot it made FREE. */
+ * the entry, or our scan that follows sees the slot it made FREE.  With
+ * the queue full (queue_ticket) the record holds no place (NOT_QUEUED):
+ * the sleeper waits in slices and tries again at its next look. */
 static void queue_join(struct pp_att *p, int rec)
 {
 	struct pp_shm_header *h = p->seg.hdr;
 	struct pp_waiter *w = &p->seg.waiters[rec];
 	atomic_store_explicit(&w->assigned, 0, memory_order_relaxed);
-	uint64_t t = atomic_fetch_add_explicit(&h->q_tail, 1, memory_order_seq_cst);
+	uint64_t t;
+	if (!queue_ticket(h, &t)) {
+		atomic_store_explicit(&w->ticket, NOT_QUEUED, memory_order_release);
+		return;
+	}
 	atomic_store_explicit(&w->since_ns, pp_now_ns(), memory_order_relaxed);
 	atomic_store_explicit(&w->ticket, t, memory_order_release);
 	uint64_t e = (t << 16) | (uint64_t)(rec + 1);
@@ -259,6 +287,8 @@ static int lease_sleep(struct pp_att *p, uint64_t deadline, struct pp_lease **ou
 	for (;;) {
 		if ((v = lease_wait_verdict(p, &pid_checked)) != 0)
 			break;
+		if (rec >= 0 && atomic_load_explicit(&p->seg.waiters[rec].ticket, memory_order_relaxed) == NOT_QUEUED)
+			queue_join(p, rec); /* the queue was full: room now? */
 		uint32_t seq = atomic_load_explicit(word, memory_order_seq_cst);
 		uint32_t a = rec >= 0 ? atomic_load_explicit(&p->seg.waiters[rec].assigned, memory_order_acquire) : 0;
 		if (a && a != PP_WAITER_CLOSED && take_assigned(p, rec, a, out))

@@ -140,7 +140,10 @@ struct pp_shm_header {
 	 * it, so sleepers are served in arrival order once they have waited
 	 * that long, and newcomers cannot take a handed-over slot.  Entries of
 	 * sleepers that left or died are skipped (their record's ticket or
-	 * `assigned` no longer matches).  W writes all three. */
+	 * `assigned` no longer matches).  A ticket is taken only while
+	 * q_tail - q_head < PP_MAX_WAITERS, so no entry from q_head on is ever
+	 * overwritten; a sleeper finding the queue full waits unqueued and
+	 * joins later (lease.c, queue_ticket).  W writes all three. */
 	alignas(PP_CACHELINE) _Atomic uint64_t q_head;
 	alignas(PP_CACHELINE) _Atomic uint64_t q_tail;
 	alignas(PP_CACHELINE) _Atomic uint64_t queue[PP_MAX_WAITERS];

@@ -3,6 +3,7 @@
  * SIGKILLed holders, fork and thread rules, and every bad input. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -472,6 +473,78 @@ static void test_free_slot_behind_a_stopped_head(void)
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 }
 
+/* The sleepers' queue is a ring of PP_MAX_WAITERS entries, and a sleeper
+ * that leaves (a timeout) leaves its entry behind until the head passes
+ * it.  While one sleeper waits at the head (all slots held), others that
+ * join and time out behind it fill the ring: the PP_MAX_WAITERS + 1th
+ * ticket overwrote the head's own entry.  The head then was in the queue
+ * no longer: the release that should have been handed to it went FREE,
+ * and against a worker that leases again at once it got a slot only if
+ * one of its scans (every PP_WAIT_SLICE_MS) found one, and timed out. */
+static void test_queue_full_of_leavers_keeps_its_head(void)
+{
+	struct pp_daemon_proc d;
+	const char *args[] = { "--max", "1", "--min", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("qwrap"), args) == 0);
+	pp_pool *p;
+	struct pp_seg seg;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &seg) == 0);
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(p, 0, &l) == 0);
+	int fds[2];
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	pid_t head = fork();
+	if (head == 0) {
+		struct pp_lease *x;
+		int r = pp_lease(p, 4000, &x);
+		if (write(fds[1], &r, sizeof r) != sizeof r)
+			_exit(3);
+		_exit(r == 0 && pp_release(x) == 0 ? 0 : 1);
+	}
+	pp_pool_status st = { 0 };
+	uint64_t t0 = pp_now_ns();
+	while (ms_since(t0) < 2000 && (pp_status(p, &st) != 0 || st.waiting != 1))
+		usleep(1000);
+	CU_ASSERT_EQUAL(st.waiting, 1);
+	int timeouts = 0;
+	for (unsigned i = 0; i < PP_MAX_WAITERS + 64; i++) {
+		struct pp_lease *x;
+		timeouts += pp_lease(p, 1, &x) == PP_ETIMEDOUT;
+	}
+	CU_ASSERT_EQUAL(timeouts, PP_MAX_WAITERS + 64);
+	uint64_t span = atomic_load(&seg.hdr->q_tail) - atomic_load(&seg.hdr->q_head);
+	/* Now lease again at once after each release, holding 2 ms. */
+	CU_ASSERT_EQUAL(pp_release(l), 0);
+	int r = -100, cycles = 0;
+	t0 = pp_now_ns();
+	while (ms_since(t0) < 3000) {
+		struct pp_lease *x;
+		if (pp_lease(p, 100, &x) == 0) {
+			cycles++;
+			usleep(2000);
+			CU_ASSERT(pp_release(x) == 0);
+		}
+		struct pollfd pf = { .fd = fds[0], .events = POLLIN };
+		if (poll(&pf, 1, 0) == 1)
+			break;
+	}
+	CU_ASSERT_EQUAL(read(fds[0], &r, sizeof r), (ssize_t)sizeof r);
+	printf("\n    %u sleepers timed out behind the head (queue span %llu): the head got %d after %.0f ms, "
+	       "%d leases of a releaser leasing again meanwhile",
+	       PP_MAX_WAITERS + 64, (unsigned long long)span, r, ms_since(t0), cycles);
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_EQUAL(pp_test_wait_child(head), 0);
+	close(fds[0]);
+	close(fds[1]);
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	CU_ASSERT_EQUAL(st.available, 1);
+	CU_ASSERT_EQUAL(st.waiting, 0);
+	pp_seg_unmap(&seg);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 static void test_fork_after_attach(void)
 {
 	struct pp_lease *mine;
@@ -819,6 +892,8 @@ int main(void)
 		{ "a waiter gets a killed holder's slot", test_waiter_gets_slot_of_killed_holder },
 		{ "a stopped sleeper keeps no slot handed to it from the others", test_stopped_sleeper_keeps_no_slot },
 		{ "a slot freed behind a stopped head goes to a sleeper behind it", test_free_slot_behind_a_stopped_head },
+		{ "a head keeps its place while more sleepers than the queue holds leave behind it",
+		  test_queue_full_of_leavers_keeps_its_head },
 		{ "handle works after fork, lease does not cross", test_fork_after_attach },
 		{ "release from another thread, double release", test_release_errors },
 		{ "a stale lease of an ended thread leaves the slot's next holder alone", test_stale_lease_of_an_ended_thread },
