@@ -154,7 +154,12 @@ static const char *slot_anomaly(struct pd_daemon *d, uint32_t i, uint32_t st, ui
 		return "garbage state";
 	if ((st == PP_SLOT_LEASED || st == PP_SLOT_BUSY) && !tid && !pp_lock_word_owner_died(w))
 		return "held but unlocked";
-	if (st == PP_SLOT_HANDOFF && handoff_orphaned(d, i))
+	/* Only once its releaser has unlocked it: a live thread holding the
+	 * lock of a HANDOFF slot is a releaser between its HANDOFF store and
+	 * its unlock (preempted, stopped), and the reset would re-initialise
+	 * the mutex under it (its unlock then fails, the mutex left on its
+	 * robust list).  handoff_unclaimed frees such a slot meanwhile. */
+	if (st == PP_SLOT_HANDOFF && !tid && handoff_orphaned(d, i))
 		return "handed to a sleeper that is gone";
 	if (st != PP_SLOT_RESETTING && lock_owner_vanished(wk, w, now))
 		return "lock held by a thread that does not exist";

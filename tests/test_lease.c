@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "backend_proc.h"
 #include "daemon_proc.h"
+#include "futex.h"
 #include "layout.h"
 #include "phantompool.h"
 #include "segment.h"
@@ -545,6 +546,94 @@ static void test_queue_full_of_leavers_keeps_its_head(void)
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 }
 
+/* A releaser preempted (or stopped) between publishing a hand-over
+ * (HANDOFF) and unlocking the slot's owner lock: the sleeper it handed
+ * the slot to cannot take the lock, gives up after 5 ms and queues again,
+ * and the hand-over then names a queue entry nobody waits on.  The
+ * reaper reset such a slot as "handed to a sleeper that is gone" while
+ * the live releaser still held the lock, and re-initialised the mutex
+ * under it: the releaser's unlock failed (EPERM), leaving the mutex on
+ * its thread's robust list while the next holder's glibc linked it into
+ * its own.  The releaser is played by hand in a child (the steps of
+ * pp_slot_hand_over up to the unlock), as no signal lands on that
+ * instruction; the sleeper is a real pp_lease. */
+static void test_handoff_waits_for_its_releaser(void)
+{
+	struct pp_daemon_proc d;
+	const char *args[] = { "--max", "1", "--min", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("relstop"), args) == 0);
+	pp_pool *p;
+	struct pp_seg seg;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &seg) == 0);
+	struct pp_slot *s = &seg.slots[0];
+	int go[2], res[2];
+	CU_ASSERT_FATAL(pipe(go) == 0 && pipe(res) == 0);
+	pid_t rel = fork();
+	if (rel == 0) {
+		/* The holder: the slot's owner lock, then LEASED. */
+		char c;
+		if (pthread_mutex_trylock(&s->owner_lock) != 0)
+			_exit(10);
+		atomic_store(&s->state, PP_SLOT_LEASED);
+		if (write(res[1], "L", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(11);
+		/* The release, up to the unlock (pp_slot_hand_over). */
+		struct pp_shm_header *h = seg.hdr;
+		uint64_t hd = atomic_load(&h->q_head);
+		uint64_t e = atomic_load(&h->queue[hd % PP_MAX_WAITERS]);
+		uint32_t rec = (uint32_t)(e & 0xffff) - 1, zero = 0;
+		if (rec >= PP_MAX_WAITERS || !atomic_compare_exchange_strong(&h->q_head, &hd, hd + 1) ||
+		    !atomic_compare_exchange_strong(&seg.waiters[rec].assigned, &zero, 1))
+			_exit(12);
+		atomic_store(&s->handoff, e);
+		atomic_store(&s->state, PP_SLOT_HANDOFF);
+		atomic_fetch_add(&seg.waiters[rec].futex, 1);
+		pp_futex_wake(&seg.waiters[rec].futex, 1);
+		if (write(res[1], "H", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(13);
+		/* Scheduled again: the unlock. */
+		int r = pthread_mutex_unlock(&s->owner_lock);
+		_exit(r == 0 ? 0 : r == EPERM ? 20 : 21);
+	}
+	char c = 0;
+	CU_ASSERT_FATAL(read(res[0], &c, 1) == 1 && c == 'L');
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct pp_lease *x;
+		int r = pp_lease(p, 3000, &x);
+		_exit(r == 0 && pp_release(x) == 0 ? 0 : 1);
+	}
+	pp_pool_status st = { 0 };
+	uint64_t t0 = pp_now_ns();
+	while (ms_since(t0) < 2000 && (pp_status(p, &st) != 0 || st.waiting != 1))
+		usleep(1000);
+	CU_ASSERT_EQUAL(st.waiting, 1);
+	usleep(30000); /* the sleeper is the queue's head */
+	CU_ASSERT(write(go[1], "g", 1) == 1);
+	CU_ASSERT(read(res[0], &c, 1) == 1 && c == 'H');
+	usleep(150000); /* the sleeper gave up on the slot and the reaper looked, many times */
+	uint32_t mid = atomic_load(&s->state);
+	CU_ASSERT(write(go[1], "g", 1) == 1);
+	int rex = pp_test_wait_child(rel), kex = pp_test_wait_child(kid);
+	printf("\n    slot state 150 ms into a releaser's stall: %s; its unlock: %s; the sleeper's lease: %s",
+	       pp_slot_state_name(mid), rex == 0 ? "ok" : rex == 20 ? "EPERM (the lock was re-initialised)" : "?",
+	       kex == 0 ? "ok" : "failed");
+	CU_ASSERT_EQUAL(rex, 0);
+	CU_ASSERT_EQUAL(kex, 0);
+	t0 = pp_now_ns();
+	while (ms_since(t0) < 1000 && (pp_status(p, &st) != 0 || st.available != 1))
+		usleep(1000);
+	CU_ASSERT_EQUAL(st.available, 1);
+	close(go[0]);
+	close(go[1]);
+	close(res[0]);
+	close(res[1]);
+	pp_seg_unmap(&seg);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 static void test_fork_after_attach(void)
 {
 	struct pp_lease *mine;
@@ -894,6 +983,7 @@ int main(void)
 		{ "a slot freed behind a stopped head goes to a sleeper behind it", test_free_slot_behind_a_stopped_head },
 		{ "a head keeps its place while more sleepers than the queue holds leave behind it",
 		  test_queue_full_of_leavers_keeps_its_head },
+		{ "a hand-over waits for its releaser's unlock", test_handoff_waits_for_its_releaser },
 		{ "handle works after fork, lease does not cross", test_fork_after_attach },
 		{ "release from another thread, double release", test_release_errors },
 		{ "a stale lease of an ended thread leaves the slot's next holder alone", test_stale_lease_of_an_ended_thread },
