@@ -57,7 +57,7 @@ struct pd_daemon {
 	struct pd_backends backends; /* the PhantomDB nodes */
 	int lock_kind;               /* pp_owner_lock_kind() */
 	struct pp_queue_watch qwatch; /* the reaper's look at the sleepers' queue (slot.h) */
-	uint64_t idle_head;          /* head ticket + 1 seen at the last tick with slots free, 0 none (reaper.c) */
+	uint64_t idle_head;          /* head ticket + 1 (UINT64_MAX: no head) at the last tick with slots free, 0 none (reaper.c) */
 	bool idle_woke_all;          /* every sleeper was woken for that head (reaper.c) */
 	int argc;                    /* saved for reloads */
 	char **argv;

@@ -263,22 +263,31 @@ static void leak_check_slot(struct pd_daemon *d, uint32_t i, uint64_t threshold_
  * PP_HANDOFF_AFTER_MS went FREE for it alone, and the sleepers behind it
  * would sleep out their PP_WAIT_SLICE_MS (a shorter lease timed out with
  * the slot free).  Then wake every sleeper: each scans, and one takes it.
- * Once per such head: slots that stay free after that cannot be taken
- * (a claimer stopped holding the lock), and the sleepers scan every
- * PP_WAIT_SLICE_MS anyway. */
+ * With no head at all the sleepers hold no place in the queue (it was
+ * full, lease.c queue_ticket) and no release wakes them: every sleeper
+ * at once.  Once per such episode (same head, slots free at each tick):
+ * slots that stay free after that cannot be taken (a claimer stopped
+ * holding the lock), and the sleepers scan every PP_WAIT_SLICE_MS
+ * anyway. */
 static void reaper_wake_for_free(struct pd_daemon *d)
 {
 	uint32_t rec;
 	uint64_t t;
 	bool queued = pp_queue_head(&d->seg, &rec, &t);
-	if (!queued || d->idle_head != t + 1)
-		d->idle_woke_all = false; /* a new head: a new episode */
-	if (queued && d->idle_head == t + 1 && !d->idle_woke_all) {
+	uint64_t key = queued ? t + 1 : UINT64_MAX;
+	if (key != d->idle_head) {
+		d->idle_head = key;
+		d->idle_woke_all = false;
+		if (queued) {
+			pp_sem_post_wake(&d->seg);
+			return;
+		}
+	}
+	if (!d->idle_woke_all) {
 		d->idle_woke_all = true;
 		pp_sem_wake_all(&d->seg);
 		return;
 	}
-	d->idle_head = queued ? t + 1 : 0;
 	pp_sem_post_wake(&d->seg);
 }
 

@@ -546,6 +546,67 @@ static void test_queue_full_of_leavers_keeps_its_head(void)
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 }
 
+/* A sleeper that finds the queue full (a head waiting, PP_MAX_WAITERS
+ * entries of sleepers that left behind it) waits without a place, and no
+ * release hands it a slot: the daemon's tick must wake it for a slot
+ * that goes FREE, or it sleeps out its PP_WAIT_SLICE_MS. */
+static void test_unqueued_sleeper_woken_for_a_free_slot(void)
+{
+	struct pp_daemon_proc d;
+	const char *args[] = { "--max", "1", "--min", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("qfull"), args) == 0);
+	pp_pool *p;
+	struct pp_seg seg;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &seg) == 0);
+	struct pp_lease *l;
+	CU_ASSERT_FATAL(pp_lease(p, 0, &l) == 0);
+	pid_t head = fork();
+	if (head == 0) {
+		struct pp_lease *x;
+		int r = pp_lease(p, 4000, &x);
+		_exit(r == 0 && pp_release(x) == 0 ? 0 : 1); /* at once: the slot goes FREE */
+	}
+	pp_pool_status st = { 0 };
+	uint64_t t0 = pp_now_ns();
+	while (ms_since(t0) < 2000 && (pp_status(p, &st) != 0 || st.waiting != 1))
+		usleep(1000);
+	CU_ASSERT_EQUAL(st.waiting, 1);
+	for (unsigned i = 0; i < PP_MAX_WAITERS + 64; i++) {
+		struct pp_lease *x;
+		CU_ASSERT(pp_lease(p, 1, &x) == PP_ETIMEDOUT);
+	}
+	CU_ASSERT_EQUAL(atomic_load(&seg.hdr->q_tail) - atomic_load(&seg.hdr->q_head), PP_MAX_WAITERS);
+	int fds[2];
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	pid_t late = fork();
+	if (late == 0) {
+		struct pp_lease *x;
+		int r = pp_lease(p, 80, &x); /* less than PP_WAIT_SLICE_MS */
+		if (write(fds[1], &r, sizeof r) != sizeof r)
+			_exit(3);
+		_exit(r == 0 && pp_release(x) == 0 ? 0 : 1);
+	}
+	t0 = pp_now_ns();
+	while (ms_since(t0) < 2000 && (pp_status(p, &st) != 0 || st.waiting != 2))
+		usleep(500);
+	CU_ASSERT_EQUAL(st.waiting, 2);
+	CU_ASSERT_EQUAL(pp_release(l), 0); /* to the head, which releases it at once */
+	uint64_t t_rel = pp_now_ns();
+	int r = -100;
+	CU_ASSERT_EQUAL(read(fds[0], &r, sizeof r), (ssize_t)sizeof r);
+	printf("\n    a sleeper that found the queue full got %d %.0f ms after the slot was released (timeout 80 ms)", r,
+	       ms_since(t_rel));
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_EQUAL(pp_test_wait_child(late), 0);
+	CU_ASSERT_EQUAL(pp_test_wait_child(head), 0);
+	close(fds[0]);
+	close(fds[1]);
+	pp_seg_unmap(&seg);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+}
+
 /* A releaser preempted (or stopped) between publishing a hand-over
  * (HANDOFF) and unlocking the slot's owner lock: the sleeper it handed
  * the slot to cannot take the lock, gives up after 5 ms and queues again,
@@ -983,6 +1044,8 @@ int main(void)
 		{ "a slot freed behind a stopped head goes to a sleeper behind it", test_free_slot_behind_a_stopped_head },
 		{ "a head keeps its place while more sleepers than the queue holds leave behind it",
 		  test_queue_full_of_leavers_keeps_its_head },
+		{ "a sleeper that found the queue full is woken for a free slot",
+		  test_unqueued_sleeper_woken_for_a_free_slot },
 		{ "a hand-over waits for its releaser's unlock", test_handoff_waits_for_its_releaser },
 		{ "handle works after fork, lease does not cross", test_fork_after_attach },
 		{ "release from another thread, double release", test_release_errors },
