@@ -1,8 +1,8 @@
 /* pp_fcgi.c - a FastCGI worker (libfcgi) that reaches PhantomDB through
  * phantompool: the application of examples/common/ppapp.h.
  *
- *   pp_fcgi [POOL]          POOL: the pool's name (else $PHANTOMPOOL,
- *                           else "default")
+ *   pp_fcgi [POOL]          POOL: the pool's name (else $PHANTOMPOOL as
+ *                           the process got it, else "default")
  *
  * Run it under a process manager that opens the listening socket and
  * execs the workers: spawn-fcgi (behind nginx: docs/deploy/nginx-spawn-fcgi.md)
@@ -23,6 +23,7 @@
  * crosses threads (the library's rule). */
 #include <fcgi_stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/ppapp.h"
 
@@ -33,7 +34,12 @@ static const char *status_text(int status)
 
 int main(int argc, char **argv)
 {
-	const char *name = argc > 1 ? argv[1] : NULL;
+	/* The name is fixed here, before the first FCGI_Accept(): from then on
+	 * getenv() reads the current request's FastCGI parameters, so a retry
+	 * with NULL would look for $PHANTOMPOOL among them, not in the
+	 * environment the server gave the worker (lighttpd's bin-environment). */
+	const char *env = getenv("PHANTOMPOOL");
+	const char *name = argc > 1 ? argv[1] : env && *env ? strdup(env) : NULL;
 	pp_pool *pool = NULL;
 	static char body[65536];
 

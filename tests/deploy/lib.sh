@@ -2,7 +2,8 @@
 # pool tests/with-pool started (sourced by tests/deploy/stack and
 # tests/deploy/bench; bash).
 #
-#   stack_start STACK [pool|curl]   STACK: nginx-fcgi, lighttpd-fcgi,
+#   stack_start STACK [pool|curl [CODE]]
+#                                   STACK: nginx-fcgi, lighttpd-fcgi,
 #                                   lighttpd-cgi, apache-mod, apache-cgi,
 #                                   gunicorn, gunicorn-preload, php-fpm,
 #                                   apache-mod-php
@@ -14,7 +15,8 @@
 # is read.  "curl" swaps the example for its libcurl twin (bench/deploy/)
 # for the benchmarks (for gunicorn: http.client keep-alive per worker; for
 # PHP-FPM: PHP curl per request).  Sets URL (the application's URL,
-# without query); for the stacks with an application server behind nginx
+# without query) and waits until it answers CODE (200; 503 while no daemon
+# serves the pool); for the stacks with an application server behind nginx
 # (gunicorn, PHP-FPM) also APP_MASTER (its master's pid) and
 # ATTACH_IN_MASTER (yes: the master attaches and its children inherit the
 # handle; no: each child attaches itself).
@@ -55,20 +57,21 @@ render() {
 	return 0
 }
 
-# wait_up URL: until it answers 200 (20 s: gunicorn boots its workers).
+# wait_up URL [CODE]: until it answers CODE, 200 unless given (20 s:
+# gunicorn boots its workers).
 wait_up() {
-	local i
+	local i want=${2:-200}
 	for i in $(seq 200); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = "$want" ] && return 0
 		[ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null && fail "the server exited"
 		[ -n "$APP_PID" ] && ! kill -0 "$APP_PID" 2>/dev/null && fail "the application server exited"
 		sleep 0.1
 	done
-	fail "$1 did not answer 200 within 20 s"
+	fail "$1 did not answer $want within 20 s"
 }
 
 stack_start() {
-	local stack=$1 way=${2:-pool}
+	local stack=$1 way=${2:-pool} up=${3:-200}
 	[ "$(id -u)" = 0 ] || fail "the deploy tests start servers that switch to www-data: run them as root"
 	T=$(mktemp -d /tmp/pp-deploy.XXXXXX)
 	chmod 755 "$T"		# www-data reads the CGI programs and configs here
@@ -145,7 +148,7 @@ stack_start() {
 	*) fail "unknown stack $stack" ;;
 	esac
 	SERVER_PID=$!
-	wait_up "$URL?n=0"
+	wait_up "$URL?n=0" "$up"
 }
 
 # Stop the server and the application server (their process groups: the
