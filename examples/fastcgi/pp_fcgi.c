@@ -11,7 +11,9 @@
  * attached: so each worker attaches once, here, before its accept loop,
  * and keeps the handle for its whole life.  If the pool is not there yet
  * (the web server started before phantompoold), it tries again on the
- * next request instead of exiting.
+ * next request instead of exiting, and writes why to the request's
+ * FastCGI error stream, which the server logs (spawn-fcgi sends the
+ * worker's own stderr to /dev/null).
  *
  * Pass the pool name explicitly (an argument, or the server's setting for
  * the worker's environment: lighttpd's "bin-environment"): servers do not
@@ -46,8 +48,12 @@ int main(int argc, char **argv)
 	if (ppapp_attach(name, &pool) != 0)
 		pool = NULL;		/* retried on the first request */
 	while (FCGI_Accept() >= 0) {
-		if (!pool && ppapp_attach(name, &pool) != 0)
+		if (!pool && ppapp_attach(name, &pool) != 0) {
 			pool = NULL;
+			/* stderr is the request's FastCGI error stream here: the
+			 * server logs it (nginx's error_log, lighttpd's errorlog) */
+			fputs(ppapp_attach_error(), stderr);
+		}
 		int status = ppapp_handle(pool, getenv("QUERY_STRING"), body, sizeof body);
 		printf("Status: %d %s\r\nContent-Type: application/json\r\n\r\n%s",
 		       status, status_text(status), body);

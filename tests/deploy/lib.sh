@@ -15,7 +15,8 @@
 # is read.  "curl" swaps the example for its libcurl twin (bench/deploy/)
 # for the benchmarks (for gunicorn: http.client keep-alive per worker; for
 # PHP-FPM: PHP curl per request).  Sets URL (the application's URL,
-# without query) and waits until it answers CODE (200; 503 while no daemon
+# without query) and ERROR_LOGS (the files the guide names as the server's
+# error log, where a worker that cannot attach says why) and waits until it answers CODE (200; 503 while no daemon
 # serves the pool); for the stacks with an application server behind nginx
 # (gunicorn, PHP-FPM) also APP_MASTER (its master's pid) and
 # ATTACH_IN_MASTER (yes: the master attaches and its children inherit the
@@ -25,7 +26,7 @@ SRC=${PP_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DOCS=$SRC/docs/deploy
 B=${PP_BUILD:?PP_BUILD unset (run under tests/with-pool)}
 WORKERS=${DEPLOY_WORKERS:-8}
-SERVER_PID= SPAWN_PIDS= APP_PID= T=
+SERVER_PID= SPAWN_PIDS= APP_PID= T= ERROR_LOGS=
 APP_MASTER= ATTACH_IN_MASTER=
 PHP_FPM=${PP_PHP_FPM:-/usr/sbin/php-fpm8.2}
 
@@ -89,17 +90,18 @@ stack_start() {
 		SPAWN_PIDS=$(cat "$T/spawn-fcgi.pid")
 		render nginx-spawn-fcgi.conf.in "$T/nginx.conf"
 		setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
-		URL=http://127.0.0.1:$PORT/app ;;
+		URL=http://127.0.0.1:$PORT/app ERROR_LOGS=$T/nginx-error.log ;;
 	lighttpd-fcgi | lighttpd-cgi)
 		render "$stack.conf.in" "$T/lighttpd.conf"
 		[ "$way" = curl ] && echo "setenv.add-environment += ( \"PHANTOMDB_URL\" => \"$PHANTOMDB_URL\" )" >> "$T/lighttpd.conf"
 		setsid lighttpd -D -f "$T/lighttpd.conf" >"$T/lighttpd-out.log" 2>&1 &
-		URL=http://127.0.0.1:$PORT/$([ "$stack" = lighttpd-cgi ] && echo cgi-bin/)app ;;
+		URL=http://127.0.0.1:$PORT/$([ "$stack" = lighttpd-cgi ] && echo cgi-bin/)app
+		ERROR_LOGS="$T/run/lighttpd-error.log $T/run/lighttpd-breakage.log" ;;
 	apache-mod | apache-cgi)
 		render apache-prefork.conf.in "$T/apache2.conf"
 		[ "$way" = curl ] && printf '<Directory %s/cgi-bin>\n    SetEnv PHANTOMDB_URL %s\n</Directory>\n' "$T" "$PHANTOMDB_URL" >> "$T/apache2.conf"
 		setsid apache2 -f "$T/apache2.conf" -DFOREGROUND >"$T/apache2-out.log" 2>&1 &
-		URL=http://127.0.0.1:$PORT/$([ "$stack" = apache-cgi ] && echo cgi-bin/)app ;;
+		URL=http://127.0.0.1:$PORT/$([ "$stack" = apache-cgi ] && echo cgi-bin/)app ERROR_LOGS=$T/apache2-error.log ;;
 	gunicorn | gunicorn-preload)
 		# the app under its own name in $T/app (the twin under the same name)
 		if [ "$way" = curl ]; then cp "$SRC/bench/deploy/ppapp_httpclient.py" "$T/app/ppapp.py"
@@ -114,7 +116,7 @@ stack_start() {
 		APP_PID=$! APP_MASTER=$!
 		render nginx-gunicorn.conf.in "$T/nginx.conf"
 		setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
-		URL=http://127.0.0.1:$PORT/app ;;
+		URL=http://127.0.0.1:$PORT/app ERROR_LOGS=$T/gunicorn-error.log ;;
 	php-fpm)
 		local ext=$B/php-ext/modules/phantompool.so
 		[ -f "$ext" ] || fail "no PHP extension $ext (make php-ext)"
@@ -128,7 +130,7 @@ stack_start() {
 		APP_PID=$! APP_MASTER=$! ATTACH_IN_MASTER=no
 		render nginx-php-fpm.conf.in "$T/nginx.conf"
 		setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
-		URL=http://127.0.0.1:$PORT/app ;;
+		URL=http://127.0.0.1:$PORT/app ERROR_LOGS="$T/php-fpm-error.log $T/nginx-error.log" ;;
 	apache-mod-php)
 		[ -f "$B/php-ext/modules/phantompool.so" ] || fail "no PHP extension in $B/php-ext (make php-ext)"
 		[ -f /usr/lib/apache2/modules/libphp8.2.so ] || fail "no mod_php: Debian libapache2-mod-php8.2 (make deps)"
@@ -144,7 +146,7 @@ stack_start() {
 		# PHP_INI_SCAN_DIR empty: no system conf.d, only $T/php.ini
 		PHP_INI_SCAN_DIR= setsid apache2 -f "$T/apache2.conf" -DFOREGROUND >"$T/apache2-out.log" 2>&1 &
 		APP_MASTER=$! ATTACH_IN_MASTER=no
-		URL=http://127.0.0.1:$PORT/app ;;
+		URL=http://127.0.0.1:$PORT/app ERROR_LOGS=$T/apache2-error.log ;;
 	*) fail "unknown stack $stack" ;;
 	esac
 	SERVER_PID=$!
