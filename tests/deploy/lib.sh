@@ -76,7 +76,7 @@ stack_start() {
 	[ "$(id -u)" = 0 ] || fail "the deploy tests start servers that switch to www-data: run them as root"
 	T=$(mktemp -d /tmp/pp-deploy.XXXXXX)
 	chmod 755 "$T"		# www-data reads the CGI programs and configs here
-	mkdir -p "$T/htdocs" "$T/cgi-bin" "$T/run" "$T/nginx-tmp" "$T/app"
+	mkdir -p "$T/htdocs" "$T/cgi-bin" "$T/run" "$T/app"	# no nginx-tmp: the guides do not ask for one
 	chown www-data:www-data "$T/run"	# lighttpd (as www-data) writes its log and socket there
 	PORT=$(free_port) FCGI_PORT=$(free_port)
 	FCGI_BIN=$B/examples/fastcgi/pp_fcgi
