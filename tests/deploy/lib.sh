@@ -29,6 +29,11 @@ WORKERS=${DEPLOY_WORKERS:-8}
 SERVER_PID= SPAWN_PIDS= APP_PID= T= ERROR_LOGS=
 APP_MASTER= ATTACH_IN_MASTER=
 PHP_FPM=${PP_PHP_FPM:-/usr/sbin/php-fpm8.2}
+# The servers start without the $PHANTOMPOOL tests/with-pool exports, as
+# from systemd: the pool's name reaches the workers only through the
+# setting each guide shows (a worker that inherited it would pass the
+# test without that setting).
+NOPOOL="env -u PHANTOMPOOL"
 
 fail() { echo "FAIL: $*" >&2; [ -n "$T" ] && for f in "$T"/*.log "$T"/run/*.log; do [ -s "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done >&2; exit 1; }
 
@@ -86,21 +91,21 @@ stack_start() {
 	case $stack in
 	nginx-fcgi)
 		render spawn-fcgi.sh.in "$T/spawn-fcgi.sh"
-		sh "$T/spawn-fcgi.sh" >"$T/spawn-fcgi.log" 2>&1 || fail "spawn-fcgi failed"
+		$NOPOOL sh "$T/spawn-fcgi.sh" >"$T/spawn-fcgi.log" 2>&1 || fail "spawn-fcgi failed"
 		SPAWN_PIDS=$(cat "$T/spawn-fcgi.pid")
 		render nginx-spawn-fcgi.conf.in "$T/nginx.conf"
-		setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
+		$NOPOOL setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
 		URL=http://127.0.0.1:$PORT/app ERROR_LOGS=$T/nginx-error.log ;;
 	lighttpd-fcgi | lighttpd-cgi)
 		render "$stack.conf.in" "$T/lighttpd.conf"
 		[ "$way" = curl ] && echo "setenv.add-environment += ( \"PHANTOMDB_URL\" => \"$PHANTOMDB_URL\" )" >> "$T/lighttpd.conf"
-		setsid lighttpd -D -f "$T/lighttpd.conf" >"$T/lighttpd-out.log" 2>&1 &
+		$NOPOOL setsid lighttpd -D -f "$T/lighttpd.conf" >"$T/lighttpd-out.log" 2>&1 &
 		URL=http://127.0.0.1:$PORT/$([ "$stack" = lighttpd-cgi ] && echo cgi-bin/)app
 		ERROR_LOGS="$T/run/lighttpd-error.log $T/run/lighttpd-breakage.log" ;;
 	apache-mod | apache-cgi)
 		render apache-prefork.conf.in "$T/apache2.conf"
 		[ "$way" = curl ] && printf '<Directory %s/cgi-bin>\n    SetEnv PHANTOMDB_URL %s\n</Directory>\n' "$T" "$PHANTOMDB_URL" >> "$T/apache2.conf"
-		setsid apache2 -f "$T/apache2.conf" -DFOREGROUND >"$T/apache2-out.log" 2>&1 &
+		$NOPOOL setsid apache2 -f "$T/apache2.conf" -DFOREGROUND >"$T/apache2-out.log" 2>&1 &
 		URL=http://127.0.0.1:$PORT/$([ "$stack" = apache-cgi ] && echo cgi-bin/)app ERROR_LOGS=$T/apache2-error.log ;;
 	gunicorn | gunicorn-preload)
 		# the app under its own name in $T/app (the twin under the same name)
@@ -112,10 +117,10 @@ stack_start() {
 		ATTACH_IN_MASTER=no
 		[ "$stack" = gunicorn-preload ] && preload=--preload ATTACH_IN_MASTER=yes
 		# no bytecode written into the source tree by the (root) master
-		PYTHONDONTWRITEBYTECODE=1 setsid gunicorn -c "$T/gunicorn.conf.py" $preload ppapp:app >"$T/gunicorn-out.log" 2>&1 &
+		PYTHONDONTWRITEBYTECODE=1 $NOPOOL setsid gunicorn -c "$T/gunicorn.conf.py" $preload ppapp:app >"$T/gunicorn-out.log" 2>&1 &
 		APP_PID=$! APP_MASTER=$!
 		render nginx-gunicorn.conf.in "$T/nginx.conf"
-		setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
+		$NOPOOL setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
 		URL=http://127.0.0.1:$PORT/app ERROR_LOGS=$T/gunicorn-error.log ;;
 	php-fpm)
 		local ext=$B/php-ext/modules/phantompool.so
@@ -125,11 +130,11 @@ stack_start() {
 		render php-fpm.conf.in "$T/php-fpm.conf"
 		[ "$way" = curl ] && echo "env[PHANTOMDB_URL] = $PHANTOMDB_URL" >> "$T/php-fpm.conf"
 		# -n: no system php.ini; the extensions a php.ini would load
-		setsid "$PHP_FPM" -n -d "extension=$ext" $([ "$way" = curl ] && echo -d extension=curl) \
+		$NOPOOL setsid "$PHP_FPM" -n -d "extension=$ext" $([ "$way" = curl ] && echo -d extension=curl) \
 			-y "$T/php-fpm.conf" -F >"$T/php-fpm-out.log" 2>&1 &
 		APP_PID=$! APP_MASTER=$! ATTACH_IN_MASTER=no
 		render nginx-php-fpm.conf.in "$T/nginx.conf"
-		setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
+		$NOPOOL setsid nginx -c "$T/nginx.conf" -p "$T" >"$T/nginx-out.log" 2>&1 &
 		URL=http://127.0.0.1:$PORT/app ERROR_LOGS="$T/php-fpm-error.log $T/nginx-error.log" ;;
 	apache-mod-php)
 		[ -f "$B/php-ext/modules/phantompool.so" ] || fail "no PHP extension in $B/php-ext (make php-ext)"
@@ -144,7 +149,7 @@ stack_start() {
 			printf '<Directory %s/htdocs>\n    SetEnv PHANTOMDB_URL %s\n</Directory>\n' "$T" "$PHANTOMDB_URL" >> "$T/apache2.conf"
 		fi
 		# PHP_INI_SCAN_DIR empty: no system conf.d, only $T/php.ini
-		PHP_INI_SCAN_DIR= setsid apache2 -f "$T/apache2.conf" -DFOREGROUND >"$T/apache2-out.log" 2>&1 &
+		PHP_INI_SCAN_DIR= $NOPOOL setsid apache2 -f "$T/apache2.conf" -DFOREGROUND >"$T/apache2-out.log" 2>&1 &
 		APP_MASTER=$! ATTACH_IN_MASTER=no
 		URL=http://127.0.0.1:$PORT/app ERROR_LOGS=$T/apache2-error.log ;;
 	*) fail "unknown stack $stack" ;;
