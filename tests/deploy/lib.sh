@@ -143,6 +143,13 @@ stack_start() {
 		else cp "$SRC/examples/php/app.php" "$T/htdocs/app.php"; fi
 		render apache-mod-php.conf.in "$T/apache2.conf"
 		render mod-php.ini.in "$T/php.ini"
+		if [ "$way" = pool ]; then
+			# A decoy: SetEnv reaches PHP's getenv() but not the extension
+			# (apache-prefork.md, mod_php): the children must still use the
+			# pool php_admin_value names, and name it when they cannot.
+			echo "LoadModule env_module /usr/lib/apache2/modules/mod_env.so" >> "$T/apache2.conf"
+			printf '<Directory %s/htdocs>\n    SetEnv PHANTOMPOOL not-%s\n</Directory>\n' "$T" "$PHANTOMPOOL" >> "$T/apache2.conf"
+		fi
 		if [ "$way" = curl ]; then
 			echo "extension=curl" >> "$T/php.ini"
 			echo "LoadModule env_module /usr/lib/apache2/modules/mod_env.so" >> "$T/apache2.conf"
