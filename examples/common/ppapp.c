@@ -11,6 +11,7 @@
 #define LEASE_TIMEOUT_MS 10000
 
 static int last_attach_err = PP_ENOPOOL;	/* what a NULL pool answers */
+static char attach_msg[512];			/* the line of the last failed attach */
 
 int ppapp_attach(const char *name, pp_pool **out)
 {
@@ -18,15 +19,23 @@ int ppapp_attach(const char *name, pp_pool **out)
 	int r = pp_attach(name, out);
 
 	last_attach_err = r;
+	attach_msg[0] = 0;
 	if (r == 0)
 		return 0;
 	shown = shown && *shown ? shown : "default";
-	fprintf(stderr, "phantompool: cannot attach to pool '%s' (/dev/shm/phantompool-%s): %s (%d)%s\n",
-		shown, shown, pp_strerror(r), r,
-		r == PP_EACCES ? "; run phantompoold with mode = 0660 and group = the workers' group"
-		: r == PP_ENOPOOL ? "; is phantompoold running for this pool, and did the server pass the name?"
-		: "");
+	snprintf(attach_msg, sizeof attach_msg,
+		 "phantompool: cannot attach to pool '%s' (/dev/shm/phantompool-%s): %s (%d)%s\n",
+		 shown, shown, pp_strerror(r), r,
+		 r == PP_EACCES ? "; run phantompoold with mode = 0660 and group = the workers' group"
+		 : r == PP_ENOPOOL ? "; is phantompoold running for this pool, and did the server pass the name?"
+		 : "");
+	fputs(attach_msg, stderr);
 	return r;
+}
+
+const char *ppapp_attach_error(void)
+{
+	return attach_msg;
 }
 
 /* The integer value of key in a query string "a=1&b=2", or def when it

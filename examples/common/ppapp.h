@@ -28,6 +28,12 @@
  * deployment meets first, the fix. */
 int ppapp_attach(const char *name, pp_pool **out);
 
+/* The line the last ppapp_attach printed on stderr ("" after a success),
+ * for a worker whose stderr the server does not log (spawn-fcgi sends it
+ * to /dev/null): a FastCGI worker writes it to the request's error
+ * stream too, which the web server puts into its error log. */
+const char *ppapp_attach_error(void);
+
 /* Answer one request.  query: the URL's query string (may be NULL).
  * pool NULL (the attach failed) answers 503 with the last attach error.
  * Writes a NUL-terminated JSON body into out (truncated to outsz) and

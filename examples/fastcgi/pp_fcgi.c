@@ -1,8 +1,8 @@
 /* pp_fcgi.c - a FastCGI worker (libfcgi) that reaches PhantomDB through
  * phantompool: the application of examples/common/ppapp.h.
  *
- *   pp_fcgi [POOL]          POOL: the pool's name (else $PHANTOMPOOL,
- *                           else "default")
+ *   pp_fcgi [POOL]          POOL: the pool's name (else $PHANTOMPOOL as
+ *                           the process got it, else "default")
  *
  * Run it under a process manager that opens the listening socket and
  * execs the workers: spawn-fcgi (behind nginx: docs/deploy/nginx-spawn-fcgi.md)
@@ -11,7 +11,9 @@
  * attached: so each worker attaches once, here, before its accept loop,
  * and keeps the handle for its whole life.  If the pool is not there yet
  * (the web server started before phantompoold), it tries again on the
- * next request instead of exiting.
+ * next request instead of exiting, and writes why to the request's
+ * FastCGI error stream, which the server logs (spawn-fcgi sends the
+ * worker's own stderr to /dev/null).
  *
  * Pass the pool name explicitly (an argument, or the server's setting for
  * the worker's environment: lighttpd's "bin-environment"): servers do not
@@ -23,6 +25,7 @@
  * crosses threads (the library's rule). */
 #include <fcgi_stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/ppapp.h"
 
@@ -33,15 +36,24 @@ static const char *status_text(int status)
 
 int main(int argc, char **argv)
 {
-	const char *name = argc > 1 ? argv[1] : NULL;
+	/* The name is fixed here, before the first FCGI_Accept(): from then on
+	 * getenv() reads the current request's FastCGI parameters, so a retry
+	 * with NULL would look for $PHANTOMPOOL among them, not in the
+	 * environment the server gave the worker (lighttpd's bin-environment). */
+	const char *env = getenv("PHANTOMPOOL");
+	const char *name = argc > 1 ? argv[1] : env && *env ? strdup(env) : NULL;
 	pp_pool *pool = NULL;
 	static char body[65536];
 
 	if (ppapp_attach(name, &pool) != 0)
 		pool = NULL;		/* retried on the first request */
 	while (FCGI_Accept() >= 0) {
-		if (!pool && ppapp_attach(name, &pool) != 0)
+		if (!pool && ppapp_attach(name, &pool) != 0) {
 			pool = NULL;
+			/* stderr is the request's FastCGI error stream here: the
+			 * server logs it (nginx's error_log, lighttpd's errorlog) */
+			fputs(ppapp_attach_error(), stderr);
+		}
 		int status = ppapp_handle(pool, getenv("QUERY_STRING"), body, sizeof body);
 		printf("Status: %d %s\r\nContent-Type: application/json\r\n\r\n%s",
 		       status, status_text(status), body);

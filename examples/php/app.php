@@ -52,7 +52,10 @@ try {
     try {
         $pool = new PhantomPool\Pool();          /* attaches on this child's first request */
     } catch (PhantomPool\Exception $e) {
-        $name = ini_get('phantompool.default_pool') ?: (getenv('PHANTOMPOOL') ?: 'default');
+        /* the name the extension used: local_only, since under mod_php a
+         * plain getenv() also returns SetEnv's, which the extension
+         * never sees (it reads the process's environment) */
+        $name = ini_get('phantompool.default_pool') ?: (getenv('PHANTOMPOOL', true) ?: 'default');
         $fix = $e->getCode() === PhantomPool\Exception::EACCES
             ? "; run phantompoold with mode = 0660 and group = the workers' group"
             : ($e->getCode() === PhantomPool\Exception::ENOPOOL
