@@ -16,12 +16,15 @@
  * (www-data): phantompoold runs with mode = 0660 and group = www-data.
  * Under prefork a child serves one request at a time on one thread; under
  * worker/event each request's lease is taken and released on its own
- * thread inside the handler, which is what the library requires. */
+ * thread inside the handler, which is what the library requires, each
+ * request's answer is built in memory of its own request, and a late
+ * attach is made by one thread. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
 #include <http_protocol.h>
 #include <apr_strings.h>
+#include <pthread.h>
 
 #include "../common/ppapp.h"
 
@@ -29,7 +32,7 @@ module AP_MODULE_DECLARE_DATA phantompool_module;
 
 static const char *pool_name;	/* PhantomPoolName, NULL: $PHANTOMPOOL or "default" */
 static pp_pool *pool;		/* this child's handle, from child_init */
-static apr_pool_t *child_pool;	/* the child's pool: its cleanup detaches */
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER; /* a late attach, worker/event */
 
 static const char *set_pool_name(cmd_parms *cmd, void *cfg, const char *arg)
 {
@@ -42,38 +45,56 @@ static const char *set_pool_name(cmd_parms *cmd, void *cfg, const char *arg)
 
 static apr_status_t detach_pool(void *data)
 {
-	pp_detach(pool);
+	pp_detach(pool);	/* accepts NULL: never attached */
 	pool = NULL;
 	return APR_SUCCESS;
 }
 
 /* Once per child, after it took on User/Group: attach, and detach when
- * the child's pool is destroyed (the child exits). */
+ * the child's pool is destroyed (the child exits; registered whether or
+ * not this attach worked, so that a late one is detached too). */
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
-	int r = ppapp_attach(pool_name, &pool);	/* its reason goes to stderr = the ErrorLog */
+	pp_pool *p = NULL;
+	int r = ppapp_attach(pool_name, &p);	/* its reason goes to stderr = the ErrorLog */
 
-	child_pool = pchild;
-	if (r != 0) {
-		pool = NULL;
+	if (r != 0)
 		ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "phantompool: attach failed: %s (%d)",
-			     pp_strerror(r), r);
-		return;	/* the handler tries again */
-	}
+			     pp_strerror(r), r);	/* the handler tries again */
+	__atomic_store_n(&pool, r == 0 ? p : NULL, __ATOMIC_RELEASE);
 	apr_pool_cleanup_register(pchild, NULL, detach_pool, apr_pool_cleanup_null);
+}
+
+/* This child's handle, attached now if child_init could not (the daemon
+ * started after httpd); NULL if it still cannot.  Under worker/event
+ * several threads may come here at once: one attaches, under the lock.
+ * The release store publishes the handle the attach filled in. */
+static pp_pool *child_handle(void)
+{
+	pp_pool *p = __atomic_load_n(&pool, __ATOMIC_ACQUIRE);
+
+	if (p)
+		return p;
+	pthread_mutex_lock(&attach_lock);
+	if (!(p = pool) && ppapp_attach(pool_name, &p) == 0)
+		__atomic_store_n(&pool, p, __ATOMIC_RELEASE);
+	else if (!pool)
+		p = NULL;
+	pthread_mutex_unlock(&attach_lock);
+	return p;
 }
 
 static int handler(request_rec *r)
 {
-	static char body[65536];
+	enum { BODY_MAX = 65536 };
+	char *body;	/* the request's own: worker/event threads serve requests at once */
 
 	if (!r->handler || strcmp(r->handler, "phantompool") != 0)
 		return DECLINED;
 	if (r->method_number != M_GET)
 		return HTTP_METHOD_NOT_ALLOWED;
-	if (!pool && ppapp_attach(pool_name, &pool) == 0)	/* the daemon started after httpd */
-		apr_pool_cleanup_register(child_pool, NULL, detach_pool, apr_pool_cleanup_null);
-	r->status = ppapp_handle(pool, r->args, body, sizeof body);
+	body = apr_palloc(r->pool, BODY_MAX);
+	r->status = ppapp_handle(child_handle(), r->args, body, BODY_MAX);
 	ap_set_content_type(r, "application/json");
 	ap_rputs(body, r);
 	return OK;
