@@ -75,7 +75,7 @@ static int create_segment(struct pd_daemon *d)
 		.max_body = d->opt.max_body,
 		.spin_ns = d->opt.spin_us * 1000u,
 		.mode = d->opt.mode,
-		.backend = d->opt.backend_url,
+		.backend = d->backends.names[0], /* without the URL's user:password@ */
 	};
 	if (resolve_group(d->opt.group, &cfg.gid) < 0)
 		return -1;
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 	}
 	atomic_store_explicit(&d.seg.hdr->daemon_state, PP_DAEMON_READY, memory_order_release);
 	pd_info("pool '%s' ready: %u seats, at most %u connections (min %u), rings %u B, backend %s, segment %s",
-		d.opt.pool, d.seg.nslots, d.nconns, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
+		d.opt.pool, d.seg.nslots, d.nconns, d.opt.min_conns, d.seg.ring_size, d.backends.names[0],
 		d.seg.shm_name);
 	pd_log_echo_errors(false);
 	pd_detach_ready(ready_fd);

@@ -197,6 +197,17 @@ static uint32_t segment_loops(const char *pool)
 	return n;
 }
 
+/* The backend URL the segment shows (phantompool-shmdump's "backend"). */
+static void segment_backend(const char *pool, char *buf, size_t len)
+{
+	struct pp_seg seg;
+	buf[0] = 0;
+	if (pp_seg_attach(pool, false, &seg) != 0)
+		return;
+	snprintf(buf, len, "%.*s", (int)sizeof seg.hdr->backend, seg.hdr->backend);
+	pp_seg_unmap(&seg);
+}
+
 /* --loops: one loop serves every slot; more loops than slots are capped;
  * the default is one per CPU.  Requests from several processes at once
  * are served either way. */
@@ -437,6 +448,35 @@ static void test_reload_old_answer(void)
 	pp_backend_stop(&a);
 	pp_backend_stop(&c);
 	unlink(conf);
+	unlink(log);
+}
+
+/* A backend URL with user:password@: libcurl sends them, but the segment
+ * (readable by every worker, shown by phantompool-shmdump and its
+ * Prometheus labels) and the log show the URL without them. */
+static void test_backend_credentials_hidden(void)
+{
+	const char *log = "/tmp/pp-test-ops-cred.log";
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	char url[256], shown[256];
+	snprintf(url, sizeof url, "http://alice:s3cret-pw@%s", be.url + strlen("http://"));
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", url, "--max", "2", "--min", "1", "--log-level", "info", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("cred"), args, log) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	segment_backend(d.pool, shown, sizeof shown);
+	printf("\n    segment shows '%s'", shown);
+	CU_ASSERT(strstr(shown, "s3cret-pw") == NULL && strstr(shown, "alice") == NULL);
+	CU_ASSERT(strstr(shown, "127.0.0.1") != NULL);
+	CU_ASSERT(log_has(log, "ready"));
+	CU_ASSERT(!log_has(log, "s3cret-pw"));
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
 	unlink(log);
 }
 
@@ -873,6 +913,7 @@ int main(void)
 		{ "without -f the command exits with the start's outcome", test_detached_start_reports_outcome },
 		{ "a reload's new node list is not judged by an answer from the old one", test_reload_old_answer },
 		{ "a FIFO at the segment's name: the daemon replaces it instead of blocking", test_fifo_at_segment_name },
+		{ "backend URL credentials stay out of the segment and the log", test_backend_credentials_hidden },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },
