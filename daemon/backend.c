@@ -84,6 +84,11 @@ int pd_backends_replace(struct pd_backends *b, const struct pd_options *o)
 	atomic_store(&b->failed_run, 0);
 	atomic_store(&b->backoff_ms, PD_BACKOFF_MIN_MS);
 	pthread_mutex_unlock(&b->lock);
+	/* The segment's display name of the list (phantompool-shmdump): its
+	 * first node, as the start wrote it.  Display only: a reader racing
+	 * this copy may see a mix of the old and the new name once. */
+	if (b->hdr)
+		snprintf(b->hdr->backend, sizeof b->hdr->backend, "%s", b->names[0]);
 	pd_backends_publish(b);
 	return 0;
 }

@@ -230,6 +230,7 @@ int pd_reload(struct pd_daemon *d)
 	__atomic_store_n(&d->seg.hdr->lease_timeout_ms, n->opt.lease_timeout_ms, __ATOMIC_RELAXED);
 	__atomic_store_n(&d->seg.hdr->request_timeout_ms, n->opt.request_timeout_ms, __ATOMIC_RELAXED);
 	__atomic_store_n(&d->seg.hdr->max_body, (uint64_t)n->opt.max_body, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->seg.hdr->min_conns, n->opt.min_conns, __ATOMIC_RELAXED); /* pp_status, shmdump */
 	n->gen = cur->gen + 1;
 	struct pd_live *old = atomic_exchange_explicit(&d->live, n, memory_order_acq_rel);
 	retire(d, old);

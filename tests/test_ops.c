@@ -480,6 +480,40 @@ static void test_backend_credentials_hidden(void)
 	unlink(log);
 }
 
+/* A reload that changes min and the node list: pp_status() and the
+ * segment (phantompool-shmdump) show the new ones, not the start's. */
+static void test_reload_shows_new_values(void)
+{
+	const char *conf = "/tmp/pp-test-ops-shows.conf";
+	struct pp_backend a, b;
+	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
+	char text[1024], shown[256];
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 1\n", a.url);
+	write_file(conf, text);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-c", conf, NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("shows"), args) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 2\n", b.url);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	segment_backend(d.pool, shown, sizeof shown);
+	printf("\n    after the reload: min %u, backend '%s' (new: %s)", st.min, shown, b.url);
+	CU_ASSERT_EQUAL(st.min, 2);
+	CU_ASSERT_STRING_EQUAL(shown, b.url);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&a);
+	pp_backend_stop(&b);
+	unlink(conf);
+}
+
 static void test_sigterm_drains(void)
 {
 	struct pp_backend be;
@@ -914,6 +948,7 @@ int main(void)
 		{ "a reload's new node list is not judged by an answer from the old one", test_reload_old_answer },
 		{ "a FIFO at the segment's name: the daemon replaces it instead of blocking", test_fifo_at_segment_name },
 		{ "backend URL credentials stay out of the segment and the log", test_backend_credentials_hidden },
+		{ "a reload's min and node list show in pp_status and the segment", test_reload_shows_new_values },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },
