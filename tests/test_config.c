@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../daemon/config.h"
 #include "../daemon/options.h"
 #include "testutil.h"
 
@@ -588,7 +589,22 @@ static void test_invalid_lines(void)
 	CU_ASSERT_STRING_EQUAL(msgs, "/nonexistent/phantompoold.conf: cannot open: No such file or directory\n");
 	msgs_reset();
 	CU_ASSERT_EQUAL(load_args(&o, "-c", "/", NULL), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "/: cannot read: Is a directory"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "/: not a regular file (a directory)"));
+	/* A device that never ends, or a file past the bound: refused, not
+	 * read (a reload would stop the main thread and its heartbeat). */
+	msgs_reset();
+	CU_ASSERT_EQUAL(load_args(&o, "-c", "/dev/zero", NULL), -1);
+	CU_ASSERT_STRING_EQUAL(msgs, "/dev/zero: not a regular file (a FIFO, device or socket)\n");
+	const char *big = "/tmp/pp-test-config-big.conf";
+	FILE *f = fopen(big, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i <= PD_CONFIG_MAX_BYTES / 64; i++)
+		fprintf(f, "; %61s\n", "a comment line of 64 bytes");
+	fclose(f);
+	msgs_reset();
+	CU_ASSERT_EQUAL(load_args(&o, "-c", big, NULL), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "pp-test-config-big.conf: larger than 1048576 bytes"));
+	unlink(big);
 }
 
 /* On any error *o keeps what it had. */

@@ -208,6 +208,17 @@ static void segment_backend(const char *pool, char *buf, size_t len)
 	pp_seg_unmap(&seg);
 }
 
+/* Age of the daemon's heartbeat in the segment, in milliseconds. */
+static uint64_t heartbeat_age_ms(const char *pool)
+{
+	struct pp_seg seg;
+	if (pp_seg_attach(pool, false, &seg) != 0)
+		return UINT64_MAX;
+	uint64_t hb = atomic_load(&seg.hdr->heartbeat_ns), now = pp_now_ns();
+	pp_seg_unmap(&seg);
+	return now > hb ? (now - hb) / PP_NS_PER_MS : 0;
+}
+
 /* --loops: one loop serves every slot; more loops than slots are capped;
  * the default is one per CPU.  Requests from several processes at once
  * are served either way. */
@@ -512,6 +523,45 @@ static void test_reload_shows_new_values(void)
 	pp_backend_stop(&a);
 	pp_backend_stop(&b);
 	unlink(conf);
+}
+
+/* The config file replaced by a FIFO that nobody writes: the reload is
+ * refused at once, the main thread goes on (heartbeat fresh, the next
+ * reload applied) instead of waiting in open() for a writer, which would
+ * leave the segment looking stale to every worker. */
+static void test_reload_config_fifo(void)
+{
+	const char *conf = "/tmp/pp-test-ops-cfifo.conf", *log = "/tmp/pp-test-ops-cfifo.log";
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	char text[1024];
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 2\nmin = 1\n", be.url);
+	write_file(conf, text);
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-c", conf, NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("cfifo"), args, log) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	unlink(conf);
+	CU_ASSERT_FATAL(mkfifo(conf, 0600) == 0);
+	kill(d.pid, SIGHUP);
+	sleep_ms(1500); /* past PP_DAEMON_STALE_MS */
+	uint64_t age = heartbeat_age_ms(d.pool);
+	printf("\n    heartbeat %llu ms old after the reload", (unsigned long long)age);
+	CU_ASSERT(age < PP_DAEMON_STALE_MS);
+	CU_ASSERT(log_has(log, "not a regular file"));
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	/* Without the fix the main thread waits in open(): a writer that
+	 * opens and closes lets it go (reading an empty file). */
+	int w = open(conf, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (w >= 0)
+		close(w);
+	unlink(conf);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+	unlink(log);
 }
 
 static void test_sigterm_drains(void)
@@ -949,6 +999,7 @@ int main(void)
 		{ "a FIFO at the segment's name: the daemon replaces it instead of blocking", test_fifo_at_segment_name },
 		{ "backend URL credentials stay out of the segment and the log", test_backend_credentials_hidden },
 		{ "a reload's min and node list show in pp_status and the segment", test_reload_shows_new_values },
+		{ "a reload of a config file that became a FIFO is refused, not waited for", test_reload_config_fifo },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },
