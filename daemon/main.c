@@ -62,6 +62,15 @@ static int resolve_group(const char *name, gid_t *gid)
 	return 0;
 }
 
+/* --check-config's checks of what only the start reads: the token file
+ * and the group, as pd_live_init and create_segment take them. */
+static int check_named(const struct pd_options *o)
+{
+	gid_t gid;
+	int r = resolve_group(o->group, &gid);
+	return pd_token_check(o) < 0 ? -1 : r;
+}
+
 static int create_segment(struct pd_daemon *d)
 {
 	struct pp_seg_config cfg = {
@@ -175,7 +184,7 @@ static void shutdown_daemon(struct pd_daemon *d)
 int main(int argc, char **argv)
 {
 	static struct pd_daemon d;
-	int r = pd_options_parse(&d.opt, argc, argv);
+	int r = pd_options_parse(&d.opt, argc, argv, check_named);
 	if (r)
 		return r > 0 ? 0 : 2;
 	d.argc = argc;

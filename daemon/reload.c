@@ -121,6 +121,14 @@ static int load_token(const struct pd_options *opt, char *hdr, size_t len)
 	return 0;
 }
 
+int pd_token_check(const struct pd_options *o)
+{
+	char hdr[sizeof((struct pd_live *)0)->auth_header];
+	int r = load_token(o, hdr, sizeof hdr);
+	explicit_bzero(hdr, sizeof hdr);
+	return r;
+}
+
 static void live_free(struct pd_live *l)
 {
 	if (l) {

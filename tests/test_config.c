@@ -808,6 +808,32 @@ static void test_binary_check_config(void)
 	text = read_text(out);
 	CU_ASSERT(text && strstr(text, "\nmax = 4\n") && strstr(text, "\nmin = 3\n"));
 	free(text);
+	/* What the start reads besides the file: a token file it cannot read
+	 * and a group that does not exist fail --check-config (and
+	 * --print-config) as they fail the start, not "ok" then exit 1. */
+	char tok[PATH_MAX];
+	snprintf(tok, sizeof tok, "%s/no-such-token", tmpdir);
+	const char *notok_args[] = { "-c", good, "--token-file", tok, "--check-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(notok_args, out, err), 2);
+	text = read_text(err);
+	CU_ASSERT(text && strstr(text, "cannot read token file") && strstr(text, "no-such-token"));
+	free(text);
+	const char *notok_print[] = { "-c", good, "--token-file", tok, "--print-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(notok_print, out, err), 2);
+	const char *nogroup_args[] = { "-c", good, "--group", "pp-no-such-group", "--check-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(nogroup_args, out, err), 2);
+	text = read_text(err);
+	CU_ASSERT(text && strstr(text, "unknown group 'pp-no-such-group'"));
+	free(text);
+	const char *empty_tok = write_tmp("empty.token", "\n");
+	const char *empty_args[] = { "-c", good, "--token-file", empty_tok, "--check-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(empty_args, out, err), 2);
+	const char *good_tok = write_tmp("good.token", "s3cret\n");
+	const char *tok_args[] = { "-c", good, "--token-file", good_tok, "--check-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(tok_args, out, err), 0);
+	text = read_text(out);
+	CU_ASSERT(text && !strstr(text, "s3cret"));
+	free(text);
 }
 
 /* Something else holds the path of a serving loop's doorbell: the daemon
@@ -847,7 +873,7 @@ static int suite_setup(void)
 
 static int suite_teardown(void)
 {
-	static const char *const files[] = { "full.conf", "good.conf", "bad.conf", "out", "err" };
+	static const char *const files[] = { "full.conf", "good.conf", "bad.conf", "out", "err", "empty.token", "good.token" };
 	char path[PATH_MAX];
 	for (size_t i = 0; i < PP_ARRAY_LEN(files); i++) {
 		snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
@@ -873,7 +899,7 @@ int main(void)
 		{ "pd_options_live_changeable", test_live_changeable },
 		{ "loading again (reload) gives the same settings", test_load_again },
 		{ "--print-config output loads back the same", test_print_round_trip },
-		{ "phantompoold --check-config: exit 0 / 2, FILE:LINE on stderr", test_binary_check_config },
+		{ "phantompoold --check-config: exit 0 / 2, FILE:LINE on stderr, the token file and group checked", test_binary_check_config },
 		{ "doorbell path taken: refuses to start, says why, leaves nothing", test_binary_doorbell_taken },
 	};
 	return pp_test_main("config", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);
