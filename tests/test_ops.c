@@ -71,6 +71,15 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* write_file through a rename: a reload never reads a half-written file. */
+static void replace_file(const char *path, const char *text)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	write_file(tmp, text);
+	CU_ASSERT_FATAL(rename(tmp, path) == 0);
+}
+
 /* Six leases held at once, a GET /health on each, then all released
  * (the callers then count the backend's open connections). */
 static void use_six_at_once(pp_pool *p)
@@ -564,6 +573,93 @@ static void test_reload_config_fifo(void)
 	unlink(log);
 }
 
+/* One worker of the SIGHUP storm: n echo requests, each with its own
+ * body; exits with the number of wrong or failed answers (at most 255). */
+static int storm_worker(pp_pool *p, int k, int n)
+{
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		char body[512];
+		int len = snprintf(body, sizeof body, "{\"w\":%d,\"i\":%d,\"pad\":\"%*d\"}", k, i, 100 + (i * 37) % 300, i);
+		pp_header h = { "Content-Type", "application/json" };
+		pp_req req = { .method = "POST", .path = "/_debug/echo", .headers = &h, .nheaders = 1, .body = body, .body_len = (size_t)len };
+		pp_resp resp;
+		int r = pp_do(p, &req, &resp);
+		if (r != 0 || resp.status != 200 || resp.body_len != (size_t)len || memcmp(resp.body, body, (size_t)len) != 0) {
+			if (bad < 3)
+				fprintf(stderr, "\n    worker %d request %d: %d status %d (%zu bytes)", k, i, r, r ? 0 : resp.status, r ? 0 : resp.body_len);
+			bad++;
+		}
+		if (r == 0)
+			pp_resp_free(&resp);
+	}
+	return bad > 255 ? 255 : bad;
+}
+
+/* SIGHUP storm under load: forked workers doing pp_do while the config
+ * file flips between two versions (another node list, timeouts, min,
+ * spin, log level) and SIGHUP arrives every few milliseconds: every
+ * request gets its own answer, none fails, the daemon stays up. */
+static void test_sighup_storm(void)
+{
+	const char *conf = "/tmp/pp-test-ops-storm.conf", *log = "/tmp/pp-test-ops-storm.log";
+	struct pp_backend a, b;
+	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
+	char v1[1024], v2[1024];
+	snprintf(v1, sizeof v1, "[pool]\nbackend = %s\nmax = 4\nseats = 8\nmin = 1\nrequest_timeout = 20000\nspin_us = 0\n", a.url);
+	snprintf(v2, sizeof v2,
+		 "[pool]\nbackend = %s, %s\nmax = 4\nseats = 8\nmin = 3\nrequest_timeout = 15000\nconnect_timeout = 900\n"
+		 "spin_us = 50\nlog_level = debug\nidle_timeout = 100\nhealth_interval = 50\nmax_lifetime = 300\n",
+		 b.url, a.url);
+	write_file(conf, v1);
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-c", conf, NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("storm"), args, log) == 0);
+	enum { WORKERS = 8, EACH = 1500 };
+	pid_t kids[WORKERS];
+	for (int k = 0; k < WORKERS; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			pp_pool *p;
+			_exit(pp_attach(d.pool, &p) == 0 ? storm_worker(p, k, EACH) : 255);
+		}
+	}
+	int hups = 0, running = WORKERS, bad = 0;
+	uint64_t until = pp_now_ns() + 60000 * PP_NS_PER_MS; /* a bound, not a timing assertion */
+	while (running > 0 && pp_now_ns() < until) {
+		if (hups % 10 == 0)
+			replace_file(conf, (hups / 10) % 2 ? v2 : v1);
+		kill(d.pid, SIGHUP);
+		hups++;
+		usleep(200);
+		for (int k = 0; k < WORKERS; k++) {
+			int st;
+			if (kids[k] > 0 && waitpid(kids[k], &st, WNOHANG) == kids[k]) {
+				bad += WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+				kids[k] = 0;
+				running--;
+			}
+		}
+	}
+	for (int k = 0; k < WORKERS; k++)
+		if (kids[k] > 0) {
+			kill(kids[k], SIGKILL);
+			bad += 255;
+			pp_test_wait_child(kids[k]);
+		}
+	printf("\n    %d SIGHUPs during %d requests: %d wrong or failed", hups, WORKERS * EACH, bad);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(kill(d.pid, 0), 0);
+	CU_ASSERT(!log_has(log, "reload failed"));
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&a);
+	pp_backend_stop(&b);
+	unlink(conf);
+	unlink(log);
+}
+
 static void test_sigterm_drains(void)
 {
 	struct pp_backend be;
@@ -1000,6 +1096,7 @@ int main(void)
 		{ "backend URL credentials stay out of the segment and the log", test_backend_credentials_hidden },
 		{ "a reload's min and node list show in pp_status and the segment", test_reload_shows_new_values },
 		{ "a reload of a config file that became a FIFO is refused, not waited for", test_reload_config_fifo },
+		{ "SIGHUP storm under load: every request gets its own answer", test_sighup_storm },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },
