@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "conn.h"
 #include "log.h"
 #include "loop.h"
 
@@ -231,6 +232,7 @@ int pd_reload(struct pd_daemon *d)
 	    n->opt.nbackends != cur->opt.nbackends)
 		pd_backends_replace(&d->backends, &n->opt);
 	pd_log_set_level(n->opt.log_level);
+	pd_conn_settings_reloaded(); /* CA files read again by new connections */
 	atomic_store_explicit(&d->seg.hdr->spin_ns, n->opt.spin_us * 1000u, memory_order_relaxed);
 	/* The limits a worker copies when it attaches (segment.c): later
 	 * attaches take the new ones.  Attached workers keep their copies, so
