@@ -181,8 +181,11 @@ static void keep_fixed(struct pd_options *n, const struct pd_options *o)
 	memcpy(n->pidfile, o->pidfile, sizeof n->pidfile);
 	memcpy(n->log_target, o->log_target, sizeof n->log_target);
 	n->foreground = o->foreground;
-	if (n->min_conns > n->max_conns)
+	if (n->min_conns > n->max_conns) {
+		pd_warn("reload: min %u is more than the max in force (%u, which only a restart changes); using min %u",
+			n->min_conns, n->max_conns, n->max_conns);
 		n->min_conns = n->max_conns;
+	}
 }
 
 /* The threads that read the settings: the serving loops (fixed once the

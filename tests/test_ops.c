@@ -504,7 +504,7 @@ static void test_backend_credentials_hidden(void)
  * segment (phantompool-shmdump) show the new ones, not the start's. */
 static void test_reload_shows_new_values(void)
 {
-	const char *conf = "/tmp/pp-test-ops-shows.conf";
+	const char *conf = "/tmp/pp-test-ops-shows.conf", *log = "/tmp/pp-test-ops-shows.log";
 	struct pp_backend a, b;
 	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
 	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
@@ -513,7 +513,8 @@ static void test_reload_shows_new_values(void)
 	write_file(conf, text);
 	struct pp_daemon_proc d;
 	const char *args[] = { "-c", conf, NULL };
-	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("shows"), args) == 0);
+	unlink(log);
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("shows"), args, log) == 0);
 	pp_pool *p;
 	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
 	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 2\n", b.url);
@@ -527,11 +528,22 @@ static void test_reload_shows_new_values(void)
 	printf("\n    after the reload: min %u, backend '%s' (new: %s)", st.min, shown, b.url);
 	CU_ASSERT_EQUAL(st.min, 2);
 	CU_ASSERT_STRING_EQUAL(shown, b.url);
+	/* A min above the max in force (the new max waits for a restart): the
+	 * log says which min is used, not just "min changed". */
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 6\nmin = 5\n", b.url);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	CU_ASSERT_EQUAL(st.min, 3);
+	CU_ASSERT(log_has(log, "max cannot change"));
+	CU_ASSERT(log_has(log, "min 5 is more than the max in force (3"));
 	pp_detach(p);
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 	pp_backend_stop(&a);
 	pp_backend_stop(&b);
 	unlink(conf);
+	unlink(log);
 }
 
 /* The config file replaced by a FIFO that nobody writes: the reload is
@@ -1094,7 +1106,7 @@ int main(void)
 		{ "a reload's new node list is not judged by an answer from the old one", test_reload_old_answer },
 		{ "a FIFO at the segment's name: the daemon replaces it instead of blocking", test_fifo_at_segment_name },
 		{ "backend URL credentials stay out of the segment and the log", test_backend_credentials_hidden },
-		{ "a reload's min and node list show in pp_status and the segment", test_reload_shows_new_values },
+		{ "a reload's min and node list show in pp_status and the segment; a min above max is logged", test_reload_shows_new_values },
 		{ "a reload of a config file that became a FIFO is refused, not waited for", test_reload_config_fifo },
 		{ "SIGHUP storm under load: every request gets its own answer", test_sighup_storm },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
