@@ -758,6 +758,10 @@ static void test_failover_and_back(void)
 	 * it is being connected (CI at fedba1a: 5,593 of 25,715 did). */
 	CU_ASSERT(n - ok <= 4);
 	CU_ASSERT(accepted(&b) >= 1);
+	char shown[256], a_url[sizeof a.url];
+	snprintf(a_url, sizeof a_url, "%s", a.url);
+	segment_backend(d.pool, shown, sizeof shown); /* shmdump: "the backend URL in use" */
+	CU_ASSERT_STRING_EQUAL(shown, b.url);
 	const char *again[] = { "--port", port, NULL };
 	CU_ASSERT_FATAL(pp_backend_start(&a, again) == 0);
 	/* Node A is probed now and then; requests move back to it. */
@@ -775,6 +779,8 @@ static void test_failover_and_back(void)
 	printf("; after A returned: A accepted %ld (was %ld), %d/20 ok", accepted(&a), a_before, back_ok);
 	CU_ASSERT(accepted(&a) > a_before);
 	CU_ASSERT_EQUAL(back_ok, 20);
+	segment_backend(d.pool, shown, sizeof shown);
+	CU_ASSERT_STRING_EQUAL(shown, a_url);
 	(void)b_open;
 	pp_detach(p);
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
