@@ -45,8 +45,17 @@ void pd_backends_publish(struct pd_backends *b)
 {
 	if (!b->hdr)
 		return;
-	atomic_store_explicit(&b->hdr->backend_index, atomic_load(&b->current), memory_order_relaxed);
+	/* The lock: names[] and n change with a reload's list. */
+	pthread_mutex_lock(&b->lock);
+	uint32_t cur = atomic_load(&b->current);
+	atomic_store_explicit(&b->hdr->backend_index, cur, memory_order_relaxed);
 	atomic_store_explicit(&b->hdr->backend_up, !atomic_load(&b->down), memory_order_relaxed);
+	/* The URL in use, without credentials, for phantompool-shmdump.
+	 * Display only: a reader racing this copy may see a mix of the old
+	 * and the new name once. */
+	if (cur < b->n && strncmp(b->hdr->backend, b->names[cur], sizeof b->hdr->backend) != 0)
+		snprintf(b->hdr->backend, sizeof b->hdr->backend, "%s", b->names[cur]);
+	pthread_mutex_unlock(&b->lock);
 }
 
 int pd_backends_init(struct pd_backends *b, const struct pd_options *o)

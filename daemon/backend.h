@@ -60,7 +60,8 @@ int pd_backends_replace(struct pd_backends *b, const struct pd_options *o);
 
 void pd_backends_free(struct pd_backends *b);
 
-/* Write the node in use and whether it is up into b->hdr (if set). */
+/* Write the node in use (index, and URL without credentials) and whether
+ * it is up into b->hdr (if set).  Takes b->lock: call without it. */
 void pd_backends_publish(struct pd_backends *b);
 
 /* A new URL for path on the node in use (or on node *want if it is not

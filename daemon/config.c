@@ -12,10 +12,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct cfg_stream {
 	const struct pd_config_reader *r;
@@ -23,14 +26,20 @@ struct cfg_stream {
 	const char *text;
 	size_t len, pos;
 	int line;          /* physical line last handed to libinih */
+	bool too_big;      /* the file went on past PD_CONFIG_MAX_BYTES */
 	int errors;
 };
 
 static int next_byte(struct cfg_stream *s)
 {
-	if (s->f)
-		return getc_unlocked(s->f);
-	return s->pos < s->len ? (unsigned char)s->text[s->pos++] : EOF;
+	if (!s->f)
+		return s->pos < s->len ? (unsigned char)s->text[s->pos++] : EOF;
+	int c = getc_unlocked(s->f);
+	if (c != EOF && ++s->pos > PD_CONFIG_MAX_BYTES) {
+		s->too_big = true; /* grew past the bound while read */
+		return EOF;
+	}
+	return c;
 }
 
 static void cfg_error(struct cfg_stream *s, int line, const char *reason)
@@ -132,17 +141,51 @@ static int cfg_run(struct cfg_stream *s)
 	return s->errors ? -1 : 0;
 }
 
+/* Open path for reading if it is a regular file of at most
+ * PD_CONFIG_MAX_BYTES; else report why (line 0) and return NULL.  Opened
+ * without waiting: a FIFO (or a device such as /dev/zero) would stop the
+ * main thread, and with it the heartbeat, at a reload until a writer came
+ * (or forever), and workers would take the daemon for dead. */
+static FILE *open_regular(const char *path, const struct pd_config_reader *r)
+{
+	char why[256];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+		r->on_error(r->ctx, 0, why);
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(why, sizeof why, "not a regular file (%s)",
+			 S_ISDIR(st.st_mode) ? "a directory" : "a FIFO, device or socket");
+		r->on_error(r->ctx, 0, why);
+	} else if (st.st_size > PD_CONFIG_MAX_BYTES) {
+		snprintf(why, sizeof why, "larger than %d bytes", PD_CONFIG_MAX_BYTES);
+		r->on_error(r->ctx, 0, why);
+	} else {
+		FILE *f = fdopen(fd, "r");
+		if (f)
+			return f;
+		snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+		r->on_error(r->ctx, 0, why);
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
 int pd_config_read_file(const char *path, const struct pd_config_reader *r)
 {
 	struct cfg_stream s = { .r = r };
 	char why[256];
-	s.f = fopen(path, "re");
-	if (!s.f) {
-		snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
-		r->on_error(r->ctx, 0, why);
+	s.f = open_regular(path, r);
+	if (!s.f)
 		return -1;
-	}
 	int rc = cfg_run(&s);
+	if (s.too_big) {
+		snprintf(why, sizeof why, "larger than %d bytes", PD_CONFIG_MAX_BYTES);
+		r->on_error(r->ctx, 0, why);
+		rc = -1;
+	}
 	if (ferror(s.f)) {
 		snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
 		r->on_error(r->ctx, 0, why);

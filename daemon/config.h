@@ -27,10 +27,14 @@ struct pd_config_reader {
 	void *ctx;
 };
 
+#define PD_CONFIG_MAX_BYTES (1 << 20) /* a config file's size at most */
+
 /* Read the INI file at path.  Returns 0 when every line was read and
  * every key accepted, -1 when at least one error was reported (the
  * reading goes on after an error, so every error is reported once).
- * A file that cannot be opened or read is reported as line 0. */
+ * A file that cannot be opened or read, is no regular file (a directory,
+ * FIFO, device or socket: never waited for) or is larger than
+ * PD_CONFIG_MAX_BYTES is reported as line 0. */
 int pd_config_read_file(const char *path, const struct pd_config_reader *r);
 
 /* Same over len bytes of text (which need not be NUL-terminated and may

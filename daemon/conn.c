@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 /* One share for the daemon, so a new connection resumes a TLS session
  * and skips a DNS lookup another connection already made.  The loops run
  * in several threads: libcurl locks it through these. */
+#define PD_CA_CACHE_MAX_S 86400L /* libcurl's default CA cache lifetime */
+
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static CURLSH *share;
 
@@ -164,6 +167,27 @@ static int node_names(struct pd_conn *c, CURLU *url)
 	return r;
 }
 
+/* When the last reload read the settings (pp_now_ns), 0 before any. */
+static _Atomic uint64_t reloaded_ns;
+
+void pd_conn_settings_reloaded(void)
+{
+	atomic_store_explicit(&reloaded_ns, pp_now_ns(), memory_order_relaxed);
+}
+
+/* libcurl keeps each multi handle's parsed CA store for this many seconds
+ * (24 hours by default).  Whole seconds since the last reload: a store
+ * parsed before it is older than that and is parsed again; one parsed
+ * after it is kept, as before (no parse per connection). */
+static long ca_cache_seconds(void)
+{
+	uint64_t at = atomic_load_explicit(&reloaded_ns, memory_order_relaxed), now = pp_now_ns();
+	if (!at)
+		return PD_CA_CACHE_MAX_S;
+	uint64_t s = now > at ? (now - at) / (1000 * PP_NS_PER_MS) : 0;
+	return s < (uint64_t)PD_CA_CACHE_MAX_S ? (long)s : PD_CA_CACHE_MAX_S;
+}
+
 /* The options of every connect. */
 static void set_options(struct pd_conn *c, CURL *e, const struct pd_options *o)
 {
@@ -191,6 +215,7 @@ static void set_options(struct pd_conn *c, CURL *e, const struct pd_options *o)
 	/* No CAPATH unless configured: libcurl then keeps the parsed CA store
 	 * cached instead of loading it for every new connection. */
 	curl_easy_setopt(e, CURLOPT_CAPATH, *o->ca_path ? o->ca_path : NULL);
+	curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, ca_cache_seconds());
 	curl_easy_setopt(e, CURLOPT_SSLCERT, *o->tls_cert ? o->tls_cert : NULL);
 	curl_easy_setopt(e, CURLOPT_SSLKEY, *o->tls_key ? o->tls_key : NULL);
 	if (share)

@@ -132,6 +132,12 @@ void pd_conn_close(struct pd_conn *c, const char *why);
 /* Free everything (daemon exit). */
 void pd_conn_destroy(struct pd_conn *c);
 
+/* A reload read the settings again (the main thread, at each SIGHUP):
+ * connections opened from now on load the CA file (ca_file, ca_path)
+ * afresh instead of using a copy a loop cached from its old contents, so
+ * a CA file rotated in place is in force after the SIGHUP. */
+void pd_conn_settings_reloaded(void);
+
 /* Whether the environment names a proxy (then libcurl reads it). */
 bool pd_conn_env_has_proxy(void);
 

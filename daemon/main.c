@@ -62,6 +62,15 @@ static int resolve_group(const char *name, gid_t *gid)
 	return 0;
 }
 
+/* --check-config's checks of what only the start reads: the token file
+ * and the group, as pd_live_init and create_segment take them. */
+static int check_named(const struct pd_options *o)
+{
+	gid_t gid;
+	int r = resolve_group(o->group, &gid);
+	return pd_token_check(o) < 0 ? -1 : r;
+}
+
 static int create_segment(struct pd_daemon *d)
 {
 	struct pp_seg_config cfg = {
@@ -75,7 +84,7 @@ static int create_segment(struct pd_daemon *d)
 		.max_body = d->opt.max_body,
 		.spin_ns = d->opt.spin_us * 1000u,
 		.mode = d->opt.mode,
-		.backend = d->opt.backend_url,
+		.backend = d->backends.names[0], /* without the URL's user:password@ */
 	};
 	if (resolve_group(d->opt.group, &cfg.gid) < 0)
 		return -1;
@@ -175,7 +184,7 @@ static void shutdown_daemon(struct pd_daemon *d)
 int main(int argc, char **argv)
 {
 	static struct pd_daemon d;
-	int r = pd_options_parse(&d.opt, argc, argv);
+	int r = pd_options_parse(&d.opt, argc, argv, check_named);
 	if (r)
 		return r > 0 ? 0 : 2;
 	d.argc = argc;
@@ -213,7 +222,7 @@ int main(int argc, char **argv)
 	}
 	atomic_store_explicit(&d.seg.hdr->daemon_state, PP_DAEMON_READY, memory_order_release);
 	pd_info("pool '%s' ready: %u seats, at most %u connections (min %u), rings %u B, backend %s, segment %s",
-		d.opt.pool, d.seg.nslots, d.nconns, d.opt.min_conns, d.seg.ring_size, d.opt.backend_url,
+		d.opt.pool, d.seg.nslots, d.nconns, d.opt.min_conns, d.seg.ring_size, d.backends.names[0],
 		d.seg.shm_name);
 	pd_log_echo_errors(false);
 	pd_detach_ready(ready_fd);

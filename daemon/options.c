@@ -707,11 +707,13 @@ int pd_options_load_text(struct pd_options *o, const char *text, size_t len, con
 	return ctx_finish(c, o, 0);
 }
 
-int pd_options_parse(struct pd_options *o, int argc, char **argv)
+int pd_options_parse(struct pd_options *o, int argc, char **argv, pd_options_check_fn *check)
 {
 	int r = pd_options_load(o, argc, argv);
 	if (r)
 		return r;
+	if ((o->print_config || o->check_config) && check && check(o) < 0)
+		return -1;
 	if (o->print_config)
 		pd_options_print(o, stdout);
 	else if (o->check_config && *o->config_file)

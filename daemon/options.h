@@ -74,11 +74,17 @@ void pd_options_defaults(struct pd_options *o);
  * in the file against the file's directory. */
 int pd_options_load(struct pd_options *o, int argc, char **argv);
 
+/* What the settings name and only a start can check (the token file, the
+ * group): 0, or -1 after reporting. */
+typedef int pd_options_check_fn(const struct pd_options *o);
+
 /* main's entry point: pd_options_load, then the actions: --check-config
  * prints "FILE: ok" (or "ok"), --print-config the settings as a config
- * file.  Returns 0 to run, 1 when it printed help, the version or an
- * action's output (exit 0), -1 after reporting an error (exit 2). */
-int pd_options_parse(struct pd_options *o, int argc, char **argv);
+ * file, each only after check (if not NULL) passed, so that an "ok" means
+ * the start would not refuse them.  Returns 0 to run, 1 when it printed
+ * help, the version or an action's output (exit 0), -1 after reporting an
+ * error (exit 2). */
+int pd_options_parse(struct pd_options *o, int argc, char **argv, pd_options_check_fn *check);
 
 /* Defaults, then INI text (name is used in messages), then the checks; no
  * command line.  Same return and reporting as pd_options_load.  For the

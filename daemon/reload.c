@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "conn.h"
 #include "log.h"
 #include "loop.h"
 
@@ -121,6 +122,14 @@ static int load_token(const struct pd_options *opt, char *hdr, size_t len)
 	return 0;
 }
 
+int pd_token_check(const struct pd_options *o)
+{
+	char hdr[sizeof((struct pd_live *)0)->auth_header];
+	int r = load_token(o, hdr, sizeof hdr);
+	explicit_bzero(hdr, sizeof hdr);
+	return r;
+}
+
 static void live_free(struct pd_live *l)
 {
 	if (l) {
@@ -172,8 +181,11 @@ static void keep_fixed(struct pd_options *n, const struct pd_options *o)
 	memcpy(n->pidfile, o->pidfile, sizeof n->pidfile);
 	memcpy(n->log_target, o->log_target, sizeof n->log_target);
 	n->foreground = o->foreground;
-	if (n->min_conns > n->max_conns)
+	if (n->min_conns > n->max_conns) {
+		pd_warn("reload: min %u is more than the max in force (%u, which only a restart changes); using min %u",
+			n->min_conns, n->max_conns, n->max_conns);
 		n->min_conns = n->max_conns;
+	}
 }
 
 /* The threads that read the settings: the serving loops (fixed once the
@@ -223,6 +235,7 @@ int pd_reload(struct pd_daemon *d)
 	    n->opt.nbackends != cur->opt.nbackends)
 		pd_backends_replace(&d->backends, &n->opt);
 	pd_log_set_level(n->opt.log_level);
+	pd_conn_settings_reloaded(); /* CA files read again by new connections */
 	atomic_store_explicit(&d->seg.hdr->spin_ns, n->opt.spin_us * 1000u, memory_order_relaxed);
 	/* The limits a worker copies when it attaches (segment.c): later
 	 * attaches take the new ones.  Attached workers keep their copies, so
@@ -230,6 +243,7 @@ int pd_reload(struct pd_daemon *d)
 	__atomic_store_n(&d->seg.hdr->lease_timeout_ms, n->opt.lease_timeout_ms, __ATOMIC_RELAXED);
 	__atomic_store_n(&d->seg.hdr->request_timeout_ms, n->opt.request_timeout_ms, __ATOMIC_RELAXED);
 	__atomic_store_n(&d->seg.hdr->max_body, (uint64_t)n->opt.max_body, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->seg.hdr->min_conns, n->opt.min_conns, __ATOMIC_RELAXED); /* pp_status, shmdump */
 	n->gen = cur->gen + 1;
 	struct pd_live *old = atomic_exchange_explicit(&d->live, n, memory_order_acq_rel);
 	retire(d, old);

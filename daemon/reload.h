@@ -9,6 +9,10 @@
  * or -1 after logging. */
 int pd_live_init(struct pd_daemon *d);
 
+/* Can o's token file be read as the start reads it (--check-config)?
+ * Returns 0, or -1 after logging why.  The token is not kept. */
+int pd_token_check(const struct pd_options *o);
+
 /* SIGHUP: re-read the file and command line (the saved argv), apply what
  * can change live (limits, timeouts, backends, token, TLS, log level: new
  * connections and new requests use them; in-flight requests finish), and

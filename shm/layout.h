@@ -116,7 +116,7 @@ struct pp_shm_header {
 	uint32_t spin_claims;      /* spinners allowed at once: online CPUs - 1, <= PP_SPIN_CLAIMS */
 	uint32_t reserved0;
 	char pool_name[PP_POOL_NAME_MAX + 8];
-	char backend[128];         /* display only: the base URL, no credentials */
+	char backend[128];         /* display only: the node in use's base URL, no credentials */
 
 	/* --- liveness: D writes, W and shmdump read. */
 	alignas(PP_CACHELINE) _Atomic uint32_t daemon_state; /* pp_daemon_state */

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../daemon/config.h"
 #include "../daemon/options.h"
 #include "testutil.h"
 
@@ -588,7 +589,22 @@ static void test_invalid_lines(void)
 	CU_ASSERT_STRING_EQUAL(msgs, "/nonexistent/phantompoold.conf: cannot open: No such file or directory\n");
 	msgs_reset();
 	CU_ASSERT_EQUAL(load_args(&o, "-c", "/", NULL), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "/: cannot read: Is a directory"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "/: not a regular file (a directory)"));
+	/* A device that never ends, or a file past the bound: refused, not
+	 * read (a reload would stop the main thread and its heartbeat). */
+	msgs_reset();
+	CU_ASSERT_EQUAL(load_args(&o, "-c", "/dev/zero", NULL), -1);
+	CU_ASSERT_STRING_EQUAL(msgs, "/dev/zero: not a regular file (a FIFO, device or socket)\n");
+	const char *big = "/tmp/pp-test-config-big.conf";
+	FILE *f = fopen(big, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i <= PD_CONFIG_MAX_BYTES / 64; i++)
+		fprintf(f, "; %61s\n", "a comment line of 64 bytes");
+	fclose(f);
+	msgs_reset();
+	CU_ASSERT_EQUAL(load_args(&o, "-c", big, NULL), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "pp-test-config-big.conf: larger than 1048576 bytes"));
+	unlink(big);
 }
 
 /* On any error *o keeps what it had. */
@@ -792,6 +808,32 @@ static void test_binary_check_config(void)
 	text = read_text(out);
 	CU_ASSERT(text && strstr(text, "\nmax = 4\n") && strstr(text, "\nmin = 3\n"));
 	free(text);
+	/* What the start reads besides the file: a token file it cannot read
+	 * and a group that does not exist fail --check-config (and
+	 * --print-config) as they fail the start, not "ok" then exit 1. */
+	char tok[PATH_MAX];
+	snprintf(tok, sizeof tok, "%s/no-such-token", tmpdir);
+	const char *notok_args[] = { "-c", good, "--token-file", tok, "--check-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(notok_args, out, err), 2);
+	text = read_text(err);
+	CU_ASSERT(text && strstr(text, "cannot read token file") && strstr(text, "no-such-token"));
+	free(text);
+	const char *notok_print[] = { "-c", good, "--token-file", tok, "--print-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(notok_print, out, err), 2);
+	const char *nogroup_args[] = { "-c", good, "--group", "pp-no-such-group", "--check-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(nogroup_args, out, err), 2);
+	text = read_text(err);
+	CU_ASSERT(text && strstr(text, "unknown group 'pp-no-such-group'"));
+	free(text);
+	const char *empty_tok = write_tmp("empty.token", "\n");
+	const char *empty_args[] = { "-c", good, "--token-file", empty_tok, "--check-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(empty_args, out, err), 2);
+	const char *good_tok = write_tmp("good.token", "s3cret\n");
+	const char *tok_args[] = { "-c", good, "--token-file", good_tok, "--check-config", NULL };
+	CU_ASSERT_EQUAL(run_daemon(tok_args, out, err), 0);
+	text = read_text(out);
+	CU_ASSERT(text && !strstr(text, "s3cret"));
+	free(text);
 }
 
 /* Something else holds the path of a serving loop's doorbell: the daemon
@@ -831,7 +873,7 @@ static int suite_setup(void)
 
 static int suite_teardown(void)
 {
-	static const char *const files[] = { "full.conf", "good.conf", "bad.conf", "out", "err" };
+	static const char *const files[] = { "full.conf", "good.conf", "bad.conf", "out", "err", "empty.token", "good.token" };
 	char path[PATH_MAX];
 	for (size_t i = 0; i < PP_ARRAY_LEN(files); i++) {
 		snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
@@ -857,7 +899,7 @@ int main(void)
 		{ "pd_options_live_changeable", test_live_changeable },
 		{ "loading again (reload) gives the same settings", test_load_again },
 		{ "--print-config output loads back the same", test_print_round_trip },
-		{ "phantompoold --check-config: exit 0 / 2, FILE:LINE on stderr", test_binary_check_config },
+		{ "phantompoold --check-config: exit 0 / 2, FILE:LINE on stderr, the token file and group checked", test_binary_check_config },
 		{ "doorbell path taken: refuses to start, says why, leaves nothing", test_binary_doorbell_taken },
 	};
 	return pp_test_main("config", tests, PP_ARRAY_LEN(tests), suite_setup, suite_teardown);

@@ -71,6 +71,15 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* write_file through a rename: a reload never reads a half-written file. */
+static void replace_file(const char *path, const char *text)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	write_file(tmp, text);
+	CU_ASSERT_FATAL(rename(tmp, path) == 0);
+}
+
 /* Six leases held at once, a GET /health on each, then all released
  * (the callers then count the backend's open connections). */
 static void use_six_at_once(pp_pool *p)
@@ -195,6 +204,28 @@ static uint32_t segment_loops(const char *pool)
 	uint32_t n = atomic_load(&seg.hdr->loops);
 	pp_seg_unmap(&seg);
 	return n;
+}
+
+/* The backend URL the segment shows (phantompool-shmdump's "backend"). */
+static void segment_backend(const char *pool, char *buf, size_t len)
+{
+	struct pp_seg seg;
+	buf[0] = 0;
+	if (pp_seg_attach(pool, false, &seg) != 0)
+		return;
+	snprintf(buf, len, "%.*s", (int)sizeof seg.hdr->backend, seg.hdr->backend);
+	pp_seg_unmap(&seg);
+}
+
+/* Age of the daemon's heartbeat in the segment, in milliseconds. */
+static uint64_t heartbeat_age_ms(const char *pool)
+{
+	struct pp_seg seg;
+	if (pp_seg_attach(pool, false, &seg) != 0)
+		return UINT64_MAX;
+	uint64_t hb = atomic_load(&seg.hdr->heartbeat_ns), now = pp_now_ns();
+	pp_seg_unmap(&seg);
+	return now > hb ? (now - hb) / PP_NS_PER_MS : 0;
 }
 
 /* --loops: one loop serves every slot; more loops than slots are capped;
@@ -440,6 +471,207 @@ static void test_reload_old_answer(void)
 	unlink(log);
 }
 
+/* A backend URL with user:password@: libcurl sends them, but the segment
+ * (readable by every worker, shown by phantompool-shmdump and its
+ * Prometheus labels) and the log show the URL without them. */
+static void test_backend_credentials_hidden(void)
+{
+	const char *log = "/tmp/pp-test-ops-cred.log";
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	char url[256], shown[256];
+	snprintf(url, sizeof url, "http://alice:s3cret-pw@%s", be.url + strlen("http://"));
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-b", url, "--max", "2", "--min", "1", "--log-level", "info", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("cred"), args, log) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	segment_backend(d.pool, shown, sizeof shown);
+	printf("\n    segment shows '%s'", shown);
+	CU_ASSERT(strstr(shown, "s3cret-pw") == NULL && strstr(shown, "alice") == NULL);
+	CU_ASSERT(strstr(shown, "127.0.0.1") != NULL);
+	CU_ASSERT(log_has(log, "ready"));
+	CU_ASSERT(!log_has(log, "s3cret-pw"));
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+	unlink(log);
+}
+
+/* A reload that changes min and the node list: pp_status() and the
+ * segment (phantompool-shmdump) show the new ones, not the start's. */
+static void test_reload_shows_new_values(void)
+{
+	const char *conf = "/tmp/pp-test-ops-shows.conf", *log = "/tmp/pp-test-ops-shows.log";
+	struct pp_backend a, b;
+	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
+	char text[1024], shown[256];
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 1\n", a.url);
+	write_file(conf, text);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-c", conf, NULL };
+	unlink(log);
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("shows"), args, log) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 3\nmin = 2\n", b.url);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	pp_pool_status st;
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	segment_backend(d.pool, shown, sizeof shown);
+	printf("\n    after the reload: min %u, backend '%s' (new: %s)", st.min, shown, b.url);
+	CU_ASSERT_EQUAL(st.min, 2);
+	CU_ASSERT_STRING_EQUAL(shown, b.url);
+	/* A min above the max in force (the new max waits for a restart): the
+	 * log says which min is used, not just "min changed". */
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 6\nmin = 5\n", b.url);
+	write_file(conf, text);
+	kill(d.pid, SIGHUP);
+	sleep_ms(300);
+	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
+	CU_ASSERT_EQUAL(st.min, 3);
+	CU_ASSERT(log_has(log, "max cannot change"));
+	CU_ASSERT(log_has(log, "min 5 is more than the max in force (3"));
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&a);
+	pp_backend_stop(&b);
+	unlink(conf);
+	unlink(log);
+}
+
+/* The config file replaced by a FIFO that nobody writes: the reload is
+ * refused at once, the main thread goes on (heartbeat fresh, the next
+ * reload applied) instead of waiting in open() for a writer, which would
+ * leave the segment looking stale to every worker. */
+static void test_reload_config_fifo(void)
+{
+	const char *conf = "/tmp/pp-test-ops-cfifo.conf", *log = "/tmp/pp-test-ops-cfifo.log";
+	struct pp_backend be;
+	CU_ASSERT_FATAL(pp_backend_start(&be, NULL) == 0);
+	char text[1024];
+	snprintf(text, sizeof text, "[pool]\nbackend = %s\nmax = 2\nmin = 1\n", be.url);
+	write_file(conf, text);
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-c", conf, NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("cfifo"), args, log) == 0);
+	pp_pool *p;
+	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
+	unlink(conf);
+	CU_ASSERT_FATAL(mkfifo(conf, 0600) == 0);
+	kill(d.pid, SIGHUP);
+	sleep_ms(1500); /* past PP_DAEMON_STALE_MS */
+	uint64_t age = heartbeat_age_ms(d.pool);
+	printf("\n    heartbeat %llu ms old after the reload", (unsigned long long)age);
+	CU_ASSERT(age < PP_DAEMON_STALE_MS);
+	CU_ASSERT(log_has(log, "not a regular file"));
+	CU_ASSERT_EQUAL(get_status(p, "/health"), 200);
+	/* Without the fix the main thread waits in open(): a writer that
+	 * opens and closes lets it go (reading an empty file). */
+	int w = open(conf, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (w >= 0)
+		close(w);
+	unlink(conf);
+	pp_detach(p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&be);
+	unlink(log);
+}
+
+/* One worker of the SIGHUP storm: n echo requests, each with its own
+ * body; exits with the number of wrong or failed answers (at most 255). */
+static int storm_worker(pp_pool *p, int k, int n)
+{
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		char body[512];
+		int len = snprintf(body, sizeof body, "{\"w\":%d,\"i\":%d,\"pad\":\"%*d\"}", k, i, 100 + (i * 37) % 300, i);
+		pp_header h = { "Content-Type", "application/json" };
+		pp_req req = { .method = "POST", .path = "/_debug/echo", .headers = &h, .nheaders = 1, .body = body, .body_len = (size_t)len };
+		pp_resp resp;
+		int r = pp_do(p, &req, &resp);
+		if (r != 0 || resp.status != 200 || resp.body_len != (size_t)len || memcmp(resp.body, body, (size_t)len) != 0) {
+			if (bad < 3)
+				fprintf(stderr, "\n    worker %d request %d: %d status %d (%zu bytes)", k, i, r, r ? 0 : resp.status, r ? 0 : resp.body_len);
+			bad++;
+		}
+		if (r == 0)
+			pp_resp_free(&resp);
+	}
+	return bad > 255 ? 255 : bad;
+}
+
+/* SIGHUP storm under load: forked workers doing pp_do while the config
+ * file flips between two versions (another node list, timeouts, min,
+ * spin, log level) and SIGHUP arrives every few milliseconds: every
+ * request gets its own answer, none fails, the daemon stays up. */
+static void test_sighup_storm(void)
+{
+	const char *conf = "/tmp/pp-test-ops-storm.conf", *log = "/tmp/pp-test-ops-storm.log";
+	struct pp_backend a, b;
+	CU_ASSERT_FATAL(pp_backend_start(&a, NULL) == 0);
+	CU_ASSERT_FATAL(pp_backend_start(&b, NULL) == 0);
+	char v1[1024], v2[1024];
+	snprintf(v1, sizeof v1, "[pool]\nbackend = %s\nmax = 4\nseats = 8\nmin = 1\nrequest_timeout = 20000\nspin_us = 0\n", a.url);
+	snprintf(v2, sizeof v2,
+		 "[pool]\nbackend = %s, %s\nmax = 4\nseats = 8\nmin = 3\nrequest_timeout = 15000\nconnect_timeout = 900\n"
+		 "spin_us = 50\nlog_level = debug\nidle_timeout = 100\nhealth_interval = 50\nmax_lifetime = 300\n",
+		 b.url, a.url);
+	write_file(conf, v1);
+	unlink(log);
+	struct pp_daemon_proc d;
+	const char *args[] = { "-c", conf, NULL };
+	CU_ASSERT_FATAL(pp_daemon_start_logged(&d, pp_test_pool_name("storm"), args, log) == 0);
+	enum { WORKERS = 8, EACH = 1500 };
+	pid_t kids[WORKERS];
+	for (int k = 0; k < WORKERS; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			pp_pool *p;
+			_exit(pp_attach(d.pool, &p) == 0 ? storm_worker(p, k, EACH) : 255);
+		}
+	}
+	int hups = 0, running = WORKERS, bad = 0;
+	uint64_t until = pp_now_ns() + 60000 * PP_NS_PER_MS; /* a bound, not a timing assertion */
+	while (running > 0 && pp_now_ns() < until) {
+		if (hups % 10 == 0)
+			replace_file(conf, (hups / 10) % 2 ? v2 : v1);
+		kill(d.pid, SIGHUP);
+		hups++;
+		usleep(200);
+		for (int k = 0; k < WORKERS; k++) {
+			int st;
+			if (kids[k] > 0 && waitpid(kids[k], &st, WNOHANG) == kids[k]) {
+				bad += WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+				kids[k] = 0;
+				running--;
+			}
+		}
+	}
+	for (int k = 0; k < WORKERS; k++)
+		if (kids[k] > 0) {
+			kill(kids[k], SIGKILL);
+			bad += 255;
+			pp_test_wait_child(kids[k]);
+		}
+	printf("\n    %d SIGHUPs during %d requests: %d wrong or failed", hups, WORKERS * EACH, bad);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(kill(d.pid, 0), 0);
+	CU_ASSERT(!log_has(log, "reload failed"));
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	pp_backend_stop(&a);
+	pp_backend_stop(&b);
+	unlink(conf);
+	unlink(log);
+}
+
 static void test_sigterm_drains(void)
 {
 	struct pp_backend be;
@@ -526,6 +758,10 @@ static void test_failover_and_back(void)
 	 * it is being connected (CI at fedba1a: 5,593 of 25,715 did). */
 	CU_ASSERT(n - ok <= 4);
 	CU_ASSERT(accepted(&b) >= 1);
+	char shown[256], a_url[sizeof a.url];
+	snprintf(a_url, sizeof a_url, "%s", a.url);
+	segment_backend(d.pool, shown, sizeof shown); /* shmdump: "the backend URL in use" */
+	CU_ASSERT_STRING_EQUAL(shown, b.url);
 	const char *again[] = { "--port", port, NULL };
 	CU_ASSERT_FATAL(pp_backend_start(&a, again) == 0);
 	/* Node A is probed now and then; requests move back to it. */
@@ -543,6 +779,8 @@ static void test_failover_and_back(void)
 	printf("; after A returned: A accepted %ld (was %ld), %d/20 ok", accepted(&a), a_before, back_ok);
 	CU_ASSERT(accepted(&a) > a_before);
 	CU_ASSERT_EQUAL(back_ok, 20);
+	segment_backend(d.pool, shown, sizeof shown);
+	CU_ASSERT_STRING_EQUAL(shown, a_url);
 	(void)b_open;
 	pp_detach(p);
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
@@ -873,6 +1111,10 @@ int main(void)
 		{ "without -f the command exits with the start's outcome", test_detached_start_reports_outcome },
 		{ "a reload's new node list is not judged by an answer from the old one", test_reload_old_answer },
 		{ "a FIFO at the segment's name: the daemon replaces it instead of blocking", test_fifo_at_segment_name },
+		{ "backend URL credentials stay out of the segment and the log", test_backend_credentials_hidden },
+		{ "a reload's min and node list show in pp_status and the segment; a min above max is logged", test_reload_shows_new_values },
+		{ "a reload of a config file that became a FIFO is refused, not waited for", test_reload_config_fifo },
+		{ "SIGHUP storm under load: every request gets its own answer", test_sighup_storm },
 		{ "SIGTERM drains in-flight requests, refuses new leases", test_sigterm_drains },
 		{ "failover to the second backend and back", test_failover_and_back },
 		{ "every backend down: fail fast, probe in turn, take back the first to return", test_all_nodes_down },

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -629,6 +630,49 @@ static void test_client_certificate(void)
 	CU_ASSERT_EQUAL(b.exit_status, 0);
 }
 
+/* Copy the file from to to through a rename (as a certificate rotation
+ * does): 0 or -1. */
+static int copy_file(const char *from, const char *to)
+{
+	char tmp[160], buf[16384];
+	snprintf(tmp, sizeof tmp, "%s.new", to);
+	FILE *in = fopen(from, "r"), *out = fopen(tmp, "w");
+	size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
+	int ok = in && out && n > 0 && fwrite(buf, 1, n, out) == n;
+	if (in)
+		fclose(in);
+	if (out)
+		ok &= fclose(out) == 0;
+	return ok && rename(tmp, to) == 0 ? 0 : -1;
+}
+
+/* The CA file rotated in place (same path, new certificates), then
+ * SIGHUP: new connections verify with the new contents (ca_file is
+ * "SIGHUP: applied"), not with a copy libcurl cached from the old ones. */
+static void test_ca_file_rotated_then_reload(void)
+{
+	struct pp_daemon_proc d;
+	char log[160], ca[128];
+	snprintf(ca, sizeof ca, "%s/rotated-ca.pem", log_dir);
+	CU_ASSERT_FATAL(copy_file(certs.wrong_name.cert, ca) == 0); /* does not sign the backend's */
+	const char *args[] = { "-b", backend.url, "--min", "1", "--max", "2", "--ca-file", ca, NULL };
+	CU_ASSERT_FATAL(start_daemon(&d, "rotca", args, log, sizeof log) == 0);
+	int before = pool_get(d.pool, "/health", NULL);
+	CU_ASSERT_FATAL(copy_file(certs.server.cert, ca) == 0);
+	kill(d.pid, SIGHUP);
+	int after = -1;
+	for (int i = 0; i < 40 && after != 200; i++) { /* the down pool probes within its 500 ms backoff */
+		usleep(100 * 1000);
+		after = pool_get(d.pool, "/health", NULL);
+	}
+	printf("\n    before the rotation: %d, after it and SIGHUP: %d (%s)", before, after,
+	       after < 0 ? pp_strerror(after) : "HTTP");
+	CU_ASSERT_EQUAL(before, PP_EBACKEND);
+	CU_ASSERT_EQUAL(after, 200);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	unlink(ca);
+}
+
 int main(void)
 {
 	static const struct pp_test tests[] = {
@@ -637,6 +681,7 @@ int main(void)
 		  test_pool_over_tls_reuses_connections },
 		{ "untrusted certificate: PP_EBACKEND, fast, logged", test_untrusted_certificate_fails_fast },
 		{ "certificate with the wrong name: PP_EBACKEND", test_wrong_name_fails },
+		{ "CA file rotated in place, then SIGHUP: the new CA verifies new connections", test_ca_file_rotated_then_reload },
 		{ "unreadable --ca-file: down, probed with backoff, not reconnected every 50 ms",
 		  test_bad_ca_file_backs_off },
 		{ "TCP accepted, TLS handshake never answered or closed: counted in connects",
