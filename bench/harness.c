@@ -337,10 +337,17 @@ static void backend_url(int be, char *buf, size_t len, int *tls, int *verify)
 
 static int start_proxy(int be)
 {
-	char conf[400], log[400], workers[16], dir[300], up[64], scheme[8], tlsopts[700];
+	char conf[400], log[400], workers[16], dir[300], up[64], scheme[8], tlsopts[700], keepalive[16];
 	int tls, verify;
 	char base[200];
 	backend_url(be, base, sizeof base, &tls, &verify);
+	/* Upstream keep-alive for every worker of the largest load (the
+	 * template says why), at least 16. */
+	int ka = 16;
+	for (int i = 0; i < cfg.nloads; i++)
+		if (cfg.loads[i] > ka)
+			ka = cfg.loads[i];
+	snprintf(keepalive, sizeof keepalive, "%d", ka);
 	snprintf(dir, sizeof dir, "%s", bench_tmpdir);
 	snprintf(conf, sizeof conf, "%s/proxy.conf", bench_tmpdir);
 	snprintf(ps.proxy_sock, sizeof ps.proxy_sock, "%s/proxy.sock", bench_tmpdir);
@@ -360,8 +367,8 @@ static int start_proxy(int be)
 		snprintf(tlsopts, sizeof tlsopts, "proxy_ssl_verify off; proxy_ssl_session_reuse on;");
 	char tmpl[600];
 	snprintf(tmpl, sizeof tmpl, "%s/nginx/proxy.conf.in", cfg.src);
-	const char *keys[] = { "DIR", "WORKERS", "UPSTREAM", "SCHEME", "TLS_OPTS", "SOCKET", NULL };
-	const char *vals[] = { dir, workers, up, scheme, tlsopts, ps.proxy_sock, NULL };
+	const char *keys[] = { "DIR", "WORKERS", "UPSTREAM", "SCHEME", "TLS_OPTS", "SOCKET", "KEEPALIVE", NULL };
+	const char *vals[] = { dir, workers, up, scheme, tlsopts, ps.proxy_sock, keepalive, NULL };
 	if (render_template(tmpl, conf, keys, vals) != 0)
 		return -1;
 	snprintf(log, sizeof log, "%s/proxy-nginx.log", bench_tmpdir);
