@@ -131,8 +131,9 @@ void report_table(FILE *f, const struct cell *cells, int n)
 	if (!rounds)
 		return;
 	fprintf(f, "\nGoal rounds: the cells the goals compare, run again interleaved (nginx backend);\n"
-		   "each goal uses the median of the matrix run above and these.  The daemon and the proxy stay\n"
-		   "up through the rounds, so `open` here includes their idle connections.\n\n");
+		   "each goal uses the median of the matrix run above and these.  In a round only one middle\n"
+		   "server runs at a time (none for the direct cells, then the proxy, then the daemon), so `open`\n"
+		   "counts only the row's own mode's backend connections.\n\n");
 	header(f);
 	for (int i = 0; i < n; i++)
 		if (cells[i].round) {
