@@ -78,8 +78,16 @@ impl Request {
         self
     }
 
-    /// Set a JSON body and its Content-Type.
-    pub fn json(self, v: &Value) -> Request {
+    /// Set a JSON body and its Content-Type.  A NaN or infinity, which
+    /// JSON cannot carry, makes the send fail with PP_EINVAL (nothing is
+    /// sent): `Display` would write `null` in its place.
+    pub fn json(mut self, v: &Value) -> Request {
+        if self.invalid.is_none() && v.has_non_finite() {
+            self.invalid = Some(Error::with(
+                ErrorCode::Inval,
+                "the body cannot be encoded as JSON: NaN or infinity",
+            ));
+        }
         self.header("Content-Type", "application/json").body(v.to_string())
     }
 

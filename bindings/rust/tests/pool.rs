@@ -247,6 +247,55 @@ fn databases_tables_rows_and_queries() {
     }
 }
 
+/// JSON cannot carry NaN or infinity: a body holding one is refused with
+/// PP_EINVAL before anything is sent (as Python and PHP refuse it), not
+/// sent with `null` in its place (a row stored with a NULL, an update
+/// that overwrote a value with NULL).
+#[test]
+fn nan_and_infinity_in_a_body_are_refused() {
+    let _s = serial();
+    let p = pool();
+    let db = unique("rs_nan");
+    let conn = p.acquire(LONG).unwrap();
+    conn.create_database(&db).unwrap();
+    conn.create_table(
+        &db,
+        "m",
+        &[Column::new("id", "INTEGER").primary_key(), Column::new("qty", "REAL")],
+    )
+    .unwrap();
+    conn.insert(&db, "m", &obj(&[("id", 1.into()), ("qty", 2.5.into())]))
+        .unwrap();
+    let before = settled_requests(&p);
+    let refused = |r: phantompool::Result<Value>, what: &str| match r {
+        Err(e) => assert_eq!(e.code(), Some(ErrorCode::Inval), "{}: {}", what, e),
+        Ok(v) => panic!("{}: sent, answered {}", what, v),
+    };
+    refused(
+        conn.insert(&db, "m", &obj(&[("id", 2.into()), ("qty", f64::NAN.into())])),
+        "insert NaN",
+    );
+    refused(
+        conn.update(&db, "m", &obj(&[("qty", f64::INFINITY.into())]), "id = 1"),
+        "update INF",
+    );
+    refused(
+        conn.insert_rows(&db, "m", &[obj(&[("id", 3.into()), ("qty", f64::NEG_INFINITY.into())])]),
+        "insert_rows -INF",
+    );
+    refused(conn.query(&db, "SELECT ?", &[f64::NAN.into()]), "query NaN");
+    let e = conn
+        .request(&Request::post("/_debug/echo").json(&Value::from(vec![f64::NAN])))
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::Inval), "{}", e);
+    assert!(e.to_string().contains("NaN or infinity"), "{}", e);
+    assert_eq!(settled_requests(&p), before, "nothing sent");
+    let rows = conn.select(&db, "m", "").unwrap();
+    assert_eq!(rows["records"].as_array().unwrap().len(), 1, "{}", rows);
+    assert_eq!(rows["records"][0]["qty"].as_f64(), Some(2.5), "{}", rows);
+    conn.drop_database(&db).unwrap();
+}
+
 #[test]
 fn names_are_escaped_into_the_path() {
     let _s = serial();
