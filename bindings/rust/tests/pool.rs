@@ -585,3 +585,75 @@ fn a_stream_left_half_done_gives_estate_and_is_reset_on_release() {
     }
     assert_eq!(p.health().unwrap()["status"].as_str(), Some("healthy"));
 }
+
+extern "C" {
+    fn fork() -> i32;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn _exit(code: i32) -> !;
+}
+
+/// A pre-fork server attaches in the parent: a child forked while the
+/// parent holds a seat can use the Pool, but the inherited guard is not
+/// its own: its requests fail with PP_ENOTOWNER and dropping it leaves the
+/// parent's seat alone (phantompool.h: a lease never crosses a fork).
+#[test]
+fn a_forked_child_cannot_use_or_release_the_parents_seat() {
+    let _s = serial();
+    let p = pool();
+    let conn = p.acquire(LONG).unwrap();
+    // SAFETY: the child calls only the binding and _exit; glibc's fork
+    // leaves malloc usable in the child of a threaded process.
+    let pid = unsafe { fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = (|| {
+            match conn.health() {
+                Err(e) if e.code() == Some(ErrorCode::NotOwner) => {}
+                _ => return 2,
+            }
+            drop(conn); // pp_release: PP_ENOTOWNER, nothing changes
+            if p.status().map(|s| s.used) != Ok(1) {
+                return 3;
+            }
+            match p.health() {
+                Ok(v) if v["status"].as_str() == Some("healthy") => 0,
+                _ => 4,
+            }
+        })();
+        unsafe { _exit(code) }
+    }
+    let mut status = 0;
+    assert_eq!(unsafe { waitpid(pid, &mut status, 0) }, pid);
+    assert_eq!(status, 0, "child's wait status (exit code << 8)");
+    assert_eq!(p.status().unwrap().used, 1);
+    assert_eq!(conn.health().unwrap()["status"].as_str(), Some("healthy"));
+    conn.release().unwrap();
+    assert_eq!(p.status().unwrap().used, 0);
+}
+
+/// Bodies: empty (sent with no body pointer), binary with NUL and
+/// non-UTF-8 bytes both ways, and one larger than the rings through the
+/// plain (non-streamed) request.
+#[test]
+fn empty_binary_and_large_bodies() {
+    let _s = serial();
+    let p = pool();
+    let conn = p.acquire(LONG).unwrap();
+    let echo = |b: Vec<u8>| {
+        conn.request(&Request::post("/_debug/echo").header("Content-Type", "application/octet-stream").body(b))
+            .unwrap()
+    };
+    let r = echo(Vec::new());
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body(), b"");
+    assert_eq!(r.text().unwrap(), "");
+    let bin: Vec<u8> = vec![0, 0xff, 0xfe, b'a', 0, 0x80];
+    let r = echo(bin.clone());
+    assert_eq!(r.body(), &bin[..]);
+    assert_eq!(r.text().unwrap_err().http_status(), Some(200));
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 13 + 1) as u8).collect();
+    let r = echo(big.clone());
+    assert_eq!(r.body().len(), big.len());
+    assert!(r.body() == &big[..]);
+    assert_eq!(conn.health().unwrap()["status"].as_str(), Some("healthy"));
+}
