@@ -160,10 +160,22 @@ pub struct Response {
 unsafe impl Send for Response {}
 unsafe impl Sync for Response {}
 
-fn fixed_str(buf: &[c_char; 128]) -> &str {
+fn fixed_bytes(buf: &[c_char; 128]) -> &[u8] {
     // SAFETY: the library NUL-terminates both fixed fields (zeroed at start).
-    let c = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    c.to_str().unwrap_or("")
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_bytes()
+}
+
+/// The text of a fixed field: the library keeps a header's first 127
+/// bytes, which may end inside a UTF-8 character: that cut character is
+/// left out.  A value that is not UTF-8 before its end gives "".
+fn fixed_str(buf: &[c_char; 128]) -> &str {
+    let b = fixed_bytes(buf);
+    match std::str::from_utf8(b) {
+        Ok(s) => s,
+        // The bytes before valid_up_to() are valid UTF-8.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => "",
+    }
 }
 
 impl Response {
@@ -189,14 +201,26 @@ impl Response {
         (200..300).contains(&self.raw.status)
     }
 
-    /// The response's Content-Type ("" when the backend sent none).
+    /// The response's Content-Type ("" when the backend sent none).  The
+    /// library keeps its first 127 bytes; a character cut there is left
+    /// out, and a value that is not UTF-8 is "" (see `content_type_bytes`).
     pub fn content_type(&self) -> &str {
         fixed_str(&self.raw.content_type)
     }
 
-    /// The response's X-Request-Id ("" when none).
+    /// The response's Content-Type as the library kept it (127 bytes at most).
+    pub fn content_type_bytes(&self) -> &[u8] {
+        fixed_bytes(&self.raw.content_type)
+    }
+
+    /// The response's X-Request-Id ("" when none); cut as `content_type`.
     pub fn request_id(&self) -> &str {
         fixed_str(&self.raw.request_id)
+    }
+
+    /// The response's X-Request-Id as the library kept it (127 bytes at most).
+    pub fn request_id_bytes(&self) -> &[u8] {
+        fixed_bytes(&self.raw.request_id)
     }
 
     /// The body bytes.

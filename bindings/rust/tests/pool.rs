@@ -640,8 +640,12 @@ fn empty_binary_and_large_bodies() {
     let p = pool();
     let conn = p.acquire(LONG).unwrap();
     let echo = |b: Vec<u8>| {
-        conn.request(&Request::post("/_debug/echo").header("Content-Type", "application/octet-stream").body(b))
-            .unwrap()
+        conn.request(
+            &Request::post("/_debug/echo")
+                .header("Content-Type", "application/octet-stream")
+                .body(b),
+        )
+        .unwrap()
     };
     let r = echo(Vec::new());
     assert_eq!(r.status(), 200);
@@ -656,4 +660,28 @@ fn empty_binary_and_large_bodies() {
     assert_eq!(r.body().len(), big.len());
     assert!(r.body() == &big[..]);
     assert_eq!(conn.health().unwrap()["status"].as_str(), Some("healthy"));
+}
+
+/// The C library keeps the first 127 bytes of a response's Content-Type
+/// and X-Request-Id (pp_resp's fixed fields).  A cut through a UTF-8
+/// character must not make the whole value vanish ("" means "none").
+#[test]
+fn a_header_cut_inside_a_character_keeps_its_text() {
+    let _s = serial();
+    let p = pool();
+    let conn = p.acquire(LONG).unwrap();
+    let id = "\u{e9}".repeat(64); // 128 bytes: the 127 kept end in half an 'é'
+    let r = conn
+        .request(&Request::get("/health").header("X-Request-Id", &id))
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.request_id(), "\u{e9}".repeat(63), "request_id of a 128-byte id");
+    assert_eq!(r.request_id_bytes(), &id.as_bytes()[..127]);
+    let ct = format!("text/plain; x={}", "\u{e9}".repeat(60));
+    let r = conn
+        .request(&Request::post("/_debug/echo").header("Content-Type", &ct).body("x"))
+        .unwrap();
+    assert_eq!(r.content_type_bytes(), &ct.as_bytes()[..127]);
+    assert_eq!(r.content_type(), std::str::from_utf8(&ct.as_bytes()[..126]).unwrap());
+    assert_eq!(r.request_id_bytes().len(), r.request_id().len());
 }
