@@ -288,8 +288,10 @@ impl PooledConnection {
         unsafe { ffi::pp_lease_slot(self.lease) }
     }
 
-    /// Release now and report the outcome: PP_ELOST if the daemon had
-    /// already reclaimed the seat (e.g. after a daemon restart).
+    /// Release now and report the outcome: PP_ELOST if a daemon had
+    /// already taken the seat back (it found it scribbled on, or a new
+    /// daemon took over the segment).  A seat whose daemon died is
+    /// released with `Ok(())`: nobody reclaimed it.
     pub fn release(mut self) -> Result<()> {
         let l = std::mem::replace(&mut self.lease, ptr::null_mut());
         // SAFETY: l is live and ours; drop() sees null and does nothing.
@@ -325,8 +327,8 @@ impl PooledConnection {
 }
 
 impl Drop for PooledConnection {
-    /// Releases the seat.  Never panics: an error (PP_ELOST after a daemon
-    /// restart, say) has nothing left to release; use `release()` to see it.
+    /// Releases the seat.  Never panics: an error (PP_ELOST, say) has
+    /// nothing left to release; use `release()` to see it.
     fn drop(&mut self) {
         if !self.lease.is_null() {
             // SAFETY: the lease is live; !Send keeps us on its thread.
