@@ -64,12 +64,24 @@ impl Request {
     }
 
     /// Add a header.  The daemon accepts only Content-Type, Accept and
-    /// X-Request-Id from workers (others: PP_EBADHEADER at send).
+    /// X-Request-Id from workers (others: PP_EBADHEADER at send).  The two
+    /// single-valued ones replace an earlier header of their name (any
+    /// case), so the request carries one; each Accept adds one.
     pub fn header(mut self, name: &str, value: &str) -> Request {
         let n = c_string(name, ErrorCode::BadHeader, "header name", &mut self.invalid);
         let v = c_string(value, ErrorCode::BadHeader, "header value", &mut self.invalid);
+        if is_single_valued(name) {
+            self.headers
+                .retain(|(h, _)| !h.as_bytes().eq_ignore_ascii_case(name.as_bytes()));
+        }
         self.headers.push((n, v));
         self
+    }
+
+    fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(h, _)| h.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// Set the body.
@@ -78,9 +90,11 @@ impl Request {
         self
     }
 
-    /// Set a JSON body and its Content-Type.  A NaN or infinity, which
-    /// JSON cannot carry, makes the send fail with PP_EINVAL (nothing is
-    /// sent): `Display` would write `null` in its place.
+    /// Set a JSON body and, unless one is set already, its Content-Type
+    /// (`application/json`; a later `header("Content-Type", ..)` replaces
+    /// it).  A NaN or infinity, which JSON cannot carry, makes the send
+    /// fail with PP_EINVAL (nothing is sent): `Display` would write `null`
+    /// in its place.
     pub fn json(mut self, v: &Value) -> Request {
         if self.invalid.is_none() && v.has_non_finite() {
             self.invalid = Some(Error::with(
@@ -88,7 +102,12 @@ impl Request {
                 "the body cannot be encoded as JSON: NaN or infinity",
             ));
         }
-        self.header("Content-Type", "application/json").body(v.to_string())
+        let req = if self.has_header("Content-Type") {
+            self
+        } else {
+            self.header("Content-Type", "application/json")
+        };
+        req.body(v.to_string())
     }
 
     /// The daemon's time limit for this request (default: the daemon's
@@ -136,6 +155,11 @@ impl Request {
         };
         Ok(f(&req))
     }
+}
+
+/// Content-Type and X-Request-Id: one per request (RFC 9110 sec. 5.3).
+fn is_single_valued(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("x-request-id")
 }
 
 /// Milliseconds for a C timeout: rounded up, at most i32::MAX.

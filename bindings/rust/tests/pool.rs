@@ -685,3 +685,35 @@ fn a_header_cut_inside_a_character_keeps_its_text() {
     assert_eq!(r.content_type(), std::str::from_utf8(&ct.as_bytes()[..126]).unwrap());
     assert_eq!(r.request_id_bytes().len(), r.request_id().len());
 }
+
+/// Content-Type and X-Request-Id are single-valued: a request carries one
+/// of each, the caller's own winning over the one `json()` adds, whatever
+/// the order (two Content-Type headers reached PhantomDB, which read the
+/// first).  Accept is a list: each `header("Accept", ..)` adds one.
+#[test]
+fn single_valued_headers_are_sent_once() {
+    let _s = serial();
+    let p = pool();
+    let conn = p.acquire(LONG).unwrap();
+    let got = |req: Request| {
+        let r = conn.request(&req).unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    };
+    let patch = "application/merge-patch+json";
+    let v = Value::from(1);
+    let h = got(Request::get("/_debug/headers").header("Content-Type", patch).json(&v));
+    assert_eq!(h["content-type"].as_str(), Some(patch), "{}", h);
+    let h = got(Request::get("/_debug/headers").json(&v).header("content-type", patch));
+    assert_eq!(h["content-type"].as_str(), Some(patch), "{}", h);
+    let h = got(Request::get("/_debug/headers").json(&v));
+    assert_eq!(h["content-type"].as_str(), Some("application/json"), "{}", h);
+    let h = got(Request::get("/_debug/headers")
+        .header("X-Request-Id", "a")
+        .header("X-Request-Id", "b"));
+    assert_eq!(h["x-request-id"].as_str(), Some("b"), "{}", h);
+    let h = got(Request::get("/_debug/headers")
+        .header("Accept", "text/plain")
+        .header("Accept", "application/json"));
+    assert_eq!(h["accept"].as_str(), Some("text/plain, application/json"), "{}", h);
+}
