@@ -79,7 +79,8 @@ impl Pool {
     /// Attach to the pool `name` (`""` means `$PHANTOMPOOL`, else "default").
     /// Fails with PP_ENAME, PP_ENOPOOL (no daemon created it), PP_EACCES,
     /// PP_EVERSION, PP_ECORRUPT, PP_EDAEMON (left by a dead daemon, or still
-    /// starting), or `Error::Abi`.
+    /// starting), PP_ENOMEM, PP_ESYS (a system call on the segment failed;
+    /// the detail names it), or `Error::Abi`.
     pub fn open(name: &str) -> Result<Pool> {
         Pool::attach(Some(name))
     }
@@ -377,7 +378,10 @@ impl std::io::Write for RequestStream<'_> {
     }
 }
 
-/// The body of a streamed response (`io::Read`; 0 at its end).
+/// The body of a streamed response (`io::Read`; 0 at its end).  Dropping
+/// it before its end leaves the exchange half done, as an unfinished
+/// [`RequestStream`] does: a new request on the lease fails with
+/// PP_ESTATE, and releasing it makes the daemon reset the connection.
 pub struct ResponseStream<'a> {
     conn: &'a mut PooledConnection,
 }

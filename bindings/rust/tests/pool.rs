@@ -584,6 +584,26 @@ fn a_stream_left_half_done_gives_estate_and_is_reset_on_release() {
         thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(p.health().unwrap()["status"].as_str(), Some("healthy"));
+
+    // A response body left half read: the same.
+    let mut conn = p.acquire(LONG).unwrap();
+    {
+        let mut w = conn.stream(&Request::post("/_debug/echo"), None).unwrap();
+        w.write_all(&[b'x'; 200_000]).unwrap();
+        let (head, mut r) = w.finish().unwrap();
+        assert_eq!(head.status(), 200);
+        let mut buf = [0u8; 10];
+        assert_eq!(r.read(&mut buf).unwrap(), 10);
+    } // dropped before its end
+    let e = conn.health().unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::State), "{}", e);
+    drop(conn);
+    let t0 = Instant::now();
+    while p.status().unwrap().used != 0 {
+        assert!(t0.elapsed() < Duration::from_secs(3));
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(p.health().unwrap()["status"].as_str(), Some("healthy"));
 }
 
 extern "C" {
