@@ -12,8 +12,8 @@
 //! Every method returns the 2xx body as JSON (`Value::Null` for an empty
 //! one, e.g. 204), or `Error::Http` with PhantomDB's code and message for
 //! any other status, or `Error::Pool` (PP_E*) when the pool failed.
-//! Invalid arguments (an empty name, a row that is not an object) are
-//! `PP_EINVAL`, as in C, and send nothing.
+//! Invalid arguments (an empty name, a row that is not an object, a NaN or
+//! infinity anywhere in a body) are `PP_EINVAL`, as in C, and send nothing.
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::Value;
 use crate::pool::{Pool, PooledConnection};

@@ -52,6 +52,16 @@ impl Value {
         Ok(v)
     }
 
+    /// True if a NaN or infinity is in here (JSON cannot express them).
+    pub fn has_non_finite(&self) -> bool {
+        match self {
+            Value::Float(x) => !x.is_finite(),
+            Value::Array(a) => a.iter().any(Value::has_non_finite),
+            Value::Object(m) => m.iter().any(|(_, v)| v.has_non_finite()),
+            _ => false,
+        }
+    }
+
     /// The member `key` of an object (the first, if repeated).
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
@@ -167,7 +177,8 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 }
 
 /// Compact JSON text (`to_string()`).  Non-finite floats, which JSON
-/// cannot express, are written as `null`.
+/// cannot express, are written as `null` (a request body holding one is
+/// refused instead: see [`Request::json`](crate::Request::json)).
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

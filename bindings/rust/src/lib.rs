@@ -28,6 +28,28 @@
 //! assert_send::<phantompool::PooledConnection>();
 //! ```
 //!
+//! Nor can another thread borrow it (it is `!Sync`), e.g. a scoped thread:
+//!
+//! ```compile_fail,E0277
+//! fn lend(conn: &phantompool::PooledConnection) {
+//!     std::thread::scope(|s| {
+//!         s.spawn(|| conn.slot());
+//!     });
+//! }
+//! ```
+//!
+//! and the streams that borrow it stay on its thread too:
+//!
+//! ```compile_fail,E0277
+//! fn assert_send<T: Send>() {}
+//! assert_send::<phantompool::RequestStream<'static>>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn assert_send<T: Send>() {}
+//! assert_send::<phantompool::ResponseStream<'static>>();
+//! ```
+//!
 //! Calls block the calling thread (the library is synchronous; an async
 //! program runs them on a blocking thread, e.g. `spawn_blocking`, and
 //! takes and drops a guard inside one such call).

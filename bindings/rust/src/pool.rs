@@ -79,7 +79,8 @@ impl Pool {
     /// Attach to the pool `name` (`""` means `$PHANTOMPOOL`, else "default").
     /// Fails with PP_ENAME, PP_ENOPOOL (no daemon created it), PP_EACCES,
     /// PP_EVERSION, PP_ECORRUPT, PP_EDAEMON (left by a dead daemon, or still
-    /// starting), or `Error::Abi`.
+    /// starting), PP_ENOMEM, PP_ESYS (a system call on the segment failed;
+    /// the detail names it), or `Error::Abi`.
     pub fn open(name: &str) -> Result<Pool> {
         Pool::attach(Some(name))
     }
@@ -288,8 +289,10 @@ impl PooledConnection {
         unsafe { ffi::pp_lease_slot(self.lease) }
     }
 
-    /// Release now and report the outcome: PP_ELOST if the daemon had
-    /// already reclaimed the seat (e.g. after a daemon restart).
+    /// Release now and report the outcome: PP_ELOST if a daemon had
+    /// already taken the seat back (it found it scribbled on, or a new
+    /// daemon took over the segment).  A seat whose daemon died is
+    /// released with `Ok(())`: nobody reclaimed it.
     pub fn release(mut self) -> Result<()> {
         let l = std::mem::replace(&mut self.lease, ptr::null_mut());
         // SAFETY: l is live and ours; drop() sees null and does nothing.
@@ -325,8 +328,8 @@ impl PooledConnection {
 }
 
 impl Drop for PooledConnection {
-    /// Releases the seat.  Never panics: an error (PP_ELOST after a daemon
-    /// restart, say) has nothing left to release; use `release()` to see it.
+    /// Releases the seat.  Never panics: an error (PP_ELOST, say) has
+    /// nothing left to release; use `release()` to see it.
     fn drop(&mut self) {
         if !self.lease.is_null() {
             // SAFETY: the lease is live; !Send keeps us on its thread.
@@ -375,7 +378,10 @@ impl std::io::Write for RequestStream<'_> {
     }
 }
 
-/// The body of a streamed response (`io::Read`; 0 at its end).
+/// The body of a streamed response (`io::Read`; 0 at its end).  Dropping
+/// it before its end leaves the exchange half done, as an unfinished
+/// [`RequestStream`] does: a new request on the lease fails with
+/// PP_ESTATE, and releasing it makes the daemon reset the connection.
 pub struct ResponseStream<'a> {
     conn: &'a mut PooledConnection,
 }

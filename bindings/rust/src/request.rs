@@ -64,12 +64,24 @@ impl Request {
     }
 
     /// Add a header.  The daemon accepts only Content-Type, Accept and
-    /// X-Request-Id from workers (others: PP_EBADHEADER at send).
+    /// X-Request-Id from workers (others: PP_EBADHEADER at send).  The two
+    /// single-valued ones replace an earlier header of their name (any
+    /// case), so the request carries one; each Accept adds one.
     pub fn header(mut self, name: &str, value: &str) -> Request {
         let n = c_string(name, ErrorCode::BadHeader, "header name", &mut self.invalid);
         let v = c_string(value, ErrorCode::BadHeader, "header value", &mut self.invalid);
+        if is_single_valued(name) {
+            self.headers
+                .retain(|(h, _)| !h.as_bytes().eq_ignore_ascii_case(name.as_bytes()));
+        }
         self.headers.push((n, v));
         self
+    }
+
+    fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(h, _)| h.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// Set the body.
@@ -78,9 +90,24 @@ impl Request {
         self
     }
 
-    /// Set a JSON body and its Content-Type.
-    pub fn json(self, v: &Value) -> Request {
-        self.header("Content-Type", "application/json").body(v.to_string())
+    /// Set a JSON body and, unless one is set already, its Content-Type
+    /// (`application/json`; a later `header("Content-Type", ..)` replaces
+    /// it).  A NaN or infinity, which JSON cannot carry, makes the send
+    /// fail with PP_EINVAL (nothing is sent): `Display` would write `null`
+    /// in its place.
+    pub fn json(mut self, v: &Value) -> Request {
+        if self.invalid.is_none() && v.has_non_finite() {
+            self.invalid = Some(Error::with(
+                ErrorCode::Inval,
+                "the body cannot be encoded as JSON: NaN or infinity",
+            ));
+        }
+        let req = if self.has_header("Content-Type") {
+            self
+        } else {
+            self.header("Content-Type", "application/json")
+        };
+        req.body(v.to_string())
     }
 
     /// The daemon's time limit for this request (default: the daemon's
@@ -130,6 +157,11 @@ impl Request {
     }
 }
 
+/// Content-Type and X-Request-Id: one per request (RFC 9110 sec. 5.3).
+fn is_single_valued(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("x-request-id")
+}
+
 /// Milliseconds for a C timeout: rounded up, at most i32::MAX.
 pub(crate) fn duration_ms(t: Duration) -> c_int {
     let ms = (t.as_nanos() + 999_999) / 1_000_000;
@@ -152,10 +184,22 @@ pub struct Response {
 unsafe impl Send for Response {}
 unsafe impl Sync for Response {}
 
-fn fixed_str(buf: &[c_char; 128]) -> &str {
+fn fixed_bytes(buf: &[c_char; 128]) -> &[u8] {
     // SAFETY: the library NUL-terminates both fixed fields (zeroed at start).
-    let c = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    c.to_str().unwrap_or("")
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_bytes()
+}
+
+/// The text of a fixed field: the library keeps a header's first 127
+/// bytes, which may end inside a UTF-8 character: that cut character is
+/// left out.  A value that is not UTF-8 before its end gives "".
+fn fixed_str(buf: &[c_char; 128]) -> &str {
+    let b = fixed_bytes(buf);
+    match std::str::from_utf8(b) {
+        Ok(s) => s,
+        // The bytes before valid_up_to() are valid UTF-8.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => "",
+    }
 }
 
 impl Response {
@@ -181,14 +225,26 @@ impl Response {
         (200..300).contains(&self.raw.status)
     }
 
-    /// The response's Content-Type ("" when the backend sent none).
+    /// The response's Content-Type ("" when the backend sent none).  The
+    /// library keeps its first 127 bytes; a character cut there is left
+    /// out, and a value that is not UTF-8 is "" (see `content_type_bytes`).
     pub fn content_type(&self) -> &str {
         fixed_str(&self.raw.content_type)
     }
 
-    /// The response's X-Request-Id ("" when none).
+    /// The response's Content-Type as the library kept it (127 bytes at most).
+    pub fn content_type_bytes(&self) -> &[u8] {
+        fixed_bytes(&self.raw.content_type)
+    }
+
+    /// The response's X-Request-Id ("" when none); cut as `content_type`.
     pub fn request_id(&self) -> &str {
         fixed_str(&self.raw.request_id)
+    }
+
+    /// The response's X-Request-Id as the library kept it (127 bytes at most).
+    pub fn request_id_bytes(&self) -> &[u8] {
+        fixed_bytes(&self.raw.request_id)
     }
 
     /// The body bytes.

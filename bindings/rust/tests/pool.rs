@@ -247,6 +247,55 @@ fn databases_tables_rows_and_queries() {
     }
 }
 
+/// JSON cannot carry NaN or infinity: a body holding one is refused with
+/// PP_EINVAL before anything is sent (as Python and PHP refuse it), not
+/// sent with `null` in its place (a row stored with a NULL, an update
+/// that overwrote a value with NULL).
+#[test]
+fn nan_and_infinity_in_a_body_are_refused() {
+    let _s = serial();
+    let p = pool();
+    let db = unique("rs_nan");
+    let conn = p.acquire(LONG).unwrap();
+    conn.create_database(&db).unwrap();
+    conn.create_table(
+        &db,
+        "m",
+        &[Column::new("id", "INTEGER").primary_key(), Column::new("qty", "REAL")],
+    )
+    .unwrap();
+    conn.insert(&db, "m", &obj(&[("id", 1.into()), ("qty", 2.5.into())]))
+        .unwrap();
+    let before = settled_requests(&p);
+    let refused = |r: phantompool::Result<Value>, what: &str| match r {
+        Err(e) => assert_eq!(e.code(), Some(ErrorCode::Inval), "{}: {}", what, e),
+        Ok(v) => panic!("{}: sent, answered {}", what, v),
+    };
+    refused(
+        conn.insert(&db, "m", &obj(&[("id", 2.into()), ("qty", f64::NAN.into())])),
+        "insert NaN",
+    );
+    refused(
+        conn.update(&db, "m", &obj(&[("qty", f64::INFINITY.into())]), "id = 1"),
+        "update INF",
+    );
+    refused(
+        conn.insert_rows(&db, "m", &[obj(&[("id", 3.into()), ("qty", f64::NEG_INFINITY.into())])]),
+        "insert_rows -INF",
+    );
+    refused(conn.query(&db, "SELECT ?", &[f64::NAN.into()]), "query NaN");
+    let e = conn
+        .request(&Request::post("/_debug/echo").json(&Value::from(vec![f64::NAN])))
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::Inval), "{}", e);
+    assert!(e.to_string().contains("NaN or infinity"), "{}", e);
+    assert_eq!(settled_requests(&p), before, "nothing sent");
+    let rows = conn.select(&db, "m", "").unwrap();
+    assert_eq!(rows["records"].as_array().unwrap().len(), 1, "{}", rows);
+    assert_eq!(rows["records"][0]["qty"].as_f64(), Some(2.5), "{}", rows);
+    conn.drop_database(&db).unwrap();
+}
+
 #[test]
 fn names_are_escaped_into_the_path() {
     let _s = serial();
@@ -535,4 +584,156 @@ fn a_stream_left_half_done_gives_estate_and_is_reset_on_release() {
         thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(p.health().unwrap()["status"].as_str(), Some("healthy"));
+
+    // A response body left half read: the same.
+    let mut conn = p.acquire(LONG).unwrap();
+    {
+        let mut w = conn.stream(&Request::post("/_debug/echo"), None).unwrap();
+        w.write_all(&[b'x'; 200_000]).unwrap();
+        let (head, mut r) = w.finish().unwrap();
+        assert_eq!(head.status(), 200);
+        let mut buf = [0u8; 10];
+        assert_eq!(r.read(&mut buf).unwrap(), 10);
+    } // dropped before its end
+    let e = conn.health().unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::State), "{}", e);
+    drop(conn);
+    let t0 = Instant::now();
+    while p.status().unwrap().used != 0 {
+        assert!(t0.elapsed() < Duration::from_secs(3));
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(p.health().unwrap()["status"].as_str(), Some("healthy"));
+}
+
+extern "C" {
+    fn fork() -> i32;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn _exit(code: i32) -> !;
+}
+
+/// A pre-fork server attaches in the parent: a child forked while the
+/// parent holds a seat can use the Pool, but the inherited guard is not
+/// its own: its requests fail with PP_ENOTOWNER and dropping it leaves the
+/// parent's seat alone (phantompool.h: a lease never crosses a fork).
+#[test]
+fn a_forked_child_cannot_use_or_release_the_parents_seat() {
+    let _s = serial();
+    let p = pool();
+    let conn = p.acquire(LONG).unwrap();
+    // SAFETY: the child calls only the binding and _exit; glibc's fork
+    // leaves malloc usable in the child of a threaded process.
+    let pid = unsafe { fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = (|| {
+            match conn.health() {
+                Err(e) if e.code() == Some(ErrorCode::NotOwner) => {}
+                _ => return 2,
+            }
+            drop(conn); // pp_release: PP_ENOTOWNER, nothing changes
+            if p.status().map(|s| s.used) != Ok(1) {
+                return 3;
+            }
+            match p.health() {
+                Ok(v) if v["status"].as_str() == Some("healthy") => 0,
+                _ => 4,
+            }
+        })();
+        unsafe { _exit(code) }
+    }
+    let mut status = 0;
+    assert_eq!(unsafe { waitpid(pid, &mut status, 0) }, pid);
+    assert_eq!(status, 0, "child's wait status (exit code << 8)");
+    assert_eq!(p.status().unwrap().used, 1);
+    assert_eq!(conn.health().unwrap()["status"].as_str(), Some("healthy"));
+    conn.release().unwrap();
+    assert_eq!(p.status().unwrap().used, 0);
+}
+
+/// Bodies: empty (sent with no body pointer), binary with NUL and
+/// non-UTF-8 bytes both ways, and one larger than the rings through the
+/// plain (non-streamed) request.
+#[test]
+fn empty_binary_and_large_bodies() {
+    let _s = serial();
+    let p = pool();
+    let conn = p.acquire(LONG).unwrap();
+    let echo = |b: Vec<u8>| {
+        conn.request(
+            &Request::post("/_debug/echo")
+                .header("Content-Type", "application/octet-stream")
+                .body(b),
+        )
+        .unwrap()
+    };
+    let r = echo(Vec::new());
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body(), b"");
+    assert_eq!(r.text().unwrap(), "");
+    let bin: Vec<u8> = vec![0, 0xff, 0xfe, b'a', 0, 0x80];
+    let r = echo(bin.clone());
+    assert_eq!(r.body(), &bin[..]);
+    assert_eq!(r.text().unwrap_err().http_status(), Some(200));
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 13 + 1) as u8).collect();
+    let r = echo(big.clone());
+    assert_eq!(r.body().len(), big.len());
+    assert!(r.body() == &big[..]);
+    assert_eq!(conn.health().unwrap()["status"].as_str(), Some("healthy"));
+}
+
+/// The C library keeps the first 127 bytes of a response's Content-Type
+/// and X-Request-Id (pp_resp's fixed fields).  A cut through a UTF-8
+/// character must not make the whole value vanish ("" means "none").
+#[test]
+fn a_header_cut_inside_a_character_keeps_its_text() {
+    let _s = serial();
+    let p = pool();
+    let conn = p.acquire(LONG).unwrap();
+    let id = "\u{e9}".repeat(64); // 128 bytes: the 127 kept end in half an 'é'
+    let r = conn
+        .request(&Request::get("/health").header("X-Request-Id", &id))
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.request_id(), "\u{e9}".repeat(63), "request_id of a 128-byte id");
+    assert_eq!(r.request_id_bytes(), &id.as_bytes()[..127]);
+    let ct = format!("text/plain; x={}", "\u{e9}".repeat(60));
+    let r = conn
+        .request(&Request::post("/_debug/echo").header("Content-Type", &ct).body("x"))
+        .unwrap();
+    assert_eq!(r.content_type_bytes(), &ct.as_bytes()[..127]);
+    assert_eq!(r.content_type(), std::str::from_utf8(&ct.as_bytes()[..126]).unwrap());
+    assert_eq!(r.request_id_bytes().len(), r.request_id().len());
+}
+
+/// Content-Type and X-Request-Id are single-valued: a request carries one
+/// of each, the caller's own winning over the one `json()` adds, whatever
+/// the order (two Content-Type headers reached PhantomDB, which read the
+/// first).  Accept is a list: each `header("Accept", ..)` adds one.
+#[test]
+fn single_valued_headers_are_sent_once() {
+    let _s = serial();
+    let p = pool();
+    let conn = p.acquire(LONG).unwrap();
+    let got = |req: Request| {
+        let r = conn.request(&req).unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    };
+    let patch = "application/merge-patch+json";
+    let v = Value::from(1);
+    let h = got(Request::get("/_debug/headers").header("Content-Type", patch).json(&v));
+    assert_eq!(h["content-type"].as_str(), Some(patch), "{}", h);
+    let h = got(Request::get("/_debug/headers").json(&v).header("content-type", patch));
+    assert_eq!(h["content-type"].as_str(), Some(patch), "{}", h);
+    let h = got(Request::get("/_debug/headers").json(&v));
+    assert_eq!(h["content-type"].as_str(), Some("application/json"), "{}", h);
+    let h = got(Request::get("/_debug/headers")
+        .header("X-Request-Id", "a")
+        .header("X-Request-Id", "b"));
+    assert_eq!(h["x-request-id"].as_str(), Some("b"), "{}", h);
+    let h = got(Request::get("/_debug/headers")
+        .header("Accept", "text/plain")
+        .header("Accept", "application/json"));
+    assert_eq!(h["accept"].as_str(), Some("text/plain, application/json"), "{}", h);
 }

@@ -81,7 +81,7 @@ fn dead_daemon_is_pp_edaemon_and_the_next_call_after_a_restart_works() {
     assert_eq!(e.code(), Some(ErrorCode::Daemon), "{}", e);
     assert!(t0.elapsed() < Duration::from_secs(3), "took {:?}", t0.elapsed());
     assert!(e.to_string().starts_with("PP_EDAEMON (-6): "), "{}", e);
-    drop(held); // never panics, whatever pp_release says now
+    // `held` is kept across the restart: see below.
 
     // One-shot calls, a new lease and status(): PP_EDAEMON as well.
     let t0 = Instant::now();
@@ -102,6 +102,11 @@ fn dead_daemon_is_pp_edaemon_and_the_next_call_after_a_restart_works() {
     let st = pool.status().unwrap();
     assert_ne!(st.generation, gen1);
     assert_eq!(st.daemon_pid as u32, daemon.id());
+    // The guard held across it is done for, and its release is no error:
+    // its seat went with the dead daemon's segment (README: not PP_ELOST
+    // nor PP_EDAEMON).
+    assert_eq!(held.health().unwrap_err().code(), Some(ErrorCode::State));
+    assert_eq!(held.release(), Ok(()));
     let conn = pool.acquire(Duration::from_secs(5)).unwrap();
     assert_eq!(conn.health().unwrap()["status"].as_str(), Some("healthy"));
     conn.release().unwrap();
