@@ -210,7 +210,8 @@ PP_EXPORT size_t pp_abi_size(int which);
 /* Requests.  A request is forwarded to PhantomDB on the slot's own warm
  * keep-alive connection; the daemon adds the bearer token, Host and
  * keep-alive.  Workers may set only these headers: Content-Type, Accept,
- * X-Request-Id (any other gives PP_EBADHEADER). */
+ * X-Request-Id (any other, or a second Content-Type or X-Request-Id,
+ * gives PP_EBADHEADER). */
 
 typedef struct pp_header {
 	const char *name;

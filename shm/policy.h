@@ -20,7 +20,8 @@ int pp_path_segments_safe(const char *path, size_t len);
 /* The one set of checks of a request head, run by the client library
  * before it sends one and by the daemon on every head it takes from a
  * ring: method (an RFC 9110 token, not CONNECT), path (pp_frame_path_ok and no dot
- * segments), headers (allowed names, no control characters, limits),
+ * segments), headers (allowed names, no control characters, limits,
+ * Content-Type and X-Request-Id at most once each),
  * body_len (-1 or more, at most max_body unless max_body is 0).  Returns 0
  * or PP_EBADMETHOD, PP_EBADPATH, PP_EBADHEADER, PP_EINVAL (body_len < -1),
  * PP_ETOOBIG. */

@@ -97,6 +97,8 @@ static pp_header crlf_value = { "Accept", "a\r\nX-Injected: 1" };
 static pp_header bad_name = { "Bad Name", "x" };
 static pp_header long_val = { "Accept", long_value };
 static pp_header many[33];
+static pp_header two_ctypes[2] = { { "Content-Type", "application/json" }, { "content-type", "text/plain" } };
+static pp_header two_ids[2] = { { "X-Request-Id", "a" }, { "X-REQUEST-ID", "b" } };
 static pp_header ring_fill[32]; /* 32 x 1000 bytes: a head no 4 KiB ring takes */
 
 struct bad_req {
@@ -141,6 +143,10 @@ static struct bad_req bad_reqs[] = {
 	{ "header value 1025 bytes", { .method = "GET", .path = "/health", .headers = &long_val, .nheaders = 1 },
 	  PP_EBADHEADER, 1 },
 	{ "33 headers", { .method = "GET", .path = "/health", .headers = many, .nheaders = 33 }, PP_EBADHEADER, 1 },
+	{ "two Content-Type", { .method = "GET", .path = "/health", .headers = two_ctypes, .nheaders = 2 },
+	  PP_EBADHEADER, 1 },
+	{ "two X-Request-Id", { .method = "GET", .path = "/health", .headers = two_ids, .nheaders = 2 },
+	  PP_EBADHEADER, 1 },
 	{ "head larger than the ring", { .method = "GET", .path = "/health", .headers = ring_fill, .nheaders = 32 },
 	  PP_ETOOBIG, 1 },
 	/* (int64_t)SIZE_MAX is -1, the length of a chunked stream: the body

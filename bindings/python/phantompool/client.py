@@ -344,7 +344,8 @@ class Client:
         data = encode_body(body, json)
         if json is not _NOBODY:
             headers = dict(headers or {})
-            headers.setdefault("Content-Type", "application/json")
+            if not any(str(k).lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"  # one only: a second is PP_EBADHEADER
         hdrs, n = encode_headers(headers)
         return self._exchange(c_text(method, "ascii", PP_EBADMETHOD, "the method"),
                               c_text(path, "utf-8", PP_EBADPATH, "the path"), hdrs, n, data, timeout_ms(timeout))

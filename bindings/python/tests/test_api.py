@@ -126,6 +126,12 @@ def test_raw_request(client):
     assert r.status == 200 and r.ok and r.body == "héllo".encode() and r.content_type == "text/plain"
     r = client.request("POST", "/_debug/echo", json={"a": [1, 2]})
     assert r.json() == {"a": [1, 2]} and r.content_type == "application/json"
+    # json= adds no second Content-Type to one given in any case (two are PP_EBADHEADER)
+    r = client.request("POST", "/_debug/echo", {"content-type": "application/merge-patch+json"}, json={"b": 1})
+    assert r.json() == {"b": 1} and r.content_type == "application/merge-patch+json"
+    with pytest.raises(InvalidArgument) as e:
+        client.request("POST", "/_debug/echo", [("Content-Type", "a/b"), ("content-type", "c/d")], "x")
+    assert e.value.code == -16  # PP_EBADHEADER
     r = client.request("GET", "/_debug/headers", [("Accept", "text/x-test"), ("X-Request-Id", "rid-7")])
     h = {k.lower(): v for k, v in r.json().items()}
     assert h["accept"] == "text/x-test" and h["x-request-id"] == "rid-7"
