@@ -406,6 +406,30 @@ static void test_stopped_sleeper_keeps_no_slot(void)
 	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
 }
 
+/* A one-slot pool of its own (--max 1 --min 1), attached through the
+ * library (p) and as a raw view of its segment (seg), for the queue
+ * tests below. */
+struct one_slot {
+	struct pp_daemon_proc d;
+	pp_pool *p;
+	struct pp_seg seg;
+};
+
+static void one_slot_start(struct one_slot *o, const char *name)
+{
+	const char *args[] = { "--max", "1", "--min", "1", NULL };
+	CU_ASSERT_FATAL(pp_daemon_start(&o->d, pp_test_pool_name(name), args) == 0);
+	CU_ASSERT_FATAL(pp_attach(o->d.pool, &o->p) == 0);
+	CU_ASSERT_FATAL(pp_seg_attach(o->d.pool, true, &o->seg) == 0);
+}
+
+static void one_slot_stop(struct one_slot *o)
+{
+	pp_seg_unmap(&o->seg);
+	pp_detach(o->p);
+	CU_ASSERT_EQUAL(pp_daemon_stop(&o->d), 0);
+}
+
 /* A sleeper stopped at the head of the queue while slots are released
  * before it has waited PP_HANDOFF_AFTER_MS: the slots go back FREE with
  * no hand-over, for the head to take on its next poll, which a stopped
@@ -416,13 +440,10 @@ static void test_stopped_sleeper_keeps_no_slot(void)
  * join time is set to now, so that it is not handed over. */
 static void test_free_slot_behind_a_stopped_head(void)
 {
-	struct pp_daemon_proc d;
-	const char *args[] = { "--max", "1", "--min", "1", NULL };
-	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("stoph"), args) == 0);
-	pp_pool *p;
-	struct pp_seg seg;
-	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &seg) == 0);
+	struct one_slot o;
+	one_slot_start(&o, "stoph");
+	pp_pool *p = o.p;
+	struct pp_seg seg = o.seg; /* a copy of the view: one_slot_stop unmaps it */
 	struct pp_lease *l;
 	CU_ASSERT_FATAL(pp_lease(p, 0, &l) == 0);
 	pp_pool_status st = { 0 };
@@ -469,9 +490,7 @@ static void test_free_slot_behind_a_stopped_head(void)
 	close(fds[1]);
 	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
 	CU_ASSERT_EQUAL(st.available, 1);
-	pp_seg_unmap(&seg);
-	pp_detach(p);
-	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	one_slot_stop(&o);
 }
 
 /* The sleepers' queue is a ring of PP_MAX_WAITERS entries, and a sleeper
@@ -484,13 +503,10 @@ static void test_free_slot_behind_a_stopped_head(void)
  * one of its scans (every PP_WAIT_SLICE_MS) found one, and timed out. */
 static void test_queue_full_of_leavers_keeps_its_head(void)
 {
-	struct pp_daemon_proc d;
-	const char *args[] = { "--max", "1", "--min", "1", NULL };
-	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("qwrap"), args) == 0);
-	pp_pool *p;
-	struct pp_seg seg;
-	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &seg) == 0);
+	struct one_slot o;
+	one_slot_start(&o, "qwrap");
+	pp_pool *p = o.p;
+	struct pp_seg seg = o.seg; /* a copy of the view: one_slot_stop unmaps it */
 	struct pp_lease *l;
 	CU_ASSERT_FATAL(pp_lease(p, 0, &l) == 0);
 	int fds[2];
@@ -541,9 +557,7 @@ static void test_queue_full_of_leavers_keeps_its_head(void)
 	CU_ASSERT_EQUAL(pp_status(p, &st), 0);
 	CU_ASSERT_EQUAL(st.available, 1);
 	CU_ASSERT_EQUAL(st.waiting, 0);
-	pp_seg_unmap(&seg);
-	pp_detach(p);
-	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	one_slot_stop(&o);
 }
 
 /* A sleeper that finds the queue full (a head waiting, PP_MAX_WAITERS
@@ -552,13 +566,10 @@ static void test_queue_full_of_leavers_keeps_its_head(void)
  * that goes FREE, or it sleeps out its PP_WAIT_SLICE_MS. */
 static void test_unqueued_sleeper_woken_for_a_free_slot(void)
 {
-	struct pp_daemon_proc d;
-	const char *args[] = { "--max", "1", "--min", "1", NULL };
-	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("qfull"), args) == 0);
-	pp_pool *p;
-	struct pp_seg seg;
-	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &seg) == 0);
+	struct one_slot o;
+	one_slot_start(&o, "qfull");
+	pp_pool *p = o.p;
+	struct pp_seg seg = o.seg; /* a copy of the view: one_slot_stop unmaps it */
 	struct pp_lease *l;
 	CU_ASSERT_FATAL(pp_lease(p, 0, &l) == 0);
 	pid_t head = fork();
@@ -602,9 +613,7 @@ static void test_unqueued_sleeper_woken_for_a_free_slot(void)
 	CU_ASSERT_EQUAL(pp_test_wait_child(head), 0);
 	close(fds[0]);
 	close(fds[1]);
-	pp_seg_unmap(&seg);
-	pp_detach(p);
-	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	one_slot_stop(&o);
 }
 
 /* A releaser preempted (or stopped) between publishing a hand-over
@@ -620,13 +629,10 @@ static void test_unqueued_sleeper_woken_for_a_free_slot(void)
  * instruction; the sleeper is a real pp_lease. */
 static void test_handoff_waits_for_its_releaser(void)
 {
-	struct pp_daemon_proc d;
-	const char *args[] = { "--max", "1", "--min", "1", NULL };
-	CU_ASSERT_FATAL(pp_daemon_start(&d, pp_test_pool_name("relstop"), args) == 0);
-	pp_pool *p;
-	struct pp_seg seg;
-	CU_ASSERT_FATAL(pp_attach(d.pool, &p) == 0);
-	CU_ASSERT_FATAL(pp_seg_attach(d.pool, true, &seg) == 0);
+	struct one_slot o;
+	one_slot_start(&o, "relstop");
+	pp_pool *p = o.p;
+	struct pp_seg seg = o.seg; /* a copy of the view: one_slot_stop unmaps it */
 	struct pp_slot *s = &seg.slots[0];
 	int go[2], res[2];
 	CU_ASSERT_FATAL(pipe(go) == 0 && pipe(res) == 0);
@@ -690,9 +696,7 @@ static void test_handoff_waits_for_its_releaser(void)
 	close(go[1]);
 	close(res[0]);
 	close(res[1]);
-	pp_seg_unmap(&seg);
-	pp_detach(p);
-	CU_ASSERT_EQUAL(pp_daemon_stop(&d), 0);
+	one_slot_stop(&o);
 }
 
 static void test_fork_after_attach(void)
